@@ -1,0 +1,23 @@
+"""adops: the one op set both AD modes share.
+
+Every differentiable operation is defined here exactly once, as a primal and its local partials
+(elementwise ops, :mod:`adops.elementwise`), a linear map and its transpose (structural ops,
+:mod:`adops.linear`), or a nonlinear reduction with its partial (:mod:`adops.reductions`).
+``op.linearize(*xs, **params) -> (out, lin)`` is the only derivative entry point; forward mode
+calls ``lin.jvp(x_dots)`` with tangents ``(k, *x.shape)``, reverse mode ``lin.vjp(out_bar)`` with
+cotangents ``(m, *out.shape)``.
+
+>>> import adops
+>>> len(adops.OPS) >= 60
+True
+"""
+from .registry import (OPS, ONE, NEG_ONE, Arg, Op, ElementwiseOp, LinearOp, BilinearOp,
+                       ReduceOp, defop, deflinear, defbilinear, defreduce)
+from . import elementwise, linear, reductions  # noqa: F401  (registers the op set)
+from .numpy_api import supported_functions, supported_table, call, bind
+from .traced import Traced
+from .kernels import smul, unbroadcast
+
+__all__ = ["OPS", "ONE", "NEG_ONE", "Arg", "Op", "ElementwiseOp", "LinearOp", "BilinearOp",
+           "ReduceOp", "defop", "deflinear", "defbilinear", "defreduce", "supported_functions",
+           "supported_table", "call", "bind", "Traced", "smul", "unbroadcast"]

@@ -1,0 +1,241 @@
+"""Structural ops: each a linear (or bilinear) map, its batched form and its transpose.
+
+Contract: a linear op maps primal inputs ``xs[i]: (*shape_i)`` to ``out: (*out_shape)``. Its
+batched map takes tangents with a leading direction axis, ``x_dot_i: (k, *shape_i)`` to
+``out_dot: (k, *out_shape)``; its transpose takes cotangents ``out_bar: (m, *out_shape)`` to
+``x_bar_i: (m, *shape_i)``. Axis parameters are non-negative, normalized by
+:mod:`adops.numpy_api`, and shift by one on the batched arrays. The dot-product test
+``<u, A v> = <A^T u, v>`` (tests/test_adops.py) proves each transpose is the adjoint.
+
+``einsum`` is the one bilinear op (linear in each operand): matmul, dot, inner, outer, vdot,
+tensordot and einsum itself are all lowered onto it, so their derivatives are written once.
+Einsum specs here use explicit lower-case letters only; ``Z`` names the direction axis.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .kernels import full_batch, unbroadcast
+from .registry import defbilinear, deflinear
+
+
+def _shift(axes):
+    return tuple(a + 1 for a in axes)
+
+
+# ------------------------------------------------------------------------------ sum
+def _sum_T(ob, shapes, axis, keepdims):
+    (shape,) = shapes
+    if not keepdims:
+        ob = np.expand_dims(ob, _shift(axis))
+    return (np.broadcast_to(ob, ob.shape[:1] + shape),)
+
+
+deflinear("sum",
+          lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims),
+          lambda t, axis, keepdims: np.sum(t, axis=_shift(axis), keepdims=keepdims),
+          _sum_T, numpy=[np.sum],
+          doc="Sum over `axis` (a tuple); transpose broadcasts back.")
+
+# -------------------------------------------------------------------------- reshape
+deflinear("reshape",
+          lambda x, shape: np.reshape(x, shape),
+          lambda t, shape: t.reshape(t.shape[:1] + shape),
+          lambda ob, shapes, shape: (ob.reshape(ob.shape[:1] + shapes[0]),),
+          numpy=[np.reshape, np.ravel],
+          doc="Reshape to a resolved `shape` (no -1); transpose reshapes back.")
+
+# ------------------------------------------------------------------------ transpose
+deflinear("transpose",
+          lambda x, axes: np.transpose(x, axes),
+          lambda t, axes: np.transpose(t, (0,) + _shift(axes)),
+          lambda ob, shapes, axes: (np.transpose(ob, (0,) + _shift(np.argsort(axes))),),
+          numpy=[np.transpose],
+          doc="Permute axes by `axes` (a full permutation); transpose applies the inverse.")
+
+# --------------------------------------------------------------------- broadcast_to
+deflinear("broadcast_to",
+          lambda x, shape: np.broadcast_to(x, shape),
+          lambda t, shape: full_batch(t, shape),
+          lambda ob, shapes, shape: (unbroadcast(ob, shapes[0]),),
+          numpy=[np.broadcast_to],
+          doc="Broadcast to `shape`; transpose sums over the broadcast axes.")
+
+
+# ------------------------------------------------------------------------- indexing
+def is_basic_index(index: tuple) -> bool:
+    """True when ``index`` (a normalized tuple) selects a view: ints, slices and None only."""
+    return all(i is None or isinstance(i, (int, np.integer, slice)) for i in index)
+
+
+def _take(t, index):
+    if is_basic_index(index):
+        return t[(slice(None),) + index]
+    # the direction axis goes last so advanced-index broadcast dims land where numpy puts them
+    return np.moveaxis(np.moveaxis(t, 0, -1)[index], -1, 0)
+
+
+def _getitem_T(ob, shapes, index):
+    z = np.zeros(ob.shape[:1] + shapes[0], dtype=ob.dtype)
+    if is_basic_index(index):
+        z[(slice(None),) + index] = ob
+    else:
+        np.add.at(np.moveaxis(z, 0, -1), index, np.moveaxis(ob, 0, -1))
+    return (z,)
+
+
+deflinear("getitem",
+          lambda x, index: x[index],
+          lambda t, index: _take(t, index),
+          _getitem_T, numpy=[],
+          doc="x[index]: basic, advanced and boolean indexing (index normalized, no Ellipsis). "
+              "The transpose scatters with np.add.at, so repeated indices accumulate.")
+
+
+def _setitem_primal(x, v, index):
+    out = np.array(x, dtype=np.result_type(x, v), copy=True)
+    out[index] = v
+    return out
+
+
+def _setitem_apply(tx, tv, index):
+    out = np.array(tx, copy=True)
+    sel = _take(out, index)
+    out_moved = np.moveaxis(out, 0, -1)
+    tv_b = np.broadcast_to(_align_to(tv, sel.ndim - 1), sel.shape)
+    out_moved[index] = np.moveaxis(tv_b, 0, -1)
+    return out
+
+
+def _align_to(t, ndim):
+    missing = ndim - (t.ndim - 1)
+    return t.reshape(t.shape[:1] + (1,) * missing + t.shape[1:]) if missing > 0 else t
+
+
+def _setitem_T(ob, shapes, index):
+    x_bar = np.array(ob, copy=True)
+    np.moveaxis(x_bar, 0, -1)[index] = 0
+    v_bar = _take(ob, index)
+    v_shape = shapes[1]
+    if v_bar.ndim - 1 >= len(v_shape):
+        return x_bar, unbroadcast(v_bar, v_shape)
+    return x_bar, v_bar.reshape(ob.shape[:1] + v_shape)
+
+
+deflinear("setitem", _setitem_primal, _setitem_apply, _setitem_T, numpy=[],
+          doc="out = x with out[index] = v (functional update). Linear in (x, v). "
+              "With a repeated advanced index numpy keeps the last write; its cotangent "
+              "is then counted once per repeat.")
+
+
+# ------------------------------------------------------------------ concatenate / stack
+def _concat_T(ob, shapes, axis):
+    cuts = np.cumsum([s[axis] for s in shapes])[:-1]
+    return tuple(np.split(ob, cuts, axis=axis + 1))
+
+
+deflinear("concatenate",
+          lambda *xs, axis: np.concatenate(xs, axis=axis),
+          lambda *ts, axis: np.concatenate(ts, axis=axis + 1),
+          _concat_T, numpy=[np.concatenate],
+          doc="Join along an existing `axis`; transpose splits.")
+
+deflinear("stack",
+          lambda *xs, axis: np.stack(xs, axis=axis),
+          lambda *ts, axis: np.stack(ts, axis=axis + 1),
+          lambda ob, shapes, axis: tuple(np.take(ob, i, axis=axis + 1) for i in range(len(shapes))),
+          numpy=[np.stack],
+          doc="Join along a new `axis`; transpose takes slices.")
+
+# --------------------------------------------------------------------------- cumsum
+deflinear("cumsum",
+          lambda x, axis: np.cumsum(x, axis=axis),
+          lambda t, axis: np.cumsum(t, axis=axis + 1),
+          lambda ob, shapes, axis: (np.flip(np.cumsum(np.flip(ob, axis + 1), axis + 1), axis + 1),),
+          numpy=[np.cumsum],
+          doc="Running sum along `axis`; transpose is the reversed running sum.")
+
+
+# ------------------------------------------------------------------------- diagonal
+def _diagonal_T(ob, shapes, offset, axis1, axis2):
+    z = np.zeros(ob.shape[:1] + shapes[0], dtype=ob.dtype)
+    n = ob.shape[-1]
+    rows = np.arange(n) + max(0, -offset)
+    cols = np.arange(n) + max(0, offset)
+    np.moveaxis(z, (axis1 + 1, axis2 + 1), (-2, -1))[..., rows, cols] = ob
+    return (z,)
+
+
+deflinear("diagonal",
+          lambda x, offset, axis1, axis2: np.diagonal(x, offset, axis1, axis2),
+          lambda t, offset, axis1, axis2: np.diagonal(t, offset, axis1 + 1, axis2 + 1),
+          _diagonal_T, numpy=[np.diagonal],
+          doc="Diagonal of axes (axis1, axis2) with `offset`; transpose writes it into zeros.")
+
+
+# ---------------------------------------------------------------------------- einsum
+def parse_spec(spec: str):
+    """``'ab,bc->ac'`` -> (['ab', 'bc'], 'ac')."""
+    ins, out = spec.split("->")
+    return ins.split(","), out
+
+
+def _sizes(letters_shapes):
+    sizes = {}
+    for letters, shape in letters_shapes:
+        for l, s in zip(letters, shape):
+            if s != 1 or l not in sizes:
+                sizes[l] = s
+    return sizes
+
+
+def _einsum_T(ob, out, others, target, target_shape):
+    """Cotangent of the operand ``target`` of ``einsum(...->out)`` given the other operands."""
+    known = set(out).union(*[set(l) for l, _ in others])
+    missing = [l for l in dict.fromkeys(target) if l not in known]
+    sizes = _sizes([(target, target_shape)])
+    operands = [ob] + [x for _, x in others] + [np.ones(sizes[l], dtype=ob.dtype) for l in missing]
+    spec = ",".join([f"Z{out}"] + [l for l, _ in others] + missing) + f"->Z{target}"
+    res = np.einsum(spec, *operands, optimize=True)
+    return unbroadcast(res, target_shape)
+
+
+def _einsum2(spec, a, b, batched):
+    (la, lb), lo = parse_spec(spec)
+    za, zb = ("Z" if batched == 0 else ""), ("Z" if batched == 1 else "")
+    return np.einsum(f"{za}{la},{zb}{lb}->Z{lo}", a, b, optimize=True)
+
+
+def _einsum2_T_left(ob, b, a_shape, spec):
+    (la, lb), lo = parse_spec(spec)
+    return _einsum_T(ob, lo, [(lb, b)], la, a_shape)
+
+
+def _einsum2_T_right(ob, a, b_shape, spec):
+    (la, lb), lo = parse_spec(spec)
+    return _einsum_T(ob, lo, [(la, a)], lb, b_shape)
+
+
+defbilinear("einsum",
+            lambda a, b, spec: np.einsum(spec, a, b, optimize=True),
+            lambda a_dot, b, spec: _einsum2(spec, a_dot, b, 0),
+            lambda a, b_dot, spec: _einsum2(spec, a, b_dot, 1),
+            _einsum2_T_left, _einsum2_T_right, numpy=[],
+            doc="einsum of two operands with explicit letters (no repeated letter in one operand). "
+                "matmul, dot, inner, outer, vdot and tensordot lower onto it.")
+
+
+def _einsum1_apply(t, spec):
+    (la,), lo = parse_spec(spec)
+    return np.einsum(f"Z{la}->Z{lo}", t)
+
+
+def _einsum1_T(ob, shapes, spec):
+    (la,), lo = parse_spec(spec)
+    return (_einsum_T(ob, lo, [], la, shapes[0]),)
+
+
+deflinear("einsum1",
+          lambda x, spec: np.einsum(spec, x),
+          _einsum1_apply, _einsum1_T, numpy=[],
+          doc="einsum of one operand (a sum and/or permutation), no repeated letter.")
