@@ -50,3 +50,23 @@ def check_seed(seed, shape: tuple, dtype, batched: bool, what: str) -> np.ndarra
         raise ValueError(f"{what} has shape {s.shape} but its primal has shape {tuple(shape)}; "
                          "they must match (or pass batched=True with a leading axis of directions)")
     return s.astype(dtype, copy=False)[None]
+
+
+#: bytes of one seed block (chunk directions x one input or output) the automatic chunk aims for
+CHUNK_BYTES = 1 << 24
+#: widest automatic chunk: past it the per-op Python overhead is already amortized
+MAX_AUTO_CHUNK = 64
+
+
+def auto_chunk(n: int, itemsize: int = 8) -> int:
+    """Directions per pass when a Jacobian is built with ``chunk=None`` (both modes).
+
+    A pass costs a fixed Python overhead per op plus work proportional to its width, so wide
+    chunks amortize the overhead until the seeded arrays leave the cache and memory grows as
+    ``chunk * n``. The rule: ``min(n, 64, 2**24 bytes / (n * itemsize))``, at least 1
+    (measurements in reports/summary.md).
+
+    >>> auto_chunk(10), auto_chunk(1000), auto_chunk(10**6)
+    (10, 64, 2)
+    """
+    return max(1, min(n, MAX_AUTO_CHUNK, CHUNK_BYTES // max(1, n * itemsize)))

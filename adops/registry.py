@@ -79,10 +79,16 @@ def _register(op: Op) -> Op:
     return op
 
 
+#: the strong-zero kernels may raise spurious FP flags: LLVM evaluates ``d * t`` before selecting 0
+def _quiet():
+    return np.errstate(invalid="ignore", over="ignore")
+
+
 def _apply(d, t):
     if isinstance(d, _Marker):
         return d.apply(t)
-    return smul(d, t)
+    with _quiet():
+        return smul(d, t)
 
 
 # ---------------------------------------------------------------------------- elementwise ops
@@ -102,7 +108,8 @@ class ElementwiseLin:
             return None
         if len(terms) == 2 and not any(isinstance(d, _Marker) for d, _ in terms):
             (d1, t1), (d2, t2) = terms
-            out_dot = smul_add(d1, t1, d2, t2)
+            with _quiet():
+                out_dot = smul_add(d1, t1, d2, t2)
         else:
             out_dot = _apply(*terms[0])
             for d, t in terms[1:]:
@@ -246,12 +253,12 @@ class ReduceLin:
         if t is None:
             return None
         axis = tuple(a + 1 for a in self.axis)
-        return np.sum(smul(self.d, t), axis=axis, keepdims=self.keepdims)
+        return np.sum(_apply(self.d, t), axis=axis, keepdims=self.keepdims)
 
     def vjp(self, out_bar):
         if not self.keepdims:
             out_bar = np.expand_dims(out_bar, tuple(a + 1 for a in self.axis))
-        return (smul(self.d, out_bar),)
+        return (_apply(self.d, out_bar),)
 
     @property
     def nbytes(self):

@@ -169,9 +169,9 @@ class Traced:
     def diagonal(self, offset=0, axis1=0, axis2=1): return np.diagonal(self, offset, axis1, axis2)
     def trace(self, offset=0, axis1=0, axis2=1): return np.trace(self, offset, axis1, axis2)
     def copy(self): return self
-    def argmax(self, axis=None): return np.argmax(self._primal, axis)
-    def argmin(self, axis=None): return np.argmin(self._primal, axis)
-    def argsort(self, axis=-1): return np.argsort(self._primal, axis)
+    def argmax(self, axis=None): return np.argmax(self, axis)
+    def argmin(self, axis=None): return np.argmin(self, axis)
+    def argsort(self, axis=-1): return np.argsort(self, axis)
     def round(self, decimals=0): return np.round(self, decimals)
     def take(self, indices, axis=None): return np.take(self, indices, axis)
     def repeat(self, repeats, axis=None): return np.repeat(self, repeats, axis)

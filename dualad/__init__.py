@@ -5,6 +5,7 @@
 42.0
 """
 from .dual import Dual
-from .api import jvp, jacfwd, derivative, auto_chunk
+from .api import jvp, jacfwd, derivative
+from adops.inputs import auto_chunk
 
 __all__ = ["Dual", "jvp", "jacfwd", "derivative", "auto_chunk"]

@@ -13,28 +13,8 @@ import math
 
 import numpy as np
 
-from adops.inputs import as_primal, check_seed
+from adops.inputs import as_primal, auto_chunk, check_seed
 from .dual import Dual
-
-#: bytes of one tangent copy of the input that the automatic chunk aims to stay under
-CHUNK_BYTES = 1 << 24
-#: widest automatic chunk; wider chunks stop paying once Python overhead per op is amortized
-MAX_AUTO_CHUNK = 64
-
-
-def auto_chunk(n: int, itemsize: int = 8) -> int:
-    """The chunk width ``jacfwd(chunk=None)`` uses for ``n`` inputs.
-
-    Each pass costs a fixed Python overhead per op plus work proportional to the chunk, so wide
-    chunks amortize the overhead, until tangents no longer fit in cache and memory grows with
-    ``chunk * n``. The rule: ``min(n, 64, 2**24 bytes / (n * itemsize))``, at least 1 (the
-    measurements behind it are in reports/summary.md, section "chunk width").
-
-    >>> auto_chunk(10), auto_chunk(1000), auto_chunk(10**6)
-    (10, 64, 2)
-    """
-    return max(1, min(n, MAX_AUTO_CHUNK, CHUNK_BYTES // max(1, n * itemsize)))
-
 
 def _tree_map(fn, tree):
     if isinstance(tree, (tuple, list)):

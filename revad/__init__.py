@@ -1,0 +1,13 @@
+"""revad: reverse-mode AD on a tape (Wengert list).
+
+>>> import numpy as np, revad
+>>> revad.grad(lambda w: np.sum((w * 2.0 - 1.0) ** 2))(np.array([0.5, 1.0]))
+array([0., 4.])
+"""
+from .tape import Tape, BranchChanged
+from .var import Var
+from .backward import backward
+from .api import vjp, grad, value_and_grad, jacrev, record, Recording
+
+__all__ = ["Tape", "BranchChanged", "Var", "backward", "vjp", "grad", "value_and_grad", "jacrev",
+           "record", "Recording"]

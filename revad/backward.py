@@ -1,0 +1,46 @@
+"""The one reverse sweep.
+
+Contract: given a tape, an output entry ``out`` and cotangent seeds ``out_bar: (m, *out_shape)``
+(m seeds at once: vector reverse mode), return ``x_bar: (m, *x_shape)`` for each requested entry,
+where ``x_bar[j] = out_bar[j]^T d out / d x``. The sweep walks the tape backwards once, iteratively
+(no recursion, so a chain of a million ops works), calls each entry's ``lin.vjp`` and accumulates
+at one point, which undoes broadcasting (``adops.unbroadcast``) there and nowhere else. Cotangents
+of entries that are done are freed as the sweep passes them.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from adops import unbroadcast
+from .tape import Tape
+
+
+def backward(tape: Tape, out: int, out_bar: np.ndarray, wrt) -> list:
+    """Cotangents ``(m, *shape)`` of the entries ``wrt`` (None where no path leads to them)."""
+    bars = [None] * (out + 1)
+    owned = bytearray(out + 1)
+    bars[out] = out_bar
+    keep = set(wrt)
+    lins, refs, shapes = tape.lins, tape.refs, tape.shapes
+    for i in range(out, -1, -1):
+        bar = bars[i]
+        if bar is None:
+            continue
+        lin = lins[i]
+        if lin is None:
+            continue
+        for r, c in zip(refs[i], lin.vjp(bar)):
+            if c is None or type(r) is not int:
+                continue
+            c = unbroadcast(c, shapes[r])
+            prev = bars[r]
+            if prev is None:
+                bars[r] = c
+            elif owned[r] and prev.dtype == np.result_type(prev, c):
+                np.add(prev, c, out=prev)
+            else:
+                bars[r] = prev + c
+                owned[r] = 1
+        if i not in keep:
+            bars[i] = None
+    return [bars[w] if w <= out else None for w in wrt]
