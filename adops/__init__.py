@@ -14,10 +14,14 @@ True
 from .registry import (OPS, ONE, NEG_ONE, Arg, Op, ElementwiseOp, LinearOp, BilinearOp,
                        ReduceOp, defop, deflinear, defbilinear, defreduce)
 from . import elementwise, linear, reductions  # noqa: F401  (registers the op set)
+from .registry import unregister
+
+for _op in OPS.values():
+    _op.builtin = True
 from .numpy_api import supported_functions, supported_table, call, bind
 from .traced import Traced
 from .kernels import smul, unbroadcast
 
 __all__ = ["OPS", "ONE", "NEG_ONE", "Arg", "Op", "ElementwiseOp", "LinearOp", "BilinearOp",
-           "ReduceOp", "defop", "deflinear", "defbilinear", "defreduce", "supported_functions",
+           "ReduceOp", "unregister", "defop", "deflinear", "defbilinear", "defreduce", "supported_functions",
            "supported_table", "call", "bind", "Traced", "smul", "unbroadcast"]

@@ -29,10 +29,10 @@ from .kernels import lazy
 
 from .registry import ONE, NEG_ONE, Arg, defop
 
-U = ["float64(float64)", "float32(float32)"]
-U_D = ["float64(float64, float64)", "float32(float32, float32)"]
+U = ["float32(float32)", "float64(float64)"]
+U_D = ["float32(float32, float32)", "float64(float64, float64)"]
 B = U_D
-B_D = ["float64(float64, float64, float64)", "float32(float32, float32, float32)"]
+B_D = ["float32(float32, float32, float32)", "float64(float64, float64, float64)"]
 LN2, LN10 = math.log(2.0), math.log(10.0)
 
 
@@ -259,11 +259,11 @@ def fmod_db(a, b, out): return -np.trunc(a / b)
 
 
 # ------------------------------------------------------------------ where (condition not differentiable)
-@_prim(["float64(boolean, float64, float64)", "float32(boolean, float32, float32)"])
+@_prim(["float32(boolean, float32, float32)", "float64(boolean, float64, float64)"])
 def where(c, a, b): return a if c else b
-@_prim(["float64(boolean, float64, float64, float64)", "float32(boolean, float32, float32, float32)"])
+@_prim(["float32(boolean, float32, float32, float32)", "float64(boolean, float64, float64, float64)"])
 def where_da(c, a, b, out): return 1.0 if c else 0.0
-@_prim(["float64(boolean, float64, float64, float64)", "float32(boolean, float32, float32, float32)"])
+@_prim(["float32(boolean, float32, float32, float32)", "float64(boolean, float64, float64, float64)"])
 def where_db(c, a, b, out): return 0.0 if c else 1.0
 
 

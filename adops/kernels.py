@@ -55,8 +55,8 @@ def lazy(decorator, sigs):
     return lambda fn: LazyKernel(decorator, sigs, fn)
 
 
-F2 = ["float64(float64, float64)", "float32(float32, float32)"]
-F4 = ["float64(float64, float64, float64, float64)", "float32(float32, float32, float32, float32)"]
+F2 = ["float32(float32, float32)", "float64(float64, float64)"]
+F4 = ["float32(float32, float32, float32, float32)", "float64(float64, float64, float64, float64)"]
 
 
 @lazy(vectorize, F2)

@@ -50,7 +50,14 @@ def _direct_handler(op):
     return handler
 
 
+def _unroute_op(op):
+    for f in op.numpy:
+        if getattr(ROUTES.get(f), "op", None) is op:
+            del ROUTES[f]
+
+
 registry._listeners.append(_route_op)
+registry._unlisteners.append(_unroute_op)
 for _op in list(OPS.values()):
     _route_op(_op)
 

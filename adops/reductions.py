@@ -20,8 +20,8 @@ from .kernels import lazy
 
 from .registry import defreduce
 
-R_SIG = ["Tuple((float64[:], float64[:, :]))(float64[:, :])",
-         "Tuple((float32[:], float32[:, :]))(float32[:, :])"]
+R_SIG = ["Tuple((float32[:], float32[:, :]))(float32[:, :])",
+         "Tuple((float64[:], float64[:, :]))(float64[:, :])"]
 
 
 @lazy(njit, R_SIG)

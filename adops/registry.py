@@ -370,8 +370,29 @@ def defreduce(name, kernel, *, numpy=(), doc="") -> ReduceOp:
     return op
 
 
+def unregister(name: str) -> None:
+    """Remove a user-registered op (and its numpy routes). Built-in ops cannot be removed.
+
+    Example:
+        >>> import numpy as np, adops
+        >>> op = adops.deflinear("my_triple", lambda x: 3 * x, lambda t: 3 * t,
+        ...                      lambda ob, shapes: (3 * ob,))
+        >>> adops.unregister("my_triple"); "my_triple" in adops.OPS
+        False
+    """
+    op = OPS.get(name)
+    if op is None:
+        raise KeyError(f"no op named {name!r} is registered")
+    if getattr(op, "builtin", False):
+        raise ValueError(f"{name!r} is a built-in op of adops and cannot be removed")
+    del OPS[name]
+    for fn in _unlisteners:
+        fn(op)
+
+
 #: callbacks run when an op is registered (numpy_api uses it to route numpy callables)
 _listeners: list = []
+_unlisteners: list = []
 
 
 def _notify(op):

@@ -1,0 +1,163 @@
+"""One spec per registered op: how to draw valid inputs (its domain) and parameters.
+
+A spec's ``make(rng)`` returns ``(args, params, diff)``: primal arguments inside the op's valid
+domain and away from its kinks, the op's parameters, and which arguments are differentiable.
+``tests/test_adops.py`` fails when an op in ``adops.OPS`` has no spec here.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+SHAPE = (3, 4)
+BSHAPE = ((3, 1), (4,))  # a broadcasting pair for binary ops
+
+
+def uniform(lo, hi):
+    return lambda rng, shape: rng.uniform(lo, hi, shape)
+
+
+def away_from_zero(lo=0.2, hi=2.0):
+    return lambda rng, shape: rng.uniform(lo, hi, shape) * rng.choice([-1.0, 1.0], shape)
+
+
+def off_integers(width=0.3):
+    """Reals at least ``0.5 - width`` away from the jumps of floor/ceil/trunc (integers)."""
+    return lambda rng, shape: rng.integers(-3, 3, shape) + 0.5 + rng.uniform(-width, width, shape)
+
+
+def off_half_integers():
+    """Reals away from the jumps of rint (half-integers)."""
+    return lambda rng, shape: rng.integers(-3, 3, shape) + rng.uniform(-0.3, 0.3, shape)
+
+
+def elementwise(*domains, diff=None):
+    def make(rng):
+        shapes = (SHAPE,) if len(domains) == 1 else BSHAPE + ((SHAPE[1],),) * (len(domains) - 2)
+        args = [d(rng, s) for d, s in zip(domains, shapes)]
+        return args, {}, diff if diff is not None else tuple(range(len(args)))
+    return make
+
+
+def separated_pair(gap=0.2):
+    """(a, b) with |a - b| >= gap everywhere, so max/min/fmax/fmin have no tie within FD steps."""
+    def make(rng):
+        a = rng.uniform(-2, 2, BSHAPE[0])
+        b = rng.uniform(-2, 2, BSHAPE[1])
+        b = np.where(np.abs(a - b) < gap, b + 2 * gap * np.sign(b - a + 1e-12), b)
+        b = np.where(np.abs(a - b) < gap, a + 3 * gap, b)  # (3, 4) after broadcasting
+        return [a, b], {}, (0, 1)
+    return make
+
+
+def modulo_pair():
+    """a / b away from integers, so remainder and fmod have no jump within FD steps."""
+    def make(rng):
+        b = rng.uniform(0.7, 2.0, BSHAPE[1])
+        q = rng.integers(-3, 3, (3, 4)) + 0.5 + rng.uniform(-0.3, 0.3, (3, 4))
+        return [q * b, np.broadcast_to(b, (3, 4)).copy()], {}, (0, 1)
+    return make
+
+
+def where_args(rng):
+    return [rng.random(SHAPE) > 0.5, rng.normal(size=SHAPE), rng.normal(size=(4,))], {}, (1, 2)
+
+
+def arr(*shape):
+    return lambda rng: rng.normal(size=shape)
+
+
+def linear(make_args, **params):
+    def make(rng):
+        args = make_args(rng)
+        args = args if isinstance(args, list) else [args]
+        return args, dict(params), tuple(range(len(args)))
+    return make
+
+
+def reduce_no_ties(axis, keepdims=False):
+    def make(rng):
+        x = rng.permutation(24).reshape(2, 3, 4) * 0.37 + rng.uniform(0, 0.01, (2, 3, 4))
+        return [x], {"axis": axis, "keepdims": keepdims}, (0,)
+    return make
+
+
+def prod_args(axis, keepdims=False):
+    def make(rng):
+        return [rng.uniform(0.5, 1.5, (2, 3, 4))], {"axis": axis, "keepdims": keepdims}, (0,)
+    return make
+
+
+R = uniform(-2, 2)
+POS = uniform(0.2, 3)
+UNIT = uniform(-0.9, 0.9)
+
+SPECS = {
+    # unary elementwise
+    "negative": [elementwise(R)], "positive": [elementwise(R)],
+    "abs": [elementwise(away_from_zero())], "sign": [elementwise(away_from_zero())],
+    "sqrt": [elementwise(POS)], "cbrt": [elementwise(away_from_zero())],
+    "square": [elementwise(R)], "reciprocal": [elementwise(away_from_zero(0.5))],
+    "exp": [elementwise(R)], "exp2": [elementwise(R)], "expm1": [elementwise(R)],
+    "log": [elementwise(POS)], "log2": [elementwise(POS)], "log10": [elementwise(POS)],
+    "log1p": [elementwise(uniform(-0.8, 3))],
+    "sin": [elementwise(uniform(-4, 4))], "cos": [elementwise(uniform(-4, 4))],
+    "tan": [elementwise(uniform(-1.2, 1.2))],
+    "arcsin": [elementwise(UNIT)], "arccos": [elementwise(UNIT)], "arctan": [elementwise(R)],
+    "sinh": [elementwise(R)], "cosh": [elementwise(R)], "tanh": [elementwise(R)],
+    "arcsinh": [elementwise(R)], "arccosh": [elementwise(uniform(1.2, 4))],
+    "arctanh": [elementwise(UNIT)],
+    "deg2rad": [elementwise(uniform(-180, 180))], "rad2deg": [elementwise(R)],
+    "floor": [elementwise(off_integers())], "ceil": [elementwise(off_integers())],
+    "trunc": [elementwise(off_integers())], "rint": [elementwise(off_half_integers())],
+    # binary elementwise (shapes (3, 1) and (4,) broadcast)
+    "add": [elementwise(R, R)], "subtract": [elementwise(R, R)],
+    "multiply": [elementwise(R, R)],
+    "divide": [elementwise(R, away_from_zero(0.5))],
+    "power": [elementwise(POS, uniform(-2, 2))],
+    "float_power": [elementwise(POS, uniform(-2, 2))],
+    "maximum": [separated_pair()], "minimum": [separated_pair()],
+    "fmax": [separated_pair()], "fmin": [separated_pair()],
+    "arctan2": [elementwise(away_from_zero(), away_from_zero())],
+    "hypot": [elementwise(away_from_zero(), away_from_zero())],
+    "logaddexp": [elementwise(R, R)], "logaddexp2": [elementwise(R, R)],
+    "remainder": [modulo_pair()], "fmod": [modulo_pair()],
+    "where": [where_args],
+    # structural (linear) ops
+    "sum": [linear(arr(2, 3, 4), axis=(1,), keepdims=False),
+            linear(arr(2, 3, 4), axis=(0, 2), keepdims=True),
+            linear(arr(2, 3), axis=(0, 1), keepdims=False)],
+    "reshape": [linear(arr(2, 3, 4), shape=(4, 6)), linear(arr(5), shape=(1, 5, 1))],
+    "transpose": [linear(arr(2, 3, 4), axes=(2, 0, 1))],
+    "broadcast_to": [linear(arr(3, 1), shape=(2, 3, 5))],
+    "getitem": [linear(arr(5, 4), index=(slice(1, 4), 2)),
+                linear(arr(5, 4), index=(np.array([0, 2, 2, 4]),)),
+                linear(arr(5, 4, 3), index=(np.array([0, 1]), slice(None), np.array([2, 0]))),
+                linear(arr(3, 4), index=(np.arange(12).reshape(3, 4) % 3 == 0,)),
+                linear(arr(3, 4), index=(None, slice(None, None, -1), 1))],
+    "setitem": [linear(lambda rng: [rng.normal(size=(4, 3)), rng.normal(size=(3,))],
+                       index=(1,)),
+                linear(lambda rng: [rng.normal(size=(5,)), rng.normal(size=(2,))],
+                       index=(np.array([0, 3]),))],
+    "concatenate": [linear(lambda rng: [rng.normal(size=(2, 3)), rng.normal(size=(4, 3))],
+                           axis=0)],
+    "stack": [linear(lambda rng: [rng.normal(size=(2, 3)), rng.normal(size=(2, 3))], axis=1)],
+    "cumsum": [linear(arr(3, 4), axis=1), linear(arr(5), axis=0)],
+    "diagonal": [linear(arr(4, 3), offset=0, axis1=0, axis2=1),
+                 linear(arr(2, 4, 4), offset=1, axis1=1, axis2=2),
+                 linear(arr(4, 4), offset=-2, axis1=0, axis2=1)],
+    "einsum1": [linear(arr(2, 3, 4), spec="abc->ca"), linear(arr(3, 4), spec="ab->")],
+    # bilinear
+    "einsum": [linear(lambda rng: [rng.normal(size=(3, 4)), rng.normal(size=(4, 5))],
+                      spec="ab,bc->ac"),
+               linear(lambda rng: [rng.normal(size=(2, 3, 4)), rng.normal(size=(1, 4, 2))],
+                      spec="abc,acd->abd"),
+               linear(lambda rng: [rng.normal(size=(3, 4)), rng.normal(size=(4,))],
+                      spec="ab,b->b"),
+               linear(lambda rng: [rng.normal(size=(3,)), rng.normal(size=(3,))],
+                      spec="a,a->")],
+    # nonlinear reductions
+    "max": [reduce_no_ties((1,)), reduce_no_ties((0, 2), keepdims=True),
+            reduce_no_ties((0, 1, 2))],
+    "min": [reduce_no_ties((2,)), reduce_no_ties((0, 1, 2), keepdims=True)],
+    "prod": [prod_args((1,)), prod_args((0, 1, 2)), prod_args((2,), keepdims=True)],
+}
