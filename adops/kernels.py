@@ -37,7 +37,9 @@ class LazyKernel:
 
     def compile(self):
         if self._kernel is None:
-            self._kernel = self._decorator(self._sigs, cache=True)(self.py_func)
+            kernel = self._decorator(self._sigs, cache=True)(self.py_func)
+            # a vectorized kernel wraps a real numpy ufunc: calling it directly saves ~1.5 us
+            self._kernel = getattr(kernel, "ufunc", kernel)
         return self._kernel
 
     def __call__(self, *args):

@@ -65,7 +65,6 @@ for _op in list(OPS.values()):
 # ----------------------------------------------------------------------------- binding
 def traced_type(args) -> type | None:
     """The single traced class among ``args`` (None if all are constants)."""
-    from .traced import Traced
     found = None
     for a in args:
         if isinstance(a, Traced):
@@ -81,7 +80,6 @@ def traced_type(args) -> type | None:
 
 def primal(x):
     """The primal array of a traced value, or ``x`` itself."""
-    from .traced import Traced
     return x._primal if isinstance(x, Traced) else x
 
 
@@ -395,7 +393,6 @@ def _copy(cls, x, *a, **k):
 # ======================================================================= indexing
 def normalize_index(index, ndim: int, mode: str) -> tuple:
     """``index`` as a tuple with Ellipsis expanded, lists turned into arrays, no traced values."""
-    from .traced import Traced
     if not isinstance(index, tuple):
         index = (index,)
     out, consumed, ellipsis = [], 0, None
@@ -770,3 +767,6 @@ def supported_table() -> str:
     lines += [f"| `{k}` | not differentiable (evaluated on primals) | |"
               for k in s["non-differentiable"]]
     return "\n".join(lines) + "\n"
+
+
+from .traced import Traced  # noqa: E402  (traced.py imports this module; bound once both exist)

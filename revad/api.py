@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from adops.registry import quiet
 from adops.inputs import as_primal, auto_chunk, check_seed
 from .backward import backward
 from .tape import BranchChanged, Tape
@@ -27,7 +28,8 @@ def _trace(f, args, nums):
     xs = list(args)
     for i in nums:
         xs[i] = tape.leaf(as_primal(args[i], f"argument {i}"))
-    out = f(*xs)
+    with quiet():
+        out = f(*xs)
     return tape, [xs[i] for i in nums], out
 
 
@@ -80,7 +82,7 @@ def vjp(f, *primals):
     def vjp_fn(cotangent, *, batched: bool = False):
         seeds = check_seed(cotangent, value.shape, value.dtype, batched, "cotangent")
         bars = _seeds_to_bars(tape, leaves, out, seeds)
-        return tuple(b if batched else b[0] for b in bars)
+        return tuple(b if batched else b[0, ...] for b in bars)
 
     vjp_fn.tape = tape
     return value, vjp_fn
@@ -113,7 +115,7 @@ def value_and_grad(f, argnums=0):
             raise TypeError(f"grad requires f to return a scalar (shape ()), but it returned "
                             f"shape {value.shape}; reduce it (e.g. np.sum) or use jacrev/vjp")
         seeds = np.ones((1,), dtype=value.dtype)
-        grads = tuple(b[0] for b in _seeds_to_bars(tape, leaves, out, seeds))
+        grads = tuple(b[0, ...] for b in _seeds_to_bars(tape, leaves, out, seeds))
         return value, (grads if multiple else grads[0])
     vg.__name__ = f"value_and_grad({getattr(f, '__name__', 'f')})"
     return vg

@@ -12,11 +12,17 @@ from __future__ import annotations
 import numpy as np
 
 from adops import unbroadcast
+from adops.registry import quiet
 from .tape import Tape
 
 
 def backward(tape: Tape, out: int, out_bar: np.ndarray, wrt) -> list:
     """Cotangents ``(m, *shape)`` of the entries ``wrt`` (None where no path leads to them)."""
+    with quiet():
+        return _sweep(tape, out, out_bar, wrt)
+
+
+def _sweep(tape, out, out_bar, wrt):
     bars = [None] * (out + 1)
     owned = bytearray(out + 1)
     bars[out] = out_bar

@@ -102,6 +102,11 @@ class Tape:
             BranchChanged: a guard (comparison, mask, ordering) evaluates differently.
             ValueError: an input's shape differs from the recording.
         """
+        from adops.registry import quiet
+        with quiet():
+            return self._replay(inputs)
+
+    def _replay(self, inputs):
         if len(inputs) != len(self.leaves):
             raise ValueError(f"replay takes {len(self.leaves)} inputs, got {len(inputs)}")
         values = [None] * len(self.lins)
