@@ -20,6 +20,7 @@ Conventions (identical in both modes, since both modes apply these very kernels)
 """
 from __future__ import annotations
 
+import inspect
 import math
 
 import numpy as np
@@ -322,5 +323,47 @@ _TABLE = [
     ("where",       where,       [None, where_da, where_db], []),
 ]
 
+#: conventions at kinks and edges (DESIGN.md), shown in each op's doc
+KINKS = {
+    "abs": "d|x|/dx = sign(x), 0 at x = 0.",
+    "sign": "derivative 0 everywhere (0 at the jump too).",
+    "floor": "derivative 0 everywhere (0 at the jumps too).",
+    "ceil": "derivative 0 everywhere (0 at the jumps too).",
+    "trunc": "derivative 0 everywhere (0 at the jumps too).",
+    "rint": "derivative 0 everywhere (0 at the jumps too).",
+    "sqrt": "+inf at x = 0; a zero tangent/cotangent there still gives 0 (strong zero).",
+    "cbrt": "+inf at x = 0; a zero tangent/cotangent there still gives 0 (strong zero).",
+    "maximum": "at a tie the derivative goes to the second argument: relu = maximum(x, 0) "
+               "has derivative 0 at 0, maximum(x, x) has 1.",
+    "minimum": "at a tie the derivative goes to the second argument.",
+    "fmax": "as maximum; a nan argument gets derivative 0, the other 1.",
+    "fmin": "as minimum; a nan argument gets derivative 0, the other 1.",
+    "power": "d/da = b a**(b-1), 0 where b == 0; d/db = out log(a), 0 where a == 0; nan for a < 0.",
+    "float_power": "as power, computed in float64.",
+    "arctan2": "0 in both arguments at the origin.",
+    "hypot": "0 in both arguments at the origin.",
+    "remainder": "d/da = 1, d/db = -floor(a/b); jumps where a/b is an integer.",
+    "fmod": "d/da = 1, d/db = -trunc(a/b); jumps where a/b is an integer.",
+    "where": "condition not differentiable; d/da = cond, d/db = not cond (strong zero: the "
+             "unselected branch contributes 0 even if its partial is inf or nan).",
+}
+
+
+def _rule_doc(name, partials):
+    """Each input's partial as written in its kernel, e.g. ``d/dx0 = np.cos(x)``."""
+    parts = []
+    for j, p in enumerate(partials):
+        if p is None:
+            text = "not differentiable"
+        elif isinstance(p, (Arg, type(ONE))):
+            text = {"ONE": "1", "NEG_ONE": "-1"}.get(repr(p), f"input {getattr(p, 'index', '?')}")
+        else:
+            src = inspect.getsource(p.py_func)
+            body = src[src.index("def "):].split(":", 1)[1]
+            text = " ".join(line.strip() for line in body.splitlines() if line.strip())
+        parts.append(f"d/dx{j}: {text}")
+    return f"{name}: " + "; ".join(parts) + (f". Convention: {KINKS[name]}" if name in KINKS else "")
+
+
 for _name, _primal, _partials, _numpy in _TABLE:
-    defop(_name, _primal, _partials, numpy=_numpy, doc=__doc__)
+    defop(_name, _primal, _partials, numpy=_numpy, doc=_rule_doc(_name, _partials))

@@ -766,6 +766,9 @@ def supported_table() -> str:
     lines += [f"| `{k}` | composite of ops | |" for k in s["composite"]]
     lines += [f"| `{k}` | not differentiable (evaluated on primals) | |"
               for k in s["non-differentiable"]]
+    lines += ["", "## The ops and their rules", "", "| op | kind | rule |", "|---|---|---|"]
+    lines += [f"| `{name}` | {type(op).__name__} | {op.doc.replace('|', '/')} |"
+              for name, op in sorted(OPS.items()) if getattr(op, "builtin", False)]
     return "\n".join(lines) + "\n"
 
 

@@ -345,6 +345,7 @@ def defop(name: str, primal, partials: Sequence, *, numpy=(), doc: str = "") -> 
         >>> out, lin = op.linearize(np.array([0.0]))
         >>> float(lin.jvp([np.ones((1, 1))])[0, 0])
         0.5
+        >>> adops.unregister("my_softplus")
     """
     op = _register(ElementwiseOp(name, primal, partials, numpy=numpy, doc=doc))
     _notify(op)
@@ -361,6 +362,7 @@ def deflinear(name: str, primal, apply, transpose, *, numpy=(), doc: str = "") -
         >>> out, lin = op.linearize(np.ones(3))
         >>> lin.vjp(np.ones((1, 3)))[0].tolist()
         [[2.0, 2.0, 2.0]]
+        >>> adops.unregister("my_double")
     """
     op = _register(LinearOp(name, primal, apply, transpose, numpy=numpy, doc=doc))
     _notify(op)

@@ -15,7 +15,8 @@ CASES = [(name, i) for name in sorted(SPECS) for i in range(len(SPECS[name]))]
 
 
 def test_every_registered_op_has_a_spec():
-    missing = sorted(set(adops.OPS) - set(SPECS))
+    builtin = {name for name, op in adops.OPS.items() if getattr(op, "builtin", False)}
+    missing = sorted(builtin - set(SPECS))
     assert not missing, f"ops registered without a spec in tests/opspecs.py: {missing}"
 
 
@@ -88,7 +89,8 @@ def test_float32_stays_float32(name, i):
 # ------------------------------------------------------------------ conventions (DESIGN.md)
 def _d(name, *args):
     """Partials of op `name` at scalar args, as floats."""
-    out, lin = adops.OPS[name].linearize(*[np.asarray(a, dtype=float) for a in args])
+    with adops.registry.quiet():
+        out, lin = adops.OPS[name].linearize(*[np.asarray(a, dtype=float) for a in args])
     return [float(np.asarray(lin.vjp(np.ones((1,)))[j]).ravel()[0]) for j in range(len(args))]
 
 
@@ -111,6 +113,11 @@ def test_prod_partial_exact_with_zeros():
 
 
 def test_strong_zero_both_directions():
+    with adops.registry.quiet():
+        _strong_zero_checks()
+
+
+def _strong_zero_checks():
     assert float(adops.smul(np.inf, 0.0)) == 0.0
     assert float(adops.smul(0.0, np.nan)) == 0.0
     assert float(adops.smul(2.0, 3.0)) == 6.0
