@@ -120,8 +120,6 @@ def sqrt_d(x, out): return 0.5 / out
 @_prim(U_D)
 def cbrt_d(x, out): return 1.0 / (3.0 * out * out)
 @_prim(U_D)
-def square_d(x, out): return 2.0 * x
-@_prim(U_D)
 def reciprocal_d(x, out): return -out * out
 @_prim(U_D)
 def exp_d(x, out): return out
@@ -277,7 +275,7 @@ _TABLE = [
     ("sign",        sign,        [zero_d],                   [np.sign]),
     ("sqrt",        sqrt,        [sqrt_d],                   [np.sqrt]),
     ("cbrt",        cbrt,        [cbrt_d],                   [np.cbrt]),
-    ("square",      square,      [square_d],                 [np.square]),
+    ("square",      square,      [Arg(0, 2.0)],              [np.square]),
     ("reciprocal",  reciprocal,  [reciprocal_d],             [np.reciprocal]),
     ("exp",         exp,         [exp_d],                    [np.exp]),
     ("exp2",        exp2,        [exp2_d],                   [np.exp2]),
@@ -355,8 +353,10 @@ def _rule_doc(name, partials):
     for j, p in enumerate(partials):
         if p is None:
             text = "not differentiable"
-        elif isinstance(p, (Arg, type(ONE))):
-            text = {"ONE": "1", "NEG_ONE": "-1"}.get(repr(p), f"input {getattr(p, 'index', '?')}")
+        elif isinstance(p, Arg):
+            text = f"{'' if p.scale == 1 else f'{p.scale:g} * '}x{p.index}"
+        elif isinstance(p, type(ONE)):
+            text = {"ONE": "1", "NEG_ONE": "-1"}[repr(p)]
         else:
             src = inspect.getsource(p.py_func)
             body = src[src.index("def "):].split(":", 1)[1]

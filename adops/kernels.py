@@ -6,6 +6,7 @@ Contract (shapes follow DESIGN.md; `d` is an op's local partial, broadcastable t
   other is ``inf`` or ``nan``. Forward mode calls it with a tangent ``t = x_dot: (k, *shape)``,
   reverse mode with a cotangent ``t = out_bar: (m, *shape)``; one kernel serves both, so the
   convention is identical in the two modes by construction.
+- ``smul_scaled(c, x, t)``: ``smul(c * x, t)`` in one pass (partials such as ``2 x``).
 - ``smul_add(d1, t1, d2, t2)``: ``smul(d1, t1) + smul(d2, t2)`` fused in one pass (binary ops).
 - ``unbroadcast(a, shape)``: sum a batched array ``(b, *bshape)`` down to ``(b, *shape)``, undoing
   numpy broadcasting. Used once, at each mode's single accumulation point.
@@ -58,6 +59,7 @@ def lazy(decorator, sigs):
 
 
 F2 = ["float32(float32, float32)", "float64(float64, float64)"]
+F3 = ["float32(float32, float32, float32)", "float64(float64, float64, float64)"]
 F4 = ["float32(float32, float32, float32, float32)", "float64(float64, float64, float64, float64)"]
 
 
@@ -73,6 +75,14 @@ def smul_add(d1, t1, d2, t2):
     a = 0.0 if (d1 == 0 or t1 == 0) else d1 * t1
     b = 0.0 if (d2 == 0 or t2 == 0) else d2 * t2
     return a + b
+
+
+@lazy(vectorize, F3)
+def smul_scaled(c, x, t):
+    d = c * x
+    if d == 0 or t == 0:
+        return 0.0
+    return d * t
 
 
 def align(t: np.ndarray, ndim: int) -> np.ndarray:

@@ -77,17 +77,22 @@ def _take(t, index):
 
 def _getitem_T(ob, shapes, index):
     z = np.zeros(ob.shape[:1] + shapes[0], dtype=ob.dtype)
-    if is_basic_index(index):
-        z[(slice(None),) + index] = ob
-    else:
-        np.add.at(np.moveaxis(z, 0, -1), index, np.moveaxis(ob, 0, -1))
+    _getitem_T_add(z, ob, index)
     return (z,)
+
+
+def _getitem_T_add(acc, ob, index):
+    if is_basic_index(index):
+        view = acc[(slice(None),) + index]
+        np.add(view, ob, out=view)
+    else:
+        np.add.at(np.moveaxis(acc, 0, -1), index, np.moveaxis(ob, 0, -1))
 
 
 deflinear("getitem",
           lambda x, index: x[index],
           lambda t, index: _take(t, index),
-          _getitem_T, numpy=[],
+          _getitem_T, numpy=[], transpose_add=_getitem_T_add,
           doc="x[index]: basic, advanced and boolean indexing (index normalized, no Ellipsis). "
               "The transpose scatters with np.add.at, so repeated indices accumulate.")
 
@@ -174,6 +179,21 @@ deflinear("diagonal",
 
 
 # ---------------------------------------------------------------------------- einsum
+_PATHS: dict = {}
+
+
+def contract(spec: str, *operands):
+    """``np.einsum(spec, *operands)`` with its contraction path computed once per spec and shapes
+    (``optimize=True`` re-plans on every call, which costs more than a small matmul)."""
+    key = (spec,) + tuple(o.shape for o in operands)
+    path = _PATHS.get(key)
+    if path is None:
+        if len(_PATHS) > 4096:
+            _PATHS.clear()
+        path = _PATHS[key] = np.einsum_path(spec, *operands, optimize="greedy")[0]
+    return np.einsum(spec, *operands, optimize=path)
+
+
 def parse_spec(spec: str):
     """``'ab,bc->ac'`` -> (['ab', 'bc'], 'ac')."""
     ins, out = spec.split("->")
@@ -196,14 +216,14 @@ def _einsum_T(ob, out, others, target, target_shape):
     sizes = _sizes([(target, target_shape)])
     operands = [ob] + [x for _, x in others] + [np.ones(sizes[l], dtype=ob.dtype) for l in missing]
     spec = ",".join([f"Z{out}"] + [l for l, _ in others] + missing) + f"->Z{target}"
-    res = np.einsum(spec, *operands, optimize=True)
+    res = contract(spec, *operands)
     return unbroadcast(res, target_shape)
 
 
 def _einsum2(spec, a, b, batched):
     (la, lb), lo = parse_spec(spec)
     za, zb = ("Z" if batched == 0 else ""), ("Z" if batched == 1 else "")
-    return np.einsum(f"{za}{la},{zb}{lb}->Z{lo}", a, b, optimize=True)
+    return contract(f"{za}{la},{zb}{lb}->Z{lo}", a, b)
 
 
 def _einsum2_T_left(ob, b, a_shape, spec):
@@ -217,7 +237,7 @@ def _einsum2_T_right(ob, a, b_shape, spec):
 
 
 defbilinear("einsum",
-            lambda a, b, spec: np.einsum(spec, a, b, optimize=True),
+            lambda a, b, spec: contract(spec, a, b),
             lambda a_dot, b, spec: _einsum2(spec, a_dot, b, 0),
             lambda a, b_dot, spec: _einsum2(spec, a, b_dot, 1),
             _einsum2_T_left, _einsum2_T_right, numpy=[],

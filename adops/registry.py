@@ -30,7 +30,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .kernels import align, full_batch, smul, smul_add
+from .kernels import align, full_batch, smul, smul_add, smul_scaled
 
 #: Every registered op, by name. ``len(OPS)`` is the size of the op set.
 OPS: dict[str, "Op"] = {}
@@ -54,9 +54,25 @@ NEG_ONE = _Marker("NEG_ONE", np.negative)
 
 @dataclass(frozen=True)
 class Arg:
-    """Partial equal to primal input ``i`` itself (multiply: ``d/da = b``). No kernel, no copy."""
+    """Partial equal to ``scale`` times primal input ``index`` (multiply: ``d/da = b``;
+    square: ``d/dx = 2 x``). No kernel pass at linearize time and no copy: the scale is applied
+    in the same pass that applies the partial to a tangent or cotangent."""
 
     index: int
+    scale: float = 1.0
+
+
+class _Scaled:
+    """A partial ``scale * x`` held without computing it (see :class:`Arg`)."""
+
+    __slots__ = ("scale", "x")
+
+    def __init__(self, scale, x):
+        self.scale, self.x = scale, x
+
+    @property
+    def nbytes(self):
+        return getattr(self.x, "nbytes", 0)
 
 
 class Op:
@@ -104,7 +120,28 @@ def quiet():
 def _apply(d, t):
     if isinstance(d, _Marker):
         return d.apply(t)
+    if type(d) is _Scaled:
+        return smul_scaled(d.scale, d.x, t)
     return smul(d, t)
+
+
+def _combine(terms):
+    """``sum_i d_i * t_i`` in as few passes as the partials allow."""
+    if len(terms) == 2:
+        (d1, t1), (d2, t2) = terms
+        if d1 is ONE and d2 is ONE:
+            return np.add(t1, t2)
+        if d1 is ONE and d2 is NEG_ONE:
+            return np.subtract(t1, t2)
+        if d1 is NEG_ONE and d2 is ONE:
+            return np.subtract(t2, t1)
+        plain = (_Marker, _Scaled)
+        if not isinstance(d1, plain) and not isinstance(d2, plain):
+            return smul_add(d1, t1, d2, t2)
+    out = _apply(*terms[0])
+    for d, t in terms[1:]:
+        out = out + _apply(d, t)
+    return out
 
 
 # ---------------------------------------------------------------------------- elementwise ops
@@ -122,14 +159,7 @@ class ElementwiseLin:
                  if t is not None and d is not None]
         if not terms:
             return None
-        if len(terms) == 2 and not any(isinstance(d, _Marker) for d, _ in terms):
-            (d1, t1), (d2, t2) = terms
-            out_dot = smul_add(d1, t1, d2, t2)
-        else:
-            out_dot = _apply(*terms[0])
-            for d, t in terms[1:]:
-                out_dot = out_dot + _apply(d, t)
-        return full_batch(out_dot, self.out_shape)
+        return full_batch(_combine(terms), self.out_shape)
 
     def vjp(self, out_bar):
         return tuple(None if d is None else _apply(d, out_bar) for d in self.partials)
@@ -161,7 +191,8 @@ class ElementwiseOp(Op):
             if rule is None or isinstance(rule, _Marker):
                 ds.append(rule)
             elif isinstance(rule, Arg):
-                ds.append(xs[rule.index])
+                x = xs[rule.index]
+                ds.append(x if rule.scale == 1.0 else _Scaled(rule.scale, x))
             else:
                 ds.append(rule(*xs, out))
         return out, ElementwiseLin(ds, out.shape)
@@ -189,6 +220,14 @@ class LinearLin:
     def vjp(self, out_bar):
         return tuple(self.op.transpose(out_bar, self.shapes, **self.params))
 
+    def vjp_add(self, acc, out_bar) -> bool:
+        """Add the transpose of ``out_bar`` into ``acc: (m, *x.shape)`` in place, if the op can
+        (a slice's cotangent touches only the slice); False when it cannot."""
+        if self.op.transpose_add is None:
+            return False
+        self.op.transpose_add(acc, out_bar, **self.params)
+        return True
+
     nbytes = 0
 
 
@@ -199,9 +238,9 @@ class LinearOp(Op):
     by numpy broadcasting.
     """
 
-    def __init__(self, name, primal, apply, transpose, numpy=(), doc=""):
+    def __init__(self, name, primal, apply, transpose, numpy=(), doc="", transpose_add=None):
         self.name, self.primal, self.apply, self.transpose = name, primal, apply, transpose
-        self.numpy, self.doc = tuple(numpy), doc
+        self.numpy, self.doc, self.transpose_add = tuple(numpy), doc, transpose_add
 
     def linearize(self, *xs, **params):
         xs = [np.asarray(x) for x in xs]
@@ -352,8 +391,12 @@ def defop(name: str, primal, partials: Sequence, *, numpy=(), doc: str = "") -> 
     return op
 
 
-def deflinear(name: str, primal, apply, transpose, *, numpy=(), doc: str = "") -> LinearOp:
+def deflinear(name: str, primal, apply, transpose, *, numpy=(), doc: str = "",
+              transpose_add=None) -> LinearOp:
     """Register a structural (linear) op: its primal, batched map and transpose.
+
+    ``transpose_add(acc, out_bar, **params)``, optional, adds the transpose into an existing
+    cotangent in place (for ops whose transpose is sparse, such as slicing).
 
     Example:
         >>> import numpy as np, adops
@@ -364,7 +407,8 @@ def deflinear(name: str, primal, apply, transpose, *, numpy=(), doc: str = "") -
         [[2.0, 2.0, 2.0]]
         >>> adops.unregister("my_double")
     """
-    op = _register(LinearOp(name, primal, apply, transpose, numpy=numpy, doc=doc))
+    op = _register(LinearOp(name, primal, apply, transpose, numpy=numpy, doc=doc,
+                            transpose_add=transpose_add))
     _notify(op)
     return op
 

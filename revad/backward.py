@@ -35,7 +35,18 @@ def _sweep(tape, out, out_bar, wrt):
         lin = lins[i]
         if lin is None:
             continue
-        for r, c in zip(refs[i], lin.vjp(bar)):
+        rs = refs[i]
+        if len(rs) == 1 and type(rs[0]) is int and \
+                getattr(getattr(lin, "op", None), "transpose_add", None) is not None:
+            # a slice's cotangent is added into the parent's in place, not scattered into zeros
+            r = rs[0]
+            if bars[r] is None:
+                bars[r], owned[r] = np.zeros(bar.shape[:1] + shapes[r], dtype=bar.dtype), 1
+            if owned[r] and bars[r].dtype == bar.dtype and lin.vjp_add(bars[r], bar):
+                if i not in keep:
+                    bars[i] = None
+                continue
+        for r, c in zip(rs, lin.vjp(bar)):
             if c is None or type(r) is not int:
                 continue
             c = unbroadcast(c, shapes[r])
