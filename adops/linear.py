@@ -179,19 +179,46 @@ deflinear("diagonal",
 
 
 # ---------------------------------------------------------------------------- einsum
-_PATHS: dict = {}
-
-
 def contract(spec: str, *operands):
-    """``np.einsum(spec, *operands)`` with its contraction path computed once per spec and shapes
-    (``optimize=True`` re-plans on every call, which costs more than a small matmul)."""
-    key = (spec,) + tuple(o.shape for o in operands)
-    path = _PATHS.get(key)
-    if path is None:
-        if len(_PATHS) > 4096:
-            _PATHS.clear()
-        path = _PATHS[key] = np.einsum_path(spec, *operands, optimize="greedy")[0]
-    return np.einsum(spec, *operands, optimize=path)
+    """``np.einsum(spec, *operands)``: two operands go through one batched matmul (BLAS), others
+    through numpy's einsum. (``np.einsum(optimize=...)`` re-plans the path on every call, which
+    costs more than a small matmul; ``optimize=False`` never uses BLAS.)"""
+    if len(operands) != 2:
+        return np.einsum(spec, *operands)
+    (la, lb), lo = parse_spec(spec)
+    a, b = operands
+    return _contract2(la, lb, lo, a, b)
+
+
+def _contract2(la, lb, lo, a, b):
+    # letters summed within one operand only go first
+    a_only = [l for l in la if l not in lb and l not in lo]
+    b_only = [l for l in lb if l not in la and l not in lo]
+    if a_only:
+        a = a.sum(axis=tuple(la.index(l) for l in a_only))
+        la = "".join(l for l in la if l not in a_only)
+    if b_only:
+        b = b.sum(axis=tuple(lb.index(l) for l in b_only))
+        lb = "".join(l for l in lb if l not in b_only)
+    batch = [l for l in lo if l in la and l in lb]
+    contr = [l for l in la if l in lb and l not in lo]
+    keep_a = [l for l in la if l in lo and l not in lb]
+    keep_b = [l for l in lb if l in lo and l not in la]
+    size = {}
+    for letters, x in ((la, a), (lb, b)):
+        for l, n in zip(letters, x.shape):
+            size[l] = max(size.get(l, 1), n)
+    at = np.transpose(a, [la.index(l) for l in batch + keep_a + contr])
+    bt = np.transpose(b, [lb.index(l) for l in batch + contr + keep_b])
+    bshape = tuple(size[l] for l in batch)
+    at = np.broadcast_to(at, bshape + at.shape[len(batch):])
+    bt = np.broadcast_to(bt, bshape + bt.shape[len(batch):])
+    prod = lambda ls: int(np.prod([size[l] for l in ls])) if ls else 1
+    res = np.matmul(at.reshape(bshape + (prod(keep_a), prod(contr))),
+                    bt.reshape(bshape + (prod(contr), prod(keep_b))))
+    res = res.reshape(bshape + tuple(size[l] for l in keep_a) + tuple(size[l] for l in keep_b))
+    have = batch + keep_a + keep_b
+    return np.transpose(res, [have.index(l) for l in lo])
 
 
 def parse_spec(spec: str):

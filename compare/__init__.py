@@ -1,4 +1,14 @@
-"""compare: forward vs reverse mode, measured; and check_grads for users' own functions."""
-from .check import check_grads, GradCheckReport
+"""compare: forward vs reverse mode, measured, and tools to check and choose for your function.
 
-__all__ = ["check_grads", "GradCheckReport"]
+- ``python -m compare``: the comparison grid -> reports/ (results.csv, plots, summary.md);
+- :func:`check_grads`: forward vs reverse vs finite differences vs the dot-product identity;
+- :func:`recommend`: which mode and chunk width for your function, from measured probes;
+- :func:`run`: time the full Jacobian of your own function in both modes.
+"""
+from .check import check_grads, GradCheckReport
+from .recommend import recommend, Recommendation
+from .run import run
+from .problems import PROBLEMS, Problem
+
+__all__ = ["check_grads", "GradCheckReport", "recommend", "Recommendation", "run", "PROBLEMS",
+           "Problem"]

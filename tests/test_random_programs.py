@@ -64,4 +64,9 @@ def test_random_program_jacrev_equals_jacfwd(program, seed):
     jf = dualad.jacfwd(f)(x0)
     jr = revad.jacrev(f)(x0)
     assert jf.shape == jr.shape and jf.shape[-2:] == (3, 3)
-    np.testing.assert_allclose(jr, jf, rtol=1e-9, atol=1e-9, equal_nan=True)
+    with np.errstate(all="ignore"):
+        value = np.asarray(f(x0))
+    # where the value itself is nan (arccosh off its domain) the derivative means nothing, and
+    # strong zero may meet it with an exactly cancelling tangent in one mode only
+    finite = np.isfinite(value)
+    np.testing.assert_allclose(jr[finite], jf[finite], rtol=1e-9, atol=1e-9, equal_nan=True)

@@ -1,0 +1,128 @@
+"""Running the comparison grid: which (problem, n, m) configurations, in what order, into a CSV.
+
+Contract: :func:`run_grid` measures each configuration of a :class:`Grid` with
+:func:`compare.timing.measure` and appends its rows to ``results.csv`` as soon as they exist, so an
+interrupted run keeps every row measured so far. :func:`run` does the same for a user's own
+function. Column order is :data:`COLUMNS`.
+"""
+from __future__ import annotations
+
+import csv
+import os
+import platform
+import sys
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .problems import PROBLEMS, Problem
+from .timing import measure
+
+COLUMNS = ["problem", "mode", "n", "m", "chunk", "chunk_rule", "phase", "seconds", "repeat",
+           "first_call_seconds", "peak_bytes", "tape_bytes", "versions"]
+
+
+@dataclass
+class Grid:
+    """What to measure: (problem, n, m) triples and the timing settings."""
+
+    configs: list
+    repeat: int = 3
+    chunks: tuple = (1, None)
+    fd_max_n: int = 1024
+    name: str = "default"
+
+
+def _configs(sweep_n, sweep_m, heat, elementwise, n_fixed):
+    configs = []
+    for n in sweep_n:                       # time vs n at m = 1
+        configs += [("dense", n, 1), ("rosenbrock", n, 1), ("mlp_loss", n, 1)]
+    for m in sweep_m:                       # time vs m at fixed n
+        configs += [("dense", n_fixed, m), ("wide", n_fixed, m)]
+    for n in heat:                          # the (n, m) heatmap
+        for m in heat:
+            configs.append(("dense", n, m))
+    configs += [("elementwise", n, n) for n in elementwise]
+    seen, out = set(), []
+    for c in configs:
+        if c not in seen:
+            seen.add(c)
+            out.append(c)
+    return out
+
+
+def default_grid() -> Grid:
+    return Grid(_configs(sweep_n=[4, 16, 64, 256, 1024], sweep_m=[1, 4, 16, 64, 256, 1024],
+                         heat=[2, 8, 32, 128, 512], elementwise=[4, 64, 512], n_fixed=16),
+                repeat=3, name="default")
+
+
+def quick_grid() -> Grid:
+    return Grid(_configs(sweep_n=[4, 32, 128], sweep_m=[1, 8, 64], heat=[2, 16, 64],
+                         elementwise=[8], n_fixed=8), repeat=2, name="quick")
+
+
+def versions() -> str:
+    import numba
+    return f"python {platform.python_version()}; numpy {np.__version__}; numba {numba.__version__}"
+
+
+class CsvSink:
+    """Appends rows to a CSV file, writing the header once."""
+
+    def __init__(self, path: str):
+        self.path = path
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        with open(path, "w", newline="") as fh:
+            csv.DictWriter(fh, COLUMNS).writeheader()
+
+    def write(self, rows):
+        with open(self.path, "a", newline="") as fh:
+            w = csv.DictWriter(fh, COLUMNS, extrasaction="ignore")
+            for r in rows:
+                w.writerow(r)
+
+
+def run_grid(grid: Grid, csv_path: str, peers=(), progress=True, problems=PROBLEMS) -> int:
+    """Measure every configuration of ``grid``; returns the number of rows written."""
+    from tqdm import tqdm
+    sink = CsvSink(csv_path)
+    ver = versions()
+    count = 0
+    bar = tqdm(grid.configs, disable=not progress, unit="config", file=sys.stderr)
+    for name, n, m in bar:
+        bar.set_description(f"{name} n={n} m={m}")
+        problem: Problem = problems[name]
+        m_eff = 1 if problem.scalar else m
+        f, x = problem.make(n, m_eff, np, np.random.default_rng(0))
+        rows = measure(f, x, problem=name, n=np.size(x), m=m_eff, chunks=grid.chunks,
+                       repeat=grid.repeat, fd=np.size(x) <= grid.fd_max_n, versions=ver,
+                       peers=[p for p in peers if name in PROBLEMS])
+        sink.write(rows)
+        count += len(rows)
+    return count
+
+
+def run(f, x, *, csv_path: str | None = None, repeat: int = 3, chunks=(1, None),
+        problem: str = "user") -> list[dict]:
+    """Time the full Jacobian of your own ``f`` at ``x`` in both modes (and finite differences).
+
+    Args:
+        f: function of one array, written with numpy.
+        x: the point.
+        csv_path: also append the rows to this CSV (created with a header).
+        repeat: best-of repeats; chunks: forward/reverse chunk widths (None: automatic).
+
+    Returns:
+        The tidy rows (dicts with the columns of results.csv).
+
+    Example:
+        >>> import numpy as np
+        >>> rows = run(lambda x: np.sum(np.sin(x)), np.ones(3), repeat=1)
+        >>> sorted({r["mode"] for r in rows})
+        ['finite_differences', 'forward', 'numpy', 'reverse']
+    """
+    rows = measure(f, x, problem=problem, repeat=repeat, chunks=chunks, versions=versions())
+    if csv_path:
+        CsvSink(csv_path).write(rows)
+    return rows
