@@ -1,0 +1,162 @@
+"""compare: the smoke test of the main job, check_grads, recommend, bad input."""
+import csv
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from numba import vectorize
+
+import adops
+from compare import check_grads, recommend, run
+from compare.__main__ import main
+from compare.run import COLUMNS
+
+ROOT = os.path.join(os.path.dirname(__file__), "..")
+
+
+@pytest.fixture(scope="module")
+def quick_reports(tmp_path_factory):
+    out = tmp_path_factory.mktemp("reports")
+    res = subprocess.run([sys.executable, "-m", "compare", "--quick", "--no-progress",
+                          "--out", str(out)], capture_output=True, text=True, cwd=ROOT,
+                         timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    return out
+
+
+def test_quick_run_writes_csv_with_columns(quick_reports):
+    with open(quick_reports / "results.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert list(rows[0].keys()) == COLUMNS
+    modes = {r["mode"] for r in rows}
+    assert {"numpy", "forward", "reverse", "finite_differences"} <= modes
+    phases = {r["phase"] for r in rows if r["mode"] == "reverse"}
+    assert phases == {"record", "sweep", "jacobian"}
+    assert all(float(r["seconds"]) > 0 for r in rows)
+    assert any(r["peak_bytes"] for r in rows if r["mode"] == "forward")
+
+
+def test_quick_run_writes_every_plot_and_a_break_even(quick_reports):
+    from compare.report import PLOTS
+    for name in PLOTS:
+        path = quick_reports / name
+        assert path.exists() and path.stat().st_size > 5000, name
+        assert path.read_bytes()[:4] == b"\x89PNG"
+    text = (quick_reports / "summary.md").read_text()
+    assert "Break-even" in text and "machine" in text and "| problem |" in text
+
+
+def test_plot_redraws_from_csv_alone(quick_reports, tmp_path):
+    assert main(["plot", str(quick_reports / "results.csv"), "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "heatmap.png").exists() and (tmp_path / "summary.md").exists()
+
+
+def test_asymmetry_is_measured(quick_reports):
+    from compare.report import best_times, read_rows
+    best = best_times(read_rows(str(quick_reports / "results.csv")))
+    big = max(n for (p, n, m) in best if p == "dense" and m == 1)
+    modes = best[("dense", big, 1)]
+    assert modes["reverse"][0] < modes["forward"][0], "reverse must win at many inputs, m = 1"
+
+
+# --------------------------------------------------------------------------- check_grads
+def test_check_grads_passes_on_correct_functions():
+    report = check_grads(lambda x, y: np.sin(x) * y[:, None], np.ones(3), np.ones(2))
+    assert report.ok and report.dot_product <= 1 and report.finite_differences <= 1
+
+
+def test_check_grads_catches_a_wrong_custom_op():
+    @vectorize(["float64(float64)"])
+    def cube(x):
+        return x * x * x
+
+    @vectorize(["float64(float64, float64)"])
+    def cube_wrong_d(x, out):
+        return 2.0 * x * x  # should be 3 x^2
+
+    op = adops.defop("user_cube_wrong", cube, [cube_wrong_d], doc="deliberately wrong")
+    try:
+        with pytest.raises(AssertionError, match="finite differences.*FAIL"):
+            check_grads(lambda x: adops.call("user_cube_wrong", x), np.array([0.5, 1.5]))
+    finally:
+        adops.unregister("user_cube_wrong")
+
+
+def test_custom_op_works_in_both_modes():
+    @vectorize(["float64(float64)"])
+    def cube(x):
+        return x * x * x
+
+    @vectorize(["float64(float64, float64)"])
+    def cube_d(x, out):
+        return 3.0 * x * x
+
+    adops.defop("user_cube", cube, [cube_d], doc="x^3")
+    try:
+        report = check_grads(lambda x: adops.call("user_cube", x) * 2.0, np.array([0.5, -1.5]))
+        assert report.ok
+    finally:
+        adops.unregister("user_cube")
+
+
+# ----------------------------------------------------------------------------- recommend
+def test_recommend_reverse_for_many_inputs_one_output():
+    rec = recommend(lambda x: np.sum(np.sin(x) * x), np.linspace(0, 1, 1000), repeat=1)
+    assert rec.mode == "reverse", str(rec)
+    assert "n = 1000" in rec.reason
+
+
+def test_recommend_forward_for_few_inputs_many_outputs():
+    A = np.random.default_rng(0).normal(size=(1000, 2))
+    rec = recommend(lambda x: np.sin(A @ x), np.array([0.1, 0.2]), repeat=1)
+    assert rec.mode == "forward", str(rec)
+
+
+def test_run_user_function(tmp_path):
+    rows = run(lambda x: np.tanh(x) ** 2, np.ones(5), csv_path=str(tmp_path / "r.csv"), repeat=1)
+    assert {r["mode"] for r in rows} >= {"forward", "reverse"}
+    assert (tmp_path / "r.csv").read_text().startswith(",".join(COLUMNS))
+
+
+# ------------------------------------------------------------------------------ bad input
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "compare", *args, "--no-progress"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--n", "0", "--problem", "dense"], "positive"),
+    (["--problem", "nosuch"], "expected package.module:function"),
+    (["--problem", "nosuchmodule_xyz:f"], "cannot import"),
+    (["--problem", "math:nosuchfn"], "no function"),
+])
+def test_bad_input_one_line_error(args, needle, tmp_path):
+    res = _cli(*args, "--out", str(tmp_path))
+    assert res.returncode != 0
+    assert needle in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_function_that_raises_or_returns_non_array(tmp_path):
+    mod = tmp_path / "userprob.py"
+    mod.write_text("def boom(x):\n    raise RuntimeError('kaput')\n\n"
+                   "def text(x):\n    return 'hello'\n")
+    env = dict(os.environ, PYTHONPATH=str(tmp_path))
+    for fn, needle in (("boom", "kaput"), ("text", "str")):
+        res = subprocess.run([sys.executable, "-m", "compare", "--problem", f"userprob:{fn}",
+                              "--n", "3", "--no-progress", "--out", str(tmp_path / fn)],
+                             capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
+        assert res.returncode != 0 and needle in res.stderr and "Traceback" not in res.stderr
+
+
+def test_user_problem_from_the_shell(tmp_path):
+    mod = tmp_path / "userprob2.py"
+    mod.write_text("import numpy as np\n\ndef f(x):\n    return np.sum(np.exp(x) * x)\n")
+    env = dict(os.environ, PYTHONPATH=str(tmp_path))
+    res = subprocess.run([sys.executable, "-m", "compare", "--problem", "userprob2:f", "--n",
+                          "8", "64", "--repeat", "1", "--no-progress", "--out", str(tmp_path / "o")],
+                         capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert "userprob2:f" in (tmp_path / "o" / "results.csv").read_text()
