@@ -53,20 +53,47 @@ def check_seed(seed, shape: tuple, dtype, batched: bool, what: str) -> np.ndarra
 
 
 #: bytes of one seed block (chunk directions x one input or output) the automatic chunk aims for
-CHUNK_BYTES = 1 << 24
+CHUNK_BYTES = 1 << 25
 #: widest automatic chunk: past it the per-op Python overhead is already amortized
-MAX_AUTO_CHUNK = 64
+MAX_AUTO_CHUNK = 256
 
 
 def auto_chunk(n: int, itemsize: int = 8) -> int:
     """Directions per pass when a Jacobian is built with ``chunk=None`` (both modes).
 
     A pass costs a fixed Python overhead per op plus work proportional to its width, so wide
-    chunks amortize the overhead until the seeded arrays leave the cache and memory grows as
-    ``chunk * n``. The rule: ``min(n, 64, 2**24 bytes / (n * itemsize))``, at least 1
-    (measurements in reports/summary.md).
+    chunks amortize the overhead (and turn matrix-vector products into matrix-matrix products)
+    until a seed block outgrows memory, which grows as ``chunk * n``. The rule:
+    ``min(n, 256, 2**25 bytes / (n * itemsize))``, at least 1. Measured by
+    ``benchmarks/chunk_width.py`` (dense layer, n = m): width 1 is 13-27x slower than the best,
+    and this rule lands within 1.0-1.4x of the best width for n = 16 ... 4096.
 
     >>> auto_chunk(10), auto_chunk(1000), auto_chunk(10**6)
-    (10, 64, 2)
+    (10, 256, 4)
     """
     return max(1, min(n, MAX_AUTO_CHUNK, CHUNK_BYTES // max(1, n * itemsize)))
+
+
+def identity_chunks(n: int, k: int, dtype):
+    """Yield ``(start, seed)`` with ``seed: (width, n)`` = rows ``start .. start+width`` of the
+    n x n identity, for ``start = 0, k, 2k, ...``: the seeds of a chunked Jacobian.
+
+    One buffer is reused (only the previous ones are cleared), because allocating and zeroing a
+    fresh ``(k, n)`` block per pass cost more than the pass itself for large n. Callers must not
+    write into a seed.
+
+    >>> [(s, b.tolist()) for s, b in identity_chunks(3, 2, float)]
+    [(0, [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]), (2, [[0.0, 0.0, 1.0]])]
+    """
+    k = max(1, min(k, n))
+    buf = np.zeros((k, n), dtype=dtype)
+    rows = np.arange(k)
+    prev = None
+    for start in range(0, n, k):
+        width = min(k, n - start)
+        if prev is not None:
+            buf[rows[:len(prev)], prev] = 0
+        cols = start + rows[:width]
+        buf[rows[:width], cols] = 1
+        prev = cols
+        yield start, buf[:width]

@@ -52,13 +52,14 @@ def _configs(sweep_n, sweep_m, heat, elementwise, n_fixed):
 
 
 def default_grid() -> Grid:
-    return Grid(_configs(sweep_n=[4, 16, 64, 256, 1024], sweep_m=[1, 4, 16, 64, 256, 1024],
-                         heat=[2, 8, 32, 128, 512], elementwise=[4, 64, 512], n_fixed=16),
+    return Grid(_configs(sweep_n=[4, 16, 64, 256, 1024, 4096],
+                         sweep_m=[1, 4, 16, 64, 256, 1024, 4096],
+                         heat=[2, 8, 32, 128, 512, 2048], elementwise=[4, 64, 512], n_fixed=16),
                 repeat=3, name="default")
 
 
 def quick_grid() -> Grid:
-    return Grid(_configs(sweep_n=[4, 32, 128], sweep_m=[1, 8, 64], heat=[2, 16, 64],
+    return Grid(_configs(sweep_n=[4, 64, 2048], sweep_m=[1, 8, 512], heat=[2, 16, 128],
                          elementwise=[8], n_fixed=8), repeat=2, name="quick")
 
 

@@ -25,7 +25,7 @@ import numpy as np
 
 import dualad
 import revad
-from adops.inputs import as_primal, auto_chunk
+from adops.inputs import as_primal, auto_chunk, identity_chunks
 from revad.api import _seeds_to_bars, _trace
 
 
@@ -69,10 +69,8 @@ def reverse_phases(f, x, chunk, first_chunk_only=False):
         value = out.primal if isinstance(out, revad.Var) else np.asarray(out)
         m = value.size
         k = chunk or auto_chunk(m)
-        for start in range(0, m, k):
-            width = min(k, m - start)
-            seeds = np.zeros((width, m), dtype=value.dtype)
-            seeds[np.arange(width), start + np.arange(width)] = 1
+        for start, seeds in identity_chunks(m, k, value.dtype):
+            width = seeds.shape[0]
             _seeds_to_bars(state["tape"], state["leaves"], out,
                            seeds.reshape((width,) + value.shape))
             if first_chunk_only:

@@ -14,8 +14,9 @@ import math
 import numpy as np
 
 from adops.registry import quiet
-from adops.inputs import as_primal, auto_chunk, check_seed
+from adops.inputs import as_primal, auto_chunk, check_seed, identity_chunks
 from .dual import Dual
+
 
 def _tree_map(fn, tree):
     if isinstance(tree, (tuple, list)):
@@ -101,10 +102,8 @@ def _jacobian_wrt(f, args, i, chunk):
     k = min(k, max(n, 1))
     cols = None
     out_prim = None
-    for start in range(0, n, k):
-        width = min(k, n - start)
-        seed = np.zeros((width, n), dtype=x.dtype)
-        seed[np.arange(width), start + np.arange(width)] = 1
+    for start, seed in identity_chunks(n, k, x.dtype):
+        width = seed.shape[0]
         dargs = list(args)
         dargs[i] = Dual(x, seed.reshape((width,) + x.shape))
         with quiet():
@@ -113,19 +112,21 @@ def _jacobian_wrt(f, args, i, chunk):
         if cols is None:
             out_prim = _tree_map(lambda o: np.asarray(_split(o, width, x.dtype)[0]), out)
             cols = _tree_map(lambda o: [], out)
-        _zip_append(cols, out, width, x.dtype)
+        _zip_append(cols, out, width, x.dtype, seed)
     if n == 0:
         out = f(*args)
         return _tree_map(lambda o: np.zeros(np.shape(o) + x.shape), out)
     return _tree_map2(lambda c, p: _assemble(c, p.shape, x.shape), cols, out_prim)
 
 
-def _zip_append(cols, out, width, dtype):
+def _zip_append(cols, out, width, dtype, seed):
     if isinstance(out, (tuple, list)):
         for c, o in zip(cols, out):
-            _zip_append(c, o, width, dtype)
+            _zip_append(c, o, width, dtype, seed)
     else:
-        cols.append(_split(out, width, dtype)[1])
+        t = _split(out, width, dtype)[1]
+        # the seed buffer is reused by the next chunk: an output that is the seed must be copied
+        cols.append(t.copy() if np.may_share_memory(t, seed) else t)
 
 
 def _tree_map2(fn, a, b):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from adops.registry import quiet
-from adops.inputs import as_primal, auto_chunk, check_seed
+from adops.inputs import as_primal, auto_chunk, check_seed, identity_chunks
 from .backward import backward
 from .tape import BranchChanged, Tape
 from .var import Var
@@ -158,13 +158,12 @@ def jacrev(f, argnums=0, *, chunk: int | None = None):
         if k < 1:
             raise ValueError(f"jacrev: chunk must be a positive integer, got {chunk!r}")
         rows = [[] for _ in leaves]
-        for start in range(0, m, k):
-            width = min(k, m - start)
-            seeds = np.zeros((width, m), dtype=value.dtype)
-            seeds[np.arange(width), start + np.arange(width)] = 1
+        for start, seeds in identity_chunks(m, k, value.dtype):
+            width = seeds.shape[0]
             bars = _seeds_to_bars(tape, leaves, out, seeds.reshape((width,) + value.shape))
             for acc, b in zip(rows, bars):
-                acc.append(b)
+                # the seed buffer is reused by the next chunk (f = identity returns it)
+                acc.append(b.copy() if np.may_share_memory(b, seeds) else b)
         res = tuple(np.concatenate(r, axis=0).reshape(value.shape + x.shape) if r
                     else np.zeros(value.shape + x.shape) for r, x in zip(rows, leaves))
         return res if multiple else res[0]

@@ -138,3 +138,11 @@ def test_constant_output_has_zero_derivative():
 def test_unused_input_gets_zeros():
     ga, gb = revad.grad(lambda a, b: np.sum(a * 2), argnums=(0, 1))(np.ones(2), np.ones(3))
     assert gb.tolist() == [0.0, 0.0, 0.0]
+
+
+@pytest.mark.parametrize("jac", [dualad.jacfwd, revad.jacrev])
+@pytest.mark.parametrize("chunk", [1, 2, None])
+def test_identity_and_views_of_the_input(jac, chunk):
+    x = np.arange(5.0)
+    np.testing.assert_array_equal(jac(lambda x: x, chunk=chunk)(x), np.eye(5))
+    np.testing.assert_array_equal(jac(lambda x: x.reshape(5, 1)[:, 0], chunk=chunk)(x), np.eye(5))

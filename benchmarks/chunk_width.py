@@ -1,0 +1,54 @@
+"""Measurements behind the automatic chunk width (adops.inputs.auto_chunk).
+
+    python benchmarks/chunk_width.py
+
+For jacfwd (and jacrev) of a dense layer tanh(W x + b) with n inputs (m = n outputs), the time of
+the full Jacobian for each chunk width k, relative to the best k for that n. The rule
+min(n, 64, 2**24 / (8 n)) should sit within a small factor of the best everywhere.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+import dualad  # noqa: E402
+import revad  # noqa: E402
+from adops.inputs import auto_chunk  # noqa: E402
+
+
+def best(fn, repeat=3):
+    fn()
+    out = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t)
+    return min(out)
+
+
+def main():
+    rng = np.random.default_rng(0)
+    print("| n | " + " | ".join(f"k={k}" for k in (1, 4, 16, 64, 256, 1024)) + " | auto k | auto / best |")
+    print("|---" * 9 + "|")
+    for n in (16, 256, 1024, 4096):
+        W = rng.normal(size=(n, n)) / np.sqrt(n)
+        f = lambda x: np.tanh(W @ x + 1.0)
+        x = rng.normal(size=n)
+        times = {}
+        for k in (1, 4, 16, 64, 256, 1024):
+            if k <= n and (n // k) <= 1024:
+                times[k] = best(lambda: dualad.jacfwd(f, chunk=k)(x))
+        ka = auto_chunk(n)
+        t_auto = best(lambda: dualad.jacfwd(f, chunk=ka)(x))
+        b = min(list(times.values()) + [t_auto])
+        cells = [f"{times[k] / b:.2f}" if k in times else "-" for k in (1, 4, 16, 64, 256, 1024)]
+        print(f"| {n} | " + " | ".join(cells) + f" | {ka} | {t_auto / b:.2f} |")
+    print("\n(times relative to the fastest width for that n; forward mode, dense layer, m = n)")
+
+
+if __name__ == "__main__":
+    main()
