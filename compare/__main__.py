@@ -5,6 +5,8 @@
     python -m compare --problem mypkg.mod:f --n 100 --m 1    # your own function
     python -m compare plot reports/results.csv               # redraw plots from the CSV only
     python -m compare recommend mypkg.mod:f --n 1000         # which mode for your function
+    python -m compare graph mypkg.mod:f --x 2.0 --x 0.5      # the computation as a picture
+    python -m compare vanishing                              # gradient norm per layer study
 """
 from __future__ import annotations
 
@@ -38,7 +40,9 @@ def _parser():
                     "finite differences as inputs n and outputs m grow; write results.csv, "
                     "plots and summary.md.",
         epilog="Subcommands: 'plot CSV [--out DIR]' redraws the plots and summary from a CSV; "
-               "'recommend package.module:function --n N' measures probes and recommends a mode.")
+               "'recommend package.module:function --n N' measures probes and recommends a mode; "
+               "'graph package.module:function --x ...' draws the computation; 'vanishing' "
+               "runs the gradient-norm-per-layer study.")
     ap.add_argument("--out", default=DEFAULT_OUT, help="output folder (default: reports/)")
     ap.add_argument("--quick", action="store_true", help="reduced grid, under a minute")
     ap.add_argument("--problem", help="one problem: a built-in name or package.module:function "
@@ -93,12 +97,48 @@ def _recommend(argv) -> int:
     return 0
 
 
+def _graph(argv) -> int:
+    ap = argparse.ArgumentParser(
+        prog="python -m compare graph",
+        description="Draw a function's computation at a point: values, local partials, forward "
+                    "tangents (dualad) and reverse adjoints (revad), as PNG, SVG and a clickable "
+                    "HTML page that steps through the backward sweep.")
+    ap.add_argument("function", help="package.module:function taking one or more arrays")
+    ap.add_argument("--x", action="append", required=True,
+                    help="an argument: a number or comma-separated numbers; repeat per argument")
+    ap.add_argument("--wrt", type=int, default=0, help="argument whose tangent is seeded")
+    ap.add_argument("--out", default=os.path.join(DEFAULT_OUT, "graph"))
+    a = ap.parse_args(argv)
+    from .graph import draw
+    from .problems import load_user_problem
+    try:
+        f = load_user_problem(a.function).make(1, 1, np, np.random.default_rng(0))[0]
+        xs = [np.array([float(v) for v in s.split(",")]) if "," in s else float(s) for s in a.x]
+        print("\n".join(draw(f, *xs, out_dir=a.out, wrt=a.wrt)))
+    except Exception as e:
+        return _fail(f"{a.function}: {type(e).__name__}: {e}")
+    return 0
+
+
+def _vanishing(argv) -> int:
+    ap = argparse.ArgumentParser(prog="python -m compare vanishing",
+                                 description="Gradient norm per layer of deep chains.")
+    ap.add_argument("--out", default=DEFAULT_OUT)
+    ap.add_argument("--depth", type=_positive("--depth"), default=50)
+    ap.add_argument("--width", type=_positive("--width"), default=16)
+    a = ap.parse_args(argv)
+    from .vanishing import write
+    print("\n".join(write(a.out, a.depth, a.width)))
+    return 0
+
+
+SUBCOMMANDS = {"plot": _plot, "recommend": _recommend, "graph": _graph, "vanishing": _vanishing}
+
+
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv and argv[0] == "plot":
-        return _plot(argv[1:])
-    if argv and argv[0] == "recommend":
-        return _recommend(argv[1:])
+    if argv and argv[0] in SUBCOMMANDS:
+        return SUBCOMMANDS[argv[0]](argv[1:])
     a = _parser().parse_args(argv)
     from . import peers as peers_mod
     from .problems import PROBLEMS, load_user_problem
@@ -135,7 +175,9 @@ def main(argv=None) -> int:
     except Exception as e:
         where = a.problem or "a built-in problem"
         return _fail(f"{where} failed while being measured: {type(e).__name__}: {e}")
-    paths = write_report(csv_path, a.out, command=command.strip(), peers_note=note)
+    from .vanishing import write as write_vanishing
+    extra = write_vanishing(a.out, depth=50 if not a.quick else 20) if not a.problem else []
+    paths = write_report(csv_path, a.out, command=command.strip(), peers_note=note) + extra
     print(f"{n_rows} rows in {time.perf_counter() - t0:.0f} s -> {csv_path}")
     print("\n".join(paths))
     return 0

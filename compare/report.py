@@ -336,7 +336,9 @@ def summary(rows, command: str, peers_note: str = "") -> str:
                  if "forward" in modes and "reverse" in modes else "-")
         lines.append(f"| {p} | {n} | {m} | {cell('numpy')} | {cell('forward')} | "
                      f"{cell('reverse')} | {cell('finite_differences')} | {ratio} |")
-    lines += ["", "Plots: " + ", ".join(f"[{p}]({p})" for p in PLOTS), ""]
+    lines += ["", "Plots: " + ", ".join(f"[{p}]({p})" for p in PLOTS),
+              "", "The vanishing/exploding-gradient study (gradient norm per layer, depth 50) is "
+                  "in [vanishing.md](vanishing.md) when the run wrote it.", ""]
     return "\n".join(lines)
 
 

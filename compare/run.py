@@ -54,7 +54,7 @@ def _configs(sweep_n, sweep_m, heat, elementwise, n_fixed):
 def default_grid() -> Grid:
     return Grid(_configs(sweep_n=[4, 16, 64, 256, 1024, 4096],
                          sweep_m=[1, 4, 16, 64, 256, 1024, 4096],
-                         heat=[2, 8, 32, 128, 512, 2048], elementwise=[4, 64, 512], n_fixed=16),
+                         heat=[2, 8, 32, 128, 512], elementwise=[4, 64, 512], n_fixed=16),
                 repeat=3, name="default")
 
 

@@ -40,7 +40,7 @@ class Dual(Traced):
         out_dot = lin.jvp([a.tangent if isinstance(a, Dual) else None for a in args])
         if out_dot is None:
             return out
-        return Dual(out, out_dot)
+        return cls(out, out_dot)
 
     def _assign(self, new):
         if isinstance(new, Dual):

@@ -22,7 +22,7 @@ def backward(tape: Tape, out: int, out_bar: np.ndarray, wrt) -> list:
         return _sweep(tape, out, out_bar, wrt)
 
 
-def _sweep(tape, out, out_bar, wrt):
+def _sweep(tape, out, out_bar, wrt, order=None):
     bars = [None] * (out + 1)
     owned = bytearray(out + 1)
     bars[out] = out_bar
@@ -35,6 +35,8 @@ def _sweep(tape, out, out_bar, wrt):
         lin = lins[i]
         if lin is None:
             continue
+        if order is not None:
+            order.append(i)
         rs = refs[i]
         if len(rs) == 1 and type(rs[0]) is int and \
                 getattr(getattr(lin, "op", None), "transpose_add", None) is not None:
@@ -60,4 +62,18 @@ def _sweep(tape, out, out_bar, wrt):
                 owned[r] = 1
         if i not in keep:
             bars[i] = None
+    if order is not None:
+        return bars + [None] * (len(tape) - len(bars))
     return [bars[w] if w <= out else None for w in wrt]
+
+
+def adjoints(tape: Tape, out: int, out_bar: np.ndarray):
+    """Every entry's cotangent (not just the leaves'), and the order the sweep visits them.
+
+    For teaching views: returns ``(bars, order)`` where ``bars[i]`` is ``(m, *shape_i)`` or None
+    and ``order`` lists the entries whose ``lin.vjp`` ran, in sweep order.
+    """
+    order = []
+    with quiet():
+        bars = _sweep(tape, out, out_bar, range(len(tape)), order)
+    return bars, order
