@@ -4,8 +4,9 @@ An op turns primal inputs into a primal output and a *linearization*:
 
     out, lin = op.linearize(*xs, **params)
     out_dot = lin.jvp(x_dots)     # x_dots[i]: (k, *xs[i].shape) or None (a constant input)
-    x_bars  = lin.vjp(out_bar)    # out_bar: (m, *out.shape); x_bars[i] broadcastable to
-                                  # (m, *xs[i].shape) or None; the caller unbroadcasts
+    x_bars  = lin.vjp(out_bar, needed)  # out_bar: (m, *out.shape); x_bars[i] broadcastable to
+                                  # (m, *xs[i].shape) or None; the caller unbroadcasts;
+                                  # needed[i] False skips a constant input's cotangent
 
 That is the only derivative entry point. Forward mode calls ``jvp``; reverse mode records ``lin``
 on its tape and calls ``vjp`` in its sweep. Four kinds of op build their ``lin`` generically:
@@ -161,8 +162,11 @@ class ElementwiseLin:
             return None
         return full_batch(_combine(terms), self.out_shape)
 
-    def vjp(self, out_bar):
-        return tuple(None if d is None else _apply(d, out_bar) for d in self.partials)
+    def vjp(self, out_bar, needed=None):
+        if needed is None:
+            return tuple(None if d is None else _apply(d, out_bar) for d in self.partials)
+        return tuple(None if d is None or not need else _apply(d, out_bar)
+                     for d, need in zip(self.partials, needed))
 
     @property
     def nbytes(self):
@@ -217,7 +221,7 @@ class LinearLin:
                   for t, s, dt in zip(x_dots, self.shapes, self.dtypes)]
         return full_batch(self.op.apply(*x_dots, **self.params), self.out_shape)
 
-    def vjp(self, out_bar):
+    def vjp(self, out_bar, needed=None):
         return tuple(self.op.transpose(out_bar, self.shapes, **self.params))
 
     def vjp_add(self, acc, out_bar) -> bool:
@@ -266,9 +270,12 @@ class BilinearLin:
             out_dot = term if out_dot is None else out_dot + term
         return out_dot
 
-    def vjp(self, out_bar):
-        return (self.op.transpose_left(out_bar, self.b, self.a.shape, **self.params),
-                self.op.transpose_right(out_bar, self.a, self.b.shape, **self.params))
+    def vjp(self, out_bar, needed=None):
+        left, right = needed if needed is not None else (True, True)
+        return (self.op.transpose_left(out_bar, self.b, self.a.shape, **self.params)
+                if left else None,
+                self.op.transpose_right(out_bar, self.a, self.b.shape, **self.params)
+                if right else None)
 
     @property
     def nbytes(self):
@@ -307,7 +314,7 @@ class ReduceLin:
         axis = tuple(a + 1 for a in self.axis)
         return np.sum(_apply(self.d, t), axis=axis, keepdims=self.keepdims)
 
-    def vjp(self, out_bar):
+    def vjp(self, out_bar, needed=None):
         if not self.keepdims:
             out_bar = np.expand_dims(out_bar, tuple(a + 1 for a in self.axis))
         return (_apply(self.d, out_bar),)

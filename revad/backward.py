@@ -48,7 +48,7 @@ def _sweep(tape, out, out_bar, wrt, order=None):
                 if i not in keep:
                     bars[i] = None
                 continue
-        for r, c in zip(rs, lin.vjp(bar)):
+        for r, c in zip(rs, lin.vjp(bar, [type(r) is int for r in rs])):
             if c is None or type(r) is not int:
                 continue
             c = unbroadcast(c, shapes[r])
