@@ -97,3 +97,18 @@ def identity_chunks(n: int, k: int, dtype):
         buf[rows[:width], cols] = 1
         prev = cols
         yield start, buf[:width]
+
+
+def argnums_tuple(argnums, nargs: int):
+    """``(multiple, nums)``: whether ``argnums`` was a tuple, and the argument positions.
+
+    >>> argnums_tuple((0, -1), 3), argnums_tuple(1, 2)
+    ((True, (0, 2)), (False, (1,)))
+    """
+    multiple = isinstance(argnums, (tuple, list))
+    nums = tuple(argnums) if multiple else (argnums,)
+    for a in nums:
+        if not isinstance(a, (int, np.integer)) or not -nargs <= a < nargs:
+            raise ValueError(f"argnums {argnums!r} out of range for a function called with "
+                             f"{nargs} positional arguments")
+    return multiple, tuple(int(a) % nargs for a in nums)

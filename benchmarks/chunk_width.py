@@ -4,7 +4,7 @@
 
 For jacfwd (and jacrev) of a dense layer tanh(W x + b) with n inputs (m = n outputs), the time of
 the full Jacobian for each chunk width k, relative to the best k for that n. The rule
-min(n, 64, 2**24 / (8 n)) should sit within a small factor of the best everywhere.
+min(n, 256, 2**25 / (8 n)) should sit within a small factor of the best everywhere.
 """
 from __future__ import annotations
 
@@ -16,18 +16,11 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import dualad  # noqa: E402
+from compare.timing import best_of  # noqa: E402
 import revad  # noqa: E402
 from adops.inputs import auto_chunk  # noqa: E402
 
 
-def best(fn, repeat=3):
-    fn()
-    out = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t)
-    return min(out)
 
 
 def main():
@@ -41,9 +34,9 @@ def main():
         times = {}
         for k in (1, 4, 16, 64, 256, 1024):
             if k <= n and (n // k) <= 1024:
-                times[k] = best(lambda: dualad.jacfwd(f, chunk=k)(x))
+                times[k] = best_of(lambda: dualad.jacfwd(f, chunk=k)(x), 3)[0]
         ka = auto_chunk(n)
-        t_auto = best(lambda: dualad.jacfwd(f, chunk=ka)(x))
+        t_auto = best_of(lambda: dualad.jacfwd(f, chunk=ka)(x), 3)[0]
         b = min(list(times.values()) + [t_auto])
         cells = [f"{times[k] / b:.2f}" if k in times else "-" for k in (1, 4, 16, 64, 256, 1024)]
         print(f"| {n} | " + " | ".join(cells) + f" | {ka} | {t_auto / b:.2f} |")

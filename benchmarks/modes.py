@@ -23,17 +23,10 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import dualad  # noqa: E402
+from compare.timing import best_of  # noqa: E402
 import revad  # noqa: E402
 
 
-def best(fn, repeat):
-    fn()
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def rosenbrock(x):
@@ -69,22 +62,22 @@ def main(argv=None):
           f"python {platform.python_version()}, numpy {np.__version__}")
     print(f"# command: python benchmarks/modes.py{' --quick' if args.quick else ''}")
     x = rng.uniform(-1, 1, n)
-    t_f = best(lambda: rosenbrock(x), R)
+    t_f = best_of(lambda: rosenbrock(x), R)[0]
     print(f"\nRosenbrock n={n}: plain numpy f {t_f * 1e3:.2f} ms")
     print("| mode | k | time / time(f) | target |")
     print("|---|---|---|---|")
     for k in (1, 8, 32):
         V = rng.normal(size=(k, n))
-        t = best(lambda: dualad.jvp(rosenbrock, (x,), (V,), batched=True), max(3, R // 2))
+        t = best_of(lambda: dualad.jvp(rosenbrock, (x,), (V,), batched=True), max(3, R // 2))[0]
         print(f"| forward jvp | {k} | {t / t_f:.2f} | <= {1 + 1.5 * k:.1f} |")
-    t = best(lambda: revad.grad(rosenbrock)(x), R)
+    t = best_of(lambda: revad.grad(rosenbrock)(x), R)[0]
     print(f"| reverse grad | - | {t / t_f:.2f} | <= 3 |")
 
     loss, p = make_mlp(784 if not args.quick else 64, 128 if not args.quick else 32, 10,
                        256 if not args.quick else 32, rng)
     theta = rng.normal(size=p) * 0.05
-    t_f = best(lambda: loss(theta), R)
-    t = best(lambda: revad.grad(loss)(theta), R)
+    t_f = best_of(lambda: loss(theta), R)[0]
+    t = best_of(lambda: revad.grad(loss)(theta), R)[0]
     print(f"\nMLP loss, {p} parameters: plain numpy f {t_f * 1e3:.2f} ms")
     print(f"| reverse grad | - | {t / t_f:.2f} | <= 3 |")
 
@@ -92,10 +85,10 @@ def main(argv=None):
         for _ in range(333):
             x = np.sin(x) * 1.0001 + 0.1
         return x
-    t = best(lambda: revad.grad(chain)(0.5), R)
+    t = best_of(lambda: revad.grad(chain)(0.5), R)[0]
     print(f"\nscalar chain of {3 * 333} ops: grad {t / (3 * 333) * 1e6:.2f} us per op "
           "(target < 10)")
-    t = best(lambda: dualad.derivative(chain)(0.5), R)
+    t = best_of(lambda: dualad.derivative(chain)(0.5), R)[0]
     print(f"scalar chain of {3 * 333} ops: derivative {t / (3 * 333) * 1e6:.2f} us per op")
 
 

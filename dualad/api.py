@@ -14,7 +14,8 @@ import math
 import numpy as np
 
 from adops.registry import quiet
-from adops.inputs import as_primal, auto_chunk, check_seed, identity_chunks
+from adops.inputs import (argnums_tuple as _argnums, as_primal, auto_chunk, check_seed,
+                          identity_chunks)
 from .dual import Dual
 
 
@@ -81,16 +82,6 @@ def jvp(f, primals, tangents, *, batched: bool = False):
     prim = _tree_map(lambda o: _split(o, k, dtype)[0], out)
     tan = _tree_map(lambda o: _split(o, k, dtype)[1] if batched else _split(o, k, dtype)[1][0], out)
     return prim, tan
-
-
-def _argnums(argnums, nargs):
-    multiple = isinstance(argnums, (tuple, list))
-    nums = tuple(argnums) if multiple else (argnums,)
-    for a in nums:
-        if not isinstance(a, (int, np.integer)) or not -nargs <= a < nargs:
-            raise ValueError(f"argnums {argnums!r} out of range for a function called with "
-                             f"{nargs} positional arguments")
-    return multiple, tuple(int(a) % nargs for a in nums)
 
 
 def _jacobian_wrt(f, args, i, chunk):

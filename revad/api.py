@@ -16,7 +16,8 @@ from __future__ import annotations
 import numpy as np
 
 from adops.registry import quiet
-from adops.inputs import as_primal, auto_chunk, check_seed, identity_chunks
+from adops.inputs import (argnums_tuple as _argnums, as_primal, auto_chunk, check_seed,
+                          identity_chunks)
 from .backward import backward
 from .tape import BranchChanged, Tape
 from .var import Var
@@ -86,16 +87,6 @@ def vjp(f, *primals):
 
     vjp_fn.tape = tape
     return value, vjp_fn
-
-
-def _argnums(argnums, nargs):
-    multiple = isinstance(argnums, (tuple, list))
-    nums = tuple(argnums) if multiple else (argnums,)
-    for a in nums:
-        if not isinstance(a, (int, np.integer)) or not -nargs <= a < nargs:
-            raise ValueError(f"argnums {argnums!r} out of range for a function called with "
-                             f"{nargs} positional arguments")
-    return multiple, tuple(int(a) % nargs for a in nums)
 
 
 def value_and_grad(f, argnums=0):
