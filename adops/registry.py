@@ -189,7 +189,16 @@ class ElementwiseOp(Op):
     def linearize(self, *xs):
         if len(xs) != self.nin:
             raise TypeError(f"{self.name} takes {self.nin} inputs, got {len(xs)}")
-        out = np.asarray(self.primal(*xs))
+        try:
+            out = np.asarray(self.primal(*xs))
+        except ValueError as e:
+            shapes = " and ".join(str(np.shape(x)) for x in xs)
+            raise ValueError(f"{self.name}: inputs of shapes {shapes} do not broadcast "
+                             f"together ({e})") from None
+        except TypeError as e:
+            types = ", ".join(np.asarray(x).dtype.name for x in xs)
+            raise TypeError(f"{self.name}: no kernel for inputs of dtypes {types}; traced "
+                            f"values are float32/float64 ({e})") from None
         ds = []
         for rule in self.partials:
             if rule is None or isinstance(rule, _Marker):

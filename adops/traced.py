@@ -45,8 +45,9 @@ class Traced:
     def __array__(self, dtype=None, copy=None):
         raise TypeError(
             f"np.asarray() of a traced {type(self).__name__} ({self._mode}) would drop its "
-            "derivative: keep computing with numpy functions on it, or read the value of the "
-            "result returned by jvp/vjp/grad")
+            "derivative: keep computing with numpy functions on it (build arrays from traced "
+            "values with np.stack or np.concatenate, not np.array([...])), and read values "
+            "from what jvp/vjp/grad return")
 
     def _no_scalar(self, kind):
         raise TypeError(

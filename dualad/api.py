@@ -80,7 +80,8 @@ def jvp(f, primals, tangents, *, batched: bool = False):
     _output_check(out, "jvp")
     dtype = xs[0].dtype if xs else np.float64
     prim = _tree_map(lambda o: _split(o, k, dtype)[0], out)
-    tan = _tree_map(lambda o: _split(o, k, dtype)[1] if batched else _split(o, k, dtype)[1][0], out)
+    tan = _tree_map(lambda o: _split(o, k, dtype)[1] if batched else _split(o, k, dtype)[1][0, ...],
+                    out)
     return prim, tan
 
 

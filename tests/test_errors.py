@@ -136,3 +136,9 @@ def test_traced_index_is_refused(mode):
 def test_repeated_einsum_index_refused_with_hint(mode):
     with pytest.raises(TypeError, match="np.diagonal|np.trace"):
         MODES[mode](lambda x: np.einsum("ii->i", x.reshape(2, 2)), np.ones(4))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_mismatched_elementwise_shapes_name_both(mode):
+    with pytest.raises(ValueError, match=r"add: inputs of shapes \(3,\) and \(4,\)"):
+        MODES[mode](lambda x: x + np.ones(4), np.ones(3))
