@@ -105,7 +105,8 @@ def unsupported(what: str, mode: str, why: str = "") -> TypeError:
 
 def _name(f) -> str:
     mod = getattr(f, "__module__", None) or "numpy"
-    mod = "numpy" if mod.startswith("numpy") and "linalg" not in mod else mod.replace("numpy.linalg", "numpy.linalg")
+    if mod.startswith("numpy"):
+        mod = "numpy.linalg" if "linalg" in mod else "numpy"
     return f"{mod}.{getattr(f, '__name__', repr(f))}"
 
 
@@ -157,7 +158,7 @@ nondiff(np.greater, np.greater_equal, np.less, np.less_equal, np.equal, np.not_e
         np.argsort, np.argwhere, np.nonzero, np.flatnonzero, np.shape, np.ndim, np.size,
         np.zeros_like, np.ones_like, np.empty_like, np.full_like, np.isclose, np.allclose,
         np.array_equal, np.any, np.all, np.count_nonzero, np.searchsorted, np.result_type,
-        np.iscomplexobj, np.isrealobj, np.isscalar, np.sometrue if hasattr(np, "sometrue") else np.any)
+        np.iscomplexobj, np.isrealobj, np.isscalar)
 
 
 # ============================================================ elementwise special cases
@@ -536,7 +537,7 @@ def _hstack(cls, arrays, **kw):
     return np.concatenate(arrays, axis=0 if _ndim(arrays[0]) == 1 else 1)
 
 
-@implements(np.vstack, np.row_stack if hasattr(np, "row_stack") else np.vstack)
+@implements(np.vstack)
 def _vstack(cls, arrays, **kw):
     return np.concatenate([np.atleast_2d(a) for a in arrays], axis=0)
 

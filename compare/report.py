@@ -85,6 +85,9 @@ STYLE = {"forward": ("tab:blue", "o"), "reverse": ("tab:red", "s"),
          "torch-reverse": ("tab:orange", "+")}
 
 
+LINES = {"dense": "-", "wide": "--", "rosenbrock": ":", "mlp_loss": "-."}
+
+
 def _series(rows, problem, vary, fixed_name, fixed_value):
     """{label: [(x, seconds)]}; forward per chunk width, the rest per mode."""
     series = defaultdict(list)
@@ -185,38 +188,35 @@ def plot_heatmap(best, path, problem="dense"):
     plt.close(fig)
 
 
+def _cost_series(best, vary):
+    """{(problem, mode): [(size, t_mode / t_eval)]}: m = 1 problems by n, or the fixed-n
+    problems (dense, wide at the smallest n of wide) by m."""
+    n_fixed = min((n for (p, n, m) in best if p == "wide"), default=None)
+    series = defaultdict(list)
+    for (p, n, m), modes in best.items():
+        if "numpy" not in modes:
+            continue
+        if vary == "n" and m != 1:
+            continue
+        if vary == "m" and (p not in ("dense", "wide") or n != n_fixed):
+            continue
+        for mode in ("forward", "reverse", "finite_differences"):
+            if mode in modes:
+                series[(p, mode)].append((n if vary == "n" else m,
+                                          modes[mode][0] / modes["numpy"][0]))
+    return series
+
+
 def plot_cost(best, path):
     plt = _plt()
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
     for ax, (vary, title) in zip(axes, (("n", "m = 1 (dense, rosenbrock, mlp_loss)"),
                                         ("m", "fixed n (dense, wide)"))):
-        series = defaultdict(list)
-        for (p, n, m), modes in best.items():
-            if "numpy" not in modes:
-                continue
-            if vary == "n" and m != 1:
-                continue
-            if vary == "m" and p not in ("dense", "wide"):
-                continue
-            for mode in ("forward", "reverse", "finite_differences"):
-                if mode in modes:
-                    series[(p, mode)].append((n if vary == "n" else m,
-                                              modes[mode][0] / modes["numpy"][0]))
-        if vary == "m":
-            n_fixed = min((n for (p, n, m) in best if p == "wide"), default=None)
-            series = {k: v for k, v in series.items()}
-            if n_fixed is not None:
-                series = defaultdict(list)
-                for (p, n, m), modes in best.items():
-                    if p in ("dense", "wide") and n == n_fixed and "numpy" in modes:
-                        for mode in ("forward", "reverse", "finite_differences"):
-                            if mode in modes:
-                                series[(p, mode)].append((m, modes[mode][0] / modes["numpy"][0]))
-        for (p, mode), pts in sorted(series.items()):
+        for (p, mode), pts in sorted(_cost_series(best, vary).items()):
             pts.sort()
             color, marker = STYLE[mode]
             ax.plot([a for a, _ in pts], [b for _, b in pts], marker=marker, color=color,
-                    label=f"{p} {mode}", alpha=0.8)
+                    linestyle=LINES.get(p, "-"), label=f"{p} {mode}", alpha=0.8)
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("inputs n" if vary == "n" else "outputs m")
@@ -240,7 +240,7 @@ def plot_memory(rows, path):
             if pts:
                 color, marker = STYLE[mode]
                 ax.plot([a for a, _ in pts], [b for _, b in pts], marker=marker, color=color,
-                        linestyle={"dense": "-", "rosenbrock": "--", "mlp_loss": ":"}[p],
+                        linestyle=LINES[p],
                         label=f"{p} {mode} ({'tape + sweep' if mode == 'reverse' else 'duals'})")
     ax.set_xscale("log")
     ax.set_yscale("log")

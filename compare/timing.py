@@ -26,7 +26,6 @@ import numpy as np
 import dualad
 import revad
 from adops.inputs import as_primal, auto_chunk, identity_chunks
-from revad.api import _seeds_to_bars, _trace
 
 
 def best_of(fn, repeat: int):
@@ -55,24 +54,20 @@ def peak_bytes(fn) -> int:
 
 
 def reverse_phases(f, x, chunk, first_chunk_only=False):
-    """Closures that record the tape, and sweep it for the full Jacobian (or, with
-    ``first_chunk_only``, for its first ``chunk`` rows: one sweep)."""
+    """Closures that record the tape (``revad.record``), and sweep it for the full Jacobian
+    (or, with ``first_chunk_only``, for its first ``chunk`` rows: one sweep)."""
     state = {}
 
     def record():
-        tape, leaves, out = _trace(f, (x,), (0,))
-        state.update(tape=tape, leaves=leaves, out=out)
-        return tape
+        state["rec"] = revad.record(f, x)
+        return state["rec"].tape
 
     def sweep():
-        out = state["out"]
-        value = out.primal if isinstance(out, revad.Var) else np.asarray(out)
+        rec = state["rec"]
+        value = rec.out_var.primal
         m = value.size
-        k = chunk or auto_chunk(m)
-        for start, seeds in identity_chunks(m, k, value.dtype):
-            width = seeds.shape[0]
-            _seeds_to_bars(state["tape"], state["leaves"], out,
-                           seeds.reshape((width,) + value.shape))
+        for start, seeds in identity_chunks(m, chunk or auto_chunk(m), value.dtype):
+            rec.vjp(seeds.reshape((seeds.shape[0],) + value.shape), batched=True)
             if first_chunk_only:
                 break
     return record, sweep

@@ -182,12 +182,21 @@ class Recording:
         self._record(x0)
 
     def _record(self, xs):
-        self.tape, leaves, out = _trace(self.f, xs, range(len(xs)))
+        self.tape, self.leaves, out = _trace(self.f, xs, range(len(xs)))
         _check_out(out, "record")
         if not isinstance(out, Var):
             raise TypeError("record: the function's output does not depend on its inputs")
-        self.out = out.index
-        self.shapes = [x.shape for x in leaves]
+        self.out, self.out_var = out.index, out
+        self.shapes = [x.shape for x in self.leaves]
+
+    def vjp(self, cotangent, *, batched: bool = False):
+        """Sweep the tape at the recorded point (no replay): one cotangent per input, as
+        :func:`vjp`'s ``vjp_fn``. Reverse mode's two phases, recording and sweeping, can so be
+        timed apart."""
+        value = self.out_var.primal
+        seeds = check_seed(cotangent, value.shape, value.dtype, batched, "cotangent")
+        bars = _seeds_to_bars(self.tape, self.leaves, self.out_var, seeds)
+        return tuple(b if batched else b[0, ...] for b in bars)
 
     def _replay(self, xs):
         xs = [as_primal(x, f"input {i}") for i, x in enumerate(xs)]
