@@ -53,4 +53,12 @@ def torch_peer(problem, n, m, repeat, versions):
             + _rows(problem, n, m, repeat, versions, "torch-reverse", torch.func.jacrev(f), x))
 
 
+def _loader(name):
+    def load():
+        __import__(name)
+    return load
+
+
+jax_peer.load = _loader("jax")
+torch_peer.load = _loader("torch")
 PEERS = {"jax": jax_peer, "torch": torch_peer}

@@ -157,10 +157,17 @@ def plot_heatmap(best, path, problem="dense"):
     ns = sorted({n for n, _ in cells if sum(1 for a, _ in cells if a == n) >= 3})
     ms = sorted({m for _, m in cells if sum(1 for _, b in cells if b == m) >= 3})
     cells = {(n, m): v for (n, m), v in cells.items() if n in ns and m in ms}
+    fig, ax = plt.subplots(figsize=(6, 5))
+    if not cells:
+        ax.text(0.5, 0.5, f"this run measured no (n, m) grid of {problem}\n"
+                          "(python -m compare without --problem does)", ha="center", va="center")
+        ax.axis("off")
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        return
     grid = np.full((len(ms), len(ns)), np.nan)
     for (n, m), v in cells.items():
         grid[ms.index(m), ns.index(n)] = np.log2(v)
-    fig, ax = plt.subplots(figsize=(6, 5))
     lim = max(1.0, float(np.nanmax(np.abs(grid)))) if np.isfinite(grid).any() else 1.0
     im = ax.imshow(grid, origin="lower", cmap="coolwarm", vmin=-lim, vmax=lim)
     ax.set_xticks(range(len(ns)), [str(n) for n in ns])
@@ -323,9 +330,12 @@ def summary(rows, command: str, peers_note: str = "") -> str:
         n, b_rev, b_fwd = mem[-1]
         lines.append(f"- **Memory** (dense, m = 1, n = {n}): reverse mode's peak "
                      f"{b_rev / 1e6:.3g} MB (tape + sweep), forward mode's {b_fwd / 1e6:.3g} MB.")
+    peer_modes = sorted({md for modes in best.values() for md in modes
+                         if md.startswith(("jax", "torch"))})
     lines += ["", "## Table (best chunk per mode)", "",
-              "| problem | n | m | f | forward (chunk) | reverse (chunk) | finite diff. | rev/fwd |",
-              "|---|---|---|---|---|---|---|---|"]
+              "| problem | n | m | f | forward (chunk) | reverse (chunk) | finite diff. | rev/fwd |"
+              + "".join(f" {md} |" for md in peer_modes),
+              "|---|---|---|---|---|---|---|---|" + "---|" * len(peer_modes)]
     for (p, n, m), modes in sorted(best.items()):
         def cell(mode):
             if mode not in modes:
@@ -335,7 +345,8 @@ def summary(rows, command: str, peers_note: str = "") -> str:
         ratio = (f"{modes['reverse'][0] / modes['forward'][0]:.3g}"
                  if "forward" in modes and "reverse" in modes else "-")
         lines.append(f"| {p} | {n} | {m} | {cell('numpy')} | {cell('forward')} | "
-                     f"{cell('reverse')} | {cell('finite_differences')} | {ratio} |")
+                     f"{cell('reverse')} | {cell('finite_differences')} | {ratio} |"
+                     + "".join(f" {cell(md)} |" for md in peer_modes))
     lines += ["", "Plots: " + ", ".join(f"[{p}]({p})" for p in PLOTS),
               "", "The vanishing/exploding-gradient study (gradient norm per layer, depth 50) is "
                   "in [vanishing.md](vanishing.md) when the run wrote it.", ""]

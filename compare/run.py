@@ -65,7 +65,11 @@ def quick_grid() -> Grid:
 
 def versions() -> str:
     import numba
-    return f"python {platform.python_version()}; numpy {np.__version__}; numba {numba.__version__}"
+    out = f"python {platform.python_version()}; numpy {np.__version__}; numba {numba.__version__}"
+    for peer in ("jax", "torch"):
+        if peer in sys.modules:
+            out += f"; {peer} {getattr(sys.modules[peer], '__version__', '?')}"
+    return out
 
 
 class CsvSink:
@@ -88,6 +92,8 @@ def run_grid(grid: Grid, csv_path: str, peers=(), progress=True, problems=PROBLE
     """Measure every configuration of ``grid``; returns the number of rows written."""
     from tqdm import tqdm
     sink = CsvSink(csv_path)
+    for peer in peers:
+        peer.load()
     ver = versions()
     count = 0
     bar = tqdm(grid.configs, disable=not progress, unit="config", file=sys.stderr)

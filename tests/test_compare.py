@@ -20,8 +20,8 @@ ROOT = os.path.join(os.path.dirname(__file__), "..")
 def quick_reports(tmp_path_factory):
     out = tmp_path_factory.mktemp("reports")
     res = subprocess.run([sys.executable, "-m", "compare", "--quick", "--no-progress",
-                          "--out", str(out)], capture_output=True, text=True, cwd=ROOT,
-                         timeout=300)
+                          "--no-peers", "--out", str(out)], capture_output=True, text=True,
+                         cwd=ROOT, timeout=300)
     assert res.returncode == 0, res.stderr[-3000:]
     return out
 
@@ -160,3 +160,16 @@ def test_user_problem_from_the_shell(tmp_path):
                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
     assert res.returncode == 0, res.stderr
     assert "userprob2:f" in (tmp_path / "o" / "results.csv").read_text()
+
+
+def test_peers_when_installed(tmp_path):
+    from compare.peers import available
+    usable = [k for k, why in available().items() if why is None]
+    if not usable:
+        pytest.skip("neither jax nor torch is installed (pip install -e '.[peers]')")
+    assert main(["--problem", "dense", "--n", "8", "--m", "4", "--repeat", "1", "--no-progress",
+                 "--out", str(tmp_path)]) == 0
+    text = (tmp_path / "results.csv").read_text()
+    for peer in usable:
+        assert f"{peer}-forward" in text and f"{peer}-reverse" in text
+        assert f"{peer}-forward" in (tmp_path / "summary.md").read_text()
