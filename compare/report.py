@@ -304,15 +304,30 @@ def summary(rows, command: str, peers_note: str = "") -> str:
             f"reverse mode goes from {_fmt(lo['reverse'][0])} to {_fmt(hi['reverse'][0])}; at "
             f"m = {m_hi} forward is {hi['reverse'][0] / hi['forward'][0]:.3g}x faster.")
     crossing = {n: v for n, v in be.items() if v is not None}
+    near = [(n, m) for (p, n, m), modes in best.items() if p == "dense" and "forward" in modes
+            and "reverse" in modes and 0.8 < modes["reverse"][0] / modes["forward"][0] < 1.25]
     if crossing:
-        ratios = [v / n for n, v in crossing.items()]
         lines.append(
-            "- **Break-even** (dense, t_reverse = t_forward): "
+            "- **Break-even** (dense, t_reverse = t_forward, heatmap.png): "
             + ", ".join(f"n = {n}: m ~ {v:.3g}" for n, v in crossing.items())
-            + f". Reverse wins below the line, forward above; measured m*/n ranges "
-              f"{min(ratios):.2g} to {max(ratios):.2g}.")
+            + ". Reverse wins below the line, forward above.")
     else:
         lines.append("- **Break-even**: no crossing inside the measured (n, m) grid.")
+    if near:
+        lines.append(
+            f"- **Where neither wins**: {len(near)} of the dense configurations are within 25% of "
+            "each other, mostly small n and m where one chunk holds every direction (forward) or "
+            "every seed (reverse) and the fixed Python cost per op dominates; the asymmetry "
+            "shows once n or m exceeds the chunk width.")
+    ours = [(n, modes) for (p, n, m), modes in sorted(best.items())
+            if p == "dense" and m == 1 and "reverse" in modes]
+    if ours and any(k.startswith(("jax", "torch")) for k in ours[-1][1]):
+        n, modes = ours[-1]
+        peer_txt = ", ".join(f"{k} {_fmt(v[0])}" for k, v in sorted(modes.items())
+                             if k.startswith(("jax", "torch")))
+        lines.append(f"- **Peers** (dense, n = {n}, m = 1): revad {_fmt(modes['reverse'][0])}, "
+                     f"dualad {_fmt(modes['forward'][0])}; {peer_txt}. JAX's times are of "
+                     "jit-compiled code (compile time in first_call_seconds).")
     costs = [(p, n, modes["reverse"][0] / modes["numpy"][0])
              for (p, n, m), modes in best.items()
              if m == 1 and "reverse" in modes and "numpy" in modes]
