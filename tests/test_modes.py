@@ -146,3 +146,30 @@ def test_identity_and_views_of_the_input(jac, chunk):
     x = np.arange(5.0)
     np.testing.assert_array_equal(jac(lambda x: x, chunk=chunk)(x), np.eye(5))
     np.testing.assert_array_equal(jac(lambda x: x.reshape(5, 1)[:, 0], chunk=chunk)(x), np.eye(5))
+
+
+# ------------------------------------------- every elementwise op, through numpy, in both modes
+def _elementwise_cases():
+    import adops
+    from opspecs import SPECS
+    for name in sorted(SPECS):
+        op = adops.OPS[name]
+        if isinstance(op, adops.ElementwiseOp):
+            fn = op.numpy[0] if op.numpy else np.where
+            yield pytest.param(name, fn, id=name)
+
+
+@pytest.mark.parametrize("name,fn", list(_elementwise_cases()))
+def test_every_elementwise_op_through_numpy_in_both_modes(name, fn):
+    """dualad.jvp vs finite differences, and <u, J v> = <J^T u, v> with revad, per op."""
+    from opspecs import SPECS
+    args, params, diff = SPECS[name][0](np.random.default_rng(5))
+    args = [np.asarray(a) for a in args]
+
+    def f(*xs):
+        full = list(args)
+        for j, x in zip(diff, xs):
+            full[j] = x
+        return fn(*full)
+    report = check_grads(f, *[args[j] for j in diff])
+    assert report.ok, f"{name}: {report}"
