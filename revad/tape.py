@@ -83,8 +83,8 @@ class Tape:
 
     @property
     def nbytes(self) -> int:
-        """Bytes of arrays the tape holds (local partials, residuals, constants)."""
-        total = 0
+        """Bytes of arrays the tape holds (local partials, residuals, constants, guard results)."""
+        total = sum(getattr(g.result, "nbytes", 0) for g in self.guards)
         for lin, refs in zip(self.lins, self.refs):
             if lin is not None:
                 total += lin.nbytes
