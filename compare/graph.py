@@ -231,8 +231,10 @@ function show(n){
 for (const n of G.nodes){
   const g = el('g', {id: 'node-' + n.id, class: 'node ' + n.kind}, svg);
   el('rect', {x: box[n.id].x, y: box[n.id].y, width: 180, height: 40, rx: 6}, g);
-  const t = el('text', {x: box[n.id].x + 8, y: box[n.id].y + 24}, g);
+  const t = el('text', {x: box[n.id].x + 8, y: box[n.id].y + 17}, g);
   t.textContent = '#' + n.id + ' ' + n.label.slice(0, 22);
+  const v = el('text', {x: box[n.id].x + 8, y: box[n.id].y + 33}, g);
+  v.textContent = '= ' + n.value.slice(0, 24);
   g.addEventListener('click', () => show(n));
 }
 let k = 0;
@@ -262,7 +264,8 @@ def to_html(graph: Graph) -> str:
         {"id": n.id, "label": n.label, "inputs": n.inputs, "col": pos[n.id][0],
          "row": rows[pos[n.id][0]].index(n.id),
          "kind": "input" if n.op == "input" else ("output" if n.id == graph.output else ""),
-         "adjoint": fmt(n.adjoint), "lines": node_lines(n)} for n in graph.nodes]}
+         "value": fmt(n.value), "adjoint": fmt(n.adjoint), "lines": node_lines(n)}
+        for n in graph.nodes]}
     width = 60 + 230 * (max(pos[n.id][0] for n in graph.nodes) + 1)
     height = 60 + 70 * max(len(v) for v in rows.values())
     text = json.dumps(data).replace("</", "<\\/")
