@@ -52,17 +52,18 @@ class Graph:
         return next(n for n in self.nodes if n.id == i)
 
 
-class _LoggingDual(dualad.Dual):
-    """A Dual that notes every value it produces, in order (to pair them with tape entries)."""
+def _logging_dual(log: list) -> type:
+    """A Dual class (one per trace, so no state is shared) that appends every value it
+    produces to ``log``, in order, to pair them with the tape's entries."""
+    class LoggingDual(dualad.Dual):
+        __slots__ = ()
 
-    __slots__ = ()
-    log: list = []
-
-    @classmethod
-    def _bind(cls, op, args, params):
-        out = super()._bind.__func__(cls, op, args, params)
-        cls.log.append(out)
-        return out
+        @classmethod
+        def _bind(cls, op, args, params):
+            out = super()._bind.__func__(cls, op, args, params)
+            log.append(out)
+            return out
+    return LoggingDual
 
 
 def fmt(v) -> str:
@@ -113,14 +114,13 @@ def trace_graph(f, *args, wrt: int = 0) -> Graph:
     seed = np.ones((1,) + values[out.index].shape, dtype=values[out.index].dtype)
     bars, order = adjoints(tape, out.index, seed)
 
-    _LoggingDual.log = []
+    logged = []
+    logging_dual = _logging_dual(logged)
     tangents_in = [np.ones((1,) + x.shape, x.dtype) if i == wrt else np.zeros((1,) + x.shape, x.dtype)
                    for i, x in enumerate(xs)]
     from adops.registry import quiet
     with quiet():
-        f(*[_LoggingDual(x, t) for x, t in zip(xs, tangents_in)])
-    logged = list(_LoggingDual.log)
-    _LoggingDual.log = []
+        f(*[logging_dual(x, t) for x, t in zip(xs, tangents_in)])
 
     op_entries = [i for i, op in enumerate(tape.ops) if op is not None]
     tangent = {leaf: t[0] for leaf, t in zip(tape.leaves, tangents_in)}
