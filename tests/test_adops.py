@@ -24,21 +24,24 @@ def test_op_set_size():
     assert len(adops.OPS) >= 60
 
 
-def _draw(name, i, seed):
+def _draw(name, i, seed, k):
+    """A spec's point, its linearization, and k random directions for the differentiable
+    inputs (None for the others)."""
     rng = np.random.default_rng(seed)
     args, params, diff = SPECS[name][i](rng)
-    return rng, [np.asarray(a) for a in args], params, diff
+    args = [np.asarray(a) for a in args]
+    out, lin = adops.OPS[name].linearize(*args, **params)
+    directions = [rng.normal(size=(k,) + a.shape) if j in diff else None
+                  for j, a in enumerate(args)]
+    return rng, args, params, out, lin, directions
 
 
 @pytest.mark.nojit
 @pytest.mark.parametrize("name,i", CASES)
 def test_jvp_matches_central_differences(name, i):
     op = adops.OPS[name]
-    rng, args, params, diff = _draw(name, i, 1 + i)
-    out, lin = op.linearize(*args, **params)
     k = 2
-    tangents = [rng.normal(size=(k,) + a.shape) if j in diff else None
-                for j, a in enumerate(args)]
+    rng, args, params, out, lin, tangents = _draw(name, i, 1 + i, k)
     out_dot = lin.jvp(tangents)
     assert out_dot.shape == (k,) + out.shape
     h = 1e-6
@@ -54,11 +57,8 @@ def test_jvp_matches_central_differences(name, i):
 @pytest.mark.parametrize("name,i", CASES)
 def test_vjp_is_adjoint_of_jvp(name, i):
     """<u, J v> = <J^T u, v> with k = m = 3 directions, after undoing broadcasting."""
-    op = adops.OPS[name]
-    rng, args, params, diff = _draw(name, i, 100 + i)
-    out, lin = op.linearize(*args, **params)
     k = 3
-    vs = [rng.normal(size=(k,) + a.shape) if j in diff else None for j, a in enumerate(args)]
+    rng, args, params, out, lin, vs = _draw(name, i, 100 + i, k)
     u = rng.normal(size=(k,) + out.shape)
     jv = lin.jvp(vs)
     bars = lin.vjp(u)
@@ -77,7 +77,9 @@ def test_vjp_is_adjoint_of_jvp(name, i):
                                                                   adops.ElementwiseOp)])
 def test_float32_stays_float32(name, i):
     op = adops.OPS[name]
-    rng, args, params, diff = _draw(name, i, 7)
+    rng = np.random.default_rng(7)
+    args, params, diff = SPECS[name][i](rng)
+    args = [np.asarray(a) for a in args]
     args = [a.astype(np.float32) if a.dtype == np.float64 else a for a in args]
     out, lin = op.linearize(*args, **params)
     assert out.dtype == np.float32 or name == "float_power"

@@ -67,38 +67,44 @@ def test_check_grads_passes_on_correct_functions():
     assert report.ok and report.dot_product <= 1 and report.finite_differences <= 1
 
 
-def test_check_grads_catches_a_wrong_custom_op():
-    @vectorize(["float64(float64)"])
-    def cube(x):
-        return x * x * x
-
-    @vectorize(["float64(float64, float64)"])
-    def cube_wrong_d(x, out):
-        return 2.0 * x * x  # should be 3 x^2
-
-    op = adops.defop("user_cube_wrong", cube, [cube_wrong_d], doc="deliberately wrong")
-    try:
-        with pytest.raises(AssertionError, match="finite differences.*FAIL"):
-            check_grads(lambda x: adops.call("user_cube_wrong", x), np.array([0.5, 1.5]))
-    finally:
-        adops.unregister("user_cube_wrong")
+@vectorize(["float64(float64)"])
+def cube(x):
+    return x * x * x
 
 
-def test_custom_op_works_in_both_modes():
-    @vectorize(["float64(float64)"])
-    def cube(x):
-        return x * x * x
+@vectorize(["float64(float64, float64)"])
+def cube_d(x, out):
+    return 3.0 * x * x
 
-    @vectorize(["float64(float64, float64)"])
-    def cube_d(x, out):
-        return 3.0 * x * x
 
-    adops.defop("user_cube", cube, [cube_d], doc="x^3")
-    try:
-        report = check_grads(lambda x: adops.call("user_cube", x) * 2.0, np.array([0.5, -1.5]))
-        assert report.ok
-    finally:
-        adops.unregister("user_cube")
+@vectorize(["float64(float64, float64)"])
+def cube_wrong_d(x, out):
+    return 2.0 * x * x  # deliberately wrong: should be 3 x^2
+
+
+@pytest.fixture
+def user_op():
+    """Register a user op for one test, and remove it after."""
+    names = []
+
+    def register(name, partial):
+        names.append(name)
+        return adops.defop(name, cube, [partial], doc="x^3")
+    yield register
+    for name in names:
+        adops.unregister(name)
+
+
+def test_check_grads_catches_a_wrong_custom_op(user_op):
+    user_op("user_cube_wrong", cube_wrong_d)
+    with pytest.raises(AssertionError, match="finite differences.*FAIL"):
+        check_grads(lambda x: adops.call("user_cube_wrong", x), np.array([0.5, 1.5]))
+
+
+def test_custom_op_works_in_both_modes(user_op):
+    user_op("user_cube", cube_d)
+    report = check_grads(lambda x: adops.call("user_cube", x) * 2.0, np.array([0.5, -1.5]))
+    assert report.ok
 
 
 # ----------------------------------------------------------------------------- recommend
