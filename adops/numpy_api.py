@@ -173,10 +173,12 @@ def _power(cls, a, b):
 
 @implements(np.where)
 def _where(cls, cond, a=None, b=None):
+    if isinstance(cond, Traced):
+        # through the non-differentiable route, so reverse mode records the mask for replay
+        cond = np.not_equal(cond, 0)
     if a is None and b is None:
-        return np.nonzero(_plain(cond))
-    c = _plain(cond).astype(bool)
-    return bind(OPS["where"], c, a, b)
+        return np.nonzero(cond)
+    return bind(OPS["where"], np.asarray(cond).astype(bool), a, b)
 
 
 @implements(np.clip)

@@ -117,6 +117,13 @@ def test_replay_mask_and_order_changes_are_caught():
         rec.grad(np.array([-1.0, 2.0]))
 
 
+def test_replay_catches_a_mask_given_as_a_traced_float():
+    rec = revad.record(lambda x: np.sum(np.where(x - 1.0, x ** 2, 0.0)), np.array([2.0, 3.0]))
+    np.testing.assert_allclose(rec.grad(np.array([4.0, 5.0])), [8.0, 10.0])
+    with pytest.raises(revad.BranchChanged):
+        rec.grad(np.array([1.0, 5.0]))
+
+
 def test_replay_shape_mismatch():
     rec = revad.record(rosenbrock, np.zeros(5))
     with pytest.raises(ValueError, match=r"\(4,\).*\(5,\)"):
