@@ -1,6 +1,6 @@
 """Measurements behind the automatic chunk width (adops.inputs.auto_chunk).
 
-    python benchmarks/chunk_width.py
+    python benchmarks/chunk_width.py [--blas-threads N]   # BLAS threads while timing (default 1)
 
 For jacfwd (and jacrev) of a dense layer tanh(W x + b) with n inputs (m = n outputs), the time of
 the full Jacobian for each chunk width k, relative to the best k for that n. The rule
@@ -8,6 +8,7 @@ min(n, 256, 2**25 / (8 n)) should sit within a small factor of the best everywhe
 """
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import time
@@ -16,14 +17,25 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import dualad  # noqa: E402
-from compare.timing import best_of  # noqa: E402
+from compare.timing import best_of, fixed_threads, thread_note  # noqa: E402
 import revad  # noqa: E402
 from adops.inputs import auto_chunk  # noqa: E402
 
 
 
 
-def main():
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--blas-threads", type=int, default=1, metavar="N",
+                    help="BLAS (threadpoolctl) threads while timing; 0: the library's default")
+    args = ap.parse_args(argv)
+    with fixed_threads(args.blas_threads or None):
+        print(f"# BLAS while timing: {thread_note()}")
+        _run()
+
+
+def _run():
     rng = np.random.default_rng(0)
     print("| n | " + " | ".join(f"k={k}" for k in (1, 4, 16, 64, 256, 1024)) + " | auto k | auto / best |")
     print("|---" * 9 + "|")

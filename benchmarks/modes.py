@@ -2,6 +2,7 @@
 
     python benchmarks/modes.py            # full sizes (n = 10^6), about a minute
     python benchmarks/modes.py --quick    # small sizes, seconds
+    python benchmarks/modes.py --blas-threads 0   # BLAS at its own thread count (default: 1)
 
 Reports:
 - forward: time(jvp with k directions) / time(f) on Rosenbrock, n = 10^6, k = 1, 8, 32;
@@ -23,7 +24,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import dualad  # noqa: E402
-from compare.timing import best_of  # noqa: E402
+from compare.timing import best_of, fixed_threads, thread_note  # noqa: E402
 import revad  # noqa: E402
 
 
@@ -54,13 +55,22 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small sizes")
     ap.add_argument("--repeat", type=int, default=7)
+    ap.add_argument("--blas-threads", type=int, default=1, metavar="N",
+                    help="BLAS (threadpoolctl) threads while timing; 0: the library's default")
     args = ap.parse_args(argv)
+    with fixed_threads(args.blas_threads or None):
+        _run(args)
+
+
+def _run(args):
     rng = np.random.default_rng(0)
     n = 10_000 if args.quick else 1_000_000
     R = args.repeat
     print(f"# machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"python {platform.python_version()}, numpy {np.__version__}")
-    print(f"# command: python benchmarks/modes.py{' --quick' if args.quick else ''}")
+    print(f"# command: python benchmarks/modes.py{' --quick' if args.quick else ''}"
+          f" --blas-threads {args.blas_threads}")
+    print(f"# BLAS while timing: {thread_note()}")
     x = rng.uniform(-1, 1, n)
     t_f = best_of(lambda: rosenbrock(x), R)[0]
     print(f"\nRosenbrock n={n}: plain numpy f {t_f * 1e3:.2f} ms")

@@ -276,6 +276,9 @@ def summary(rows, command: str, peers_note: str = "") -> str:
              f"- timing: warm-up first (numba compilation excluded, see first_call_seconds in "
              f"results.csv), best of {rows[0].get('repeat', '?')} perf_counter runs; each mode "
              f"at its fastest chunk width", ""]
+    if rows[0].get("blas"):
+        lines.insert(-1, f"- BLAS threads while timing: {rows[0]['blas']} (threadpoolctl; "
+                         "`--blas-threads N` to change)")
     if peers_note:
         lines += [f"- peers: {peers_note}", ""]
     lines += ["## Conclusions", ""]

@@ -16,21 +16,23 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .problems import PROBLEMS, Problem
-from .timing import measure
+from .timing import BLAS_THREADS, measure
 
 COLUMNS = ["problem", "mode", "n", "m", "chunk", "chunk_rule", "phase", "seconds", "repeat",
-           "first_call_seconds", "peak_bytes", "tape_bytes", "versions"]
+           "first_call_seconds", "peak_bytes", "tape_bytes", "versions", "blas"]
 
 
 @dataclass
 class Grid:
-    """What to measure: (problem, n, m) triples and the timing settings."""
+    """What to measure: (problem, n, m) triples and the timing settings (``blas_threads``: BLAS
+    and PyTorch threads while timing, None for the libraries' defaults)."""
 
     configs: list
     repeat: int = 3
     chunks: tuple = (1, None)
     fd_max_n: int = 1024
     name: str = "default"
+    blas_threads: int | None = BLAS_THREADS
 
 
 def _configs(sweep_n, sweep_m, heat, elementwise, n_fixed):
@@ -104,14 +106,15 @@ def run_grid(grid: Grid, csv_path: str, peers=(), progress=True, problems=PROBLE
         f, x = problem.make(n, m_eff, np, np.random.default_rng(0))
         rows = measure(f, x, problem=name, n=np.size(x), m=m_eff, chunks=grid.chunks,
                        repeat=grid.repeat, fd=np.size(x) <= grid.fd_max_n, versions=ver,
-                       peers=[p for p in peers if name in PROBLEMS])
+                       peers=[p for p in peers if name in PROBLEMS],
+                       blas_threads=grid.blas_threads)
         sink.write(rows)
         count += len(rows)
     return count
 
 
 def run(f, x, *, csv_path: str | None = None, repeat: int = 3, chunks=(1, None),
-        problem: str = "user") -> list[dict]:
+        problem: str = "user", blas_threads: int | None = BLAS_THREADS) -> list[dict]:
     """Time the full Jacobian of your own ``f`` at ``x`` in both modes (and finite differences).
 
     Args:
@@ -119,6 +122,7 @@ def run(f, x, *, csv_path: str | None = None, repeat: int = 3, chunks=(1, None),
         x: the point.
         csv_path: also append the rows to this CSV (created with a header).
         repeat: best-of repeats; chunks: forward/reverse chunk widths (None: automatic).
+        blas_threads: BLAS threads while timing (default 1; None: the library's default).
 
     Returns:
         The tidy rows (dicts with the columns of results.csv).
@@ -129,7 +133,8 @@ def run(f, x, *, csv_path: str | None = None, repeat: int = 3, chunks=(1, None),
         >>> sorted({r["mode"] for r in rows})
         ['finite_differences', 'forward', 'numpy', 'reverse']
     """
-    rows = measure(f, x, problem=problem, repeat=repeat, chunks=chunks, versions=versions())
+    rows = measure(f, x, problem=problem, repeat=repeat, chunks=chunks, versions=versions(),
+                   blas_threads=blas_threads)
     if csv_path:
         CsvSink(csv_path).write(rows)
     return rows

@@ -11,13 +11,17 @@ Contract: :func:`measure(f, x, ...)` returns tidy rows (dicts), one per (mode, c
 - peers (``jax`` jit of jacfwd/jacrev, ``torch`` torch.func.jacfwd/jacrev) when installed.
 
 Rules: a warm-up call first (numba compilation is excluded and reported as ``first_call_seconds``),
-then the best of ``repeat`` ``perf_counter`` runs. Peak memory is measured in a separate untimed
+then the best of ``repeat`` ``perf_counter`` runs, with the BLAS thread pool fixed (one thread by
+default, :func:`fixed_threads`: OpenBLAS's threads spin when other processes keep the cores busy,
+which made one small dense Jacobian 40x slower). Peak memory is measured in a separate untimed
 run with ``tracemalloc`` (numpy reports its buffers to it); for reverse mode the tape's own
 ``nbytes`` is recorded too.
 """
 from __future__ import annotations
 
+import contextlib
 import math
+import sys
 import time
 import tracemalloc
 
@@ -28,11 +32,72 @@ import revad
 from adops.inputs import as_primal, auto_chunk, identity_chunks
 
 
+BLAS_THREADS = 1  # the default thread count of BLAS (and PyTorch) while timing
+_active = []      # the limits fixed_threads holds: [(n, [threadpool limiters])], innermost last
+
+
+@contextlib.contextmanager
+def fixed_threads(n: int | None = BLAS_THREADS):
+    """Limit BLAS (threadpoolctl) and, when imported, PyTorch's intra-op pool to ``n`` threads
+    while the block runs; ``n=None`` leaves the libraries' own defaults. Restored on exit.
+
+    A BLAS loaded inside the block (numba loads scipy's on its first compile) is limited too by
+    the next :func:`best_of`. JAX's XLA pool cannot be changed once JAX is loaded: not limited.
+    """
+    if n is None:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+    torch = sys.modules.get("torch")
+    torch_before = torch.get_num_threads() if torch is not None else None
+    limiters = [threadpool_limits(limits=n, user_api="blas")]
+    _active.append((n, limiters))
+    try:
+        if torch is not None:
+            torch.set_num_threads(n)
+        yield
+    finally:
+        _active.remove((n, limiters))
+        for lim in reversed(limiters):
+            lim.restore_original_limits()
+        if torch is not None:
+            torch.set_num_threads(torch_before)
+
+
+def _relimit():
+    """Give the BLAS libraries loaded since the innermost :func:`fixed_threads` began its limit."""
+    if _active:
+        from threadpoolctl import threadpool_limits
+        n, limiters = _active[-1]
+        limiters.append(threadpool_limits(limits=n, user_api="blas"))
+
+
+def thread_note() -> str:
+    """The BLAS libraries loaded and their thread counts as they are now (call it inside
+    :func:`fixed_threads`), e.g. ``openblas 0.3.31 (pthreads): 1 thread``; for results.csv and
+    summary.md."""
+    from threadpoolctl import threadpool_info
+    parts = []
+    for lib in threadpool_info():
+        if lib.get("user_api") != "blas":
+            continue
+        name = " ".join(str(v) for v in (lib.get("internal_api"), lib.get("version")) if v)
+        layer = f" ({lib['threading_layer']})" if lib.get("threading_layer") else ""
+        k = lib.get("num_threads")
+        parts.append(f"{name}{layer}: {k} thread{'s' if k != 1 else ''}")
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        k = torch.get_num_threads()
+        parts.append(f"torch: {k} thread{'s' if k != 1 else ''}")
+    return "; ".join(parts) or "no BLAS library loaded"
+
+
 def best_of(fn, repeat: int):
     """(best seconds over ``repeat`` runs after one warm-up, first-call seconds)."""
     t = time.perf_counter()
     fn()
     first = time.perf_counter() - t
+    _relimit()
     best = math.inf
     for _ in range(repeat):
         t = time.perf_counter()
@@ -89,8 +154,21 @@ def finite_differences(f, x, eps=None):
 
 
 def measure(f, x, *, problem="user", n=None, m=None, chunks=(1, None), repeat=3,
-            memory=True, fd=True, peers=(), versions="") -> list[dict]:
-    """Time the full Jacobian of ``f`` at ``x`` in each mode; see the module docstring."""
+            memory=True, fd=True, peers=(), versions="",
+            blas_threads: int | None = BLAS_THREADS) -> list[dict]:
+    """Time the full Jacobian of ``f`` at ``x`` in each mode; see the module docstring.
+
+    ``blas_threads``: BLAS (and PyTorch) threads while timing (None: the libraries' defaults)."""
+    with fixed_threads(blas_threads):
+        rows = _measure(f, x, problem=problem, n=n, m=m, chunks=chunks, repeat=repeat,
+                        memory=memory, fd=fd, peers=peers, versions=versions)
+        note = thread_note() + ("" if blas_threads is not None else " (library default)")
+    for r in rows:
+        r["blas"] = note
+    return rows
+
+
+def _measure(f, x, *, problem, n, m, chunks, repeat, memory, fd, peers, versions):
     x = as_primal(x, "x")
     n = x.size if n is None else n
     out = np.asarray(f(x))
