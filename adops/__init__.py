@@ -12,7 +12,7 @@ cotangents ``(m, *out.shape)``.
 True
 """
 from .registry import (OPS, ONE, NEG_ONE, Arg, Op, ElementwiseOp, LinearOp, BilinearOp,
-                       ReduceOp, defop, deflinear, defbilinear, defreduce)
+                       ReduceOp, RuleOp, defop, deflinear, defbilinear, defreduce, defrule)
 from . import elementwise, linear, reductions  # noqa: F401  (registers the op set)
 from .registry import unregister
 
@@ -20,8 +20,10 @@ for _op in OPS.values():
     _op.builtin = True
 from .numpy_api import supported_functions, supported_table, call, bind
 from .traced import Traced
-from .kernels import smul, unbroadcast
+from .kernels import smul, unbroadcast, select
+from .levels import Level, LeakedTracer
 
 __all__ = ["OPS", "ONE", "NEG_ONE", "Arg", "Op", "ElementwiseOp", "LinearOp", "BilinearOp",
-           "ReduceOp", "unregister", "defop", "deflinear", "defbilinear", "defreduce", "supported_functions",
-           "supported_table", "call", "bind", "Traced", "smul", "unbroadcast"]
+           "ReduceOp", "RuleOp", "unregister", "defop", "deflinear", "defbilinear", "defreduce",
+           "defrule", "supported_functions", "supported_table", "call", "bind", "Traced", "smul",
+           "unbroadcast", "select", "Level", "LeakedTracer"]

@@ -20,15 +20,14 @@ Conventions (identical in both modes, since both modes apply these very kernels)
 """
 from __future__ import annotations
 
-import inspect
 import math
 
 import numpy as np
 from numba import vectorize
 
-from .kernels import lazy
+from .kernels import lazy, select
 
-from .registry import ONE, NEG_ONE, Arg, defop
+from .registry import ONE, NEG_ONE, Arg, as_partial, defop
 
 U = ["float32(float32)", "float64(float64)"]
 U_D = ["float32(float32, float32)", "float64(float64, float64)"]
@@ -206,43 +205,33 @@ def divide_da(a, b, out): return 1.0 / b
 @_prim(B_D)
 def divide_db(a, b, out): return -out / b
 @_prim(B_D)
-def pow_dbase(a, b, out):
-    if b == 0:
-        return 0.0
-    return b * a ** (b - 1.0)
+def pow_dbase(a, b, out): return select(b == 0, 0.0, b * a ** (b - 1.0))
 @_prim(B_D)
-def pow_dexp(a, b, out):
-    if a == 0:
-        return 0.0
-    return out * np.log(a)
+def pow_dexp(a, b, out): return select(a == 0, 0.0, out * np.log(a))
 @_prim(B_D)
-def max_da(a, b, out): return 1.0 if a > b else 0.0
+def max_da(a, b, out): return select(a > b, 1.0, 0.0)
 @_prim(B_D)
-def max_db(a, b, out): return 0.0 if a > b else 1.0
+def max_db(a, b, out): return select(a > b, 0.0, 1.0)
 @_prim(B_D)
-def min_da(a, b, out): return 1.0 if a < b else 0.0
+def min_da(a, b, out): return select(a < b, 1.0, 0.0)
 @_prim(B_D)
-def min_db(a, b, out): return 0.0 if a < b else 1.0
+def min_db(a, b, out): return select(a < b, 0.0, 1.0)
 @_prim(B_D)
-def fmax_da(a, b, out): return 1.0 if (a > b or (np.isnan(b) and not np.isnan(a))) else 0.0
+def fmax_da(a, b, out): return select(np.logical_or(a > b, np.logical_and(np.isnan(b), np.logical_not(np.isnan(a)))), 1.0, 0.0)
 @_prim(B_D)
-def fmax_db(a, b, out): return 1.0 if (b >= a or (np.isnan(a) and not np.isnan(b))) else 0.0
+def fmax_db(a, b, out): return select(np.logical_or(b >= a, np.logical_and(np.isnan(a), np.logical_not(np.isnan(b)))), 1.0, 0.0)
 @_prim(B_D)
-def fmin_da(a, b, out): return 1.0 if (a < b or (np.isnan(b) and not np.isnan(a))) else 0.0
+def fmin_da(a, b, out): return select(np.logical_or(a < b, np.logical_and(np.isnan(b), np.logical_not(np.isnan(a)))), 1.0, 0.0)
 @_prim(B_D)
-def fmin_db(a, b, out): return 1.0 if (b <= a or (np.isnan(a) and not np.isnan(b))) else 0.0
+def fmin_db(a, b, out): return select(np.logical_or(b <= a, np.logical_and(np.isnan(a), np.logical_not(np.isnan(b)))), 1.0, 0.0)
 @_prim(B_D)
-def arctan2_da(a, b, out):
-    r2 = a * a + b * b
-    return 0.0 if r2 == 0 else b / r2
+def arctan2_da(a, b, out): return select(a * a + b * b == 0, 0.0, b / (a * a + b * b))
 @_prim(B_D)
-def arctan2_db(a, b, out):
-    r2 = a * a + b * b
-    return 0.0 if r2 == 0 else -a / r2
+def arctan2_db(a, b, out): return select(a * a + b * b == 0, 0.0, -a / (a * a + b * b))
 @_prim(B_D)
-def hypot_da(a, b, out): return 0.0 if out == 0 else a / out
+def hypot_da(a, b, out): return select(out == 0, 0.0, a / out)
 @_prim(B_D)
-def hypot_db(a, b, out): return 0.0 if out == 0 else b / out
+def hypot_db(a, b, out): return select(out == 0, 0.0, b / out)
 @_prim(B_D)
 def logaddexp_da(a, b, out): return np.exp(a - out)
 @_prim(B_D)
@@ -259,11 +248,11 @@ def fmod_db(a, b, out): return -np.trunc(a / b)
 
 # ------------------------------------------------------------------ where (condition not differentiable)
 @_prim(["float32(boolean, float32, float32)", "float64(boolean, float64, float64)"])
-def where(c, a, b): return a if c else b
+def where(c, a, b): return select(c, a, b)
 @_prim(["float32(boolean, float32, float32, float32)", "float64(boolean, float64, float64, float64)"])
-def where_da(c, a, b, out): return 1.0 if c else 0.0
+def where_da(c, a, b, out): return select(c, 1.0, 0.0)
 @_prim(["float32(boolean, float32, float32, float32)", "float64(boolean, float64, float64, float64)"])
-def where_db(c, a, b, out): return 0.0 if c else 1.0
+def where_db(c, a, b, out): return select(c, 0.0, 1.0)
 
 
 # ================================================================== THE TABLE
@@ -348,20 +337,9 @@ KINKS = {
 
 
 def _rule_doc(name, partials):
-    """Each input's partial as written in its kernel, e.g. ``d/dx0 = np.cos(x)``."""
-    parts = []
-    for j, p in enumerate(partials):
-        if p is None:
-            text = "not differentiable"
-        elif isinstance(p, Arg):
-            text = f"{'' if p.scale == 1 else f'{p.scale:g} * '}x{p.index}"
-        elif isinstance(p, type(ONE)):
-            text = {"ONE": "1", "NEG_ONE": "-1"}[repr(p)]
-        else:
-            src = inspect.getsource(p.py_func)
-            body = src[src.index("def "):].split(":", 1)[1]
-            text = " ".join(line.strip() for line in body.splitlines() if line.strip())
-        parts.append(f"d/dx{j}: {text}")
+    """Each input's partial as written in its rule, e.g. ``d/dx0 = np.cos(x)``."""
+    parts = [f"d/dx{j}: {'not differentiable' if p is None else as_partial(p).describe()}"
+             for j, p in enumerate(partials)]
     return f"{name}: " + "; ".join(parts) + (f". Convention: {KINKS[name]}" if name in KINKS else "")
 
 

@@ -11,16 +11,20 @@ from __future__ import annotations
 import numpy as np
 
 
-def as_primal(x, name: str = "input") -> np.ndarray:
-    """``x`` as a float array the kernels accept.
+def as_primal(x, name: str = "input"):
+    """``x`` as a float array the kernels accept (a value traced by an outer transform is kept).
 
     >>> as_primal(3).dtype, as_primal(np.float32(1)).dtype
     (dtype('float64'), dtype('float32'))
     """
-    from .traced import Traced
-    if isinstance(x, Traced):
-        raise TypeError(f"{name} is already a traced {type(x).__name__}: nesting transforms "
-                        "is not supported (differentiate the outer function with one mode)")
+    from .levels import TracedBase
+    if isinstance(x, TracedBase):
+        if x.dtype not in (np.float32, np.float64):  # pragma: no cover - traced values are floats
+            raise TypeError(f"{name} is traced with dtype {x.dtype}")
+        return x
+    if isinstance(x, np.ma.MaskedArray):
+        raise TypeError(f"{name} is a masked array: its mask would be dropped silently; pass "
+                        "x.filled(value) or x.compressed(), or mask inside f with np.where")
     try:
         a = np.asarray(x)
     except Exception as exc:  # ragged lists and the like
@@ -29,27 +33,44 @@ def as_primal(x, name: str = "input") -> np.ndarray:
         return a
     if a.dtype == np.float16:
         return a.astype(np.float32)
-    if a.dtype == bool or np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating):
+    if a.dtype == bool or np.issubdtype(a.dtype, np.integer):
         return a.astype(np.float64)
     if np.issubdtype(a.dtype, np.complexfloating):
-        raise TypeError(f"{name} is complex ({a.dtype}); only real float inputs are supported")
+        raise TypeError(f"{name} is complex ({a.dtype}); only real float inputs are supported: "
+                        "differentiate the real and imaginary parts as two real arrays")
+    if np.issubdtype(a.dtype, np.floating):
+        raise TypeError(f"{name} has dtype {a.dtype}; the kernels compute in float32 or float64 "
+                        "only, and casting would silently drop precision: pass "
+                        "x.astype(np.float64)")
     raise TypeError(f"{name} has dtype {a.dtype}; pass numbers (ints, floats or float arrays)")
 
 
-def check_seed(seed, shape: tuple, dtype, batched: bool, what: str) -> np.ndarray:
+def check_seed(seed, shape: tuple, dtype, batched: bool, what: str):
     """Validate a tangent/cotangent against its primal ``shape``; return ``(k, *shape)``."""
-    s = np.asarray(seed)
-    if not (np.issubdtype(s.dtype, np.number) or s.dtype == bool):
-        raise TypeError(f"{what} has dtype {s.dtype}; pass a float array")
+    from .levels import TracedBase
+    traced = isinstance(seed, TracedBase)
+    if traced:
+        s = seed
+    else:
+        if isinstance(seed, np.ma.MaskedArray):
+            raise TypeError(f"{what} is a masked array; pass seed.filled(0)")
+        s = np.asarray(seed)
+        if np.issubdtype(s.dtype, np.complexfloating):
+            raise TypeError(f"{what} is complex ({s.dtype}); tangents and cotangents are real: "
+                            "pass the real and imaginary parts as two separate seeds")
+        if not (np.issubdtype(s.dtype, np.number) or s.dtype == bool):
+            raise TypeError(f"{what} has dtype {s.dtype}; pass a float array")
+        if np.issubdtype(s.dtype, np.floating) and s.dtype.itemsize > 8:
+            raise TypeError(f"{what} has dtype {s.dtype}; pass float64 or float32")
     if batched:
-        if s.ndim != len(shape) + 1 or s.shape[1:] != tuple(shape):
+        if len(s.shape) != len(shape) + 1 or tuple(s.shape[1:]) != tuple(shape):
             raise ValueError(f"{what} has shape {s.shape}, but with batched=True it must be "
                              f"(k, *{tuple(shape)}) = (k,) + {tuple(shape)}: one row per direction")
-        return s.astype(dtype, copy=False)
-    if s.shape != tuple(shape):
+        return s if traced else s.astype(dtype, copy=False)
+    if tuple(s.shape) != tuple(shape):
         raise ValueError(f"{what} has shape {s.shape} but its primal has shape {tuple(shape)}; "
                          "they must match (or pass batched=True with a leading axis of directions)")
-    return s.astype(dtype, copy=False)[None]
+    return s[None] if traced else s.astype(dtype, copy=False)[None]
 
 
 #: bytes of one seed block (chunk directions x one input or output) the automatic chunk aims for
@@ -97,18 +118,3 @@ def identity_chunks(n: int, k: int, dtype):
         buf[rows[:width], cols] = 1
         prev = cols
         yield start, buf[:width]
-
-
-def argnums_tuple(argnums, nargs: int):
-    """``(multiple, nums)``: whether ``argnums`` was a tuple, and the argument positions.
-
-    >>> argnums_tuple((0, -1), 3), argnums_tuple(1, 2)
-    ((True, (0, 2)), (False, (1,)))
-    """
-    multiple = isinstance(argnums, (tuple, list))
-    nums = tuple(argnums) if multiple else (argnums,)
-    for a in nums:
-        if not isinstance(a, (int, np.integer)) or not -nargs <= a < nargs:
-            raise ValueError(f"argnums {argnums!r} out of range for a function called with "
-                             f"{nargs} positional arguments")
-    return multiple, tuple(int(a) % nargs for a in nums)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 from numba import vectorize
+from numba.extending import overload
 
 class LazyKernel:
     """A numba kernel with fixed signatures, compiled (or loaded from numba's cache) on first use.
@@ -56,6 +57,26 @@ class LazyKernel:
 def lazy(decorator, sigs):
     """``@lazy(vectorize, sigs)``: a module-level kernel with fixed signatures and ``cache=True``."""
     return lambda fn: LazyKernel(decorator, sigs, fn)
+
+
+def select(cond, a, b):
+    """``a`` where ``cond`` else ``b``: the one branch a partial rule may take on its values.
+
+    On arrays (plain or traced by an outer level) it is ``np.where``, so an outer transform
+    differentiates the chosen branch; inside a numba kernel it is the scalar ``a if cond else b``.
+    Rules branch only through it, never with a Python ``if`` on a value.
+
+    >>> select(np.array([True, False]), 1.0, 0.0).tolist()
+    [1.0, 0.0]
+    """
+    return np.where(cond, a, b)
+
+
+@overload(select)
+def _select_scalar(cond, a, b):
+    def impl(cond, a, b):
+        return a if cond else b
+    return impl
 
 
 F2 = ["float32(float32, float32)", "float64(float64, float64)"]

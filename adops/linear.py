@@ -16,7 +16,8 @@ from __future__ import annotations
 import numpy as np
 
 from .kernels import full_batch, unbroadcast
-from .registry import defbilinear, deflinear
+from .levels import bind
+from .registry import OPS, defbilinear, deflinear
 
 
 def _shift(axes):
@@ -43,6 +44,7 @@ deflinear("reshape",
           lambda t, shape: t.reshape(t.shape[:1] + shape),
           lambda ob, shapes, shape: (ob.reshape(ob.shape[:1] + shapes[0]),),
           numpy=[np.reshape, np.ravel],
+          writeback=lambda base, view, shape: np.reshape(view, base.shape),
           doc="Reshape to a resolved `shape` (no -1); transpose reshapes back.")
 
 # ------------------------------------------------------------------------ transpose
@@ -51,6 +53,7 @@ deflinear("transpose",
           lambda t, axes: np.transpose(t, (0,) + _shift(axes)),
           lambda ob, shapes, axes: (np.transpose(ob, (0,) + _shift(np.argsort(axes))),),
           numpy=[np.transpose],
+          writeback=lambda base, view, axes: np.transpose(view, tuple(np.argsort(axes))),
           doc="Permute axes by `axes` (a full permutation); transpose applies the inverse.")
 
 # --------------------------------------------------------------------- broadcast_to
@@ -68,17 +71,54 @@ def is_basic_index(index: tuple) -> bool:
     return all(i is None or isinstance(i, (int, np.integer, slice)) for i in index)
 
 
-def _take(t, index):
+def take(t, index):
+    """``t[index]`` on a batched ``t: (b, *shape)``, keeping the direction axis first."""
     if is_basic_index(index):
         return t[(slice(None),) + index]
     # the direction axis goes last so advanced-index broadcast dims land where numpy puts them
     return np.moveaxis(np.moveaxis(t, 0, -1)[index], -1, 0)
 
 
+def _selected_shape(shape, index):
+    return np.broadcast_to(np.empty((), dtype=np.int8), shape)[index].shape
+
+
+def scatter_add(base, index, v):
+    """``base`` with ``base[index] += v`` (repeats accumulate, as ``np.add.at``), batched: ``base:
+    (b, *shape)``, ``v`` broadcastable to ``(b, *shape[index])``. A fresh array; through the
+    ``index_add`` op, so it also runs on traced values."""
+    sel = (base.shape[0],) + _selected_shape(base.shape[1:], index)
+    v = np.broadcast_to(align_to(v, len(sel) - 1), sel)
+    if is_basic_index(index):
+        return bind(OPS["index_add"], base, v, index=(slice(None),) + index)
+    moved = bind(OPS["index_add"], np.moveaxis(base, 0, -1), np.moveaxis(v, 0, -1), index=index)
+    return np.moveaxis(moved, -1, 0)
+
+
+def _index_add_primal(base, v, index):
+    out = np.array(base, copy=True)
+    if is_basic_index(index):
+        view = out[index]
+        np.add(view, v, out=view, casting="unsafe")
+    else:
+        np.add.at(out, index, v)
+    return out
+
+
+def _index_add_apply(tb, tv, index):
+    return scatter_add(tb, index, tv)
+
+
+def _index_add_T(ob, shapes, index):
+    return ob, unbroadcast(take(ob, index), shapes[1])
+
+
 def _getitem_T(ob, shapes, index):
-    z = np.zeros(ob.shape[:1] + shapes[0], dtype=ob.dtype)
-    _getitem_T_add(z, ob, index)
-    return (z,)
+    zeros = np.zeros(ob.shape[:1] + shapes[0], dtype=ob.dtype)
+    if type(ob) is np.ndarray:
+        _getitem_T_add(zeros, ob, index)
+        return (zeros,)
+    return (scatter_add(zeros, index, ob),)
 
 
 def _getitem_T_add(acc, ob, index):
@@ -91,46 +131,80 @@ def _getitem_T_add(acc, ob, index):
 
 deflinear("getitem",
           lambda x, index: x[index],
-          lambda t, index: _take(t, index),
+          lambda t, index: take(t, index),
           _getitem_T, numpy=[], transpose_add=_getitem_T_add,
+          writeback=lambda base, view, index: bind(OPS["setitem"], base, view, index=index),
           doc="x[index]: basic, advanced and boolean indexing (index normalized, no Ellipsis). "
               "The transpose scatters with np.add.at, so repeated indices accumulate.")
 
+deflinear("index_add", _index_add_primal, _index_add_apply, _index_add_T, numpy=[],
+          doc="out = x with out[index] += v (np.add.at: repeated indices accumulate). Linear in "
+              "(x, v): the transpose of getitem; its own transpose is (out_bar, out_bar[index]).")
+
 
 def _setitem_primal(x, v, index):
-    out = np.array(x, dtype=np.result_type(x, v), copy=True)
-    out[index] = v
+    out = np.array(x, copy=True)
+    out[index] = v  # numpy casts v to x's dtype, and keeps the last of repeated writes
     return out
 
 
-def _setitem_apply(tx, tv, index):
-    out = np.array(tx, copy=True)
-    sel = _take(out, index)
-    out_moved = np.moveaxis(out, 0, -1)
-    tv_b = np.broadcast_to(_align_to(tv, sel.ndim - 1), sel.shape)
-    out_moved[index] = np.moveaxis(tv_b, 0, -1)
-    return out
+def _setitem_batched(tx, tv, index):
+    """``tx`` with ``tx[index] = tv`` on batched arrays, through the setitem op (so traced too)."""
+    sel = (tx.shape[0],) + _selected_shape(tx.shape[1:], index)
+    tv = np.broadcast_to(align_to(tv, len(sel) - 1), sel)
+    if is_basic_index(index):
+        return bind(OPS["setitem"], tx, tv, index=(slice(None),) + index)
+    moved = bind(OPS["setitem"], np.moveaxis(tx, 0, -1), np.moveaxis(tv, 0, -1), index=index)
+    return np.moveaxis(moved, -1, 0)
 
 
-def _align_to(t, ndim):
+def last_writes(shape, index):
+    """Which entries of ``x[index] = v`` land (numpy keeps the last of repeated writes): a bool
+    array of the selection's shape, or None when every write lands (no repeats)."""
+    if is_basic_index(index):
+        return None
+    sel = _selected_shape(shape, index)
+    order = np.arange(int(np.prod(sel)), dtype=np.intp).reshape(sel)
+    owner = np.full(shape, -1, dtype=np.intp)
+    owner[index] = order
+    landed = owner[index] == order
+    return None if landed.all() else landed
+
+
+def align_to(t, ndim):
     missing = ndim - (t.ndim - 1)
     return t.reshape(t.shape[:1] + (1,) * missing + t.shape[1:]) if missing > 0 else t
 
 
 def _setitem_T(ob, shapes, index):
-    x_bar = np.array(ob, copy=True)
-    np.moveaxis(x_bar, 0, -1)[index] = 0
-    v_bar = _take(ob, index)
-    v_shape = shapes[1]
+    x_shape, v_shape = shapes
+    x_bar = _setitem_batched(ob, np.zeros((1,), dtype=ob.dtype), index)
+    v_bar = take(ob, index)
+    landed = last_writes(x_shape, index)
+    if landed is not None:
+        v_bar = v_bar * landed.astype(ob.dtype)
     if v_bar.ndim - 1 >= len(v_shape):
         return x_bar, unbroadcast(v_bar, v_shape)
     return x_bar, v_bar.reshape(ob.shape[:1] + v_shape)
 
 
-deflinear("setitem", _setitem_primal, _setitem_apply, _setitem_T, numpy=[],
-          doc="out = x with out[index] = v (functional update). Linear in (x, v). "
-              "With a repeated advanced index numpy keeps the last write; its cotangent "
-              "is then counted once per repeat.")
+deflinear("setitem", _setitem_primal, _setitem_batched, _setitem_T, numpy=[],
+          doc="out = x with out[index] = v (functional update, v cast to x's dtype). Linear in "
+              "(x, v). With a repeated advanced index numpy keeps the last write; only the "
+              "entries of v that land get a cotangent, so both modes agree with numpy.")
+
+
+# ----------------------------------------------------------------------------- cast
+def _cast_T(ob, shapes, dtype, source):
+    return (ob.astype(source) if np.dtype(source) != ob.dtype else ob,)
+
+
+deflinear("cast",
+          lambda x, dtype, source: x.astype(dtype),
+          lambda t, dtype, source: t.astype(dtype),
+          _cast_T, numpy=[],
+          doc="x.astype(dtype) between float32 and float64: tangents cast the same way, "
+              "cotangents back to the source dtype.")
 
 
 # ------------------------------------------------------------------ concatenate / stack
@@ -163,12 +237,16 @@ deflinear("cumsum",
 
 # ------------------------------------------------------------------------- diagonal
 def _diagonal_T(ob, shapes, offset, axis1, axis2):
-    z = np.zeros(ob.shape[:1] + shapes[0], dtype=ob.dtype)
+    (shape,) = shapes
     n = ob.shape[-1]
     rows = np.arange(n) + max(0, -offset)
     cols = np.arange(n) + max(0, offset)
-    np.moveaxis(z, (axis1 + 1, axis2 + 1), (-2, -1))[..., rows, cols] = ob
-    return (z,)
+    moved_shape = tuple(s for i, s in enumerate(shape) if i not in (axis1, axis2)) + \
+        (shape[axis1], shape[axis2])
+    zeros = np.zeros(ob.shape[:1] + moved_shape, dtype=ob.dtype)
+    index = (slice(None),) * (len(shape) - 2) + (rows, cols)
+    z = scatter_add(zeros, index, ob)
+    return (np.moveaxis(z, (-2, -1), (axis1 + 1, axis2 + 1)),)
 
 
 deflinear("diagonal",

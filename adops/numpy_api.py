@@ -20,7 +20,8 @@ from typing import Callable
 import numpy as np
 
 from . import registry
-from .registry import OPS, normalize_axis
+from .levels import TracedBase, bind, top_tracer
+from .registry import OPS, normalize_axis, shape_of
 
 #: numpy callable -> handler(cls, *args, **kwargs); handler returns traced or plain results
 ROUTES: dict = {}
@@ -37,7 +38,18 @@ def implements(*funcs):
     return deco
 
 
-def _route_op(op):
+def _route_op(op, strict=True):
+    """Route ``op.numpy`` to ``op``. A user op may not take over a numpy function another op
+    already handles (refused, with the way out), so no route changes silently."""
+    if strict:
+        for f in op.numpy:
+            if f in ROUTES or f in NONDIFF:
+                owner = getattr(ROUTES.get(f), "op", None)
+                what = f"the op {owner.name!r}" if owner is not None else "a built-in handler"
+                raise ValueError(
+                    f"{_name(f)} already routes to {what}; op {op.name!r} cannot take it over. "
+                    f"Call your op directly with adops.call({op.name!r}, ...), or unregister the "
+                    "user op that holds the route first")
     for f in op.numpy:
         if f not in ROUTES:
             ROUTES[f] = _direct_handler(op)
@@ -59,36 +71,26 @@ def _unroute_op(op):
 registry._listeners.append(_route_op)
 registry._unlisteners.append(_unroute_op)
 for _op in list(OPS.values()):
-    _route_op(_op)
+    _route_op(_op, strict=False)
 
 
 # ----------------------------------------------------------------------------- binding
-def traced_type(args) -> type | None:
-    """The single traced class among ``args`` (None if all are constants)."""
-    found = None
-    for a in args:
-        if isinstance(a, Traced):
-            t = type(a)
-            if found is None:
-                found = t
-            elif t is not found:
-                raise TypeError(
-                    f"cannot mix {found.__name__} ({found._mode}) and {t.__name__} ({t._mode}) "
-                    "in one operation: nesting the two modes is not supported")
-    return found
-
-
 def primal(x):
-    """The primal array of a traced value, or ``x`` itself."""
-    return x._primal if isinstance(x, Traced) else x
+    """The value of a traced array one level down (itself traced when levels nest), or ``x``."""
+    return x._primal if isinstance(x, TracedBase) else x
 
 
-def bind(op, *args, **params):
-    """Apply ``op`` to ``args`` (traced or not) with ``params``; the mode records/propagates."""
-    cls = traced_type(args)
-    if cls is None:
-        return op.linearize(*args, **params)[0]
-    return cls._bind(op, args, params)
+def _shape(x) -> tuple:
+    return shape_of(x)
+
+
+def _ndim(x) -> int:
+    return len(shape_of(x))
+
+
+def _dummy(x):
+    """A zero-byte stand-in with ``x``'s shape, for numpy's own shape arithmetic."""
+    return np.broadcast_to(np.empty((), dtype=np.int8), shape_of(x))
 
 
 def call(name: str, *args, **params):
@@ -137,15 +139,33 @@ def handle_ufunc(cls, ufunc, method, inputs, kwargs):
 def handle_function(cls, func, args, kwargs):
     """``__array_function__`` (and ufunc calls) for traced class ``cls``."""
     if func in NONDIFF:
-        return cls._nondiff(func, args, kwargs)
+        return nondiff_call(func, args, kwargs)
     handler = ROUTES.get(func)
     if handler is None:
         raise unsupported(_name(func), cls._mode)
     return handler(cls, *args, **kwargs)
 
 
-def _plain(x):
-    return np.asarray(primal(x))
+def _flat(args):
+    for a in args:
+        if isinstance(a, (list, tuple)):
+            yield from _flat(a)
+        else:
+            yield a
+
+
+def nondiff_call(func, args, kwargs):
+    """A non-differentiable call: evaluated on primals, level by level (reverse mode records its
+    result as a replay guard)."""
+    top = top_tracer(list(_flat(args)) + list(_flat(kwargs.values())))
+    if top is None:
+        return func(*args, **kwargs)
+    return type(top)._nondiff(func, args, kwargs, top.level)
+
+
+def astype_values(x, dtype):
+    """``x.astype(dtype)`` to an integer or bool type: values only (derivative 0)."""
+    return np.asarray(x).astype(dtype)
 
 
 def nondiff(*funcs):
@@ -156,17 +176,16 @@ nondiff(np.greater, np.greater_equal, np.less, np.less_equal, np.equal, np.not_e
         np.logical_and, np.logical_or, np.logical_xor, np.logical_not, np.isnan, np.isinf,
         np.isfinite, np.signbit, np.heaviside, np.floor_divide, np.argmax, np.argmin,
         np.argsort, np.argwhere, np.nonzero, np.flatnonzero, np.shape, np.ndim, np.size,
-        np.zeros_like, np.ones_like, np.empty_like, np.full_like, np.isclose, np.allclose,
+        np.isclose, np.allclose,
         np.array_equal, np.any, np.all, np.count_nonzero, np.searchsorted, np.result_type,
-        np.iscomplexobj, np.isrealobj, np.isscalar)
+        np.iscomplexobj, np.isrealobj, np.isscalar, astype_values)
 
 
 # ============================================================ elementwise special cases
 @implements(np.power)
 def _power(cls, a, b):
     # x**2 is the most common power: the square op is exact and one kernel cheaper
-    if not isinstance(b, registry.Op) and np.ndim(b) == 0 and traced_type([b]) is None \
-            and float(b) == 2.0:
+    if not isinstance(b, TracedBase) and np.ndim(b) == 0 and float(b) == 2.0:
         return bind(OPS["square"], a)
     return bind(OPS["power"], a, b)
 
@@ -201,13 +220,10 @@ def _round(cls, x, decimals=0):
 
 
 # ======================================================================== reductions
-def _ndim(x):
-    return np.ndim(primal(x))
-
-
 @implements(np.sum)
 def _sum(cls, x, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None):
     _no_out(cls, "sum", out, where)
+    x = with_dtype(cls, x, dtype)
     axes = normalize_axis(axis, _ndim(x))
     res = bind(OPS["sum"], x, axis=axes, keepdims=bool(keepdims))
     return res if initial is None else res + initial
@@ -222,20 +238,23 @@ def _no_out(cls, name, out=None, where=None):
 
 
 def _count(x, axes):
-    shape = np.shape(primal(x))
+    shape = _shape(x)
     return int(np.prod([shape[a] for a in axes])) if axes else 1
 
 
 @implements(np.mean)
 def _mean(cls, x, axis=None, dtype=None, out=None, keepdims=False, where=None):
     _no_out(cls, "mean", out, where)
+    x = with_dtype(cls, x, dtype)
     axes = normalize_axis(axis, _ndim(x))
     return np.sum(x, axis=axes, keepdims=keepdims) / _count(x, axes)
 
 
 def _reduce(name):
-    def handler(cls, x, axis=None, out=None, keepdims=False, initial=None, where=None, **kw):
+    def handler(cls, x, axis=None, dtype=None, out=None, keepdims=False, initial=None,
+                where=None):
         _no_out(cls, name, out, where)
+        x = with_dtype(cls, x, dtype)
         if initial is not None:
             raise unsupported(f"numpy.{name}(..., initial=...)", cls._mode)
         axes = normalize_axis(axis, _ndim(x))
@@ -243,14 +262,23 @@ def _reduce(name):
     return handler
 
 
-for _fn, _n in ((np.max, "max"), (np.amax, "max"), (np.min, "min"), (np.amin, "min"),
-                (np.prod, "prod")):
-    ROUTES[_fn] = _reduce(_n)
+def _extremum(name):
+    reduce = _reduce(name)
+
+    def handler(cls, x, axis=None, out=None, keepdims=False, initial=None, where=None):
+        return reduce(cls, x, axis=axis, out=out, keepdims=keepdims, initial=initial, where=where)
+    return handler
+
+
+for _fn, _n in ((np.max, "max"), (np.amax, "max"), (np.min, "min"), (np.amin, "min")):
+    ROUTES[_fn] = _extremum(_n)
+ROUTES[np.prod] = _reduce("prod")
 
 
 @implements(np.var)
 def _var(cls, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, where=None, **kw):
     _no_out(cls, "var", out, where)
+    x = with_dtype(cls, x, dtype)
     ddof = kw.get("correction", ddof)
     axes = normalize_axis(axis, _ndim(x))
     centered = x - np.mean(x, axis=axes, keepdims=True)
@@ -259,8 +287,8 @@ def _var(cls, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, where=
 
 @implements(np.std)
 def _std(cls, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, where=None, **kw):
-    return np.sqrt(_var(cls, x, axis=axis, out=out, ddof=ddof, keepdims=keepdims, where=where,
-                        **kw))
+    return np.sqrt(_var(cls, x, axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims,
+                        where=where, **kw))
 
 
 @implements(np.linalg.norm)
@@ -293,10 +321,31 @@ def _norm(cls, x, ord=None, axis=None, keepdims=False):
 @implements(np.cumsum)
 def _cumsum(cls, x, axis=None, dtype=None, out=None):
     _no_out(cls, "cumsum", out)
+    x = with_dtype(cls, x, dtype)
     if axis is None:
         x, axis = np.ravel(x), 0
     (axis,) = normalize_axis(axis, _ndim(x))
     return bind(OPS["cumsum"], x, axis=axis)
+
+
+@implements(np.cumprod)
+def _cumprod(cls, x, axis=None, dtype=None, out=None):
+    """Running product as a log-depth scan of multiplies (Hillis-Steele): each step multiplies
+    the array by itself shifted, so it is a composite of ops, differentiable to any order."""
+    _no_out(cls, "cumprod", out)
+    x = with_dtype(cls, x, dtype)
+    if axis is None:
+        x, axis = np.ravel(x), 0
+    (axis,) = normalize_axis(axis, _ndim(x))
+    n = _shape(x)[axis]
+    pre = (slice(None),) * axis
+    step = 1
+    while step < n:
+        head = x[pre + (slice(0, step),)]
+        tail = x[pre + (slice(step, None),)] * x[pre + (slice(0, n - step),)]
+        x = np.concatenate([head, tail], axis=axis)
+        step *= 2
+    return x
 
 
 @implements(np.average)
@@ -304,8 +353,8 @@ def _average(cls, x, axis=None, weights=None, returned=False, keepdims=False):
     if weights is None:
         return np.mean(x, axis=axis, keepdims=keepdims)
     axes = normalize_axis(axis, _ndim(x))
-    w = weights if np.ndim(primal(weights)) == _ndim(x) else _weights_along(weights, axes, _ndim(x))
-    return np.sum(x * w, axis=axes, keepdims=keepdims) / np.sum(w * np.ones_like(_plain(x)),
+    w = weights if _ndim(weights) == _ndim(x) else _weights_along(weights, axes, _ndim(x))
+    return np.sum(x * w, axis=axes, keepdims=keepdims) / np.sum(w * np.ones(_shape(x)),
                                                                  axis=axes, keepdims=keepdims)
 
 
@@ -321,7 +370,7 @@ def _reshape(cls, x, shape=None, order="C", **kw):
     shape = kw.get("newshape", shape)
     if order != "C":
         raise unsupported(f"numpy.reshape(order={order!r})", cls._mode, "only order='C'")
-    new = np.reshape(_plain(x), shape).shape
+    new = np.reshape(_dummy(x), shape).shape
     return bind(OPS["reshape"], x, shape=new)
 
 
@@ -362,17 +411,17 @@ def _moveaxis(cls, x, source, destination):
 
 @implements(np.expand_dims)
 def _expand_dims(cls, x, axis):
-    return _reshape(cls, x, np.expand_dims(_plain(x), axis).shape)
+    return _reshape(cls, x, np.expand_dims(_dummy(x), axis).shape)
 
 
 @implements(np.squeeze)
 def _squeeze(cls, x, axis=None):
-    return _reshape(cls, x, np.squeeze(_plain(x), axis).shape)
+    return _reshape(cls, x, np.squeeze(_dummy(x), axis).shape)
 
 
 @implements(np.broadcast_to)
 def _broadcast_to(cls, x, shape, subok=False):
-    shape = np.broadcast_shapes(np.shape(primal(x)), tuple(np.atleast_1d(shape)))
+    shape = np.broadcast_shapes(_shape(x), tuple(np.atleast_1d(shape)))
     return bind(OPS["broadcast_to"], x, shape=tuple(int(s) for s in shape))
 
 
@@ -390,7 +439,48 @@ def _atleast_2d(cls, *xs):
 
 @implements(np.copy)
 def _copy(cls, x, *a, **k):
-    return x
+    return x.copy() if isinstance(x, TracedBase) else np.copy(x, *a, **k)
+
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def constant_like(x, value, dtype=None, shape=None):
+    """A constant with ``x``'s shape (or ``shape``): at ``x``'s level when it is float, so that
+    ``z = np.zeros_like(x); z[0] = x[1]`` works as in numpy; plain for other dtypes."""
+    dt = np.dtype(dtype) if dtype is not None else x.dtype
+    arr = np.full(_shape(x) if shape is None else shape, value, dtype=dt)
+    if isinstance(x, TracedBase) and dt in _FLOATS:
+        return x._constant_like(arr)
+    return arr
+
+
+@implements(np.zeros_like, np.empty_like)
+def _zeros_like(cls, x, dtype=None, order="K", subok=True, shape=None, **kw):
+    return constant_like(x, 0, dtype, shape)
+
+
+@implements(np.ones_like)
+def _ones_like(cls, x, dtype=None, order="K", subok=True, shape=None, **kw):
+    return constant_like(x, 1, dtype, shape)
+
+
+@implements(np.full_like)
+def _full_like(cls, x, fill_value, dtype=None, order="K", subok=True, shape=None, **kw):
+    if isinstance(fill_value, TracedBase):
+        return constant_like(x, 0, dtype, shape) + fill_value
+    return constant_like(x, fill_value, dtype, shape)
+
+
+def with_dtype(cls, x, dtype):
+    """``x`` as numpy computes a reduction with ``dtype=``: float dtypes cast (differentiably),
+    integer and bool dtypes give numpy's values (derivative 0), complex is refused."""
+    if dtype is None or not isinstance(x, TracedBase):
+        return x if dtype is None else np.asarray(x).astype(dtype)
+    dt = np.dtype(dtype)
+    if dt in _FLOATS or dt == bool or np.issubdtype(dt, np.integer):
+        return x.astype(dt, copy=False)
+    raise unsupported(f"dtype={dt}", cls._mode, "traced values are float32 or float64")
 
 
 # ======================================================================= indexing
@@ -481,9 +571,9 @@ def _flip(cls, x, axis=None):
 @implements(np.roll)
 def _roll(cls, x, shift, axis=None):
     if axis is None:
-        return np.reshape(_roll(cls, np.ravel(x), shift, 0), np.shape(primal(x)))
+        return np.reshape(_roll(cls, np.ravel(x), shift, 0), _shape(x))
     (axis,) = normalize_axis(axis, _ndim(x))
-    n = np.shape(primal(x))[axis]
+    n = _shape(x)[axis]
     idx = (np.arange(n) - shift) % n
     return getitem(cls, x, (slice(None),) * axis + (idx,))
 
@@ -503,14 +593,14 @@ def _repeat(cls, x, repeats, axis=None):
     if axis is None:
         x, axis = np.ravel(x), 0
     (axis,) = normalize_axis(axis, _ndim(x))
-    n = np.shape(primal(x))[axis]
+    n = _shape(x)[axis]
     idx = np.repeat(np.arange(n), repeats)
     return getitem(cls, x, (slice(None),) * axis + (idx,))
 
 
 @implements(np.tile)
 def _tile(cls, x, reps):
-    base = np.arange(_plain(x).size).reshape(np.shape(primal(x)))
+    base = np.arange(int(np.prod(_shape(x)))).reshape(_shape(x))
     return getitem(cls, np.ravel(x), np.tile(base, reps))
 
 
@@ -553,7 +643,7 @@ def _column_stack(cls, arrays):
 def _splitter(strict):
     def handler(cls, x, indices_or_sections, axis=0):
         (axis,) = normalize_axis(axis, _ndim(x))
-        positions = np.arange(np.shape(primal(x))[axis])
+        positions = np.arange(_shape(x)[axis])
         split = np.split if strict else np.array_split
         pieces = split(positions, indices_or_sections)
         return [getitem(cls, x, (slice(None),) * axis + (slice(int(p[0]), int(p[-1]) + 1)
@@ -586,7 +676,7 @@ _LETTERS = string.ascii_lowercase
 def _einsum_bind(spec, a, b):
     (la, lb), lo = spec.split("->")[0].split(","), spec.split("->")[1]
     if len(set(la)) != len(la) or len(set(lb)) != len(lb):
-        cls = traced_type([a, b])
+        cls = type(top_tracer([a, b]))
         raise unsupported(f"numpy.einsum('{spec}') with a repeated index in one operand",
                           cls._mode, "take np.diagonal or np.trace first")
     return bind(OPS["einsum"], a, b, spec=spec)
@@ -611,7 +701,7 @@ def matmul_spec(nd_a: int, nd_b: int) -> str:
 
 
 def _check_matmul(cls, a, b):
-    sa, sb = np.shape(primal(a)), np.shape(primal(b))
+    sa, sb = _shape(a), _shape(b)
     ka = sa[-1] if len(sa) else None
     kb = sb[-2] if len(sb) > 1 else (sb[0] if len(sb) else None)
     if ka != kb:
@@ -634,7 +724,7 @@ def _dot(cls, a, b, out=None):
         return a * b
     if nb == 1 or na == 1 and nb <= 2:
         return _matmul(cls, a, b)
-    sa, sb = np.shape(primal(a)), np.shape(primal(b))
+    sa, sb = _shape(a), _shape(b)
     if sa[-1] != sb[-2]:
         raise ValueError(f"dot: shapes {sa} and {sb} not aligned: {sa[-1]} (dim {na - 1}) != "
                          f"{sb[-2]} (dim {nb - 2})")

@@ -1,84 +1,56 @@
-"""Nonlinear reductions: prod, max, min. Each is one numba kernel giving value and local partial.
+"""Nonlinear reductions: prod, max, min. Each is numpy's reduction and one local partial rule.
 
-Contract: a kernel takes ``rows: (r, L)`` (the reduced axes flattened last) and returns
-``out: (r,)`` and ``d: (r, L)`` with ``d[i, j] = d out[i] / d rows[i, j]``. :class:`ReduceOp`
-applies ``d``: forward ``out_dot = sum(d * x_dot, axis)``, reverse ``x_bar = d * out_bar``.
+Contract: for ``x: (*shape)`` reduced over ``axis`` (a tuple), the partial rule returns
+``d: (*shape)`` with ``d[j] = d out / d x[j]`` (within each reduced slice). :class:`ReduceOp`
+applies it: forward ``out_dot = sum(d * x_dot, axis)``, reverse ``x_bar = d * out_bar``. Rules
+are numpy calls on ``x`` and the output with its axes kept, so they run on traced values too, and
+an outer transform differentiates them (second order) with no formula written again.
 
 Conventions:
 - max/min: ties split evenly, each of the ``c`` tied entries gets ``1/c`` (so the derivative of
   ``max(x, x)`` as a reduction is 1, and a constant vector shifts the max with slope 1);
-  ``nan`` entries propagate to the output as in numpy and then every ``d`` is ``nan``.
-- prod: ``d_j`` is the product of all other entries, computed from prefix and suffix products,
-  so it is exact when some entries are zero (no division by ``x_j``).
+  ``nan`` entries propagate to the output as in numpy and then every ``d`` is ``nan``. The
+  partial is piecewise constant, so its own derivative is 0.
+- prod: ``d_j`` is the product of all other entries, the product of the exclusive running
+  products from the left and from the right, so it is exact when some entries are zero (no
+  division by ``x_j``), and the value is numpy's (``inf`` stays ``inf``).
 """
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
-
-from .kernels import lazy
 
 from .registry import defreduce
 
-R_SIG = ["Tuple((float32[:], float32[:, :]))(float32[:, :])",
-         "Tuple((float64[:], float64[:, :]))(float64[:, :])"]
+
+def extremum_partial(x, out_kept, axis):
+    """``1/c`` on the ``c`` entries equal to the extremum of their slice, 0 elsewhere."""
+    hit = x == out_kept
+    d = hit / np.sum(hit, axis=axis, keepdims=True)
+    d = d.astype(x.dtype, copy=False)
+    if np.isnan(out_kept).any():
+        d = np.where(np.isnan(out_kept), np.nan, d).astype(x.dtype, copy=False)
+    return d
 
 
-@lazy(njit, R_SIG)
-def max_partial(rows):
-    r, n = rows.shape
-    out = np.empty(r, dtype=rows.dtype)
-    d = np.zeros((r, n), dtype=rows.dtype)
-    for i in range(r):
-        best = rows[i, 0]
-        has_nan = np.isnan(best)
-        for j in range(1, n):
-            v = rows[i, j]
-            if np.isnan(v):
-                has_nan = True
-            elif v > best:
-                best = v
-        if has_nan:
-            out[i] = np.nan
-            d[i, :] = np.nan
-            continue
-        out[i] = best
-        count = 0
-        for j in range(n):
-            if rows[i, j] == best:
-                count += 1
-        for j in range(n):
-            if rows[i, j] == best:
-                d[i, j] = 1.0 / count
-    return out, d
+def prod_partial(x, out_kept, axis):
+    """The product of the other entries of each reduced slice."""
+    nd = len(x.shape)
+    kept = tuple(a for a in range(nd) if a not in axis)
+    moved = np.transpose(x, kept + axis)
+    lead = moved.shape[:len(kept)]
+    rows = np.reshape(moved, lead + (-1,))
+    ones = np.ones(lead + (1,), dtype=x.dtype)
+    left = np.cumprod(np.concatenate([ones, rows[..., :-1]], axis=-1), axis=-1)
+    right = np.flip(np.cumprod(np.concatenate([ones, np.flip(rows, -1)[..., :-1]], axis=-1),
+                               axis=-1), -1)
+    d = np.reshape(left * right, moved.shape)
+    return np.transpose(d, tuple(np.argsort(kept + axis)))
 
 
-def min_partial(rows):
-    out, d = max_partial(-rows)
-    return -out, d
-
-
-@lazy(njit, R_SIG)
-def prod_partial(rows):
-    r, n = rows.shape
-    out = np.empty(r, dtype=rows.dtype)
-    d = np.empty((r, n), dtype=rows.dtype)
-    for i in range(r):
-        acc = rows[i, 0] * 0 + 1
-        for j in range(n):
-            d[i, j] = acc
-            acc *= rows[i, j]
-        out[i] = acc
-        acc = rows[i, 0] * 0 + 1
-        for j in range(n - 1, -1, -1):
-            d[i, j] *= acc
-            acc *= rows[i, j]
-    return out, d
-
-
-defreduce("max", max_partial, numpy=[np.max, np.amax],
+defreduce("max", np.max, extremum_partial, numpy=[np.max, np.amax],
           doc="Maximum over axis; ties split evenly among the tied entries.")
-defreduce("min", min_partial, numpy=[np.min, np.amin],
+defreduce("min", np.min, extremum_partial, numpy=[np.min, np.amin],
           doc="Minimum over axis; ties split evenly among the tied entries.")
-defreduce("prod", prod_partial, numpy=[np.prod],
-          doc="Product over axis; partial = product of the other entries (exact at zeros).")
+defreduce("prod", np.prod, prod_partial, numpy=[np.prod],
+          doc="Product over axis; partial = product of the other entries (exact at zeros; "
+              "numpy's value, so inf entries stay inf).")

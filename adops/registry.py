@@ -9,58 +9,145 @@ An op turns primal inputs into a primal output and a *linearization*:
                                   # needed[i] False skips a constant input's cotangent
 
 That is the only derivative entry point. Forward mode calls ``jvp``; reverse mode records ``lin``
-on its tape and calls ``vjp`` in its sweep. Four kinds of op build their ``lin`` generically:
+on its tape and calls ``vjp`` in its sweep. Five kinds of op build their ``lin`` generically:
 
-- :class:`ElementwiseOp`: a numba primal and one numba partial rule per input, ``d_i(*xs, out)``;
+- :class:`ElementwiseOp`: a numba primal and one local partial per input (a :class:`Rule`
+  kernel ``d_i(*xs, out)``, a :class:`Marker` such as :data:`ONE`, an :class:`Arg`, or None);
   ``jvp`` is ``sum_i smul(d_i, x_dot_i)``, ``vjp`` is ``smul(d_i, out_bar)``.
 - :class:`LinearOp`: a structural op (sum, reshape, indexing...): a batched linear map and its
   transpose; the dot-product test proves one is the adjoint of the other.
 - :class:`BilinearOp`: ``einsum`` of two operands (matmul, dot, tensordot...): linear in each.
 - :class:`ReduceOp`: a nonlinear reduction (prod, max, min) whose partial ``d`` has the input's
   shape; ``jvp`` is ``sum(d * x_dot, axis)``, ``vjp`` is ``d * out_bar`` broadcast back.
+- :class:`RuleOp`: an op given by its primal, a JVP map linear in the tangents and that map's
+  transpose, both written with numpy on the residuals (linear algebra and the like).
+
+**Nesting.** ``linearize`` accepts inputs that are themselves traced by a lower level (see
+:mod:`adops.levels`). Then the primal is that op bound at the lower level, and every partial,
+tangent and cotangent computation is numpy code on traced values: an elementwise rule's body runs
+in Python through the same dispatch, linear maps are numpy calls, and the strong-zero product is
+itself an op (``smul``). So the rules of this module are differentiated by the modes themselves,
+to any order, and no second-derivative table exists.
 
 Users register their own ops with :func:`defop` (elementwise) or :func:`deflinear`; both modes
 differentiate them at once, because neither mode holds any op maths.
 """
 from __future__ import annotations
 
-import gc
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
 
+from .fpstate import quiet  # noqa: F401  (the transforms' context; re-exported here)
 from .kernels import align, full_batch, smul, smul_add, smul_scaled
+from .levels import any_traced, bind, is_traced
 
 #: Every registered op, by name. ``len(OPS)`` is the size of the op set.
 OPS: dict[str, "Op"] = {}
 
 
-class _Marker:
+# ------------------------------------------------------------------------ kinds of partial
+class Partial:
+    """A kind of local partial of an elementwise op. ``materialize`` turns it into the value ``d``
+    that :func:`apply_partial` multiplies into a tangent or cotangent; ``describe`` gives its rule
+    as text for the docs and the graph view."""
+
+    def materialize(self, xs, out, traced: bool):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def describe(self) -> str:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class Marker(Partial):
     """A constant local partial that needs no kernel call (add, subtract, negative...)."""
 
-    def __init__(self, name: str, apply: Callable[[np.ndarray], np.ndarray]):
-        self.name, self.apply = name, apply
+    def __init__(self, name: str, apply: Callable, text: str):
+        self.name, self.apply, self.text = name, apply, text
+
+    def materialize(self, xs, out, traced):
+        return self
+
+    def describe(self):
+        return self.text
 
     def __repr__(self):
         return self.name
 
 
 #: Partial ``d = 1``: the tangent or cotangent passes through unchanged.
-ONE = _Marker("ONE", lambda t: t)
+ONE = Marker("ONE", lambda t: t, "1")
 #: Partial ``d = -1``.
-NEG_ONE = _Marker("NEG_ONE", np.negative)
+NEG_ONE = Marker("NEG_ONE", np.negative, "-1")
+_Marker = Marker
 
 
 @dataclass(frozen=True)
-class Arg:
+class Arg(Partial):
     """Partial equal to ``scale`` times primal input ``index`` (multiply: ``d/da = b``;
     square: ``d/dx = 2 x``). No kernel pass at linearize time and no copy: the scale is applied
     in the same pass that applies the partial to a tangent or cotangent."""
 
     index: int
     scale: float = 1.0
+
+    def materialize(self, xs, out, traced):
+        x = xs[self.index]
+        return x if self.scale == 1.0 else _Scaled(self.scale, x)
+
+    def describe(self):
+        return f"{'' if self.scale == 1 else f'{self.scale:g} * '}x{self.index}"
+
+
+class Rule(Partial):
+    """A partial computed from the inputs and the output: ``d = rule(*xs, out)``.
+
+    ``kernel`` is the compiled form (a numba ``@vectorize`` kernel, used on plain arrays);
+    ``body`` the same rule as a Python function of numpy calls, run on traced values when an
+    outer level differentiates the rule (nesting). A lazy kernel of :mod:`adops.kernels` carries
+    its body (``py_func``), so each rule is written once; a user rule may be either.
+    """
+
+    def __init__(self, rule):
+        self.kernel = rule
+        self.body = getattr(rule, "py_func", None)
+        if self.body is None:
+            dispatcher = getattr(rule, "_dispatcher", None)
+            self.body = getattr(dispatcher, "py_func", None)
+        if self.body is None and not isinstance(rule, np.ufunc):
+            self.body = rule  # a plain Python function of numpy calls
+        self.__name__ = getattr(rule, "__name__", repr(rule))
+
+    def materialize(self, xs, out, traced):
+        if not traced:
+            return self.kernel(*xs, out)
+        if self.body is None:
+            raise TypeError(
+                f"the partial rule {self.__name__} is a compiled ufunc without its Python body, "
+                "so a nested transform cannot differentiate it; pass the numba kernel itself "
+                "(@vectorize([...]) keeps .py_func) or a Python function of numpy calls")
+        return self.body(*xs, out)
+
+    def describe(self):
+        import inspect
+        body = self.body if self.body is not None else self.kernel
+        try:
+            src = inspect.getsource(body)
+        except (OSError, TypeError):
+            return self.__name__
+        text = src[src.index("def "):].split(":", 1)[1]
+        return " ".join(line.strip() for line in text.splitlines() if line.strip())
+
+    def __repr__(self):
+        return f"<rule {self.__name__}>"
+
+
+def as_partial(p) -> Partial | None:
+    """A partial given to :func:`defop`: a :class:`Partial`, None, or a rule (kernel or function)."""
+    if p is None or isinstance(p, Partial):
+        return p
+    return Rule(p)
 
 
 class _Scaled:
@@ -77,12 +164,21 @@ class _Scaled:
 
 
 class Op:
-    """Base of all ops: a name, a docstring and :meth:`linearize`."""
+    """Base of all ops: a name, a docstring, :meth:`value` (the primal alone) and
+    :meth:`linearize` (the primal and its linearization)."""
 
     name: str
     doc: str = ""
     #: numpy callables this op implements directly (for the supported-functions table)
     numpy: tuple = ()
+    #: whether numpy's result can be a view of the first input (structural ops)
+    views: bool = False
+    #: for ops whose views numpy lets you write through (getitem, reshape, transpose):
+    #: ``writeback(base, view, **params)`` is the base with the view's new values written in
+    writeback = None
+
+    def value(self, *xs, **params):
+        return self.linearize(*xs, **params)[0]
 
     def linearize(self, *xs, **params):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -98,32 +194,20 @@ def _register(op: Op) -> Op:
     return op
 
 
-@contextmanager
-def quiet():
-    """The context each mode's entry points run in: floating-point warnings off, cyclic GC paused.
-
-    Partials are ``inf``/``nan`` at kinks by design (sqrt at 0) and the strong-zero kernels raise
-    spurious flags (LLVM computes ``d * t`` before selecting 0), so warnings are silenced once
-    per transform rather than with ``np.errstate`` per op. A trace creates many small acyclic
-    objects, which set off the cyclic collector over and over (about 1.5 us per op measured on a
-    chain of scalar ops); it is paused while tracing and restored after, as it was.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-def _apply(d, t):
-    if isinstance(d, _Marker):
+def apply_partial(d, t):
+    """``smul(d, t)`` for a materialized partial ``d`` and a tangent or cotangent ``t``."""
+    if isinstance(d, Marker):
         return d.apply(t)
     if type(d) is _Scaled:
+        if is_traced(d.x) or is_traced(t):
+            return bind(SMUL, d.scale * d.x, t)
         return smul_scaled(d.scale, d.x, t)
+    if is_traced(d) or is_traced(t):
+        return bind(SMUL, d, t)
     return smul(d, t)
+
+
+_apply = apply_partial
 
 
 def _combine(terms):
@@ -136,12 +220,12 @@ def _combine(terms):
             return np.subtract(t1, t2)
         if d1 is NEG_ONE and d2 is ONE:
             return np.subtract(t2, t1)
-        plain = (_Marker, _Scaled)
-        if not isinstance(d1, plain) and not isinstance(d2, plain):
+        if type(d1) is np.ndarray and type(d2) is np.ndarray and type(t1) is np.ndarray \
+                and type(t2) is np.ndarray:
             return smul_add(d1, t1, d2, t2)
-    out = _apply(*terms[0])
+    out = apply_partial(*terms[0])
     for d, t in terms[1:]:
-        out = out + _apply(d, t)
+        out = out + apply_partial(d, t)
     return out
 
 
@@ -164,8 +248,8 @@ class ElementwiseLin:
 
     def vjp(self, out_bar, needed=None):
         if needed is None:
-            return tuple(None if d is None else _apply(d, out_bar) for d in self.partials)
-        return tuple(None if d is None or not need else _apply(d, out_bar)
+            return tuple(None if d is None else apply_partial(d, out_bar) for d in self.partials)
+        return tuple(None if d is None or not need else apply_partial(d, out_bar)
                      for d, need in zip(self.partials, needed))
 
     @property
@@ -174,23 +258,27 @@ class ElementwiseLin:
 
 
 class ElementwiseOp(Op):
-    """``out = primal(*xs)`` elementwise, with local partials ``d_i = partials[i](*xs, out)``.
+    """``out = primal(*xs)`` elementwise, with one local partial per input (see :class:`Partial`).
 
-    Each partial is a numba kernel taking the inputs and the output, a marker (:data:`ONE`,
+    Each partial is a :class:`Rule` (a numba kernel ``d_i(*xs, out)``), a marker (:data:`ONE`,
     :data:`NEG_ONE`), an :class:`Arg`, or ``None`` for an input that is not differentiable
     (``where``'s condition).
     """
 
     def __init__(self, name, primal, partials, numpy=(), doc=""):
-        self.name, self.primal, self.partials = name, primal, tuple(partials)
+        self.name, self.primal = name, primal
+        self.partials = tuple(as_partial(p) for p in partials)
         self.nin = len(self.partials)
         self.numpy, self.doc = tuple(numpy), doc
 
-    def linearize(self, *xs):
+    def _check_arity(self, xs):
         if len(xs) != self.nin:
             raise TypeError(f"{self.name} takes {self.nin} inputs, got {len(xs)}")
+
+    def value(self, *xs):
+        self._check_arity(xs)
         try:
-            out = np.asarray(self.primal(*xs))
+            return np.asarray(self.primal(*xs))
         except ValueError as e:
             shapes = " and ".join(str(np.shape(x)) for x in xs)
             raise ValueError(f"{self.name}: inputs of shapes {shapes} do not broadcast "
@@ -199,19 +287,35 @@ class ElementwiseOp(Op):
             types = ", ".join(np.asarray(x).dtype.name for x in xs)
             raise TypeError(f"{self.name}: no kernel for inputs of dtypes {types}; traced "
                             f"values are float32/float64 ({e})") from None
-        ds = []
-        for rule in self.partials:
-            if rule is None or isinstance(rule, _Marker):
-                ds.append(rule)
-            elif isinstance(rule, Arg):
-                x = xs[rule.index]
-                ds.append(x if rule.scale == 1.0 else _Scaled(rule.scale, x))
-            else:
-                ds.append(rule(*xs, out))
+
+    def linearize(self, *xs):
+        traced = any_traced(xs)
+        if traced:
+            self._check_arity(xs)
+            out = bind(self, *xs)
+        else:
+            out = self.value(*xs)
+        ds = [None if p is None else p.materialize(xs, out, traced) for p in self.partials]
         return out, ElementwiseLin(ds, out.shape)
 
 
+#: The strong-zero product as an op, so that applying a partial nests: when a partial or a
+#: tangent is traced by an outer level, ``smul(d, t)`` is bound like any other op.
+SMUL = _register(ElementwiseOp(
+    "smul", smul, [Arg(1), Arg(0)],
+    doc="smul(d, t) = d * t, but 0 when either factor is 0 (strong zero, even against inf/nan); "
+        "the product that applies every local partial to a tangent or cotangent."))
+
+
 # ----------------------------------------------------------------------------- linear ops
+def shape_of(x) -> tuple:
+    return x.shape if isinstance(x, np.ndarray) or is_traced(x) else np.shape(x)
+
+
+def dtype_of(x):
+    return x.dtype if isinstance(x, np.ndarray) or is_traced(x) else np.asarray(x).dtype
+
+
 class LinearLin:
     """Linearization of a linear op: nothing but the op, its parameters and input shapes."""
 
@@ -247,19 +351,25 @@ class LinearLin:
 class LinearOp(Op):
     """A structural op: ``primal(*xs, **p)``; its batched map ``apply(*x_dots, **p)`` on inputs with
     a leading direction axis; and the transpose ``transpose(out_bar, shapes, **p)`` returning one
-    batched cotangent per input. ``apply`` defaults to ``primal`` where the op is already batched
-    by numpy broadcasting.
+    batched cotangent per input. ``apply`` and ``transpose`` are numpy code, so they also run on
+    traced tangents and cotangents (nesting).
     """
 
-    def __init__(self, name, primal, apply, transpose, numpy=(), doc="", transpose_add=None):
+    views = True
+
+    def __init__(self, name, primal, apply, transpose, numpy=(), doc="", transpose_add=None,
+                 writeback=None):
         self.name, self.primal, self.apply, self.transpose = name, primal, apply, transpose
         self.numpy, self.doc, self.transpose_add = tuple(numpy), doc, transpose_add
+        self.writeback = writeback
+
+    def value(self, *xs, **params):
+        return np.asarray(self.primal(*[np.asarray(x) for x in xs], **params))
 
     def linearize(self, *xs, **params):
-        xs = [np.asarray(x) for x in xs]
-        out = np.asarray(self.primal(*xs, **params))
-        return out, LinearLin(self, params, [x.shape for x in xs], [x.dtype for x in xs],
-                              out.shape)
+        out = bind(self, *xs, **params) if any_traced(xs) else self.value(*xs, **params)
+        return out, LinearLin(self, params, [shape_of(x) for x in xs],
+                              [dtype_of(x) for x in xs], out.shape)
 
 
 # --------------------------------------------------------------------------- bilinear ops
@@ -281,9 +391,9 @@ class BilinearLin:
 
     def vjp(self, out_bar, needed=None):
         left, right = needed if needed is not None else (True, True)
-        return (self.op.transpose_left(out_bar, self.b, self.a.shape, **self.params)
+        return (self.op.transpose_left(out_bar, self.b, shape_of(self.a), **self.params)
                 if left else None,
-                self.op.transpose_right(out_bar, self.a, self.b.shape, **self.params)
+                self.op.transpose_right(out_bar, self.a, shape_of(self.b), **self.params)
                 if right else None)
 
     @property
@@ -304,7 +414,12 @@ class BilinearOp(Op):
         self.transpose_left, self.transpose_right = transpose_left, transpose_right
         self.numpy, self.doc = tuple(numpy), doc
 
+    def value(self, a, b, **params):
+        return np.asarray(self.primal(np.asarray(a), np.asarray(b), **params))
+
     def linearize(self, a, b, **params):
+        if is_traced(a) or is_traced(b):
+            return bind(self, a, b, **params), BilinearLin(self, a, b, params)
         a, b = np.asarray(a), np.asarray(b)
         return np.asarray(self.primal(a, b, **params)), BilinearLin(self, a, b, params)
 
@@ -321,12 +436,12 @@ class ReduceLin:
         if t is None:
             return None
         axis = tuple(a + 1 for a in self.axis)
-        return np.sum(_apply(self.d, t), axis=axis, keepdims=self.keepdims)
+        return np.sum(apply_partial(self.d, t), axis=axis, keepdims=self.keepdims)
 
     def vjp(self, out_bar, needed=None):
         if not self.keepdims:
             out_bar = np.expand_dims(out_bar, tuple(a + 1 for a in self.axis))
-        return (_apply(self.d, out_bar),)
+        return (apply_partial(self.d, out_bar),)
 
     @property
     def nbytes(self):
@@ -340,6 +455,8 @@ def normalize_axis(axis, ndim: int) -> tuple:
     axes = (axis,) if np.ndim(axis) == 0 else tuple(axis)
     out = []
     for a in axes:
+        if isinstance(a, (bool, np.bool_)) or not isinstance(a, (int, np.integer)):
+            raise TypeError(f"axis must be an integer or a tuple of integers, got {axis!r}")
         a = int(a)
         if not -ndim <= a < max(ndim, 1):
             raise np.exceptions.AxisError(f"axis {a} is out of bounds for array of dimension {ndim}")
@@ -348,30 +465,90 @@ def normalize_axis(axis, ndim: int) -> tuple:
 
 
 class ReduceOp(Op):
-    """A nonlinear reduction over ``axis``: ``partial(rows: (r, L)) -> (out: (r,), d: (r, L))``,
-    a numba kernel working on the reduced axes flattened to the last one.
+    """A nonlinear reduction over ``axis``: ``reduce(x, axis, keepdims)`` (numpy's own), and the
+    local partial ``partial(x, out_kept, axis) -> d`` with ``x``'s shape, written with numpy calls
+    (``out_kept`` has the reduced axes kept), so it runs on traced values too (nesting).
     """
 
-    def __init__(self, name, kernel, numpy=(), doc=""):
-        self.name, self.kernel, self.numpy, self.doc = name, kernel, tuple(numpy), doc
+    def __init__(self, name, reduce, partial, numpy=(), doc=""):
+        self.name, self.reduce, self.partial = name, reduce, partial
+        self.numpy, self.doc = tuple(numpy), doc
+
+    def value(self, x, axis=None, keepdims=False):
+        x = np.asarray(x)
+        axes = normalize_axis(axis, x.ndim)
+        self._check_empty(x.shape, axes)
+        return np.asarray(self.reduce(x, axis=axes, keepdims=keepdims))
+
+    def _check_empty(self, shape, axes):
+        if any(shape[a] == 0 for a in axes):
+            raise ValueError(f"{self.name} of an empty axis has no value and no derivative")
 
     def linearize(self, x, axis=None, keepdims=False):
-        x = np.asarray(x)
-        if not np.issubdtype(x.dtype, np.floating):
-            x = x.astype(np.float64)
-        axes = normalize_axis(axis, x.ndim)
-        if x.size == 0 and any(x.shape[a] == 0 for a in axes):
-            raise ValueError(f"{self.name} of an empty axis has no value and no derivative")
-        kept = tuple(a for a in range(x.ndim) if a not in axes)
-        moved = np.transpose(x, kept + axes)
-        kept_shape = moved.shape[:len(kept)]
-        rows = np.ascontiguousarray(moved).reshape(-1, max(1, int(np.prod(moved.shape[len(kept):]))))
-        out, d = self.kernel(rows)
-        d = np.transpose(d.reshape(moved.shape), np.argsort(kept + axes))
-        out = out.reshape(kept_shape)
-        if keepdims:
-            out = np.expand_dims(out, axes)
+        if not is_traced(x):
+            x = np.asarray(x)
+            if not np.issubdtype(x.dtype, np.floating):
+                x = x.astype(np.float64)
+        axes = normalize_axis(axis, len(x.shape))
+        if is_traced(x):
+            self._check_empty(x.shape, axes)
+            out = bind(self, x, axis=axes, keepdims=keepdims)
+        else:
+            out = self.value(x, axes, keepdims)
+        kept = out if keepdims else np.expand_dims(out, axes)
+        d = self.partial(x, kept, axes)
         return out, ReduceLin(d, axes, keepdims, out.shape)
+
+
+# ---------------------------------------------------------------------- rule ops
+class RuleLin:
+    __slots__ = ("op", "xs", "out", "res", "params")
+
+    def __init__(self, op, xs, out, res, params):
+        self.op, self.xs, self.out, self.res, self.params = op, xs, out, res, params
+
+    def jvp(self, x_dots):
+        if all(t is None for t in x_dots):
+            return None
+        return self.op.jvp_rule(x_dots, self.xs, self.out, self.res, **self.params)
+
+    def vjp(self, out_bar, needed=None):
+        needed = needed if needed is not None else (True,) * len(self.xs)
+        return tuple(self.op.vjp_rule(out_bar, self.xs, self.out, self.res, needed,
+                                      **self.params))
+
+    @property
+    def nbytes(self):
+        return sum(getattr(r, "nbytes", 0) for r in (self.out, *self.res))
+
+
+class RuleOp(Op):
+    """An op given by its primal and its linearization as numpy code (JAX's way for linear algebra).
+
+    - ``primal(*xs, **p) -> out``: numpy on plain arrays;
+    - ``residuals(xs, out, **p) -> tuple``: what both maps need beyond inputs and output (may be
+      ``None`` for none), numpy calls so that it also runs on traced values;
+    - ``jvp_rule(x_dots, xs, out, res, **p) -> out_dot``: linear in the tangents
+      ``x_dots[i]: (k, *x_i.shape)`` or None; returns ``(k, *out.shape)``;
+    - ``vjp_rule(out_bar, xs, out, res, needed, **p) -> x_bars``: its transpose, one cotangent
+      ``(m, *x_i.shape)`` (or None where ``needed[i]`` is False) per input.
+
+    The dot-product test proves ``vjp_rule`` is the transpose of ``jvp_rule``. Both are numpy
+    code, so nested transforms differentiate them (second order) with no extra formula.
+    """
+
+    def __init__(self, name, primal, jvp_rule, vjp_rule, residuals=None, numpy=(), doc=""):
+        self.name, self.primal, self.jvp_rule, self.vjp_rule = name, primal, jvp_rule, vjp_rule
+        self.residuals = residuals
+        self.numpy, self.doc = tuple(numpy), doc
+
+    def value(self, *xs, **params):
+        return np.asarray(self.primal(*[np.asarray(x) for x in xs], **params))
+
+    def linearize(self, *xs, **params):
+        out = bind(self, *xs, **params) if any_traced(xs) else self.value(*xs, **params)
+        res = () if self.residuals is None else tuple(self.residuals(xs, out, **params))
+        return out, RuleLin(self, xs, out, res, params)
 
 
 # ---------------------------------------------------------------------------- public API
@@ -381,7 +558,8 @@ def defop(name: str, primal, partials: Sequence, *, numpy=(), doc: str = "") -> 
     Args:
         name: unique op name.
         primal: a numba ``@vectorize`` kernel (or any ufunc-like callable) computing ``out``.
-        partials: one rule per input: a kernel ``d_i(*xs, out)``, :data:`ONE`, :data:`NEG_ONE`,
+        partials: one rule per input: a kernel ``d_i(*xs, out)`` or a Python function of numpy
+            calls (which nested transforms can differentiate), :data:`ONE`, :data:`NEG_ONE`,
             :class:`Arg` or ``None`` (not differentiable in that input).
         numpy: numpy callables that should dispatch to this op on traced arrays.
         doc: the rule's documentation (kinks, domain).
@@ -394,8 +572,7 @@ def defop(name: str, primal, partials: Sequence, *, numpy=(), doc: str = "") -> 
         >>> from numba import vectorize
         >>> @vectorize(["float64(float64)"], cache=False)
         ... def softplus(x): return np.log1p(np.exp(x))
-        >>> @vectorize(["float64(float64, float64)"], cache=False)
-        ... def softplus_dx(x, out): return 1.0 / (1.0 + np.exp(-x))
+        >>> def softplus_dx(x, out): return 1.0 / (1.0 + np.exp(-x))
         >>> op = adops.defop("my_softplus", softplus, [softplus_dx])
         >>> out, lin = op.linearize(np.array([0.0]))
         >>> float(lin.jvp([np.ones((1, 1))])[0, 0])
@@ -408,11 +585,13 @@ def defop(name: str, primal, partials: Sequence, *, numpy=(), doc: str = "") -> 
 
 
 def deflinear(name: str, primal, apply, transpose, *, numpy=(), doc: str = "",
-              transpose_add=None) -> LinearOp:
+              transpose_add=None, writeback=None) -> LinearOp:
     """Register a structural (linear) op: its primal, batched map and transpose.
 
     ``transpose_add(acc, out_bar, **params)``, optional, adds the transpose into an existing
     cotangent in place (for ops whose transpose is sparse, such as slicing).
+    ``writeback(base, view, **params)``, optional, for ops whose result numpy may return as a
+    writable view: the base with the view's values written back (see :mod:`adops.traced`).
 
     Example:
         >>> import numpy as np, adops
@@ -424,7 +603,7 @@ def deflinear(name: str, primal, apply, transpose, *, numpy=(), doc: str = "",
         >>> adops.unregister("my_double")
     """
     op = _register(LinearOp(name, primal, apply, transpose, numpy=numpy, doc=doc,
-                            transpose_add=transpose_add))
+                            transpose_add=transpose_add, writeback=writeback))
     _notify(op)
     return op
 
@@ -438,9 +617,28 @@ def defbilinear(name, primal, apply_left, apply_right, transpose_left, transpose
     return op
 
 
-def defreduce(name, kernel, *, numpy=(), doc="") -> ReduceOp:
+def defreduce(name, reduce, partial, *, numpy=(), doc="") -> ReduceOp:
     """Register a nonlinear reduction (see :class:`ReduceOp`)."""
-    op = _register(ReduceOp(name, kernel, numpy=numpy, doc=doc))
+    op = _register(ReduceOp(name, reduce, partial, numpy=numpy, doc=doc))
+    _notify(op)
+    return op
+
+
+def defrule(name, primal, jvp_rule, vjp_rule, *, residuals=None, numpy=(), doc="") -> RuleOp:
+    """Register an op by its primal, a JVP map and that map's transpose (see :class:`RuleOp`).
+
+    Example:
+        >>> import numpy as np, adops
+        >>> op = adops.defrule("my_cube", lambda x: x ** 3,
+        ...     lambda x_dots, xs, out, res: 3 * xs[0] ** 2 * x_dots[0],
+        ...     lambda out_bar, xs, out, res, needed: (3 * xs[0] ** 2 * out_bar,))
+        >>> out, lin = op.linearize(np.array([2.0]))
+        >>> lin.vjp(np.ones((1, 1)))[0].tolist()
+        [[12.0]]
+        >>> adops.unregister("my_cube")
+    """
+    op = _register(RuleOp(name, primal, jvp_rule, vjp_rule, residuals=residuals, numpy=numpy,
+                          doc=doc))
     _notify(op)
     return op
 
@@ -471,5 +669,10 @@ _unlisteners: list = []
 
 
 def _notify(op):
-    for fn in _listeners:
-        fn(op)
+    """Run the listeners (numpy routing); an op a listener refuses is not registered."""
+    try:
+        for fn in _listeners:
+            fn(op)
+    except Exception:
+        del OPS[op.name]
+        raise

@@ -2,7 +2,7 @@
 
 >>> import numpy as np, dualad
 >>> dualad.derivative(lambda x: (3 * x + 1) ** 2)(2.0)
-42.0
+array(42.)
 """
 from .dual import Dual
 from .api import jvp, jacfwd, derivative

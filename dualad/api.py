@@ -3,45 +3,54 @@
 Contract: for ``f: R^(*in_shape) -> R^(*out_shape)`` written with plain numpy,
 - ``jvp(f, (x,), (x_dot,))`` returns ``(f(x), J x_dot)``; with ``batched=True``,
   ``x_dot: (k, *in_shape)`` and the tangent out is ``(k, *out_shape)``: k directions, one pass;
-- ``jacfwd(f)(x)`` is the Jacobian, shape ``out_shape + in_shape``, built from ``ceil(n / chunk)``
-  passes that each seed ``chunk`` columns of the identity;
-- ``derivative(f)(x)`` is ``df/dx`` for a scalar ``x``, shape ``out_shape``.
+- ``jacfwd(f)(x)`` is the Jacobian, shape ``out_shape + in_shape``: the chunked ``jvp``, with
+  ``ceil(n / chunk)`` passes that each seed ``chunk`` columns of the identity;
+- ``derivative(f)(x)`` is ``df/dx`` for a scalar ``x``, shape ``out_shape`` (a 0-d array for a
+  scalar output, as ``revad.grad`` gives).
+
+Outputs may be tuples or lists of arrays; results mirror them. Every call opens its own level
+(:mod:`adops.levels`), so these transforms nest with each other and with revad's, to any depth.
+Results are fresh arrays the caller owns.
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from adops.registry import quiet
-from adops.inputs import (argnums_tuple as _argnums, as_primal, auto_chunk, check_seed,
-                          identity_chunks)
+from adops.fpstate import quiet
+from adops.inputs import as_primal, check_seed
+from adops.levels import Level
+from adops.transform import (argnums_tuple, by_chunks, check_output, flatten, own,
+                             result_dtype)
 from .dual import Dual
 
 
-def _tree_map(fn, tree):
-    if isinstance(tree, (tuple, list)):
-        return type(tree)(_tree_map(fn, t) for t in tree)
-    return fn(tree)
+def push_forward(f, args, kwargs, seeds: dict, k: int):
+    """Run ``f`` once with ``args[i]`` carrying tangents ``seeds[i]: (k, *shape_i)``.
 
-
-def _output_check(out, where):
-    if isinstance(out, (Dual, np.ndarray, int, float, np.number)):
-        return
-    if isinstance(out, (tuple, list)):
-        for o in out:
-            _output_check(o, where)
-        return
-    raise TypeError(f"{where}: the function returned {type(out).__name__}; it must return an "
-                    "array (or a tuple/list of arrays)")
-
-
-def _split(out, k, dtype):
-    """Primal and tangent ``(k, *shape)`` of one output (constant outputs have zero tangent)."""
-    if isinstance(out, Dual):
-        return out.primal, out.tangent
-    p = np.asarray(out)
-    return p, np.zeros((k,) + p.shape, dtype=np.result_type(p.dtype, dtype))
+    Returns ``(values, tangents, rebuild)``: the output leaves' values and tangents
+    ``(k, *out_shape_j)`` (zeros for outputs that do not depend on the seeded inputs).
+    """
+    dtype = next(iter(seeds.values())).dtype if seeds else np.float64
+    with Level("dualad.jvp") as level, quiet():
+        dargs = list(args)
+        for i, t in seeds.items():
+            dargs[i] = Dual(args[i], t, level)
+        out = f(*dargs, **kwargs)
+        leaves, rebuild = flatten(out)
+        values, tangents = [], []
+        for o in leaves:
+            check_output(o, "jvp")
+            if o.__class__ is Dual and o.level is level:
+                if o._view is not None:
+                    o._refresh()
+                values.append(o.primal)
+                tangents.append(o.tangent)
+            else:
+                v = o if isinstance(o, Dual) else np.asarray(o)
+                values.append(v)
+                tangents.append(np.zeros((k,) + tuple(v.shape),
+                                         dtype=result_dtype(np.result_type(v.dtype, dtype))))
+    return values, tangents, rebuild
 
 
 def jvp(f, primals, tangents, *, batched: bool = False):
@@ -55,7 +64,8 @@ def jvp(f, primals, tangents, *, batched: bool = False):
         batched: whether tangents carry a leading axis of directions.
 
     Returns:
-        ``(out, out_tangent)``; ``out_tangent`` has ``out``'s shape, or ``(k, *out.shape)``.
+        ``(out, out_tangent)``; ``out_tangent`` has ``out``'s shape, or ``(k, *out.shape)``
+        (tuples/lists when ``f`` returns them).
 
     Example:
         >>> import numpy as np
@@ -75,71 +85,22 @@ def jvp(f, primals, tangents, *, batched: bool = False):
     if len(ks) > 1:
         raise ValueError(f"jvp: tangents carry different numbers of directions {sorted(ks)}")
     k = ks.pop() if ks else 1
-    with quiet():
-        out = f(*[Dual(x, t) for x, t in zip(xs, ts)])
-    _output_check(out, "jvp")
-    dtype = xs[0].dtype if xs else np.float64
-    prim = _tree_map(lambda o: _split(o, k, dtype)[0], out)
-    tan = _tree_map(lambda o: _split(o, k, dtype)[1] if batched else _split(o, k, dtype)[1][0, ...],
-                    out)
-    return prim, tan
-
-
-def _jacobian_wrt(f, args, i, chunk):
-    x = args[i]
-    n = x.size
-    k = auto_chunk(n, x.dtype.itemsize) if chunk is None else int(chunk)
-    if k < 1:
-        raise ValueError(f"jacfwd: chunk must be a positive integer, got {chunk!r}")
-    k = min(k, max(n, 1))
-    cols = None
-    out_prim = None
-    for start, seed in identity_chunks(n, k, x.dtype):
-        width = seed.shape[0]
-        dargs = list(args)
-        dargs[i] = Dual(x, seed.reshape((width,) + x.shape))
-        with quiet():
-            out = f(*dargs)
-        _output_check(out, "jacfwd")
-        if cols is None:
-            out_prim = _tree_map(lambda o: np.asarray(_split(o, width, x.dtype)[0]), out)
-            cols = _tree_map(lambda o: [], out)
-        _zip_append(cols, out, width, x.dtype, seed)
-    if n == 0:
-        out = f(*args)
-        return _tree_map(lambda o: np.zeros(np.shape(o) + x.shape), out)
-    return _tree_map2(lambda c, p: _assemble(c, p.shape, x.shape), cols, out_prim)
-
-
-def _zip_append(cols, out, width, dtype, seed):
-    if isinstance(out, (tuple, list)):
-        for c, o in zip(cols, out):
-            _zip_append(c, o, width, dtype, seed)
-    else:
-        t = _split(out, width, dtype)[1]
-        # the seed buffer is reused by the next chunk: an output that is the seed must be copied
-        cols.append(t.copy() if np.may_share_memory(t, seed) else t)
-
-
-def _tree_map2(fn, a, b):
-    if isinstance(b, (tuple, list)):
-        return type(b)(_tree_map2(fn, x, y) for x, y in zip(a, b))
-    return fn(a, b)
-
-
-def _assemble(blocks, out_shape, in_shape):
-    jt = np.concatenate(blocks, axis=0)  # (n, *out_shape)
-    return np.moveaxis(jt, 0, -1).reshape(tuple(out_shape) + tuple(in_shape))
+    values, outs, rebuild = push_forward(f, xs, {}, dict(enumerate(ts)), k)
+    guards = (*primals, *tangents, *xs, *ts)
+    values = [own(v, guards=guards) for v in values]
+    outs = [own(t if batched else t[0], result_dtype(v.dtype), guards)
+            for t, v in zip(outs, values)]
+    return rebuild(values), rebuild(outs)
 
 
 def jacfwd(f, argnums=0, *, chunk: int | None = None):
     """Jacobian of ``f`` by forward mode, shape ``out.shape + in.shape``.
 
     Args:
-        f: function written with numpy.
+        f: function written with numpy; keyword arguments of the call are passed through.
         argnums: which positional argument(s) to differentiate; a tuple gives a tuple.
-        chunk: directions per pass (``None``: :func:`auto_chunk`); every chunk gives the same
-            Jacobian, computed in ``ceil(n / chunk)`` passes.
+        chunk: directions per pass (``None``: :func:`adops.inputs.auto_chunk`); every chunk
+            gives the same Jacobian, computed in ``ceil(n / chunk)`` passes.
 
     Example:
         >>> import numpy as np
@@ -147,28 +108,44 @@ def jacfwd(f, argnums=0, *, chunk: int | None = None):
         >>> J.tolist()
         [[2.0, 0.0, 0.0], [0.0, 2.0, 0.0], [0.0, 0.0, 2.0]]
     """
-    def jac(*args):
-        multiple, nums = _argnums(argnums, len(args))
+    def jac(*args, **kwargs):
+        multiple, nums = argnums_tuple(argnums, len(args))
         args = [as_primal(a, f"argument {j}") if j in nums else a for j, a in enumerate(args)]
-        res = tuple(_jacobian_wrt(f, args, i, chunk) for i in nums)
-        return res if multiple else res[0]
+        per_arg, rebuild = [], None
+        for i in nums:
+            x = args[i]
+
+            def push(seed, x=x, i=i):
+                nonlocal rebuild
+                w = seed.shape[0]
+                _, tans, rebuild = push_forward(f, args, kwargs,
+                                                {i: seed.reshape((w,) + x.shape)}, w)
+                return tans
+            blocks = by_chunks(push, x.size, chunk, x.dtype, "jacfwd")
+            per_arg.append([own(np.moveaxis(b, 0, -1).reshape(b.shape[1:] + x.shape),
+                                result_dtype(x.dtype), args) for b in blocks])
+        # JAX's layout: the output structure outside, the argnums tuple inside
+        per_out = [tuple(p[j] for p in per_arg) if multiple else per_arg[0][j]
+                   for j in range(len(per_arg[0]))]
+        return rebuild(per_out)
     jac.__name__ = f"jacfwd({getattr(f, '__name__', 'f')})"
     return jac
 
 
 def derivative(f):
-    """``df/dx`` for a scalar input ``x``; the result has ``f(x)``'s shape.
+    """``df/dx`` for a scalar input ``x``; the result has ``f(x)``'s shape (0-d for a scalar).
 
     Example:
-        >>> derivative(lambda x: (3 * x + 1) ** 2)(1.0)
+        >>> float(derivative(lambda x: (3 * x + 1) ** 2)(1.0))
         24.0
     """
-    def df(x, *rest):
+    def df(x, *rest, **kwargs):
         x = as_primal(x, "x")
-        if x.ndim != 0:
+        if len(x.shape) != 0:
             raise ValueError(f"derivative takes a scalar x, got shape {x.shape}; use jacfwd for "
                              "array inputs")
-        _, t = jvp(lambda x_: f(x_, *rest), (x,), (np.ones((), dtype=x.dtype),))
-        return _tree_map(lambda v: float(v) if np.ndim(v) == 0 else v, t)
+        seed = np.ones((1,), dtype=x.dtype)
+        values, tans, rebuild = push_forward(f, (x, *rest), kwargs, {0: seed}, 1)
+        return rebuild([own(t[0], result_dtype(v.dtype), (x,)) for t, v in zip(tans, values)])
     df.__name__ = f"derivative({getattr(f, '__name__', 'f')})"
     return df

@@ -8,6 +8,7 @@ from .tape import Tape, BranchChanged
 from .var import Var
 from .backward import backward
 from .api import vjp, grad, value_and_grad, jacrev, record, Recording
+from .forward_over_reverse import hessian, hvp
 
 __all__ = ["Tape", "BranchChanged", "Var", "backward", "vjp", "grad", "value_and_grad", "jacrev",
-           "record", "Recording"]
+           "record", "Recording", "hessian", "hvp"]

@@ -6,69 +6,102 @@ Contract: for ``f: R^(*in_shape) -> R^(*out_shape)`` written with plain numpy,
   and the result ``(*in_shape)``; ``vjp_fn(u, batched=True)`` takes ``u: (m, *out_shape)`` and
   returns ``(m, *in_shape)``: m seeds in one sweep;
 - ``grad(f)(x)``: f returns a scalar; the gradient has ``x``'s shape;
-- ``jacrev(f)(x)``: the Jacobian, ``out_shape + in_shape``, from one recording and
-  ``ceil(m / chunk)`` sweeps;
+- ``jacrev(f)(x)``: the Jacobian, ``out_shape + in_shape``: one recording and the chunked
+  ``vjp``, ``ceil(m / chunk)`` sweeps;
 - ``record(f, x0)`` traces once; the :class:`Recording` evaluates value and gradient at new
   inputs of the same shapes without tracing again.
+
+Outputs may be tuples or lists of arrays (``vjp`` then takes cotangents of the same structure;
+``jacrev`` gives one Jacobian per output). Every call opens its own level
+(:mod:`adops.levels`), so these transforms nest with each other and with dualad's. Keyword
+arguments of a transformed function's call are passed to ``f``. Results are fresh arrays the
+caller owns.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from adops.registry import quiet
-from adops.inputs import (argnums_tuple as _argnums, as_primal, auto_chunk, check_seed,
-                          identity_chunks)
-from .backward import backward
+from adops.fpstate import quiet
+from adops.inputs import as_primal, check_seed
+from adops.levels import Level
+from adops.transform import (argnums_tuple, by_chunks, check_output, flatten, own,
+                             result_dtype)
+from .backward import sweep
 from .tape import BranchChanged, Tape
 from .var import Var
 
 
-def _trace(f, args, nums):
-    """Run ``f`` with the arguments ``nums`` traced on a new tape."""
-    tape = Tape()
-    xs = list(args)
-    for i in nums:
-        xs[i] = tape.leaf(as_primal(args[i], f"argument {i}"))
-    with quiet():
-        out = f(*xs)
-    return tape, [xs[i] for i in nums], out
+class Trace:
+    """One run of ``f`` on a tape: the leaves' entries, and each output leaf's entry (None for an
+    output that does not depend on the leaves) and value."""
 
+    __slots__ = ("tape", "leaves", "shapes", "dtypes", "outs", "values", "rebuild", "is_tree")
 
-def _check_out(out, where):
-    if isinstance(out, Var):
-        return
-    if isinstance(out, (np.ndarray, float, int, np.number)):
-        return
-    raise TypeError(f"{where}: the function returned {type(out).__name__}; it must return an "
-                    "array or a scalar")
+    def __init__(self, f, args, kwargs, nums, name):
+        level = Level(name)
+        self.tape = tape = Tape(level)
+        with level, quiet():
+            xs = list(args)
+            self.leaves = []
+            for i in nums:
+                v = tape.leaf(as_primal(args[i], f"argument {i}"))
+                xs[i] = v
+                self.leaves.append(v.index)
+            out = f(*xs, **kwargs)
+            self.is_tree = isinstance(out, (tuple, list))
+            leaves, self.rebuild = flatten(out)
+            self.outs, self.values = [], []
+            for o in leaves:
+                check_output(o, name)
+                if o.__class__ is Var and o.level is level:
+                    if o._view is not None:
+                        o._refresh()
+                    self.outs.append(o.index)
+                    self.values.append(o.primal)
+                else:
+                    self.outs.append(None)
+                    self.values.append(o if isinstance(o, Var) else np.asarray(o))
+        self.shapes = [tape.shapes[i] for i in self.leaves]
+        self.dtypes = [tape.dtypes[i] for i in self.leaves]
 
+    def pull_back(self, seeds, lins=None):
+        """Cotangents ``(m, *x_i.shape)`` of the leaves, for seeds ``(m, *out_j.shape)`` per
+        output leaf (zeros where no path leads)."""
+        m = seeds[0].shape[0]
+        live = {}
+        for entry, s in zip(self.outs, seeds):
+            if entry is not None:
+                live[entry] = live[entry] + s if entry in live else s
+        bars = sweep(self.tape, live, self.leaves, lins) if live else [None] * len(self.leaves)
+        return [np.zeros((m,) + s, dtype=d) if b is None else np.broadcast_to(b, (m,) + s)
+                for b, s, d in zip(bars, self.shapes, self.dtypes)]
 
-def _seeds_to_bars(tape, leaves, out, seeds):
-    """x_bar for each leaf, ``(m, *leaf_shape)``; zeros where the output does not depend on it."""
-    m = seeds.shape[0]
-    if not isinstance(out, Var):
-        return [np.zeros((m,) + x.shape, dtype=x.primal.dtype) for x in leaves]
-    bars = backward(tape, out.index, seeds, [x.index for x in leaves])
-    return [np.zeros((m,) + x.shape, dtype=x.primal.dtype) if b is None
-            else np.ascontiguousarray(np.broadcast_to(b, (m,) + x.shape))
-            for b, x in zip(bars, leaves)]
-
-
-def _primal(out):
-    return out.primal if isinstance(out, Var) else np.asarray(out)
+    def check_cotangent(self, cotangent, batched):
+        leaves = flatten(cotangent)[0] if self.is_tree else [cotangent]
+        if len(leaves) != len(self.values):
+            raise ValueError(f"vjp: the function has {len(self.values)} outputs but the "
+                             f"cotangent has {len(leaves)}; pass one per output, in the same "
+                             "tuple/list structure")
+        seeds = [check_seed(u, v.shape, result_dtype(v.dtype), batched, "cotangent")
+                 for u, v in zip(leaves, self.values)]
+        ks = {s.shape[0] for s in seeds}
+        if len(ks) > 1:
+            raise ValueError(f"vjp: cotangents carry different numbers of seeds {sorted(ks)}")
+        return leaves, seeds
 
 
 def vjp(f, *primals):
     """Vector-Jacobian product: ``(f(*primals), vjp_fn)``.
 
     Args:
-        f: a function of ``len(primals)`` arrays written with numpy, returning one array.
+        f: a function of ``len(primals)`` arrays written with numpy, returning an array (or a
+            tuple/list of arrays).
         *primals: inputs (scalars or arrays; ints become float64, float32 stays float32).
 
     Returns:
         ``(out, vjp_fn)``. ``vjp_fn(u)`` returns a tuple with one cotangent per primal, each of
         its primal's shape; ``vjp_fn(u, batched=True)`` takes ``u: (m, *out.shape)`` and returns
-        ``(m, *primal.shape)`` each.
+        ``(m, *primal.shape)`` each. ``vjp_fn`` can be called many times, from any thread.
 
     Example:
         >>> import numpy as np
@@ -76,16 +109,18 @@ def vjp(f, *primals):
         >>> vjp_fn(np.array([1.0, 1.0]))[0].tolist()
         [2.0, 4.0]
     """
-    tape, leaves, out = _trace(f, primals, range(len(primals)))
-    _check_out(out, "vjp")
-    value = _primal(out)
+    trace = Trace(f, primals, {}, range(len(primals)), "revad.vjp")
+    # the tape may hold an output as a residual of a later op: the caller gets a copy
+    value = trace.rebuild([v if isinstance(v, Var) else np.array(v, copy=True)
+                           for v in trace.values])
 
     def vjp_fn(cotangent, *, batched: bool = False):
-        seeds = check_seed(cotangent, value.shape, value.dtype, batched, "cotangent")
-        bars = _seeds_to_bars(tape, leaves, out, seeds)
-        return tuple(b if batched else b[0, ...] for b in bars)
+        leaves, seeds = trace.check_cotangent(cotangent, batched)
+        bars = trace.pull_back(seeds)
+        return tuple(own(b if batched else b[0], d, (*leaves, *seeds, *primals))
+                     for b, d in zip(bars, trace.dtypes))
 
-    vjp_fn.tape = tape
+    vjp_fn.tape = trace.tape
     return value, vjp_fn
 
 
@@ -97,17 +132,18 @@ def value_and_grad(f, argnums=0):
         >>> value_and_grad(lambda w: np.sum(w ** 2))(np.array([1.0, 3.0]))
         (array(10.), array([2., 6.]))
     """
-    def vg(*args):
-        multiple, nums = _argnums(argnums, len(args))
-        tape, leaves, out = _trace(f, args, nums)
-        _check_out(out, "grad")
-        value = _primal(out)
-        if value.shape != ():
+    def vg(*args, **kwargs):
+        multiple, nums = argnums_tuple(argnums, len(args))
+        trace = Trace(f, args, kwargs, nums, "revad.grad")
+        if trace.is_tree or tuple(trace.values[0].shape) != ():
+            got = (f"a {type(trace.rebuild(trace.values)).__name__} of {len(trace.values)} "
+                   "values" if trace.is_tree else f"shape {tuple(trace.values[0].shape)}")
             raise TypeError(f"grad requires f to return a scalar (shape ()), but it returned "
-                            f"shape {value.shape}; reduce it (e.g. np.sum) or use jacrev/vjp")
-        seeds = np.ones((1,), dtype=value.dtype)
-        grads = tuple(b[0, ...] for b in _seeds_to_bars(tape, leaves, out, seeds))
-        return value, (grads if multiple else grads[0])
+                            f"{got}; reduce it (e.g. np.sum) or use jacrev/vjp")
+        value = trace.values[0]
+        seeds = [np.ones((1,), dtype=result_dtype(value.dtype))]
+        grads = tuple(own(b[0], d, args) for b, d in zip(trace.pull_back(seeds), trace.dtypes))
+        return own(value, guards=args), (grads if multiple else grads[0])
     vg.__name__ = f"value_and_grad({getattr(f, '__name__', 'f')})"
     return vg
 
@@ -122,8 +158,8 @@ def grad(f, argnums=0):
     """
     vg = value_and_grad(f, argnums)
 
-    def g(*args):
-        return vg(*args)[1]
+    def g(*args, **kwargs):
+        return vg(*args, **kwargs)[1]
     g.__name__ = f"grad({getattr(f, '__name__', 'f')})"
     return g
 
@@ -139,25 +175,26 @@ def jacrev(f, argnums=0, *, chunk: int | None = None):
         >>> jacrev(lambda x: x[::-1] * 2.0)(np.zeros(2)).tolist()
         [[0.0, 2.0], [2.0, 0.0]]
     """
-    def jac(*args):
-        multiple, nums = _argnums(argnums, len(args))
-        tape, leaves, out = _trace(f, args, nums)
-        _check_out(out, "jacrev")
-        value = _primal(out)
-        m = value.size
-        k = auto_chunk(m, value.dtype.itemsize) if chunk is None else int(chunk)
-        if k < 1:
-            raise ValueError(f"jacrev: chunk must be a positive integer, got {chunk!r}")
-        rows = [[] for _ in leaves]
-        for start, seeds in identity_chunks(m, k, value.dtype):
-            width = seeds.shape[0]
-            bars = _seeds_to_bars(tape, leaves, out, seeds.reshape((width,) + value.shape))
-            for acc, b in zip(rows, bars):
-                # the seed buffer is reused by the next chunk (f = identity returns it)
-                acc.append(b.copy() if np.may_share_memory(b, seeds) else b)
-        res = tuple(np.concatenate(r, axis=0).reshape(value.shape + x.shape) if r
-                    else np.zeros(value.shape + x.shape) for r, x in zip(rows, leaves))
-        return res if multiple else res[0]
+    def jac(*args, **kwargs):
+        multiple, nums = argnums_tuple(argnums, len(args))
+        trace = Trace(f, args, kwargs, nums, "revad.jacrev")
+        shapes = [tuple(v.shape) for v in trace.values]
+        sizes = [int(np.prod(s)) for s in shapes]
+        cuts = np.cumsum([0] + sizes)
+        dtype = result_dtype(np.result_type(*[v.dtype for v in trace.values])) \
+            if trace.values else np.float64
+
+        def push(seed):
+            w = seed.shape[0]
+            seeds = [seed[:, a:b].reshape((w,) + s) for a, b, s in zip(cuts, cuts[1:], shapes)]
+            return trace.pull_back(seeds)
+        blocks = by_chunks(push, int(cuts[-1]), chunk, dtype, "jacrev")
+        per_out = []
+        for j, (a, b, s) in enumerate(zip(cuts, cuts[1:], shapes)):
+            jacs = tuple(own(blk[a:b].reshape(s + x_shape), d, args)
+                         for blk, x_shape, d in zip(blocks, trace.shapes, trace.dtypes))
+            per_out.append(jacs if multiple else jacs[0])
+        return trace.rebuild(per_out)
     jac.__name__ = f"jacrev({getattr(f, '__name__', 'f')})"
     return jac
 
@@ -170,6 +207,11 @@ class Recording:
     program is not ``f`` at the new input, and the replay raises :class:`BranchChanged`
     (``rerecord=False``, the default) or traces ``f`` again at the new input (``rerecord=True``).
 
+    A recording has no hidden state: a replay keeps its values and linearizations to itself, so
+    :meth:`vjp` always sweeps at the recorded point, a failed replay changes nothing, and one
+    recording serves many threads at once. Inputs whose dtype cannot be cast safely to the
+    recorded one (float64 into a float32 recording) are refused.
+
     Example:
         >>> import numpy as np
         >>> rec = record(lambda x: np.sum(x ** 3), np.array([1.0, 2.0]))
@@ -179,55 +221,79 @@ class Recording:
 
     def __init__(self, f, *x0, rerecord: bool = False):
         self.f, self.rerecord = f, rerecord
-        self._record(x0)
+        self._trace = self._record(x0)
 
     def _record(self, xs):
-        self.tape, self.leaves, out = _trace(self.f, xs, range(len(xs)))
-        _check_out(out, "record")
-        if not isinstance(out, Var):
+        trace = Trace(self.f, xs, {}, range(len(xs)), "revad.record")
+        if len(trace.outs) != 1:
+            raise TypeError("record: the function must return one array (not a tuple or list)")
+        if trace.outs[0] is None:
             raise TypeError("record: the function's output does not depend on its inputs")
-        self.out, self.out_var = out.index, out
-        self.shapes = [x.shape for x in self.leaves]
+        return trace
+
+    @property
+    def tape(self) -> Tape:
+        """The recorded tape."""
+        return self._trace.tape
+
+    @property
+    def recorded_value(self):
+        """f at the recorded point (a copy: the tape may hold the output as a residual)."""
+        return np.array(self._trace.values[0], copy=True)
 
     def vjp(self, cotangent, *, batched: bool = False):
         """Sweep the tape at the recorded point (no replay): one cotangent per input, as
         :func:`vjp`'s ``vjp_fn``. Reverse mode's two phases, recording and sweeping, can so be
         timed apart."""
-        value = self.out_var.primal
-        seeds = check_seed(cotangent, value.shape, value.dtype, batched, "cotangent")
-        bars = _seeds_to_bars(self.tape, self.leaves, self.out_var, seeds)
-        return tuple(b if batched else b[0, ...] for b in bars)
+        trace = self._trace
+        leaves, seeds = trace.check_cotangent(cotangent, batched)
+        bars = trace.pull_back(seeds)
+        return tuple(own(b if batched else b[0], d, (*leaves, *seeds))
+                     for b, d in zip(bars, trace.dtypes))
 
     def _replay(self, xs):
+        """``(trace, values, lins)`` at new inputs: this call's own state."""
+        trace = self._trace
         xs = [as_primal(x, f"input {i}") for i, x in enumerate(xs)]
         try:
-            values = self.tape.replay(xs)
+            values, lins = trace.tape.replay(xs)
         except BranchChanged:
             if not self.rerecord:
                 raise
-            self._record(xs)
-            values = self.tape.replay(xs)
-        return values
+            trace = self._record(xs)
+            self._trace = trace  # one assignment: other threads see the old or the new trace
+            values, lins = trace.tape.replay(xs)
+        return trace, values, lins
 
     def value(self, *xs):
         """f at new inputs, by replay."""
-        return self._replay(xs)[self.out]
+        trace, values, _ = self._replay(xs)
+        return own(values[trace.outs[0]], guards=xs)
 
     def value_and_grad(self, *xs):
         """(f, gradient) at new inputs; f must be scalar. One input gives one gradient array,
         several give a tuple."""
-        value = self._replay(xs)[self.out]
+        trace, values, lins = self._replay(xs)
+        value = values[trace.outs[0]]
         if value.shape != ():
             raise TypeError(f"value_and_grad requires a scalar output, got shape {value.shape}")
-        bars = backward(self.tape, self.out, np.ones((1,), dtype=value.dtype), self.tape.leaves)
-        grads = tuple(np.zeros(s) if b is None else np.broadcast_to(b, (1,) + s)[0]
-                      for b, s in zip(bars, self.shapes))
-        return value, grads[0] if len(grads) == 1 else grads
+        seeds = [np.ones((1,), dtype=result_dtype(value.dtype))]
+        grads = tuple(own(b[0], d, xs) for b, d in zip(trace.pull_back(seeds, lins),
+                                                        trace.dtypes))
+        return own(value, guards=xs), grads[0] if len(grads) == 1 else grads
 
     def grad(self, *xs):
+        """The gradient at new inputs, by replay (see :meth:`value_and_grad`)."""
         return self.value_and_grad(*xs)[1]
 
 
 def record(f, *x0, rerecord: bool = False) -> Recording:
-    """Trace ``f`` at ``x0`` once for replay at new inputs (see :class:`Recording`)."""
+    """Trace ``f`` at ``x0`` once for replay at new inputs (see :class:`Recording`).
+
+    Example:
+        >>> import numpy as np
+        >>> rec = record(lambda x: np.sum(np.sin(x)), np.zeros(2))
+        >>> rec.grad(np.zeros(2)).tolist()
+        [1.0, 1.0]
+    """
     return Recording(f, *x0, rerecord=rerecord)

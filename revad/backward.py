@@ -16,18 +16,29 @@ from adops.registry import quiet
 from .tape import Tape
 
 
-def backward(tape: Tape, out: int, out_bar: np.ndarray, wrt) -> list:
-    """Cotangents ``(m, *shape)`` of the entries ``wrt`` (None where no path leads to them)."""
+def backward(tape: Tape, out: int, out_bar, wrt, lins=None) -> list:
+    """Cotangents ``(m, *shape)`` of the entries ``wrt`` (None where no path leads to them).
+
+    ``lins`` are the linearizations to sweep (a replay's); by default the recorded ones."""
+    return sweep(tape, {out: out_bar}, wrt, lins)
+
+
+def sweep(tape: Tape, seeds: dict, wrt, lins=None) -> list:
+    """As :func:`backward`, with several seeded entries ``{entry: out_bar (m, *shape)}`` at once
+    (a function with several outputs)."""
     with quiet():
-        return _sweep(tape, out, out_bar, wrt)
+        return _sweep(tape, seeds, wrt, lins=lins)
 
 
-def _sweep(tape, out, out_bar, wrt, order=None):
+def _sweep(tape, seeds, wrt, order=None, lins=None):
+    out = max(seeds)
     bars = [None] * (out + 1)
     owned = bytearray(out + 1)
-    bars[out] = out_bar
+    for entry, bar in seeds.items():
+        bars[entry] = bar
     keep = set(wrt)
-    lins, refs, shapes = tape.lins, tape.refs, tape.shapes
+    lins = tape.lins if lins is None else lins
+    refs, shapes = tape.refs, tape.shapes
     for i in range(out, -1, -1):
         bar = bars[i]
         if bar is None:
@@ -38,13 +49,14 @@ def _sweep(tape, out, out_bar, wrt, order=None):
         if order is not None:
             order.append(i)
         rs = refs[i]
-        if len(rs) == 1 and type(rs[0]) is int and \
+        if len(rs) == 1 and type(rs[0]) is int and type(bar) is np.ndarray and \
                 getattr(getattr(lin, "op", None), "transpose_add", None) is not None:
             # a slice's cotangent is added into the parent's in place, not scattered into zeros
             r = rs[0]
             if bars[r] is None:
                 bars[r], owned[r] = np.zeros(bar.shape[:1] + shapes[r], dtype=bar.dtype), 1
-            if owned[r] and bars[r].dtype == bar.dtype and lin.vjp_add(bars[r], bar):
+            if owned[r] and type(bars[r]) is np.ndarray and bars[r].dtype == bar.dtype and \
+                    lin.vjp_add(bars[r], bar):
                 if i not in keep:
                     bars[i] = None
                 continue
@@ -55,7 +67,8 @@ def _sweep(tape, out, out_bar, wrt, order=None):
             prev = bars[r]
             if prev is None:
                 bars[r] = c
-            elif owned[r] and prev.dtype == np.result_type(prev, c):
+            elif owned[r] and type(prev) is np.ndarray and type(c) is np.ndarray and \
+                    prev.dtype == np.result_type(prev, c):
                 np.add(prev, c, out=prev)
             else:
                 bars[r] = prev + c
@@ -75,5 +88,5 @@ def adjoints(tape: Tape, out: int, out_bar: np.ndarray):
     """
     order = []
     with quiet():
-        bars = _sweep(tape, out, out_bar, range(len(tape)), order)
+        bars = _sweep(tape, {out: out_bar}, range(len(tape)), order)
     return bars, order

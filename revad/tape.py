@@ -12,7 +12,12 @@ an ordering that changed) raises :class:`BranchChanged`, so a replay never retur
 of a different program.
 
 A tape belongs to the :class:`Var` values that reference it: there is no global tape, two threads
-record on two tapes, and a tape is freed with its last Var.
+record on two tapes, and a tape is freed with its last Var. A tape is one transform level
+(:mod:`adops.levels`): values of other levels are its constants.
+
+A recorded tape is never changed by a replay: :meth:`Tape.replay` returns the values and
+linearizations of that one call, so recordings can be replayed from many threads at once, and a
+replay that fails changes nothing.
 """
 from __future__ import annotations
 
@@ -53,11 +58,13 @@ class Tape:
     """
 
     __slots__ = ("ops", "params", "refs", "lins", "shapes", "dtypes", "leaves", "guards",
-                 "__weakref__")
+                 "level", "__weakref__")
 
-    def __init__(self):
+    def __init__(self, level=None):
+        from adops.levels import Level
         self.ops, self.params, self.refs, self.lins = [], [], [], []
         self.shapes, self.dtypes, self.leaves, self.guards = [], [], [], []
+        self.level = level if level is not None else Level("a revad.Tape")
 
     def __len__(self):
         return len(self.lins)
@@ -94,13 +101,16 @@ class Tape:
         return total
 
     # ---------------------------------------------------------------------------- replay
-    def replay(self, inputs) -> list:
-        """Re-run every entry on new leaf values ``inputs`` (same shapes and dtypes as recorded),
-        refreshing each ``lin``; returns the list of entry values.
+    def replay(self, inputs):
+        """Re-run every entry on new leaf values ``inputs`` (same shapes and dtypes as recorded).
+
+        Returns ``(values, lins)``: every entry's value and linearization at the new inputs, for
+        this call only; the tape itself is not changed.
 
         Raises:
             BranchChanged: a guard (comparison, mask, ordering) evaluates differently.
             ValueError: an input's shape differs from the recording.
+            TypeError: an input's dtype cannot be cast safely to the recorded one.
         """
         from adops.registry import quiet
         with quiet():
@@ -110,11 +120,20 @@ class Tape:
         if len(inputs) != len(self.leaves):
             raise ValueError(f"replay takes {len(self.leaves)} inputs, got {len(inputs)}")
         values = [None] * len(self.lins)
+        lins = [None] * len(self.lins)
         for leaf, x in zip(self.leaves, inputs):
             if x.shape != self.shapes[leaf]:
                 raise ValueError(f"replay input has shape {x.shape} but was recorded with shape "
                                  f"{self.shapes[leaf]}; record again for new shapes")
-            values[leaf] = x.astype(self.dtypes[leaf], copy=False)
+            want = self.dtypes[leaf]
+            if x.dtype != want:
+                if not np.can_cast(x.dtype, want, "safe"):
+                    raise TypeError(
+                        f"replay input has dtype {x.dtype} but the recording is {want}: casting "
+                        f"would lose precision or overflow; record again with a {x.dtype} input "
+                        f"(revad.record(f, x.astype({x.dtype.name!r}))) or pass {want} values")
+                x = x.astype(want)
+            values[leaf] = x
         guards, g = self.guards, 0
         for i, op in enumerate(self.ops):
             while g < len(guards) and guards[g].position <= i:
@@ -123,10 +142,10 @@ class Tape:
             if op is None:
                 continue
             args = [values[r] if type(r) is int else r.value for r in self.refs[i]]
-            values[i], self.lins[i] = op.linearize(*args, **self.params[i])
+            values[i], lins[i] = op.linearize(*args, **self.params[i])
         for guard in guards[g:]:
             self._check(guard, values)
-        return values
+        return values, lins
 
     @staticmethod
     def _check(guard, values):
