@@ -2,8 +2,10 @@
 
 Contract: :func:`run_grid` measures each configuration of a :class:`Grid` with
 :func:`compare.timing.measure` and appends its rows to ``results.csv`` as soon as they exist, so an
-interrupted run keeps every row measured so far. :func:`run` does the same for a user's own
-function. Column order is :data:`COLUMNS`.
+interrupted run keeps every row measured so far; then, if the grid lists ``depths``, the
+memory-vs-depth study (:mod:`compare.depth`) into ``depth.csv`` beside it (a stale ``depth.csv``
+there is removed when the grid has none, so a report never mixes two runs). :func:`run` does the
+same for a user's own function. Column order is :data:`COLUMNS`.
 """
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import depth as depth_study
+from .depth import DEFAULT_DEPTHS, QUICK_DEPTHS
 from .problems import PROBLEMS, Problem
 from .timing import BLAS_THREADS, measure
 
@@ -32,6 +36,7 @@ class Grid:
     chunks: tuple = (1, None)
     fd_max_n: int = 1024
     name: str = "default"
+    depths: tuple = ()
     blas_threads: int | None = BLAS_THREADS
 
 
@@ -57,12 +62,13 @@ def default_grid() -> Grid:
     return Grid(_configs(sweep_n=[4, 16, 64, 256, 1024, 4096],
                          sweep_m=[1, 4, 16, 64, 256, 1024, 4096],
                          heat=[2, 8, 32, 128, 512], elementwise=[4, 64, 512], n_fixed=16),
-                repeat=3, name="default")
+                repeat=3, name="default", depths=DEFAULT_DEPTHS)
 
 
 def quick_grid() -> Grid:
     return Grid(_configs(sweep_n=[4, 64, 2048], sweep_m=[1, 8, 512], heat=[2, 16, 128],
-                         elementwise=[8], n_fixed=8), repeat=2, name="quick")
+                         elementwise=[8], n_fixed=8), repeat=2, name="quick",
+                depths=QUICK_DEPTHS)
 
 
 def versions() -> str:
@@ -110,6 +116,17 @@ def run_grid(grid: Grid, csv_path: str, peers=(), progress=True, problems=PROBLE
                        blas_threads=grid.blas_threads)
         sink.write(rows)
         count += len(rows)
+    depth_csv = os.path.join(os.path.dirname(os.path.abspath(csv_path)), "depth.csv")
+    if grid.depths:
+        bar = tqdm(total=len(grid.depths), disable=not progress, unit="depth", file=sys.stderr)
+
+        def step(depth):
+            bar.set_description(f"memory vs depth T={depth}")
+            bar.update(1)
+        depth_study.study(grid.depths, repeat=grid.repeat, csv_path=depth_csv, progress=step)
+        bar.close()
+    elif os.path.exists(depth_csv):
+        os.remove(depth_csv)
     return count
 
 
