@@ -5,10 +5,10 @@
 - :func:`recommend`: which mode and chunk width for your function, from measured probes;
 - :func:`run`: time the full Jacobian of your own function in both modes.
 """
-from .check import check_grads, GradCheckReport
+from .check import check_grads, GradCheckReport, HessianCheckReport
 from .recommend import recommend, Recommendation
 from .run import run
 from .problems import PROBLEMS, Problem
 
-__all__ = ["check_grads", "GradCheckReport", "recommend", "Recommendation", "run", "PROBLEMS",
+__all__ = ["check_grads", "GradCheckReport", "HessianCheckReport", "recommend", "Recommendation", "run", "PROBLEMS",
            "Problem"]
