@@ -466,7 +466,8 @@ body{font-family:sans-serif;margin:1em;max-width:1400px} svg{border:1px solid #c
 .node.active rect{stroke:#d00;stroke-width:4}
 .node text{font:12px monospace;pointer-events:none}
 .edge{fill:none;stroke:#999;stroke-width:1.3} .edge.active{stroke:#d00;stroke-width:3}
-.elabel{font:10px monospace;fill:#555} .elabel.active{fill:#d00;font-weight:bold}
+.elabel{font:10px monospace;fill:#555;paint-order:stroke;stroke:#fff;stroke-width:3px}
+.elabel.active{fill:#d00;font-weight:bold}
 pre{font-size:14px;border:1px solid #ccc;padding:.5em;min-height:4.5em;background:#fafafa}
 button{margin:2px} .bar{margin:.4em 0}
 table.jac{border-collapse:collapse;margin:.5em 0} table.jac td,table.jac th{border:1px solid #999;
@@ -533,7 +534,7 @@ const S = {forward: 0, backward: 0}, last = {sweep: null};
 function paint(){
   document.querySelectorAll('.node').forEach(g => g.classList.remove('active', 'fwd-done', 'bwd-done'));
   document.querySelectorAll('.edge').forEach(e => { e.classList.remove('active');
-                                                    e.setAttribute('marker-end', 'url(#arrow)'); });
+    e.setAttribute('marker-end', 'url(#arrow)'); e.removeAttribute('marker-start'); });
   document.querySelectorAll('.elabel').forEach(e => e.classList.remove('active'));
   for (const n of G.nodes) {
     document.getElementById('node-' + n.id + '-2').textContent = 'tangent = ?';
@@ -560,7 +561,10 @@ function paint(){
   document.getElementById('node-' + n.id).classList.add('active');
   for (const [a, b] of step.edges) {
     const e = document.getElementById('edge-' + a + '-' + b);
-    e.classList.add('active'); e.setAttribute('marker-end', 'url(#arrow-active)');
+    // adjoints flow against the edges: the backward sweep's arrowheads point back
+    e.classList.add('active');
+    if (sweep === 'forward') e.setAttribute('marker-end', 'url(#arrow-active)');
+    else { e.removeAttribute('marker-end'); e.setAttribute('marker-start', 'url(#arrow-active)'); }
     const l = document.getElementById('elabel-' + a + '-' + b);
     if (l) l.classList.add('active');
   }

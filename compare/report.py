@@ -3,9 +3,11 @@
 Contract: :func:`write_report(csv_path, out_dir)` reads the tidy rows and writes
 ``time_vs_n.png``, ``time_vs_m.png``, ``heatmap.png``, ``cost_in_evals.png``, ``memory.png`` and
 ``summary.md`` into ``out_dir``; when the memory-vs-depth study's ``depth.csv`` lies beside the
-CSV, also ``memory_vs_depth.png`` and its paragraph in the summary. For each configuration a
-mode's time is its best chunk width (forward: the fastest chunk; reverse: record + sweep at the
-fastest chunk). ``memory.png`` varies n at one fixed depth: it shows forward mode's tangent width
+CSV, also ``memory_vs_depth.png`` and its paragraph in the summary. The teaching pictures, which
+need no timing, are computed by the two modes on every report: ``jacobian_sweeps.png``
+(:mod:`compare.jacobians`) and ``graph/`` (the graph page of ``f_3_to_2``, :mod:`compare.graph`).
+For each configuration a mode's time is its best chunk width (forward: the fastest chunk;
+reverse: record + sweep at the fastest chunk). ``memory.png`` varies n at one fixed depth: it shows forward mode's tangent width
 (k directions per value), not the length of the tape; the depth study shows the tape's growth.
 """
 from __future__ import annotations
@@ -18,7 +20,9 @@ from collections import defaultdict
 
 import numpy as np
 
+from . import jacobians
 from .depth import paragraph as depth_paragraph, plot as plot_depth, read_csv as read_depth_csv
+from .graph import draw as draw_graph
 
 PLOTS = ["time_vs_n.png", "time_vs_m.png", "heatmap.png", "cost_in_evals.png", "memory.png"]
 DEPTH_PLOT = "memory_vs_depth.png"
@@ -364,6 +368,12 @@ def summary(rows, command: str, peers_note: str = "", depth_rows=None) -> str:
                      "value). The memory-vs-depth study below shows the tape's cost.")
     if depth_rows:
         lines.append(depth_paragraph(depth_rows))
+    lines.append("- **The Jacobian by columns and by rows** (jacobian_sweeps.png): f(x, y, z) = "
+                 "[x y + z, sin(x) z] maps 3 inputs to 2 outputs, so forward mode needs 3 sweeps "
+                 "(one column each) and reverse mode 2 (one row each); its mirror, 2 inputs to 3 "
+                 "outputs, needs 2 forward and 3 reverse sweeps. graph/graph.html steps both "
+                 "sweeps through f node by node with the chain-rule arithmetic of each node, and "
+                 "fills its Jacobian column by column or row by row.")
     peer_modes = sorted({md for modes in best.values() for md in modes
                          if md.startswith(("jax", "torch"))})
     lines += ["", "## Table (best chunk per mode)", "",
@@ -381,7 +391,8 @@ def summary(rows, command: str, peers_note: str = "", depth_rows=None) -> str:
         lines.append(f"| {p} | {n} | {m} | {cell('numpy')} | {cell('forward')} | "
                      f"{cell('reverse')} | {cell('finite_differences')} | {ratio} |"
                      + "".join(f" {cell(md)} |" for md in peer_modes))
-    plots = PLOTS + ([DEPTH_PLOT] if depth_rows else [])
+    plots = PLOTS + ([DEPTH_PLOT] if depth_rows else []) + ["jacobian_sweeps.png",
+                                                             "graph/graph.html"]
     lines += ["", "Plots: " + ", ".join(f"[{p}]({p})" for p in plots),
               "", "The vanishing/exploding-gradient study (gradient norm per layer, depth 50) is "
                   "in [vanishing.md](vanishing.md) when the run wrote it.", ""]
@@ -405,6 +416,9 @@ def write_report(csv_path: str, out_dir: str, command: str = "python -m compare 
     if depth_rows:
         paths.append(os.path.join(out_dir, DEPTH_PLOT))
         plot_depth(depth_rows, paths[-1])
+    # the teaching pictures need no timing: computed by the two modes on each report
+    paths += jacobians.write(out_dir)
+    paths += draw_graph(jacobians.f_3_to_2, 1.0, 2.0, 3.0, out_dir=os.path.join(out_dir, "graph"))
     md = os.path.join(out_dir, "summary.md")
     with open(md, "w") as fh:
         fh.write(summary(rows, command, peers_note, depth_rows))
