@@ -227,11 +227,11 @@ class Traced(TracedBase):
 
     def __getattr__(self, name):
         if not name.startswith("__") and hasattr(np.ndarray, name):
+            instead = (f"use np.{name}(x) if adops supports it (adops.supported_functions(), "
+                       "docs/SUPPORTED.md), or " if hasattr(np, name) else "")
             raise AttributeError(
                 f"ndarray.{name} on a traced {type(self).__name__} ({self._mode}) is not "
-                f"supported: use the numpy function (np.{name}(x)) if adops supports it "
-                "(adops.supported_functions(), docs/SUPPORTED.md), or compute on the values "
-                "the transform returns")
+                f"supported: {instead}compute it on the values the transform returns")
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     # --- attributes --------------------------------------------------------------------

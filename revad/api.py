@@ -225,10 +225,8 @@ class Recording:
 
     def _record(self, xs):
         trace = Trace(self.f, xs, {}, range(len(xs)), "revad.record")
-        if len(trace.outs) != 1:
+        if trace.is_tree:
             raise TypeError("record: the function must return one array (not a tuple or list)")
-        if trace.outs[0] is None:
-            raise TypeError("record: the function's output does not depend on its inputs")
         return trace
 
     @property
@@ -268,13 +266,13 @@ class Recording:
     def value(self, *xs):
         """f at new inputs, by replay."""
         trace, values, _ = self._replay(xs)
-        return own(values[trace.outs[0]], guards=xs)
+        return own(_output(trace, values), guards=xs)
 
     def value_and_grad(self, *xs):
         """(f, gradient) at new inputs; f must be scalar. One input gives one gradient array,
         several give a tuple."""
         trace, values, lins = self._replay(xs)
-        value = values[trace.outs[0]]
+        value = _output(trace, values)
         if value.shape != ():
             raise TypeError(f"value_and_grad requires a scalar output, got shape {value.shape}")
         seeds = [np.ones((1,), dtype=result_dtype(value.dtype))]
@@ -285,6 +283,12 @@ class Recording:
     def grad(self, *xs):
         """The gradient at new inputs, by replay (see :meth:`value_and_grad`)."""
         return self.value_and_grad(*xs)[1]
+
+
+def _output(trace, values):
+    """The output at a replay: its entry's value, or the constant f returned."""
+    entry = trace.outs[0]
+    return trace.values[0] if entry is None else values[entry]
 
 
 def record(f, *x0, rerecord: bool = False) -> Recording:
