@@ -133,17 +133,6 @@ def test_factory_is_recognised_by_its_parameter_names(module):
     assert f is np.sin and x.shape == (3,)
 
 
-def test_plain_function_with_defaults_is_measured(module, tmp_path):
-    name = module("import numpy as np\n\n"
-                  "def f(x, scale=1.0, shift=0.0, power=1.0):\n"
-                  "    return np.sum(np.sin(x) * scale + shift) ** power\n")
-    out = tmp_path / "o"
-    assert main(["--problem", f"{name}:f", "--n", "3", "--repeat", "1", "--no-peers",
-                 "--no-progress", "--out", str(out)]) == 0
-    rows = (out / "results.csv").read_text().splitlines()
-    assert any(r.startswith(f"{name}:f,forward,3,1,") for r in rows), rows[:3]
-
-
 def test_rule_is_in_the_help(capsys):
     with pytest.raises(SystemExit):
         main(["--help"])
@@ -204,6 +193,38 @@ def test_ctrl_c_is_one_line_and_exit_130(argv, at, needle, module, tmp_path):
     assert proc.returncode == 130, err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
     assert "python -m compare: interrupted" in err and needle in err
+
+
+SLOW_IMPORT = ("import os, sys, time\n"
+               "class _Slow:\n"
+               "    def find_spec(self, name, path=None, target=None):\n"
+               "        if name == 'dualad':\n"
+               "            open(os.environ['MARKER'], 'w').close()\n"
+               "            time.sleep(60)\n"
+               "sys.meta_path.insert(0, _Slow())\n")
+
+
+@pytest.mark.xfail(strict=True, reason="python -m compare imports the package compare (numpy, "
+                   "numba: seconds on a busy machine) before main() runs, so Ctrl-C then still "
+                   "prints a traceback; needs a guard in compare/__init__.py")
+def test_ctrl_c_while_the_package_itself_imports(tmp_path):
+    (tmp_path / "sitecustomize.py").write_text(SLOW_IMPORT)    # stalls `import dualad`
+    marker = tmp_path / "marker"
+    env = dict(os.environ, PYTHONPATH=str(tmp_path), MARKER=str(marker))
+    proc = subprocess.Popen([sys.executable, "-m", "compare", "--no-peers", "--out",
+                             str(tmp_path / "o")], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert marker.exists(), proc.communicate(timeout=5)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130 and err.strip() == "python -m compare: interrupted", err
 
 
 # ------------------------------------------------------------------------------ BLAS threads
@@ -267,15 +288,21 @@ def test_torch_is_told_the_same():
     assert torch.get_num_threads() == before
 
 
-def test_blas_threads_option(tmp_path, capsys):
+def test_plain_function_with_defaults_is_measured_with_one_blas_thread(module, tmp_path, capsys):
+    """End to end: f(x, scale, shift, power) is timed as a plain f(x) (four parameters made it a
+    factory before), and summary.md and results.csv say how many BLAS threads timed it."""
+    name = module("import numpy as np\n\n"
+                  "def f(x, scale=1.0, shift=0.0, power=1.0):\n"
+                  "    return np.sum(np.sin(x) * scale + shift) ** power\n")
     out = tmp_path / "o"
-    assert main(["--problem", "dense", "--n", "4", "--m", "2", "--repeat", "1", "--no-peers",
+    assert main(["--problem", f"{name}:f", "--n", "3", "--repeat", "1", "--no-peers",
                  "--no-progress", "--blas-threads", "1", "--out", str(out)]) == 0
+    rows = (out / "results.csv").read_text().splitlines()
+    assert rows[0].endswith(",blas")
+    assert any(r.startswith(f"{name}:f,forward,3,1,") for r in rows), rows[:3]
     text = (out / "summary.md").read_text()
     line = next(ln for ln in text.splitlines() if ln.startswith("- BLAS threads while timing: "))
     assert ": 1 thread" in line and not re.search(r"\d threads", line)
-    header = (out / "results.csv").read_text().splitlines()[0]
-    assert header.endswith(",blas")
     with pytest.raises(SystemExit):
         main(["--blas-threads", "-1"])
     assert "--blas-threads must be an integer >= 0" in capsys.readouterr().err
