@@ -13,7 +13,8 @@ True
 """
 from .registry import (OPS, ONE, NEG_ONE, Arg, Op, ElementwiseOp, LinearOp, BilinearOp,
                        ReduceOp, RuleOp, defop, deflinear, defbilinear, defreduce, defrule)
-from . import elementwise, linear, reductions  # noqa: F401  (registers the op set)
+from . import elementwise, linear, reductions, special, linalg  # noqa: F401  (the op set)
+from . import linalg_routes  # noqa: F401  (numpy.linalg handlers)
 from .registry import unregister
 
 for _op in OPS.values():

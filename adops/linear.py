@@ -282,10 +282,7 @@ def _contract2(la, lb, lo, a, b):
     contr = [l for l in la if l in lb and l not in lo]
     keep_a = [l for l in la if l in lo and l not in lb]
     keep_b = [l for l in lb if l in lo and l not in la]
-    size = {}
-    for letters, x in ((la, a), (lb, b)):
-        for l, n in zip(letters, x.shape):
-            size[l] = max(size.get(l, 1), n)
+    size = _sizes([(la, a.shape), (lb, b.shape)])  # a length 0 is a size, not a broadcast 1
     at = np.transpose(a, [la.index(l) for l in batch + keep_a + contr])
     bt = np.transpose(b, [lb.index(l) for l in batch + contr + keep_b])
     bshape = tuple(size[l] for l in batch)

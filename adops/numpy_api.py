@@ -105,7 +105,15 @@ def unsupported(what: str, mode: str, why: str = "") -> TypeError:
         "register a new op with adops.defop or adops.deflinear.")
 
 
+#: names for callables that do not carry their own (scipy's ufuncs have no ``__module__``)
+DISPLAY_NAMES: dict = {}
+#: what to use instead of an unsupported callable, for its error message
+INSTEAD: dict = {}
+
+
 def _name(f) -> str:
+    if f in DISPLAY_NAMES:
+        return DISPLAY_NAMES[f]
     mod = getattr(f, "__module__", None) or "numpy"
     if mod.startswith("numpy"):
         mod = "numpy.linalg" if "linalg" in mod else "numpy"
@@ -114,6 +122,7 @@ def _name(f) -> str:
 
 # ----------------------------------------------------------------------- protocol entry
 _REDUCE_METHODS = {"add": np.sum, "multiply": np.prod, "maximum": np.max, "minimum": np.min}
+_ACCUMULATE_METHODS = {"add": np.cumsum}
 
 
 def handle_ufunc(cls, ufunc, method, inputs, kwargs):
@@ -124,16 +133,19 @@ def handle_ufunc(cls, ufunc, method, inputs, kwargs):
             f"{cls._mode}: it would overwrite a value the derivative needs; write "
             f"y = np.{ufunc.__name__}(...) instead")
     extra = {k: v for k, v in kwargs.items() if k != "out"}
+    if method in ("reduce", "accumulate"):
+        extra.setdefault("axis", 0)  # ufunc methods reduce axis 0 unless told otherwise
     if method == "reduce" and ufunc.__name__ in _REDUCE_METHODS:
         return handle_function(cls, _REDUCE_METHODS[ufunc.__name__], inputs, extra)
-    if method == "accumulate" and ufunc is np.add:
-        return handle_function(cls, np.cumsum, inputs, extra)
+    if method == "accumulate" and ufunc.__name__ in _ACCUMULATE_METHODS:
+        return handle_function(cls, _ACCUMULATE_METHODS[ufunc.__name__], inputs, extra)
     if method != "__call__":
         raise unsupported(f"numpy.{ufunc.__name__}.{method}", cls._mode)
     if extra.get("dtype") is not None or extra.get("where", True) is not True:
         raise unsupported(f"numpy.{ufunc.__name__} with dtype= or where=", cls._mode,
                           "cast the result instead")
-    return handle_function(cls, ufunc, inputs, {})
+    return handle_function(cls, ufunc, inputs,
+                           {k: extra[k] for k in ("axis", "axes", "keepdims") if k in extra})
 
 
 def handle_function(cls, func, args, kwargs):
@@ -142,7 +154,7 @@ def handle_function(cls, func, args, kwargs):
         return nondiff_call(func, args, kwargs)
     handler = ROUTES.get(func)
     if handler is None:
-        raise unsupported(_name(func), cls._mode)
+        raise unsupported(_name(func), cls._mode, INSTEAD.get(func, ""))
     return handler(cls, *args, **kwargs)
 
 

@@ -172,3 +172,76 @@ SPECS = {
     "min": [reduce_no_ties((2,)), reduce_no_ties((0, 1, 2), keepdims=True)],
     "prod": [prod_args((1,)), prod_args((0, 1, 2)), prod_args((2,), keepdims=True)],
 }
+
+
+# ------------------------------------------------------------- scipy.special (adops/special.py)
+def polygamma_args(n):
+    def make(rng):
+        return [np.full(SHAPE, float(n)), rng.uniform(0.5, 3.0, SHAPE)], {}, (1,)
+    return make
+
+
+SPECS.update({
+    "polygamma": [polygamma_args(1), polygamma_args(2)],
+    "erf": [elementwise(R)], "erfc": [elementwise(R)],
+    "erfinv": [elementwise(UNIT)], "erfcinv": [elementwise(uniform(0.1, 1.9))],
+    "erfcx": [elementwise(R)],
+    "expit": [elementwise(uniform(-4, 4))], "log_expit": [elementwise(uniform(-4, 4))],
+    "logit": [elementwise(uniform(0.05, 0.95))],
+    "ndtr": [elementwise(R)], "log_ndtr": [elementwise(uniform(-4, 4))],
+    "ndtri": [elementwise(uniform(0.05, 0.95))],
+    "gammaln": [elementwise(uniform(0.3, 5))], "gamma": [elementwise(uniform(0.3, 3))],
+    "digamma": [elementwise(uniform(0.3, 5))],
+    "entr": [elementwise(uniform(0.1, 3))],
+    "xlogy": [elementwise(R, POS)], "xlog1py": [elementwise(R, uniform(-0.8, 3))],
+})
+
+
+# ------------------------------------------------------------- numpy.linalg (adops/linalg.py)
+def well_conditioned(*batch, n=3):
+    """Square matrices with singular values of order 1 (a diagonal shift keeps them away from 0)."""
+    return lambda rng: rng.normal(size=batch + (n, n)) * 0.5 + 2.0 * np.eye(n)
+
+
+def spd(*batch, n=3):
+    """Symmetric positive definite with distinct, separated eigenvalues. The ops read one
+    triangle; the tests perturb every entry, so the unread triangle's derivative (0) is checked."""
+    def make(rng):
+        q, _ = np.linalg.qr(rng.normal(size=batch + (n, n)))
+        w = np.arange(1.0, n + 1.0) + rng.uniform(0, 0.3, batch + (n,))
+        return (q * w[..., None, :]) @ np.swapaxes(q, -1, -2)
+    return make
+
+
+def distinct_singular(*shape):
+    """A matrix with separated nonzero singular values."""
+    def make(rng):
+        *batch, m, n = shape
+        k = min(m, n)
+        u, _ = np.linalg.qr(rng.normal(size=tuple(batch) + (m, k)))
+        v, _ = np.linalg.qr(rng.normal(size=tuple(batch) + (n, k)))
+        s = np.arange(k, 0, -1.0) + rng.uniform(0, 0.3, tuple(batch) + (k,))
+        return (u * s[..., None, :]) @ np.swapaxes(v, -1, -2)
+    return make
+
+
+def pair(make_a, make_b):
+    return lambda rng: [make_a(rng), make_b(rng)]
+
+
+SPECS.update({
+    "inv": [linear(well_conditioned()), linear(well_conditioned(2))],
+    "solve": [linear(pair(well_conditioned(2), arr(3, 2))),
+              linear(pair(well_conditioned(), arr(2, 3, 1)))],
+    "det": [linear(well_conditioned()), linear(well_conditioned(2))],
+    "slogdet": [linear(well_conditioned(2))],
+    "cholesky": [linear(spd()), linear(spd(2))],
+    "eigh": [linear(spd(), UPLO="L"), linear(spd(2), UPLO="U")],
+    "eigvalsh": [linear(spd(), UPLO="L"), linear(spd(2), UPLO="U")],
+    "svd": [linear(distinct_singular(4, 3)), linear(distinct_singular(2, 3, 5)),
+            linear(distinct_singular(3, 3))],
+    "svdvals": [linear(distinct_singular(4, 3)), linear(distinct_singular(2, 2, 3))],
+    "pinv": [linear(distinct_singular(4, 3), rcond=1e-15),
+             linear(distinct_singular(2, 2, 3), rcond=1e-15)],
+    "qr": [linear(distinct_singular(4, 3)), linear(distinct_singular(2, 3, 3))],
+})
