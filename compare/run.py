@@ -20,7 +20,7 @@ import numpy as np
 from . import depth as depth_study
 from .depth import DEFAULT_DEPTHS, QUICK_DEPTHS
 from .problems import PROBLEMS, Problem
-from .timing import BLAS_THREADS, measure
+from .timing import BLAS_THREADS, fixed_threads, measure
 
 COLUMNS = ["problem", "mode", "n", "m", "chunk", "chunk_rule", "phase", "seconds", "repeat",
            "first_call_seconds", "peak_bytes", "tape_bytes", "versions", "blas"]
@@ -123,7 +123,9 @@ def run_grid(grid: Grid, csv_path: str, peers=(), progress=True, problems=PROBLE
         def step(depth):
             bar.set_description(f"memory vs depth T={depth}")
             bar.update(1)
-        depth_study.study(grid.depths, repeat=grid.repeat, csv_path=depth_csv, progress=step)
+        with fixed_threads(grid.blas_threads):      # its recurrence is a matmul per step
+            depth_study.study(grid.depths, repeat=grid.repeat, csv_path=depth_csv,
+                              progress=step)
         bar.close()
     elif os.path.exists(depth_csv):
         os.remove(depth_csv)
