@@ -35,8 +35,7 @@ from adops import unbroadcast
 from adops.inputs import as_primal
 from adops.registry import ElementwiseLin, _Marker, _Scaled, quiet
 from adops.levels import Level
-from revad.api import Trace
-from revad.var import Var
+from adops.program import Trace, Var
 from revad.backward import adjoints
 
 from . import jacobians

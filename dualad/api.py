@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from adops.compile import any_traced as compiled_any_traced, compiled as compiled_function
 from adops.fpstate import quiet
 from adops.inputs import as_primal, check_seed
 from adops.levels import Level
@@ -24,12 +25,17 @@ from adops.transform import (argnums_tuple, by_chunks, check_output, flatten, ow
 from .dual import Dual
 
 
-def push_forward(f, args, kwargs, seeds: dict, k: int):
+def push_forward(f, args, kwargs, seeds: dict, k: int, compiled: bool = False):
     """Run ``f`` once with ``args[i]`` carrying tangents ``seeds[i]: (k, *shape_i)``.
 
     Returns ``(values, tangents, rebuild)``: the output leaves' values and tangents
-    ``(k, *out_shape_j)`` (zeros for outputs that do not depend on the seeded inputs).
+    ``(k, *out_shape_j)`` (zeros for outputs that do not depend on the seeded inputs). With
+    ``compiled``, the compiled tier's JVP (traced once per argument signature); values traced
+    by an outer transform always take the eager path, which nests.
     """
+    if compiled and not compiled_any_traced(list(args) + list(seeds.values()), kwargs):
+        nums = tuple(seeds)
+        return compiled_function(f).jvp(tuple(args), kwargs, nums, [seeds[i] for i in nums])
     dtype = next(iter(seeds.values())).dtype if seeds else np.float64
     with Level("dualad.jvp") as level, quiet():
         dargs = list(args)
@@ -53,7 +59,7 @@ def push_forward(f, args, kwargs, seeds: dict, k: int):
     return values, tangents, rebuild
 
 
-def jvp(f, primals, tangents, *, batched: bool = False):
+def jvp(f, primals, tangents, *, batched: bool = False, compiled: bool = False):
     """Jacobian-vector product of ``f`` at ``primals`` along ``tangents``.
 
     Args:
@@ -62,6 +68,8 @@ def jvp(f, primals, tangents, *, batched: bool = False):
         tangents: tuple of the same length; each of its primal's shape, or with ``batched=True``
             ``(k, *shape)`` for k directions pushed in one pass.
         batched: whether tangents carry a leading axis of directions.
+        compiled: run the compiled tier (:mod:`adops.compile`): traced once per argument
+            signature, fused numba loops, the same numbers.
 
     Returns:
         ``(out, out_tangent)``; ``out_tangent`` has ``out``'s shape, or ``(k, *out.shape)``
@@ -85,7 +93,7 @@ def jvp(f, primals, tangents, *, batched: bool = False):
     if len(ks) > 1:
         raise ValueError(f"jvp: tangents carry different numbers of directions {sorted(ks)}")
     k = ks.pop() if ks else 1
-    values, outs, rebuild = push_forward(f, xs, {}, dict(enumerate(ts)), k)
+    values, outs, rebuild = push_forward(f, xs, {}, dict(enumerate(ts)), k, compiled)
     guards = (*primals, *tangents, *xs, *ts)
     values = [own(v, guards=guards) for v in values]
     outs = [own(t if batched else t[0], result_dtype(v.dtype), guards)
@@ -93,7 +101,7 @@ def jvp(f, primals, tangents, *, batched: bool = False):
     return rebuild(values), rebuild(outs)
 
 
-def jacfwd(f, argnums=0, *, chunk: int | None = None):
+def jacfwd(f, argnums=0, *, chunk: int | None = None, compiled: bool = False):
     """Jacobian of ``f`` by forward mode, shape ``out.shape + in.shape``.
 
     Args:
@@ -101,6 +109,7 @@ def jacfwd(f, argnums=0, *, chunk: int | None = None):
         argnums: which positional argument(s) to differentiate; a tuple gives a tuple.
         chunk: directions per pass (``None``: :func:`adops.inputs.auto_chunk`); every chunk
             gives the same Jacobian, computed in ``ceil(n / chunk)`` passes.
+        compiled: the compiled tier (see :func:`jvp`): one trace, then compiled passes.
 
     Example:
         >>> import numpy as np
@@ -119,7 +128,7 @@ def jacfwd(f, argnums=0, *, chunk: int | None = None):
                 nonlocal rebuild
                 w = seed.shape[0]
                 _, tans, rebuild = push_forward(f, args, kwargs,
-                                                {i: seed.reshape((w,) + x.shape)}, w)
+                                                {i: seed.reshape((w,) + x.shape)}, w, compiled)
                 return tans
             blocks = by_chunks(push, x.size, chunk, x.dtype, "jacfwd")
             per_arg.append([own(np.moveaxis(b, 0, -1).reshape(b.shape[1:] + x.shape),
@@ -132,8 +141,9 @@ def jacfwd(f, argnums=0, *, chunk: int | None = None):
     return jac
 
 
-def derivative(f):
+def derivative(f, *, compiled: bool = False):
     """``df/dx`` for a scalar input ``x``; the result has ``f(x)``'s shape (0-d for a scalar).
+    ``compiled=True``: the compiled tier (see :func:`jvp`).
 
     Example:
         >>> float(derivative(lambda x: (3 * x + 1) ** 2)(1.0))
@@ -145,7 +155,7 @@ def derivative(f):
             raise ValueError(f"derivative takes a scalar x, got shape {x.shape}; use jacfwd for "
                              "array inputs")
         seed = np.ones((1,), dtype=x.dtype)
-        values, tans, rebuild = push_forward(f, (x, *rest), kwargs, {0: seed}, 1)
+        values, tans, rebuild = push_forward(f, (x, *rest), kwargs, {0: seed}, 1, compiled)
         return rebuild([own(t[0], result_dtype(v.dtype), (x,)) for t, v in zip(tans, values)])
     df.__name__ = f"derivative({getattr(f, '__name__', 'f')})"
     return df

@@ -21,82 +21,59 @@ from __future__ import annotations
 
 import numpy as np
 
-from adops.fpstate import quiet
-from adops.inputs import as_primal, check_seed
-from adops.levels import Level
-from adops.transform import (argnums_tuple, by_chunks, check_output, flatten, own,
-                             result_dtype)
+from adops.compile import any_traced as compiled_any_traced, compiled
+from adops.inputs import as_primal
+from adops.program import BranchChanged, Tape, Trace, Var
+from adops.transform import argnums_tuple, by_chunks, own, result_dtype
 from .backward import sweep
-from .tape import BranchChanged, Tape
-from .var import Var
 
 
-class Trace:
-    """One run of ``f`` on a tape: the leaves' entries, and each output leaf's entry (None for an
-    output that does not depend on the leaves) and value."""
+class Linearized:
+    """``f`` at one point, ready to pull cotangents back: the output leaves' ``values``,
+    ``pull(seeds) -> [(m, *x_i.shape)]`` for the arguments differentiated, and the output
+    structure. Built by the eager tape or by the compiled tier (``compiled=True``)."""
 
-    __slots__ = ("tape", "leaves", "shapes", "dtypes", "outs", "values", "rebuild", "is_tree")
+    __slots__ = ("values", "pull", "rebuild", "is_tree", "shapes", "dtypes")
 
-    def __init__(self, f, args, kwargs, nums, name):
-        level = Level(name)
-        self.tape = tape = Tape(level)
-        with level, quiet():
-            xs = list(args)
-            self.leaves = []
-            for i in nums:
-                v = tape.leaf(as_primal(args[i], f"argument {i}"))
-                xs[i] = v
-                self.leaves.append(v.index)
-            out = f(*xs, **kwargs)
-            self.is_tree = isinstance(out, (tuple, list))
-            leaves, self.rebuild = flatten(out)
-            self.outs, self.values = [], []
-            for o in leaves:
-                check_output(o, name)
-                if o.__class__ is Var and o.level is level:
-                    if o._view is not None:
-                        o._refresh()
-                    self.outs.append(o.index)
-                    self.values.append(o.primal)
-                else:
-                    self.outs.append(None)
-                    self.values.append(o if isinstance(o, Var) else np.asarray(o))
-        self.shapes = [tape.shapes[i] for i in self.leaves]
-        self.dtypes = [tape.dtypes[i] for i in self.leaves]
+    def __init__(self, f, args, kwargs, nums, name, compiled_tier):
+        if compiled_tier and not compiled_any_traced(args, kwargs):
+            outs, self.pull, self.rebuild = compiled(f).vjp(args, kwargs, nums)
+            self.values = outs
+            self.is_tree = isinstance(self.rebuild(outs), (tuple, list))
+            xs = [as_primal(args[i], f"argument {i}") for i in nums]
+            self.shapes = [x.shape for x in xs]
+            self.dtypes = [x.dtype for x in xs]
+            return
+        trace = Trace(f, args, kwargs, nums, name)
+        self.values, self.rebuild, self.is_tree = trace.values, trace.rebuild, trace.is_tree
+        self.shapes, self.dtypes = trace.shapes, trace.dtypes
+        self.pull = lambda seeds: pull_back(trace, seeds)
 
-    def pull_back(self, seeds, lins=None):
-        """Cotangents ``(m, *x_i.shape)`` of the leaves, for seeds ``(m, *out_j.shape)`` per
-        output leaf (zeros where no path leads)."""
-        m = seeds[0].shape[0]
-        live = {}
-        for entry, s in zip(self.outs, seeds):
-            if entry is not None:
-                live[entry] = live[entry] + s if entry in live else s
-        bars = sweep(self.tape, live, self.leaves, lins) if live else [None] * len(self.leaves)
-        return [np.zeros((m,) + s, dtype=d) if b is None else np.broadcast_to(b, (m,) + s)
-                for b, s, d in zip(bars, self.shapes, self.dtypes)]
-
-    def check_cotangent(self, cotangent, batched):
-        leaves = flatten(cotangent)[0] if self.is_tree else [cotangent]
-        if len(leaves) != len(self.values):
-            raise ValueError(f"vjp: the function has {len(self.values)} outputs but the "
-                             f"cotangent has {len(leaves)}; pass one per output, in the same "
-                             "tuple/list structure")
-        seeds = [check_seed(u, v.shape, result_dtype(v.dtype), batched, "cotangent")
-                 for u, v in zip(leaves, self.values)]
-        ks = {s.shape[0] for s in seeds}
-        if len(ks) > 1:
-            raise ValueError(f"vjp: cotangents carry different numbers of seeds {sorted(ks)}")
-        return leaves, seeds
+    check_cotangent = Trace.check_cotangent
 
 
-def vjp(f, *primals):
+def pull_back(trace: Trace, seeds, lins=None):
+    """Cotangents ``(m, *x_i.shape)`` of a trace's leaves, for seeds ``(m, *out_j.shape)`` per
+    output leaf (zeros where no path leads): one sweep of its tape."""
+    m = seeds[0].shape[0]
+    live = {}
+    for entry, s in zip(trace.outs, seeds):
+        if entry is not None:
+            live[entry] = live[entry] + s if entry in live else s
+    bars = sweep(trace.tape, live, trace.leaves, lins) if live else [None] * len(trace.leaves)
+    return [np.zeros((m,) + s, dtype=d) if b is None else np.broadcast_to(b, (m,) + s)
+            for b, s, d in zip(bars, trace.shapes, trace.dtypes)]
+
+
+def vjp(f, *primals, compiled: bool = False):
     """Vector-Jacobian product: ``(f(*primals), vjp_fn)``.
 
     Args:
         f: a function of ``len(primals)`` arrays written with numpy, returning an array (or a
             tuple/list of arrays).
         *primals: inputs (scalars or arrays; ints become float64, float32 stays float32).
+        compiled: run the compiled tier (:mod:`adops.compile`): traced once per argument
+            signature, fused numba loops, the same numbers.
 
     Returns:
         ``(out, vjp_fn)``. ``vjp_fn(u)`` returns a tuple with one cotangent per primal, each of
@@ -109,23 +86,23 @@ def vjp(f, *primals):
         >>> vjp_fn(np.array([1.0, 1.0]))[0].tolist()
         [2.0, 4.0]
     """
-    trace = Trace(f, primals, {}, range(len(primals)), "revad.vjp")
+    lin = Linearized(f, primals, {}, tuple(range(len(primals))), "revad.vjp", compiled)
     # the tape may hold an output as a residual of a later op: the caller gets a copy
-    value = trace.rebuild([v if isinstance(v, Var) else np.array(v, copy=True)
-                           for v in trace.values])
+    value = lin.rebuild([v if isinstance(v, Var) else np.array(v, copy=True)
+                         for v in lin.values])
 
     def vjp_fn(cotangent, *, batched: bool = False):
-        leaves, seeds = trace.check_cotangent(cotangent, batched)
-        bars = trace.pull_back(seeds)
+        leaves, seeds = lin.check_cotangent(cotangent, batched)
+        bars = lin.pull(seeds)
         return tuple(own(b if batched else b[0], d, (*leaves, *seeds, *primals))
-                     for b, d in zip(bars, trace.dtypes))
+                     for b, d in zip(bars, lin.dtypes))
 
-    vjp_fn.tape = trace.tape
     return value, vjp_fn
 
 
-def value_and_grad(f, argnums=0):
-    """``(f(x), grad f(x))`` for a scalar-valued ``f`` in one trace and one sweep.
+def value_and_grad(f, argnums=0, *, compiled: bool = False):
+    """``(f(x), grad f(x))`` for a scalar-valued ``f`` in one trace and one sweep
+    (``compiled=True``: the compiled tier, see :func:`vjp`).
 
     Example:
         >>> import numpy as np
@@ -134,7 +111,7 @@ def value_and_grad(f, argnums=0):
     """
     def vg(*args, **kwargs):
         multiple, nums = argnums_tuple(argnums, len(args))
-        trace = Trace(f, args, kwargs, nums, "revad.grad")
+        trace = Linearized(f, args, kwargs, nums, "revad.grad", compiled)
         if trace.is_tree or tuple(trace.values[0].shape) != ():
             got = (f"a {type(trace.rebuild(trace.values)).__name__} of {len(trace.values)} "
                    "values" if trace.is_tree else f"shape {tuple(trace.values[0].shape)}")
@@ -142,21 +119,22 @@ def value_and_grad(f, argnums=0):
                             f"{got}; reduce it (e.g. np.sum) or use jacrev/vjp")
         value = trace.values[0]
         seeds = [np.ones((1,), dtype=result_dtype(value.dtype))]
-        grads = tuple(own(b[0], d, args) for b, d in zip(trace.pull_back(seeds), trace.dtypes))
+        grads = tuple(own(b[0], d, args) for b, d in zip(trace.pull(seeds), trace.dtypes))
         return own(value, guards=args), (grads if multiple else grads[0])
     vg.__name__ = f"value_and_grad({getattr(f, '__name__', 'f')})"
     return vg
 
 
-def grad(f, argnums=0):
-    """Gradient of a scalar-valued ``f``, with each argument's shape.
+def grad(f, argnums=0, *, compiled: bool = False):
+    """Gradient of a scalar-valued ``f``, with each argument's shape (``compiled=True``: the
+    compiled tier, see :func:`vjp`).
 
     Example:
         >>> import numpy as np
         >>> grad(lambda x: (3 * x + 1) ** 2)(2.0)
         array(42.)
     """
-    vg = value_and_grad(f, argnums)
+    vg = value_and_grad(f, argnums, compiled=compiled)
 
     def g(*args, **kwargs):
         return vg(*args, **kwargs)[1]
@@ -164,11 +142,13 @@ def grad(f, argnums=0):
     return g
 
 
-def jacrev(f, argnums=0, *, chunk: int | None = None):
+def jacrev(f, argnums=0, *, chunk: int | None = None, compiled: bool = False):
     """Jacobian of ``f`` by reverse mode, shape ``out.shape + in.shape``.
 
     One recording, then ``ceil(m / chunk)`` sweeps that each seed ``chunk`` rows of the identity
     (``chunk=None``: :func:`adops.inputs.auto_chunk`); every chunk gives the same Jacobian.
+    ``compiled=True``: the compiled tier (see :func:`vjp`), one compiled forward pass and
+    compiled sweeps.
 
     Example:
         >>> import numpy as np
@@ -177,7 +157,7 @@ def jacrev(f, argnums=0, *, chunk: int | None = None):
     """
     def jac(*args, **kwargs):
         multiple, nums = argnums_tuple(argnums, len(args))
-        trace = Trace(f, args, kwargs, nums, "revad.jacrev")
+        trace = Linearized(f, args, kwargs, nums, "revad.jacrev", compiled)
         shapes = [tuple(v.shape) for v in trace.values]
         sizes = [int(np.prod(s)) for s in shapes]
         cuts = np.cumsum([0] + sizes)
@@ -187,7 +167,7 @@ def jacrev(f, argnums=0, *, chunk: int | None = None):
         def push(seed):
             w = seed.shape[0]
             seeds = [seed[:, a:b].reshape((w,) + s) for a, b, s in zip(cuts, cuts[1:], shapes)]
-            return trace.pull_back(seeds)
+            return trace.pull(seeds)
         blocks = by_chunks(push, int(cuts[-1]), chunk, dtype, "jacrev")
         per_out = []
         for j, (a, b, s) in enumerate(zip(cuts, cuts[1:], shapes)):
@@ -245,7 +225,7 @@ class Recording:
         timed apart."""
         trace = self._trace
         leaves, seeds = trace.check_cotangent(cotangent, batched)
-        bars = trace.pull_back(seeds)
+        bars = pull_back(trace, seeds)
         return tuple(own(b if batched else b[0], d, (*leaves, *seeds))
                      for b, d in zip(bars, trace.dtypes))
 
@@ -276,7 +256,7 @@ class Recording:
         if value.shape != ():
             raise TypeError(f"value_and_grad requires a scalar output, got shape {value.shape}")
         seeds = [np.ones((1,), dtype=result_dtype(value.dtype))]
-        grads = tuple(own(b[0], d, xs) for b, d in zip(trace.pull_back(seeds, lins),
+        grads = tuple(own(b[0], d, xs) for b, d in zip(pull_back(trace, seeds, lins),
                                                         trace.dtypes))
         return own(value, guards=xs), grads[0] if len(grads) == 1 else grads
 

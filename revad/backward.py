@@ -13,7 +13,7 @@ import numpy as np
 
 from adops import unbroadcast
 from adops.registry import quiet
-from .tape import Tape
+from adops.program import Tape
 
 
 def backward(tape: Tape, out: int, out_bar, wrt, lins=None) -> list:

@@ -17,9 +17,10 @@ from dualad import jacfwd, jvp
 from .api import grad
 
 
-def hessian(f, argnums=0, *, chunk=None):
+def hessian(f, argnums=0, *, chunk=None, compiled: bool = False):
     """Hessian of a scalar ``f``, shape ``in.shape + in.shape`` (a tuple of tuples for a tuple of
-    argnums, as JAX). Keyword arguments of the call are passed to ``f``.
+    argnums, as JAX). Keyword arguments of the call are passed to ``f``. ``compiled=True``
+    compiles the whole forward-over-reverse computation (the gradient's ops, traced once).
 
     Example:
         >>> import numpy as np
@@ -27,12 +28,12 @@ def hessian(f, argnums=0, *, chunk=None):
         >>> hessian(rosen)(np.array([1.0, 1.0])).tolist()
         [[802.0, -400.0], [-400.0, 200.0]]
     """
-    h = jacfwd(grad(f, argnums), argnums, chunk=chunk)
+    h = jacfwd(grad(f, argnums), argnums, chunk=chunk, compiled=compiled)
     h.__name__ = f"hessian({getattr(f, '__name__', 'f')})"
     return h
 
 
-def hvp(f, primals, tangents):
+def hvp(f, primals, tangents, *, compiled: bool = False):
     """Hessian-vector product ``H v`` of a scalar ``f`` at ``primals`` along ``tangents``.
 
     Args:
@@ -41,6 +42,10 @@ def hvp(f, primals, tangents):
 
     Returns:
         ``H v``, with the primal's shape (a tuple for several primals).
+
+    With ``compiled=True`` each call traces ``grad(f)`` again (the generated code and its numba
+    loops are cached); for many HVPs of one function, build ``g = revad.grad(f)`` once and call
+    ``dualad.jvp(g, (x,), (v,), compiled=True)``, whose program is kept with ``g``.
 
     Example:
         >>> import numpy as np
@@ -51,4 +56,4 @@ def hvp(f, primals, tangents):
         raise TypeError("hvp(f, primals, tangents): primals and tangents must be tuples, "
                         "e.g. hvp(f, (x,), (v,))")
     argnums = 0 if len(primals) == 1 else tuple(range(len(primals)))
-    return jvp(grad(f, argnums), tuple(primals), tuple(tangents))[1]
+    return jvp(grad(f, argnums), tuple(primals), tuple(tangents), compiled=compiled)[1]

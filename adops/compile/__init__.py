@@ -1,0 +1,238 @@
+"""The compiled tier: trace a function once, run generated code with fused numba loops.
+
+Contract: :func:`compiled(f)` gives a :class:`CompiledFunction`. Called with arguments, it finds
+(or traces, once per argument signature) a :class:`Program`: the function's ops as one recorded
+:class:`adops.program.Trace`, and generated code (:mod:`adops.compile.codegen`) for its primal,
+its JVP with k directions and its value-and-VJP with m seeds. Both modes call it when a transform
+is given ``compiled=True``:
+
+- ``cf.jvp(args, kwargs, nums, tangents)`` -> ``(outs, out_tangents, rebuild)``;
+- ``cf.vjp(args, kwargs, nums)`` -> ``(outs, pullback, rebuild)``, ``pullback(seeds)`` -> one
+  cotangent ``(m, *x.shape)`` per argument in ``nums``.
+
+Arguments that are float arrays are the program's inputs (new values, no new trace); others
+(Python numbers, integer arrays, objects) and keyword arguments are part of the signature, so new
+values trace again. As with ``jax.jit``, arrays a function closes over are constants of its
+program. A call whose comparisons or masks differ from the trace (a guard) traces again for that
+input and keeps both programs (up to :data:`PROGRAMS_PER_SIGNATURE`).
+
+Caches: programs per function and signature in memory (a weak dictionary, so a function's
+programs go with it); the generated source on disk in :func:`cache_dir` (``ADOPS_CACHE_DIR``,
+default ``~/.cache/adops``), one file per distinct source, so numba's ``cache=True`` keeps the
+compiled loops across processes and a warm process starts a cached program without compiling.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import sys
+import threading
+import weakref
+
+import numpy as np
+
+from ..inputs import as_primal
+from ..levels import TracedBase
+from ..program import BranchChanged, Trace
+from .codegen import generate
+
+#: programs kept per argument signature (one per branch pattern met)
+PROGRAMS_PER_SIGNATURE = 4
+_VERSION = "1"
+_lock = threading.Lock()
+
+
+def cache_dir() -> str:
+    """Where generated source lives: ``$ADOPS_CACHE_DIR`` or ``~/.cache/adops``."""
+    path = os.environ.get("ADOPS_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
+        "adops")
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def _rule(key):
+    module, name = key.split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def load_source(source: str):
+    """Import generated ``source`` as a module from a file named by its hash (written once)."""
+    digest = hashlib.sha1((_VERSION + source).encode()).hexdigest()[:20]
+    name = f"adops_generated_{digest}"
+    module = sys.modules.get(name)
+    if module is not None:
+        return module
+    with _lock:
+        module = sys.modules.get(name)
+        if module is not None:
+            return module
+        path = os.path.join(cache_dir(), name + ".py")
+        if not os.path.exists(path):
+            tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
+            with open(tmp, "w") as fh:
+                fh.write(source)
+            os.replace(tmp, path)
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        module.__dict__["RULES"] = _Rules()
+        spec.loader.exec_module(module)
+        sys.modules[name] = module
+        return module
+
+
+class _Rules:
+    """``RULES[key]`` in generated code: the lazy kernel named ``module:qualname``."""
+
+    def __getitem__(self, key):
+        return _rule(key)
+
+
+class Program:
+    """One traced program and its generated code (see module doc)."""
+
+    def __init__(self, trace: Trace, wrt, arg_positions):
+        self.trace, self.arg_positions = trace, list(arg_positions)
+        tape = trace.tape
+        self.source, _ = generate(tape, trace.leaves, trace.outs, wrt)
+        self.module = load_source(self.source)
+        self.O = list(tape.ops)
+        self.P = [p if p is not None else {} for p in tape.params]
+        self.C = [[None if type(r) is int else r.value for r in refs] for refs in tape.refs]
+        self.G = list(tape.guards)
+
+    def primal(self, V):
+        return self.module.primal(V, self.O, self.P, self.C, self.G)
+
+    def jvp(self, V, T):
+        return self.module.jvp(V, T, self.O, self.P, self.C, self.G)
+
+    def forward(self, V):
+        return self.module.forward(V, self.O, self.P, self.C, self.G)
+
+    def backward(self, R, S):
+        return self.module.backward(R, S)
+
+
+def _static_key(v):
+    if isinstance(v, np.ndarray):
+        return ("array", v.shape, v.dtype.str, hashlib.sha1(np.ascontiguousarray(v)).hexdigest())
+    try:
+        hash(v)
+        return ("value", type(v).__name__, v)
+    except TypeError:
+        return ("object", id(v))
+
+
+def _is_input(v) -> bool:
+    return isinstance(v, (np.ndarray, np.floating)) and np.issubdtype(np.asarray(v).dtype,
+                                                                         np.floating)
+
+
+class CompiledFunction:
+    """``f`` compiled per argument signature (see module doc)."""
+
+    def __init__(self, f):
+        self.f = f
+        self.programs: dict = {}
+
+    def _signature(self, args, kwargs, nums):
+        inputs = tuple(i for i, a in enumerate(args) if i in nums or _is_input(a))
+        xs = list(args)
+        for i in inputs:
+            xs[i] = as_primal(args[i], f"argument {i}")
+        key = (nums, inputs,
+               tuple((xs[i].shape, xs[i].dtype.str) if i in inputs else _static_key(a)
+                     for i, a in enumerate(args)),
+               tuple(sorted((k, _static_key(v)) for k, v in kwargs.items())))
+        return key, xs, inputs
+
+    def _run(self, args, kwargs, nums, call):
+        key, xs, inputs = self._signature(args, kwargs, nums)
+        V = [xs[i] for i in inputs]
+        wrt = tuple(inputs.index(i) for i in nums)
+        for program in list(self.programs.get(key, ())):
+            try:
+                return program, call(program, V)
+            except BranchChanged:
+                continue
+        trace = Trace(self.f, xs, kwargs, inputs, "compiled")
+        program = Program(trace, wrt, inputs)
+        kept = self.programs.setdefault(key, [])
+        kept.append(program)
+        del kept[:-PROGRAMS_PER_SIGNATURE]
+        return program, call(program, V)
+
+    def primal(self, args, kwargs):
+        program, outs = self._run(args, kwargs, (), lambda p, V: p.primal(V))
+        return list(outs), program.trace.rebuild
+
+    def jvp(self, args, kwargs, nums, tangents):
+        """Outputs and their tangents ``(k, *out_j.shape)`` for tangents of ``args[nums]``."""
+        def call(p, V):
+            T = [None] * len(V)
+            for i, t in zip(nums, tangents):
+                T[p.arg_positions.index(i)] = t
+            return p.jvp(V, T)
+        program, (outs, tans) = self._run(args, kwargs, tuple(nums), call)
+        k = tangents[0].shape[0]
+        tans = [t if t is not None else
+                np.zeros((k,) + np.shape(o), dtype=_float(np.asarray(o).dtype, tangents[0]))
+                for t, o in zip(tans, outs)]
+        return list(outs), tans, program.trace.rebuild
+
+    def vjp(self, args, kwargs, nums):
+        """Outputs, and ``pullback(seeds) -> [(m, *args[i].shape) for i in nums]``."""
+        program, (outs, R) = self._run(args, kwargs, tuple(nums), lambda p, V: p.forward(V))
+        trace = program.trace
+        shapes = [trace.shapes[program.arg_positions.index(i)] for i in nums]
+        dtypes = [trace.dtypes[program.arg_positions.index(i)] for i in nums]
+
+        def pullback(seeds):
+            m = seeds[0].shape[0]
+            S = [s if o is not None else None for s, o in zip(seeds, trace.outs)]
+            if all(s is None for s in S):
+                bars = [None] * len(nums)
+            else:
+                bars = program.backward(R, S)
+            return [np.zeros((m,) + s, dtype=d) if b is None else np.broadcast_to(b, (m,) + s)
+                    for b, s, d in zip(bars, shapes, dtypes)]
+        return list(outs), pullback, trace.rebuild
+
+
+def _float(dtype, t):
+    return dtype if dtype in (np.float32, np.float64) else t.dtype
+
+
+_BY_FUNCTION: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def compiled(f) -> CompiledFunction:
+    """The :class:`CompiledFunction` of ``f`` (one per function, kept while ``f`` lives).
+
+    Example:
+        >>> import numpy as np
+        >>> cf = compiled(lambda x: np.sin(x) * x)
+        >>> outs, tangents, _ = cf.jvp((np.zeros(2),), {}, (0,), [np.ones((1, 2))])
+        >>> tangents[0].tolist()
+        [[0.0, 0.0]]
+    """
+    try:
+        cf = _BY_FUNCTION.get(f)
+    except TypeError:  # not weak-referenceable: compiled for this call only
+        return CompiledFunction(f)
+    if cf is None:
+        cf = CompiledFunction(f)
+        try:
+            _BY_FUNCTION[f] = cf
+        except TypeError:
+            pass
+    return cf
+
+
+def any_traced(args, kwargs=None) -> bool:
+    """Whether a compiled transform was called on values traced by an outer transform (it then
+    runs eagerly, which nests)."""
+    vals = list(args) + list((kwargs or {}).values())
+    return any(isinstance(v, TracedBase) for v in vals)

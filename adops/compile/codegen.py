@@ -1,0 +1,508 @@
+"""Code generation: a traced program (:class:`adops.program.Trace`) as Python + numba source.
+
+Contract. From one program, three entry points are generated, each a plain Python function of
+the program's inputs ``V`` (one array per leaf) and its run-time tables (ops ``O``, parameters
+``P``, constants ``C``, guards ``G``, per entry):
+
+- ``primal(V, O, P, C, G) -> outs``: the function's output leaves;
+- ``jvp(V, T, O, P, C, G) -> (outs, tangents)``: ``T[i]: (k, *leaf_i.shape)`` or None, tangents
+  ``(k, *out_j.shape)`` (None where an output does not depend on a tangent);
+- ``forward(V, O, P, C, G) -> (outs, R)`` and ``backward(R, S) -> bars``: value and VJP with
+  ``S[j]: (m, *out_j.shape)`` (None for no seed) and one cotangent ``(m, *leaf_i.shape)`` (or None)
+  per leaf in ``wrt``; ``R`` holds what the sweep needs, so a Jacobian sweeps many times.
+
+How. The program is scheduled: structural ops that do not depend on the current run of
+elementwise ops are moved ahead of it, so runs are long. Each run of two or more elementwise ops
+of one output shape becomes one numba loop (a *group*): the primal, the partials and (per
+direction or seed) the tangents or adjoints of every op in the run, as scalars, with the ops'
+own rule bodies (:func:`adops.compile.runtime.scalar`) and the strong-zero product. The reverse
+loop recomputes the run's forward scalars instead of storing them. Every other op runs as one
+call of its ``linearize``/``jvp``/``vjp`` on plain arrays (contractions so go to BLAS). Guards are
+checked as soon as their inputs exist; a differing outcome raises
+:class:`~adops.program.BranchChanged`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..registry import Arg, ElementwiseOp, Marker, Rule
+
+_FLOATS = ("float32", "float64")
+
+
+def fusable(op, dtype) -> bool:
+    """An elementwise op whose primal and partial rules all have Python bodies numba compiles."""
+    if not isinstance(op, ElementwiseOp) or str(dtype) not in _FLOATS:
+        return False
+    if getattr(op.primal, "py_func", None) is None:
+        return False
+    return all(p is None or isinstance(p, (Marker, Arg)) or
+               (isinstance(p, Rule) and getattr(p.kernel, "py_func", None) is not None)
+               for p in op.partials)
+
+
+@dataclass
+class Group:
+    entries: list
+    shape: tuple
+    dtype: str
+    inputs: list = field(default_factory=list)   # external entry ids or ("c", entry, j)
+    kinds: list = field(default_factory=list)    # "full", "one", "broadcast"
+    outputs: list = field(default_factory=list)  # entries needed outside the group
+
+
+def schedule(tape):
+    """Steps in execution order: ``("op", e)`` or ``("group", Group)``."""
+    steps, run, run_set = [], [], set()
+
+    def close():
+        if len(run) >= 2:
+            steps.append(("group", Group(list(run), tape.shapes[run[0]],
+                                         str(tape.dtypes[run[0]]))))
+        else:
+            steps.extend(("op", e) for e in run)
+        run.clear()
+        run_set.clear()
+
+    for e, op in enumerate(tape.ops):
+        if op is None:
+            continue
+        refs = [r for r in tape.refs[e] if type(r) is int]
+        if fusable(op, tape.dtypes[e]):
+            if run and tape.shapes[e] != tape.shapes[run[0]]:
+                close()
+            run.append(e)
+            run_set.add(e)
+        elif any(r in run_set for r in refs):
+            close()
+            steps.append(("op", e))
+        else:
+            steps.append(("op", e))  # hoisted ahead of the open run
+    close()
+    return steps
+
+
+def _finish_groups(tape, steps, outs):
+    """Each group's external inputs (and how its loop reads them) and the members needed
+    outside it (by a later step, a guard or the outputs)."""
+    group_of = {}
+    for kind, s in steps:
+        if kind == "group":
+            for e in s.entries:
+                group_of[e] = s
+    used_outside = {o for o in outs if o is not None}
+    for g in tape.guards:
+        used_outside.update(r for r in g.refs if type(r) is int)
+    for e, op in enumerate(tape.ops):
+        if op is None:
+            continue
+        for r in tape.refs[e]:
+            if type(r) is int and r in group_of and group_of.get(e) is not group_of[r]:
+                used_outside.add(r)
+    for kind, g in steps:
+        if kind != "group":
+            continue
+        inside = set(g.entries)
+        for e in g.entries:
+            for j, r in enumerate(tape.refs[e]):
+                key = r if type(r) is int else ("c", e, j)
+                if type(r) is int and r in inside or key in g.inputs:
+                    continue
+                g.inputs.append(key)
+                shape = tuple(tape.shapes[r] if type(r) is int else _const_shape(r.value))
+                g.kinds.append("full" if shape == tuple(g.shape) else
+                               "one" if _size(shape) == 1 else "broadcast")
+        g.outputs = [e for e in g.entries if e in used_outside]
+
+
+def _const_shape(v):
+    import numpy as np
+    return np.shape(v)
+
+
+def _size(shape):
+    n = 1
+    for s in shape:
+        n *= s
+    return n
+
+
+class Source:
+    """Lines of generated code with indentation."""
+
+    def __init__(self):
+        self.lines = []
+
+    def __call__(self, line, depth=0):
+        self.lines.append("    " * depth + line)
+
+    def text(self):
+        return "\n".join(self.lines) + "\n"
+
+
+def generate(tape, leaves, outs, wrt):
+    """The module source for a program (see module doc). ``wrt``: leaf positions whose
+    cotangents ``backward`` returns."""
+    steps = schedule(tape)
+    _finish_groups(tape, steps, outs)
+    depends = _depends_on_leaves(tape, set(leaves))
+    src = Source()
+    src("import numpy as np")
+    src("from numba import njit")
+    src("from adops.compile.runtime import (SMUL, accumulate, check_guard, flat_input,")
+    src("                                   flat_tangent, scalar, unbroadcast)")
+    src("")
+    rules = _rule_names(tape, steps)
+    for kernel, name in rules.items():
+        src(f"{name} = scalar(RULES[{kernel!r}])")
+    src("")
+    groups = [g for kind, g in steps if kind == "group"]
+    for gi, g in enumerate(groups):
+        _group_kernels(src, tape, g, gi, rules, depends)
+    guard_at = _guard_positions(tape, steps)
+    _entry_primal(src, tape, steps, leaves, outs, groups, guard_at)
+    _entry_jvp(src, tape, steps, leaves, outs, groups, guard_at, depends)
+    _entry_vjp(src, tape, steps, leaves, outs, groups, guard_at, depends, wrt)
+    return src.text(), list(rules)
+
+
+def _depends_on_leaves(tape, leaves):
+    dep = set(leaves)
+    for e, op in enumerate(tape.ops):
+        if op is not None and any(type(r) is int and r in dep for r in tape.refs[e]):
+            dep.add(e)
+    return dep
+
+
+def _rule_names(tape, steps):
+    """Every scalar function the groups call, by a stable key ``module:qualname``."""
+    names = {}
+    for kind, g in steps:
+        if kind != "group":
+            continue
+        for e in g.entries:
+            op = tape.ops[e]
+            for fn in [op.primal] + [p.kernel for p in op.partials if isinstance(p, Rule)]:
+                key = f"{fn.py_func.__module__}:{fn.py_func.__qualname__}"
+                names.setdefault(key, f"_s{len(names)}")
+    return names
+
+
+def _rule_key(fn):
+    return f"{fn.py_func.__module__}:{fn.py_func.__qualname__}"
+
+
+def _guard_positions(tape, steps):
+    """For each step index, the guards whose inputs are all computed once it has run."""
+    done, at = set(tape.leaves), {}
+    pending = list(range(len(tape.guards)))
+    order = [(-1, None)] + list(enumerate(steps))
+    for si, step in order:
+        if step is not None:
+            kind, s = step
+            done.update(s.entries if kind == "group" else [s])
+        ready = [g for g in pending
+                 if all(type(r) is not int or r in done for r in tape.guards[g].refs)]
+        at[si] = ready
+        pending = [g for g in pending if g not in ready]
+    at[len(steps) - 1] = at.get(len(steps) - 1, []) + pending
+    return at
+
+
+def _arg(tape, e, j, r):
+    return f"v{r}" if type(r) is int else f"C[{e}][{j}]"
+
+
+def _emit_guards(src, tape, gs, depth=1):
+    for g in gs:
+        args = ", ".join(f"v{r}" if type(r) is int else f"G[{g}].refs[{j}].value"
+                         for j, r in enumerate(tape.guards[g].refs))
+        src(f"check_guard(G[{g}]{', ' + args if args else ''})", depth)
+
+
+# ------------------------------------------------------------------------- fused loops
+def _scalar_expr(tape, e, j, g, refname):
+    r = tape.refs[e][j]
+    if type(r) is int and r in g.entries:
+        return f"s{r}"
+    key = r if type(r) is int else ("c", e, j)
+    k = g.inputs.index(key)
+    return f"a{k}[{'0' if g.kinds[k] == 'one' else 'i'}]"
+
+
+def _forward_body(src, tape, g, rules, depth, partials):
+    """Scalars ``s{e}`` (values) and ``d{e}_{j}`` (partials) of every op of the group."""
+    for e in g.entries:
+        op = tape.ops[e]
+        xs = [_scalar_expr(tape, e, j, g, None) for j in range(len(tape.refs[e]))]
+        src(f"s{e} = {rules[_rule_key(op.primal)]}({', '.join(xs)})", depth)
+        if not partials:
+            continue
+        for j, p in enumerate(op.partials):
+            if isinstance(p, Rule):
+                src(f"d{e}_{j} = {rules[_rule_key(p.kernel)]}({', '.join(xs + [f's{e}'])})",
+                    depth)
+            elif isinstance(p, Arg):
+                src(f"d{e}_{j} = {p.scale!r} * {xs[p.index]}", depth)
+
+
+def _apply(p, e, j, t):
+    """``smul(d, t)`` for partial ``p`` of entry ``e``, input ``j``, as scalar code."""
+    if isinstance(p, Marker):
+        return t if p.name == "ONE" else f"(-{t})"
+    return f"SMUL(d{e}_{j}, {t})"
+
+
+def _group_kernels(src, tape, g, gi, rules, depends):
+    ins = [f"a{k}" for k in range(len(g.inputs))]
+    outs = [f"o{e}" for e in g.outputs]
+    # primal
+    src("@njit(cache=True)")
+    src(f"def g{gi}_primal(n, {', '.join(ins + outs)}):")
+    src("for i in range(n):", 1)
+    _forward_body(src, tape, g, rules, 2, partials=False)
+    for e in g.outputs:
+        src(f"o{e}[i] = s{e}", 2)
+    src("")
+    # jvp: tangents of the external inputs that carry one
+    tin = [k for k, key in enumerate(g.inputs) if type(key) is int and key in depends]
+    touts = [e for e in g.outputs if e in depends]
+    src("@njit(cache=True)")
+    src(f"def g{gi}_jvp(n, k, {', '.join(ins + [f'u{k}' for k in tin] + outs + [f'to{e}' for e in touts])}):")
+    src("for i in range(n):", 1)
+    _forward_body(src, tape, g, rules, 2, partials=True)
+    for e in g.outputs:
+        src(f"o{e}[i] = s{e}", 2)
+    if touts:
+        src("for q in range(k):", 2)
+        for e in g.entries:
+            if e not in depends:
+                continue
+            terms = []
+            for j, (r, p) in enumerate(zip(tape.refs[e], tape.ops[e].partials)):
+                if p is None or type(r) is not int or r not in depends:
+                    continue
+                if r in g.entries:
+                    t = f"w{r}"
+                else:
+                    kk = g.inputs.index(r)
+                    t = f"u{kk}[q, {'0' if g.kinds[kk] == 'one' else 'i'}]"
+                terms.append(_apply(p, e, j, t))
+            src(f"w{e} = {' + '.join(terms) if terms else '0.0'}", 3)
+        for e in touts:
+            src(f"to{e}[q, i] = w{e}", 3)
+    src("")
+    # vjp: seeds of the needed outputs in, cotangents of the inputs that need one out
+    bouts = [e for e in g.outputs if e in depends]
+    cins = [k for k in tin]
+    src("@njit(cache=True)")
+    src(f"def g{gi}_vjp(n, m, {', '.join(ins + [f'b{e}' for e in bouts] + [f'c{k}' for k in cins])}):")
+    src("for i in range(n):", 1)
+    _forward_body(src, tape, g, rules, 2, partials=True)
+    src("for q in range(m):", 2)
+    for e in g.entries:
+        if e in depends:
+            src(f"w{e} = {f'b{e}[q, i]' if e in bouts else '0.0'}", 3)
+    for k in cins:
+        src(f"z{k} = 0.0", 3)
+    for e in reversed(g.entries):
+        if e not in depends:
+            continue
+        for j, (r, p) in enumerate(zip(tape.refs[e], tape.ops[e].partials)):
+            if p is None or type(r) is not int or r not in depends:
+                continue
+            term = _apply(p, e, j, f"w{e}")
+            if r in g.entries:
+                src(f"w{r} = w{r} + {term}", 3)
+            else:
+                src(f"z{g.inputs.index(r)} = z{g.inputs.index(r)} + {term}", 3)
+    for k in cins:
+        src(f"c{k}[q, {'0' if g.kinds[k] == 'one' else 'i'}] += z{k}", 3)
+    src("")
+
+
+# -------------------------------------------------------------------------- entry points
+def _group_inputs(src, tape, g, gi, depth=1):
+    for k, key in enumerate(g.inputs):
+        val = f"v{key}" if type(key) is int else f"C[{key[1]}][{key[2]}]"
+        src(f"a{gi}_{k} = flat_input({val}, {tuple(g.shape)!r}, {g.kinds[k]!r})", depth)
+
+
+def _unpack_leaves(src, leaves):
+    for i, leaf in enumerate(leaves):
+        src(f"v{leaf} = V[{i}]", 1)
+
+
+def _generic_value(src, tape, e, depth=1):
+    op = tape.ops[e]
+    if op.name == "constant":
+        src(f"v{e} = P[{e}]['value']", depth)
+        return
+    args = ", ".join(_arg(tape, e, j, r) for j, r in enumerate(tape.refs[e]))
+    src(f"v{e} = O[{e}].value({args}{', ' if args else ''}**P[{e}])", depth)
+
+
+def _generic_lin(src, tape, e, depth=1):
+    op = tape.ops[e]
+    if op.name == "constant":
+        src(f"v{e} = P[{e}]['value']", depth)
+        return False
+    args = ", ".join(_arg(tape, e, j, r) for j, r in enumerate(tape.refs[e]))
+    src(f"v{e}, l{e} = O[{e}].linearize({args}{', ' if args else ''}**P[{e}])", depth)
+    return True
+
+
+def _outs_tuple(outs):
+    return "(" + "".join(f"v{o}, " if o is not None else "None, " for o in outs) + ")"
+
+
+def _entry_primal(src, tape, steps, leaves, outs, groups, guard_at):
+    src("def primal(V, O, P, C, G):")
+    _unpack_leaves(src, leaves)
+    _emit_guards(src, tape, guard_at.get(-1, []))
+    gi_of = {id(g): i for i, g in enumerate(groups)}
+    for si, (kind, s) in enumerate(steps):
+        if kind == "op":
+            _generic_value(src, tape, s)
+        else:
+            gi = gi_of[id(s)]
+            _group_inputs(src, tape, s, gi)
+            for e in s.outputs:
+                src(f"v{e} = np.empty({tuple(s.shape)!r}, dtype=np.{s.dtype})", 1)
+            args = [f"a{gi}_{k}" for k in range(len(s.inputs))] + \
+                   [f"v{e}.reshape(-1)" for e in s.outputs]
+            src(f"g{gi}_primal({_size(s.shape)}, {', '.join(args)})", 1)
+        _emit_guards(src, tape, guard_at.get(si, []))
+    src(f"return {_outs_tuple(outs)}", 1)
+    src("")
+
+
+def _entry_jvp(src, tape, steps, leaves, outs, groups, guard_at, depends):
+    src("def jvp(V, T, O, P, C, G):")
+    _unpack_leaves(src, leaves)
+    for i, leaf in enumerate(leaves):
+        src(f"t{leaf} = T[{i}]", 1)
+    src("k = next(t.shape[0] for t in T if t is not None)", 1)
+    _emit_guards(src, tape, guard_at.get(-1, []))
+    gi_of = {id(g): i for i, g in enumerate(groups)}
+    for si, (kind, s) in enumerate(steps):
+        if kind == "op":
+            if s in depends:
+                _generic_lin(src, tape, s)
+                ts = ", ".join(f"t{r}" if type(r) is int and r in depends else "None"
+                               for r in tape.refs[s])
+                src(f"t{s} = l{s}.jvp([{ts}])", 1)
+            else:
+                _generic_value(src, tape, s)
+        else:
+            gi = gi_of[id(s)]
+            _group_inputs(src, tape, s, gi)
+            tin = [k for k, key in enumerate(s.inputs) if type(key) is int and key in depends]
+            for kk in tin:
+                src(f"u{gi}_{kk} = flat_tangent(t{s.inputs[kk]}, {tuple(s.shape)!r}, "
+                    f"{s.kinds[kk]!r})", 1)
+            for e in s.outputs:
+                src(f"v{e} = np.empty({tuple(s.shape)!r}, dtype=np.{s.dtype})", 1)
+            touts = [e for e in s.outputs if e in depends]
+            for e in touts:
+                src(f"t{e} = np.empty((k,) + {tuple(s.shape)!r}, dtype=np.{s.dtype})", 1)
+            args = [f"a{gi}_{kk}" for kk in range(len(s.inputs))] + \
+                   [f"u{gi}_{kk}" for kk in tin] + [f"v{e}.reshape(-1)" for e in s.outputs] + \
+                   [f"t{e}.reshape(k, -1)" for e in touts]
+            src(f"g{gi}_jvp({_size(s.shape)}, k, {', '.join(args)})", 1)
+        _emit_guards(src, tape, guard_at.get(si, []))
+    tans = "(" + "".join(f"t{o}, " if o is not None and o in depends else "None, "
+                         for o in outs) + ")"
+    src(f"return {_outs_tuple(outs)}, {tans}", 1)
+    src("")
+
+
+def _entry_vjp(src, tape, steps, leaves, outs, groups, guard_at, depends, wrt):
+    # which entries need a cotangent: on a path from a requested leaf to an output
+    want = {leaves[i] for i in wrt}
+    reach = set(want)
+    for e, op in enumerate(tape.ops):
+        if op is not None and any(type(r) is int and r in reach for r in tape.refs[e]):
+            reach.add(e)
+    src("def forward(V, O, P, C, G):")
+    _unpack_leaves(src, leaves)
+    _emit_guards(src, tape, guard_at.get(-1, []))
+    gi_of = {id(g): i for i, g in enumerate(groups)}
+    keep = []
+    for si, (kind, s) in enumerate(steps):
+        if kind == "op":
+            if s in reach and _generic_lin(src, tape, s):
+                keep.append(f"l{s}")
+            elif s not in reach:
+                _generic_value(src, tape, s)
+        else:
+            gi = gi_of[id(s)]
+            _group_inputs(src, tape, s, gi)
+            for e in s.outputs:
+                src(f"v{e} = np.empty({tuple(s.shape)!r}, dtype=np.{s.dtype})", 1)
+            args = [f"a{gi}_{k}" for k in range(len(s.inputs))] + \
+                   [f"v{e}.reshape(-1)" for e in s.outputs]
+            src(f"g{gi}_primal({_size(s.shape)}, {', '.join(args)})", 1)
+            if any(e in reach for e in s.entries):
+                keep.extend(f"a{gi}_{k}" for k in range(len(s.inputs)))
+        _emit_guards(src, tape, guard_at.get(si, []))
+    src(f"return {_outs_tuple(outs)}, ({''.join(k + ', ' for k in keep)})", 1)
+    src("")
+    src("def backward(R, S):")
+    if keep:
+        src(f"({''.join(k + ', ' for k in keep)}) = R", 1)
+    src("m = next(s.shape[0] for s in S if s is not None)", 1)
+    for e in sorted(reach):
+        src(f"b{e}, w{e} = None, False", 1)
+    for j, o in enumerate(outs):
+        if o is not None and o in reach:
+            src(f"b{o}, w{o} = accumulate(b{o}, w{o}, S[{j}])", 1)
+    for kind, s in reversed(steps):
+        if kind == "op":
+            if s not in reach or tape.ops[s].name == "constant":
+                continue
+            refs = tape.refs[s]
+            needed = tuple(type(r) is int and r in reach for r in refs)
+            if not any(needed):
+                continue
+            src(f"if b{s} is not None:", 1)
+            src(f"cs = l{s}.vjp(b{s}, {needed!r})", 2)
+            for j, r in enumerate(refs):
+                if needed[j]:
+                    src(f"if cs[{j}] is not None:", 2)
+                    src(f"b{r}, w{r} = accumulate(b{r}, w{r}, "
+                        f"unbroadcast(cs[{j}], {tuple(tape.shapes[r])!r}))", 3)
+        else:
+            gi = gi_of[id(s)]
+            if not any(e in reach for e in s.entries):
+                continue
+            bouts = [e for e in s.outputs if e in depends]
+            cins = [k for k, key in enumerate(s.inputs) if type(key) is int and key in depends]
+            live = [e for e in bouts if e in reach]
+            src(f"if {' or '.join(f'b{e} is not None' for e in live) or 'False'}:", 1)
+            for e in bouts:
+                zeros = f"np.zeros((m, {_size(s.shape)}), dtype=np.{s.dtype})"
+                if e in reach:
+                    src(f"q{e} = {zeros} if b{e} is None else np.ascontiguousarray("
+                        f"np.broadcast_to(b{e}, (m,) + {tuple(s.shape)!r})).reshape(m, -1)", 2)
+                else:
+                    src(f"q{e} = {zeros}", 2)
+            for k in cins:
+                n = 1 if s.kinds[k] == "one" else _size(s.shape)
+                src(f"c{k} = np.zeros((m, {n}), dtype=np.{s.dtype})", 2)
+            args = [f"a{gi}_{k}" for k in range(len(s.inputs))] + [f"q{e}" for e in bouts] + \
+                   [f"c{k}" for k in cins]
+            src(f"g{gi}_vjp({_size(s.shape)}, m, {', '.join(args)})", 2)
+            for k in cins:
+                r = s.inputs[k]
+                if r not in reach:
+                    continue
+                shape = tuple(tape.shapes[r])
+                if s.kinds[k] == "broadcast":
+                    expr = f"unbroadcast(c{k}.reshape((m,) + {tuple(s.shape)!r}), {shape!r})"
+                else:
+                    expr = f"c{k}.reshape((m,) + {shape!r})"
+                src(f"b{r}, w{r} = accumulate(b{r}, w{r}, {expr})", 2)
+    res = "".join(f"b{leaves[i]}, " if leaves[i] in reach else "None, " for i in wrt)
+    src(f"return ({res})", 1)
+    src("")

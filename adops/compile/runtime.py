@@ -1,0 +1,78 @@
+"""What generated code calls at run time: scalar rules as numba functions, and a few helpers.
+
+- :func:`scalar` turns an elementwise op's primal or partial rule (a lazy kernel of
+  :mod:`adops.kernels` with its Python body ``py_func``) into a numba function of scalars,
+  compiled once per process and cached on disk, so a fused loop calls the very rule the eager
+  tier applies elementwise: no formula is written again.
+- :func:`accumulate` adds a cotangent into an entry's running sum (in place when it owns it).
+- :func:`check_guard` re-evaluates a recorded comparison, mask or ordering.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from ..kernels import smul, unbroadcast  # noqa: F401  (generated code imports them from here)
+from ..program import BranchChanged, _same
+
+_SCALARS: dict = {}
+
+
+def scalar(kernel):
+    """The numba scalar function of a lazy kernel's body (memoized per kernel).
+
+    >>> from adops.elementwise import sin_d
+    >>> float(scalar(sin_d)(0.0, 0.0))
+    1.0
+    """
+    fn = _SCALARS.get(kernel)
+    if fn is None:
+        fn = njit(cache=True)(kernel.py_func)
+        _SCALARS[kernel] = fn
+    return fn
+
+
+#: the strong-zero product inside fused loops (the same body as the eager kernel)
+SMUL = scalar(smul)
+
+
+def accumulate(bar, owned, c):
+    """``(bar + c, owned)``: a running cotangent sum; ``bar`` None means nothing yet."""
+    if bar is None:
+        return c, False
+    if owned and type(c) is np.ndarray and bar.dtype == np.result_type(bar, c) and \
+            bar.shape == np.broadcast_shapes(bar.shape, c.shape):
+        np.add(bar, c, out=bar)
+        return bar, True
+    return bar + c, True
+
+
+def check_guard(guard, *args):
+    """Raise :class:`BranchChanged` when a recorded guard evaluates differently now."""
+    if not _same(guard.func(*args, **guard.kwargs), guard.result):
+        raise BranchChanged(
+            f"{getattr(guard.func, '__name__', 'a comparison')}(...) evaluates differently than "
+            "when the program was traced")
+
+
+def flat_input(x, shape, kind):
+    """A fused loop's view of an input: ``full`` (its own shape is the loop's), ``one`` (a single
+    value) or ``broadcast`` (materialized to the loop's shape)."""
+    x = np.asarray(x)
+    if kind == "full":
+        return np.ascontiguousarray(x).reshape(-1)
+    if kind == "one":
+        return x.reshape(1)
+    return np.ascontiguousarray(np.broadcast_to(x, shape)).reshape(-1)
+
+
+def flat_tangent(t, shape, kind):
+    """The batched form of :func:`flat_input`: ``(k, n)`` for a tangent ``(k, *x.shape)``."""
+    k = t.shape[0]
+    if kind == "full":
+        return np.ascontiguousarray(t).reshape(k, -1)
+    if kind == "one":
+        return np.ascontiguousarray(t).reshape(k, 1)
+    nd = len(shape)
+    t = t.reshape(t.shape[:1] + (1,) * (nd - (t.ndim - 1)) + t.shape[1:])
+    return np.ascontiguousarray(np.broadcast_to(t, (k,) + tuple(shape))).reshape(k, -1)

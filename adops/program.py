@@ -1,0 +1,325 @@
+"""The program: a function traced once, the one recorder both modes and both tiers share.
+
+Contract: entry ``i`` of a :class:`Tape` (a Wengert list) is one op application: the op, its
+parameters, its input references (an int: an earlier entry; a :class:`Const`: a constant), the
+linearization ``lin`` that ``op.linearize`` returned (what reverse mode's sweep needs), the output
+shape ``(*shape_i)`` and dtype. Leaves (the inputs) have no op. A :class:`Var` is a value traced
+on a tape; :class:`Trace` runs a function once on a new tape and keeps its output entries.
+
+Every non-differentiable call on traced values (comparisons, ``argmax``, ``bool(x)``...) is
+recorded as a *guard* with its result. :meth:`Tape.replay` re-runs the ops on new inputs and
+re-evaluates each guard; a guard whose result differs (a branch taken the other way, a mask or
+an ordering that changed) raises :class:`BranchChanged`, so a replay never returns a derivative
+of a different program. A replay returns its own values and linearizations: the tape is never
+changed by it, so recordings can be replayed from many threads at once, and a failed replay
+changes nothing.
+
+Reverse mode sweeps a tape (:mod:`revad`); forward mode and the compiled tier
+(:mod:`adops.compile`) read the same program. A tape belongs to the values that reference it:
+there is no global tape, two threads record on two tapes, and a tape is freed with its last
+Var. A tape is one transform level (:mod:`adops.levels`): values of other levels are its
+constants. This module holds no derivative maths.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .fpstate import quiet
+from .inputs import as_primal, check_seed
+from .levels import Level
+from .traced import Traced
+from .transform import check_output, flatten, result_dtype
+
+
+class BranchChanged(RuntimeError):
+    """A replay met a comparison, mask or ordering whose result differs from the recording."""
+
+
+class Const:
+    """A constant input of a tape entry."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+
+class Guard:
+    __slots__ = ("position", "func", "refs", "kwargs", "result")
+
+    def __init__(self, position, func, refs, kwargs, result):
+        self.position, self.func, self.refs = position, func, refs
+        self.kwargs, self.result = kwargs, result
+
+
+class Tape:
+    """A Wengert list of op applications (see module docstring).
+
+    Example:
+        >>> import numpy as np
+        >>> tape = Tape()
+        >>> x = tape.leaf(np.array([1.0, 2.0]))
+        >>> y = np.sum(x * x)
+        >>> len(tape), tape.nbytes > 0
+        (3, True)
+    """
+
+    __slots__ = ("ops", "params", "refs", "lins", "shapes", "dtypes", "leaves", "guards",
+                 "level", "__weakref__")
+
+    def __init__(self, level=None):
+        self.ops, self.params, self.refs, self.lins = [], [], [], []
+        self.shapes, self.dtypes, self.leaves, self.guards = [], [], [], []
+        self.level = level if level is not None else Level("a revad.Tape")
+
+    def __len__(self):
+        return len(self.lins)
+
+    def leaf(self, value: np.ndarray):
+        """Start tracing ``value`` (already a float array): a new input Var of this tape."""
+        index = self.push(None, None, (), None, value)
+        self.leaves.append(index)
+        return Var(self, index, value)
+
+    def push(self, op, params, refs, lin, out) -> int:
+        self.ops.append(op)
+        self.params.append(params)
+        self.refs.append(refs)
+        self.lins.append(lin)
+        self.shapes.append(out.shape)
+        self.dtypes.append(out.dtype)
+        return len(self.lins) - 1
+
+    def guard(self, func, refs, kwargs, result):
+        self.guards.append(Guard(len(self.lins), func, refs, kwargs, result))
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of arrays the tape holds (local partials, residuals, constants, guard results)."""
+        total = sum(getattr(g.result, "nbytes", 0) for g in self.guards)
+        for lin, refs in zip(self.lins, self.refs):
+            if lin is not None:
+                total += lin.nbytes
+            for r in refs:
+                if type(r) is Const:
+                    total += getattr(r.value, "nbytes", 0)
+        return total
+
+    # ---------------------------------------------------------------------------- replay
+    def replay(self, inputs):
+        """Re-run every entry on new leaf values ``inputs`` (same shapes and dtypes as recorded).
+
+        Returns ``(values, lins)``: every entry's value and linearization at the new inputs, for
+        this call only; the tape itself is not changed.
+
+        Raises:
+            BranchChanged: a guard (comparison, mask, ordering) evaluates differently.
+            ValueError: an input's shape differs from the recording.
+            TypeError: an input's dtype cannot be cast safely to the recorded one.
+        """
+        with quiet():
+            return self._replay(inputs)
+
+    def _replay(self, inputs):
+        if len(inputs) != len(self.leaves):
+            raise ValueError(f"replay takes {len(self.leaves)} inputs, got {len(inputs)}")
+        values = [None] * len(self.lins)
+        lins = [None] * len(self.lins)
+        for leaf, x in zip(self.leaves, inputs):
+            if x.shape != self.shapes[leaf]:
+                raise ValueError(f"replay input has shape {x.shape} but was recorded with shape "
+                                 f"{self.shapes[leaf]}; record again for new shapes")
+            want = self.dtypes[leaf]
+            if x.dtype != want:
+                if not np.can_cast(x.dtype, want, "safe"):
+                    raise TypeError(
+                        f"replay input has dtype {x.dtype} but the recording is {want}: casting "
+                        f"would lose precision or overflow; record again with a {x.dtype} input "
+                        f"(revad.record(f, x.astype({x.dtype.name!r}))) or pass {want} values")
+                x = x.astype(want)
+            values[leaf] = x
+        guards, g = self.guards, 0
+        for i, op in enumerate(self.ops):
+            while g < len(guards) and guards[g].position <= i:
+                self._check(guards[g], values)
+                g += 1
+            if op is None:
+                continue
+            args = [values[r] if type(r) is int else r.value for r in self.refs[i]]
+            values[i], lins[i] = op.linearize(*args, **self.params[i])
+        for guard in guards[g:]:
+            self._check(guard, values)
+        return values, lins
+
+    @staticmethod
+    def _check(guard, values):
+        args = [values[r] if type(r) is int else r.value for r in guard.refs]
+        now = guard.func(*args, **guard.kwargs)
+        if not _same(now, guard.result):
+            name = getattr(guard.func, "__name__", repr(guard.func))
+            raise BranchChanged(
+                f"replay: {name}(...) evaluates differently at the new input than when the tape "
+                "was recorded (a branch, mask or ordering changed), so the recorded program is "
+                "not f at this input; record again (revad.record(f, x)) or use "
+                "Recording(..., rerecord=True)")
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, (tuple, list)):
+        return isinstance(b, (tuple, list)) and len(a) == len(b) and all(map(_same, a, b))
+    a, b = np.asarray(a), np.asarray(b)
+    return a.shape == b.shape and bool(np.all((a == b) | ((a != a) & (b != b))))
+
+
+class Var(Traced):
+    """An array traced on a tape (create them with :meth:`Tape.leaf`, :class:`Trace` or the revad
+    transforms). Applying an op computes ``out, lin = op.linearize(...)`` and pushes both on the
+    tape; values of other levels are constants of the tape.
+
+    Example:
+        >>> import numpy as np
+        >>> x = Tape().leaf(np.array(3.0))
+        >>> (x * x).primal
+        array(9.)
+    """
+
+    __slots__ = ("tape", "index", "primal", "level")
+    _mode = "reverse mode (revad)"
+
+    def __init__(self, tape, index, primal):
+        self.tape, self.index, self.primal, self.level = tape, index, primal, tape.level
+        self._view, self._version = None, 0
+
+    @property
+    def _primal(self):
+        return self.primal
+
+    @classmethod
+    def _bind(cls, op, args, params, level):
+        tape, refs, values = _refs(args, level)
+        out, lin = op.linearize(*values, **params)
+        return Var(tape, tape.push(op, params, refs, lin, out), out)
+
+    @classmethod
+    def _nondiff(cls, func, args, kwargs, level):
+        tape, refs, values = _refs(args, level)
+        kwargs = {k: (v.primal if v.__class__ is Var and v.level is level else v)
+                  for k, v in kwargs.items()}
+        result = func(*values, **kwargs)
+        if tape is not None:
+            tape.guard(func, refs, kwargs, result)
+        return result
+
+    def __bool__(self):
+        if self._view is not None:
+            self._refresh()
+        result = bool(self.primal)
+        self.tape.guard(_truth, (self.index,), {}, result)
+        return result
+
+    def _assign(self, new):
+        if new.__class__ is Var and new.level is self.level:
+            self.tape, self.index, self.primal = new.tape, new.index, new.primal
+        else:
+            new = new if isinstance(new, Traced) else np.asarray(new)
+            self.index = self.tape.push(CONSTANT, {"value": new}, (), None, new)
+            self.primal = new
+
+    def _copy(self):
+        return Var(self.tape, self.index, self.primal)
+
+    def _constant_like(self, value):
+        return Var(self.tape, self.tape.push(CONSTANT, {"value": value}, (), None, value), value)
+
+    def __repr__(self):
+        return f"Var({self.primal!r}, entry {self.index}, level {self.level.number})"
+
+
+def _truth(x):
+    return bool(x)
+
+
+class _ConstantOp:
+    """A tape entry holding a constant (``x[:] = 0`` made a Var constant); no derivative."""
+
+    name = "constant"
+
+    @staticmethod
+    def linearize(value):
+        return value, None
+
+
+CONSTANT = _ConstantOp()
+
+
+def _refs(args, level):
+    """The tape of ``level``, and each argument as an entry index (a Var of this level) or a
+    :class:`Const` (anything else, including values traced by other levels)."""
+    tape, refs, values = None, [], []
+    for a in args:
+        if a.__class__ is Var and a.level is level:
+            tape = a.tape
+            refs.append(a.index)
+            values.append(a.primal)
+        else:
+            refs.append(Const(a))
+            values.append(a)
+    return tape, tuple(refs), values
+
+
+class Trace:
+    """One run of ``f(*args, **kwargs)`` on a new tape with the arguments ``nums`` traced: the
+    leaves' entries, and each output leaf's entry (None for an output that does not depend on
+    the leaves) and value. ``name`` names the transform (its level) in messages.
+
+    Example:
+        >>> import numpy as np
+        >>> t = Trace(lambda x: (x * 2.0, 1.0), (np.ones(2),), {}, (0,), "example")
+        >>> t.outs, t.is_tree
+        ([1, None], True)
+    """
+
+    __slots__ = ("tape", "leaves", "shapes", "dtypes", "outs", "values", "rebuild", "is_tree")
+
+    def __init__(self, f, args, kwargs, nums, name):
+        level = Level(name)
+        self.tape = tape = Tape(level)
+        with level, quiet():
+            xs = list(args)
+            self.leaves = []
+            for i in nums:
+                v = tape.leaf(as_primal(args[i], f"argument {i}"))
+                xs[i] = v
+                self.leaves.append(v.index)
+            out = f(*xs, **kwargs)
+            self.is_tree = isinstance(out, (tuple, list))
+            leaves, self.rebuild = flatten(out)
+            self.outs, self.values = [], []
+            for o in leaves:
+                check_output(o, name)
+                if o.__class__ is Var and o.level is level:
+                    if o._view is not None:
+                        o._refresh()
+                    self.outs.append(o.index)
+                    self.values.append(o.primal)
+                else:
+                    self.outs.append(None)
+                    self.values.append(o if isinstance(o, Var) else np.asarray(o))
+        self.shapes = [tape.shapes[i] for i in self.leaves]
+        self.dtypes = [tape.dtypes[i] for i in self.leaves]
+
+    def check_cotangent(self, cotangent, batched):
+        """Cotangent leaves and seeds ``(m, *out_j.shape)`` matching the output structure."""
+        leaves = flatten(cotangent)[0] if self.is_tree else [cotangent]
+        if len(leaves) != len(self.values):
+            raise ValueError(f"vjp: the function has {len(self.values)} outputs but the "
+                             f"cotangent has {len(leaves)}; pass one per output, in the same "
+                             "tuple/list structure")
+        seeds = [check_seed(u, np.shape(v) if not isinstance(v, Traced) else v.shape,
+                            result_dtype(np.asarray(v).dtype if not isinstance(v, Traced)
+                                         else v.dtype), batched, "cotangent")
+                 for u, v in zip(leaves, self.values)]
+        ks = {s.shape[0] for s in seeds}
+        if len(ks) > 1:
+            raise ValueError(f"vjp: cotangents carry different numbers of seeds {sorted(ks)}")
+        return leaves, seeds
