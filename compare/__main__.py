@@ -7,6 +7,8 @@
     python -m compare recommend mypkg.mod:f --n 1000         # which mode for your function
     python -m compare graph mypkg.mod:f --x 2.0 --x 0.5      # the computation as a picture
     python -m compare vanishing                              # gradient norm per layer study
+    python -m compare hessian                                # Hessians: the four compositions
+    python -m compare standard                               # GMM, BA, HT, LSTM (ADBench sizes)
 
 ``package.module:function`` (``--problem``, ``recommend``, ``graph``) is a problem factory only
 when its required positional parameters are exactly ``n, m, xp, rng`` (it returns ``(f, x)``);
@@ -152,7 +154,8 @@ def _parser():
         epilog="Subcommands: 'plot CSV [--out DIR]' redraws the plots and summary from a CSV; "
                "'recommend package.module:function --n N' measures probes and recommends a mode; "
                "'graph package.module:function --x ...' draws the computation; 'vanishing' "
-               "runs the gradient-norm-per-layer study.")
+               "runs the gradient-norm-per-layer study; 'hessian' times the full Hessian by "
+               "the four compositions of the modes and hvp.")
     ap.add_argument("--out", default=DEFAULT_OUT, help="output folder (default: reports/)")
     ap.add_argument("--quick", action="store_true", help="reduced grid, under a minute")
     ap.add_argument("--problem", help="one problem: " + PROBLEM_RULE)
@@ -253,7 +256,18 @@ def _vanishing(argv) -> int:
     return 0
 
 
-SUBCOMMANDS = {"plot": _plot, "recommend": _recommend, "graph": _graph, "vanishing": _vanishing}
+def _standard(argv) -> int:
+    from .standard_run import main as standard_main
+    return standard_main(argv)
+
+
+def _hessian(argv) -> int:
+    from .second_order import main as hessian_main
+    return hessian_main(argv)
+
+
+SUBCOMMANDS = {"plot": _plot, "recommend": _recommend, "graph": _graph, "vanishing": _vanishing,
+               "standard": _standard, "hessian": _hessian}
 
 
 def main(argv=None) -> int:
@@ -311,6 +325,9 @@ def _main(argv) -> int:
     from .vanishing import write as write_vanishing
     extra = write_vanishing(out, depth=50 if not a.quick else 20) if not a.problem else []
     paths = write_report(csv_path, out, command=command.strip(), peers_note=note) + extra
+    if not a.problem:
+        from .standard_run import default_section
+        paths += default_section(out, peers=not a.no_peers, quick=a.quick)
     print(f"{n_rows} rows in {time.perf_counter() - t0:.0f} s -> {csv_path}")
     print("\n".join(paths))
     return 0
