@@ -14,7 +14,8 @@ runs the checks above, then the Hessian ``H: (n, n)`` by each of the four compos
 modes (:data:`COMPOSITIONS`: ``jacfwd(grad)``, ``jacrev(grad)``, ``jacfwd(jacfwd)``,
 ``jacrev(jacfwd)``):
 
-4. each against central differences of ``revad.grad``: ``H p ~ (grad(z + h p) - grad(z - h p)) / 2h``;
+4. each against central differences of ``revad.grad``:
+   ``H p ~ (grad(z + h p) - grad(z - h p)) / 2h``;
 5. the four against each other;
 6. each for symmetry, ``H = H^T``.
 

@@ -3,7 +3,8 @@
 Contract: :func:`write_report(csv_path, out_dir)` reads the tidy rows and writes
 ``time_vs_n.png``, ``time_vs_m.png``, ``heatmap.png``, ``cost_in_evals.png``, ``memory.png`` and
 ``summary.md`` into ``out_dir``; when the memory-vs-depth study's ``depth.csv`` lies beside the
-CSV, also ``memory_vs_depth.png`` and its paragraph in the summary. The teaching pictures, which
+CSV, also ``memory_vs_depth.png`` and its paragraph in the summary; likewise ``hessian.png`` and
+the second-order section for ``hessian.csv`` (compare.second_order). The teaching pictures, which
 need no timing, are computed by the two modes on every report: ``jacobian_sweeps.png``
 (:mod:`compare.jacobians`) and ``graph/`` (the graph page of ``f_3_to_2``, :mod:`compare.graph`).
 For each configuration a mode's time is its best chunk width (forward: the fastest chunk;
@@ -21,6 +22,7 @@ from collections import defaultdict
 import numpy as np
 
 from . import jacobians
+from . import second_order
 from .depth import paragraph as depth_paragraph, plot as plot_depth, read_csv as read_depth_csv
 from .graph import draw as draw_graph
 
@@ -420,6 +422,7 @@ def write_report(csv_path: str, out_dir: str, command: str = "python -m compare 
     paths += jacobians.write(out_dir)
     paths += draw_graph(jacobians.f_3_to_2, 1.0, 2.0, 3.0, out_dir=os.path.join(out_dir, "graph"))
     md = os.path.join(out_dir, "summary.md")
+    hessian_paths, hessian_md = second_order.section(csv_path, out_dir)
     with open(md, "w") as fh:
-        fh.write(summary(rows, command, peers_note, depth_rows))
-    return paths + [md]
+        fh.write(summary(rows, command, peers_note, depth_rows) + hessian_md)
+    return paths + hessian_paths + [md]

@@ -4,8 +4,9 @@ Contract: :func:`run_grid` measures each configuration of a :class:`Grid` with
 :func:`compare.timing.measure` and appends its rows to ``results.csv`` as soon as they exist, so an
 interrupted run keeps every row measured so far; then, if the grid lists ``depths``, the
 memory-vs-depth study (:mod:`compare.depth`) into ``depth.csv`` beside it (a stale ``depth.csv``
-there is removed when the grid has none, so a report never mixes two runs). :func:`run` does the
-same for a user's own function. Column order is :data:`COLUMNS`.
+there is removed when the grid has none, so a report never mixes two runs), and likewise the
+second-order study (:mod:`compare.second_order`) into ``hessian.csv`` for ``hessian_ns``.
+:func:`run` does the same for a user's own function. Column order is :data:`COLUMNS`.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import depth as depth_study
+from . import second_order
 from .depth import DEFAULT_DEPTHS, QUICK_DEPTHS
 from .problems import PROBLEMS, Problem
 from .timing import BLAS_THREADS, fixed_threads, measure
@@ -37,6 +39,7 @@ class Grid:
     fd_max_n: int = 1024
     name: str = "default"
     depths: tuple = ()
+    hessian_ns: tuple = ()
     blas_threads: int | None = BLAS_THREADS
 
 
@@ -62,13 +65,14 @@ def default_grid() -> Grid:
     return Grid(_configs(sweep_n=[4, 16, 64, 256, 1024, 4096],
                          sweep_m=[1, 4, 16, 64, 256, 1024, 4096],
                          heat=[2, 8, 32, 128, 512], elementwise=[4, 64, 512], n_fixed=16),
-                repeat=3, name="default", depths=DEFAULT_DEPTHS)
+                repeat=3, name="default", depths=DEFAULT_DEPTHS,
+                hessian_ns=second_order.DEFAULT_NS)
 
 
 def quick_grid() -> Grid:
     return Grid(_configs(sweep_n=[4, 64, 2048], sweep_m=[1, 8, 512], heat=[2, 16, 128],
                          elementwise=[8], n_fixed=8), repeat=2, name="quick",
-                depths=QUICK_DEPTHS)
+                depths=QUICK_DEPTHS, hessian_ns=second_order.QUICK_NS)
 
 
 def versions() -> str:
@@ -129,6 +133,8 @@ def run_grid(grid: Grid, csv_path: str, peers=(), progress=True, problems=PROBLE
         bar.close()
     elif os.path.exists(depth_csv):
         os.remove(depth_csv)
+    second_order.beside(csv_path, grid.hessian_ns, repeat=grid.repeat, peers=peers,
+                        blas_threads=grid.blas_threads, progress=progress)
     return count
 
 

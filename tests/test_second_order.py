@@ -114,8 +114,8 @@ def test_check_grads_order2_catches_a_wrong_second_derivative(cube_with_wrong_se
     report = check_grads(f, x, order=2, raise_on_failure=False)
     assert report.first_order.ok and not report.ok
     assert all(e > 1 for e in report.finite_differences.values())
-    with pytest.raises(AssertionError, match=r"failed: Hessian vs central differences of revad\.grad: "
-                                             r"forward-over-reverse"):
+    with pytest.raises(AssertionError, match=r"failed: Hessian vs central differences of "
+                                             r"revad\.grad: forward-over-reverse"):
         check_grads(f, x, order=2)
 
 
@@ -126,3 +126,42 @@ def test_check_grads_order2_catches_a_wrong_second_derivative(cube_with_wrong_se
 def test_check_grads_order2_with_small_chunks():
     rng = np.random.default_rng(0)
     check_grads(composed, rng.normal(size=4), rng.normal(size=3), order=2, chunk=2)
+
+
+# --------------------------------------------------------------- compare's second-order study
+def test_hessian_subcommand_writes_csv_plot_and_conclusions(tmp_path):
+    from compare.__main__ import main
+    from compare.second_order import COMPOSITIONS as TIMED, read_csv
+    assert main(["hessian", "--n", "4", "12", "--repeat", "1", "--no-peers", "--no-progress",
+                 "--out", str(tmp_path)]) == 0
+    rows = read_csv(str(tmp_path / "hessian.csv"))
+    assert {r["method"] for r in rows} == set(TIMED) | {"hvp", "grad"}
+    assert {r["n"] for r in rows} == {4, 12}
+    assert all(r["seconds"] > 0 for r in rows)
+    assert all(r["rel_error"] < 1e-10 for r in rows if r["method"] in TIMED)
+    assert all(r["peak_bytes"] > 0 for r in rows)
+    assert (tmp_path / "hessian.png").read_bytes()[:4] == b"\x89PNG"
+    text = (tmp_path / "hessian.md").read_text()
+    assert "Fastest composition" in text and "hvp vs the full Hessian" in text
+    assert "jax: skipped" not in text and "skipped (--no-peers)" in text
+
+
+def test_study_stops_a_method_whose_extrapolated_time_is_over_the_limit():
+    from compare.second_order import study
+    rows = study((4, 8, 16), repeat=1, max_seconds=1e-9)
+    timed = [r for r in rows if r["seconds"] != ""]
+    assert {r["n"] for r in timed} == {4}      # every method is stopped after its first size
+    stopped = [r for r in rows if r["predicted_seconds"] != ""]
+    assert {r["n"] for r in stopped} == {8} and all(r["predicted_seconds"] > 0 for r in stopped)
+
+
+def test_paragraph_flags_a_wrong_hessian():
+    from compare.second_order import paragraph
+    row = dict(problem="p", n=10, first_call_seconds=0.1, peak_bytes=1.0, repeat=1,
+               predicted_seconds=None)
+    rows = [dict(row, method=m, seconds=s, rel_error=e) for m, s, e in (
+        ("forward-over-reverse", 1.0, 0.0), ("reverse-over-reverse", 2.0, 0.0),
+        ("forward-over-forward", 3.0, 0.0), ("reverse-over-forward", 4.0, 0.2))]
+    text = paragraph(rows)
+    assert "n = 10: forward-over-reverse (2x ahead)" in text
+    assert "reverse-over-forward at n = 10 differs from forward-over-reverse by 0.2" in text
