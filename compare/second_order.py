@@ -118,7 +118,7 @@ def _time(fn, repeat):
 
 
 def study(ns=DEFAULT_NS, *, repeat: int = 3, peers=(), csv_path: str | None = None,
-          max_seconds: float = 5.0, blas_threads: int | None = BLAS_THREADS,
+          max_seconds: float = 10.0, blas_threads: int | None = BLAS_THREADS,
           progress=None) -> list[dict]:
     """Time the full Hessian by every method at each n (see the module docstring).
 
@@ -201,15 +201,15 @@ def study(ns=DEFAULT_NS, *, repeat: int = 3, peers=(), csv_path: str | None = No
 
 
 def _extrapolate(history, n) -> float:
-    """Seconds expected at n from the last two (n, seconds) of a method: ``t ~ n^p``, with p at
-    least 1 (small sizes are overhead-bound and flat) and 3 when there is one point."""
+    """Seconds expected at n from the last two (n, seconds) of a method: ``t ~ n^p`` with p at
+    least 3 (a dense Hessian costs n^3 or more, but small sizes are overhead-bound and flat)."""
     if not history:
         return 0.0
     (n1, t1) = history[-1]
     p = 3.0
     if len(history) > 1:
         n0, t0 = history[-2]
-        p = max(1.0, math.log(t1 / t0) / math.log(n1 / n0))
+        p = max(3.0, math.log(t1 / t0) / math.log(n1 / n0))
     return t1 * (n / n1) ** p
 
 
@@ -423,7 +423,7 @@ def main(argv=None) -> int:
     ap.add_argument("--repeat", type=cli._positive("--repeat"), default=None)
     ap.add_argument("--max-seconds", type=float, default=None,
                     help="a method whose extrapolated time at an n exceeds this is not timed "
-                         "there or beyond (default 5, --quick 1)")
+                         "there or beyond (default 10, --quick 1)")
     ap.add_argument("--no-peers", action="store_true", help="skip JAX/PyTorch")
     ap.add_argument("--no-progress", action="store_true", help="no progress lines")
     cli._add_blas_threads(ap)
@@ -439,7 +439,7 @@ def main(argv=None) -> int:
         if not a.no_progress:
             print(f"hessian: {method} n={n}", file=sys.stderr, flush=True)
     rows = study(ns, repeat=a.repeat or (2 if a.quick else 3), peers=peers, csv_path=csv_path,
-                 max_seconds=a.max_seconds or (1.0 if a.quick else 5.0),
+                 max_seconds=a.max_seconds or (1.0 if a.quick else 10.0),
                  blas_threads=a.blas_threads, progress=progress)
     rows = read_csv(csv_path)
     png = plot(rows, os.path.join(out, PLOT_NAME))
