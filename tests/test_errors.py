@@ -14,9 +14,10 @@ MODES = {"forward mode": lambda f, x: dualad.jacfwd(f)(x),
 @pytest.mark.parametrize("mode", MODES)
 def test_unsupported_function_names_itself_and_mode(mode):
     with pytest.raises(TypeError) as e:
-        MODES[mode](lambda x: np.linalg.inv(x.reshape(2, 2)), np.ones(4))
+        MODES[mode](lambda x: np.linalg.eig(x.reshape(2, 2)), np.ones(4))
     msg = str(e.value)
-    assert "numpy.linalg.inv" in msg and mode in msg and "supported_functions" in msg
+    assert "numpy.linalg.eig" in msg and mode in msg and "supported_functions" in msg
+    assert "eigh" in msg, "the message names what to use instead"
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -131,12 +132,6 @@ def test_a_leaked_traced_value_is_an_error(leak_in, use_in):
 def test_traced_index_is_refused(mode):
     with pytest.raises(TypeError, match="index"):
         MODES[mode](lambda x: x[x], np.ones(2))
-
-
-@pytest.mark.parametrize("mode", MODES)
-def test_repeated_einsum_index_refused_with_hint(mode):
-    with pytest.raises(TypeError, match="np.diagonal|np.trace"):
-        MODES[mode](lambda x: np.einsum("ii->i", x.reshape(2, 2)), np.ones(4))
 
 
 @pytest.mark.parametrize("mode", MODES)
