@@ -14,7 +14,7 @@ True
 from .registry import (OPS, ONE, NEG_ONE, Arg, Op, ElementwiseOp, LinearOp, BilinearOp,
                        ReduceOp, RuleOp, defop, deflinear, defbilinear, defreduce, defrule)
 from . import elementwise, linear, reductions, special, linalg  # noqa: F401  (the op set)
-from . import linalg_routes, composites  # noqa: F401  (numpy handlers of the above)
+from . import linalg_routes, composites, statistics, numerics  # noqa: F401  (numpy handlers)
 from .registry import unregister
 
 for _op in OPS.values():
