@@ -52,7 +52,11 @@ def _index_along(axis, index):
 # ================================================================ gather: numpy moves entries
 def gather(x, move, *args, **kwargs):
     """``move(x, *args, **kwargs)`` for a numpy function ``move`` that only rearranges entries:
-    numpy runs it on the entries' positions, the traced result indexes ``x`` with them."""
+    numpy runs it on the entries' positions, the traced result indexes ``x`` with them.
+
+    >>> gather(np.array([10.0, 20.0, 30.0]), np.delete, 1).tolist()
+    [10.0, 30.0]
+    """
     shape = shape_of(x)
     positions = np.arange(int(np.prod(shape, dtype=int)), dtype=np.intp).reshape(shape)
     return np.ravel(x)[move(positions, *args, **kwargs)]

@@ -42,7 +42,11 @@ from .registry import apply_partial, defrule
 
 
 def mT(x):
-    """Swap the last two axes (a batched matrix transpose)."""
+    """Swap the last two axes (a batched matrix transpose).
+
+    >>> mT(np.zeros((2, 3, 4))).shape
+    (2, 4, 3)
+    """
     return np.swapaxes(x, -1, -2)
 
 
@@ -67,13 +71,21 @@ def _sum_to(x_bar, shape):
 
 # ------------------------------------------------------------------ packing several results
 def pack(parts, nbatch):
-    """Results ``parts[i]: (*batch, *tail_i)`` as one array ``(*batch, sum_i size(tail_i))``."""
+    """Results ``parts[i]: (*batch, *tail_i)`` as one array ``(*batch, sum_i size(tail_i))``.
+
+    >>> pack([np.zeros((5, 2)), np.ones((5, 2, 2))], nbatch=1).shape
+    (5, 6)
+    """
     return np.concatenate([np.reshape(p, tuple(p.shape[:nbatch]) + (-1,)) for p in parts],
                           axis=-1)
 
 
 def unpack(packed, tails):
-    """Inverse of :func:`pack`: ``(*batch, N) -> [(*batch, *tail_i)]``."""
+    """Inverse of :func:`pack`: ``(*batch, N) -> [(*batch, *tail_i)]``.
+
+    >>> [p.shape for p in unpack(np.zeros((5, 6)), [(2,), (2, 2)])]
+    [(5, 2), (5, 2, 2)]
+    """
     out, start = [], 0
     for tail in tails:
         size = int(np.prod(tail, dtype=int))
@@ -179,7 +191,11 @@ LOGABSDET = defrule("slogdet", lambda a: np.linalg.slogdet(a)[1], _trace_product
 
 
 def slogdet_sign(a):
-    """The sign of ``det(a)`` (piecewise constant; evaluated on primals)."""
+    """The sign of ``det(a)`` (piecewise constant; evaluated on primals).
+
+    >>> float(slogdet_sign(-np.eye(3)))
+    -1.0
+    """
     return np.linalg.slogdet(a)[0]
 
 
@@ -426,18 +442,30 @@ QR = defrule("qr", _qr_primal, _qr_jvp, _qr_vjp, residuals=_qr_residuals,
 
 # ======================================================================== for handlers
 def eigh(a, UPLO="L"):
-    """``(w, v)`` of :data:`EIGH`, unpacked."""
+    """``(w, v)`` of :data:`EIGH`, unpacked (plain or traced ``a``).
+
+    >>> eigh(np.diag([2.0, 1.0]))[0].tolist()
+    [1.0, 2.0]
+    """
     n = a.shape[-1]
     return unpack(bind(EIGH, a, UPLO=UPLO), _eigh_tails(n))
 
 
 def svd(a):
-    """``(u, s, vh)`` of :data:`SVD` (``full_matrices=False``), unpacked."""
+    """``(u, s, vh)`` of :data:`SVD` (``full_matrices=False``), unpacked.
+
+    >>> svd(np.diag([1.0, 3.0]))[1].tolist()
+    [3.0, 1.0]
+    """
     m, n = a.shape[-2:]
     return unpack(bind(SVD, a), _svd_tails(m, n))
 
 
 def qr_tall(a):
-    """``(q, r)`` of :data:`QR` for ``m >= n``, unpacked."""
+    """``(q, r)`` of :data:`QR` for ``m >= n``, unpacked.
+
+    >>> [x.shape for x in qr_tall(np.ones((4, 2)))]
+    [(4, 2), (2, 2)]
+    """
     m, n = a.shape[-2:]
     return unpack(bind(QR, a), _qr_tails(m, n))

@@ -201,7 +201,18 @@ def _cond(cls, x, p=None):
 
 # ------------------------------------------------------------------------- matrix norms
 def matrix_norm(x, ord, axis, keepdims):
-    """A matrix norm over ``axis = (row, col)`` as a composite of ops."""
+    """A matrix norm of ``x`` over ``axis = (row, col)`` as a composite of ops (plain or traced).
+
+    Args:
+        x: ``(..., m, ..., n, ...)``; ord: ``None``/``'fro'``, ``'nuc'``, 1, -1, 2, -2, inf, -inf.
+        keepdims: keep the two reduced axes with length 1.
+
+    Returns:
+        The norms, ``x``'s shape without the two axes.
+
+    >>> float(matrix_norm(np.array([[3.0, 0.0], [0.0, -4.0]]), "nuc", (0, 1), False))
+    7.0
+    """
     nd = len(shape_of(x))
     row, col = (a % nd for a in axis)
     if row == col:
