@@ -452,9 +452,28 @@ def _einsum(cls, *args, out=None, optimize=False, **kw):
                            optimize=optimize, **kw)
 
 
+nondiff(np.lexsort, np.isin)
+
+
+@implements(np.row_stack)
+def _row_stack(cls, tup, **kw):
+    return np.vstack(tup)
+
+
 INSTEAD.update({
+    np.unique: "its values are those of np.sort(x) at np.unique(x, return_index=True)[1] "
+               "(indices are not differentiable, the values taken with them are)",
+    np.bincount: "with weights w: np.eye(n)[idx].T @ w (a sum of one-hot rows)",
+    np.histogram: "the counts have derivative 0; compute them on the returned values",
+    np.fill_diagonal: "build the result instead: a * (1 - np.eye(n)) + v * np.eye(n)",
+    np.put: "write x[idx] = v (a functional update on traced arrays)",
+    np.place: "use np.where(mask, values, x)",
+    np.putmask: "use np.where(mask, values, x)",
     np.linalg.eig: "for a symmetric matrix use numpy.linalg.eigh (general eigenvectors are "
                    "complex)",
     np.linalg.eigvals: "for a symmetric matrix use numpy.linalg.eigvalsh",
-    np.fft.fft: "the FFT is complex-valued; real traced values only",
+    np.fft.fft: "the FFT is complex-valued; traced values are real (a DFT of real data is "
+                "np.cos/np.sin matrices times x)",
+    np.fft.rfft: "the FFT is complex-valued; traced values are real",
+    np.fft.ifft: "the FFT is complex-valued; traced values are real",
 })
