@@ -454,6 +454,18 @@ def _einsum(cls, *args, out=None, optimize=False, **kw):
 
 nondiff(np.lexsort, np.isin)
 
+_matmul_last_axes = ROUTES[np.matmul]
+
+
+@implements(np.matmul)
+def _matmul(cls, a, b, **kw):
+    """numpy's gufunc keywords ``axes``/``axis`` would move the matrix axes: refused, not
+    ignored."""
+    if kw.get("axes") is not None or kw.get("axis") is not None:
+        raise unsupported("numpy.matmul(..., axes=...)", cls._mode,
+                          "move the matrix axes last with np.moveaxis, then use @")
+    return _matmul_last_axes(cls, a, b)
+
 
 @implements(np.row_stack)
 def _row_stack(cls, tup, **kw):

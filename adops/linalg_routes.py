@@ -289,8 +289,10 @@ def _la_tensordot(cls, x1, x2, /, *, axes=2):
 
 
 @implements(np.linalg.vecdot, np.vecdot)
-def _vecdot(cls, x1, x2, /, *, axis=-1, **kw):
-    return np.sum(x1 * x2, axis=axis)
+def _vecdot(cls, x1, x2, /, *, axis=-1, axes=None, keepdims=False):
+    if axes is not None:
+        raise unsupported("numpy.vecdot(..., axes=...)", cls._mode, "pass axis=")
+    return np.sum(x1 * x2, axis=axis, keepdims=keepdims)
 
 
 @implements(np.linalg.matrix_transpose, np.matrix_transpose)

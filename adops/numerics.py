@@ -317,13 +317,21 @@ def _astype(cls, x, dtype, /, *, copy=True, device=None):
 
 
 @implements(np.matvec)
-def _matvec(cls, x1, x2, /, **kw):
+def _matvec(cls, x1, x2, /, axes=None, axis=None, keepdims=False):
+    _last_axes_only(cls, "matvec", axes, axis, keepdims)
     return np.matmul(x1, x2[..., None])[..., 0]
 
 
 @implements(np.vecmat)
-def _vecmat(cls, x1, x2, /, **kw):
+def _vecmat(cls, x1, x2, /, axes=None, axis=None, keepdims=False):
+    _last_axes_only(cls, "vecmat", axes, axis, keepdims)
     return np.matmul(x1[..., None, :], x2)[..., 0, :]
+
+
+def _last_axes_only(cls, name, axes, axis, keepdims):
+    if axes is not None or axis is not None or keepdims:
+        raise unsupported(f"numpy.{name}(..., axes=...)", cls._mode,
+                          "move the core axes last with np.moveaxis first")
 
 
 # ======================================================= ufunc methods beyond sum/prod/max/min
