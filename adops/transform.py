@@ -116,9 +116,12 @@ def own(a, dtype=None, guards=()):
     return np.array(a, order="C", copy=True)
 
 
-def by_chunks(push, n: int, chunk, dtype, where: str):
+def by_chunks(push, n: int, chunk, dtype, where: str, fresh_seeds: bool = False):
     """Stack ``push`` over chunks of the ``n x n`` identity: returns, per leaf ``j`` that
     ``push`` returns, ``(n, *shape_j)``. ``chunk`` None picks :func:`auto_chunk`.
+
+    One seed buffer is reused across chunks; ``fresh_seeds`` hands ``push`` a copy instead, which
+    a nested call needs (an outer transform's tape keeps the seed as a constant).
 
     >>> blocks = by_chunks(lambda s: [2 * s], 3, 2, np.float64, "example")
     >>> blocks[0].tolist()
@@ -131,7 +134,7 @@ def by_chunks(push, n: int, chunk, dtype, where: str):
                 for b in push(np.zeros((0, 0), dtype=dtype))]
     parts = None
     for _, seed in identity_chunks(n, k, dtype):
-        blocks = push(seed)
+        blocks = push(np.array(seed, copy=True) if fresh_seeds else seed)
         if parts is None:
             parts = [[] for _ in blocks]
         for acc, b in zip(parts, blocks):

@@ -5,10 +5,20 @@
 - :func:`recommend`: which mode and chunk width for your function, from measured probes;
 - :func:`run`: time the full Jacobian of your own function in both modes.
 """
-from .check import check_grads, GradCheckReport, HessianCheckReport
-from .recommend import recommend, Recommendation
-from .run import run
-from .problems import PROBLEMS, Problem
+import sys as _sys
+
+try:
+    from .check import check_grads, GradCheckReport, HessianCheckReport
+    from .recommend import recommend, Recommendation
+    from .run import run
+    from .problems import PROBLEMS, Problem
+except KeyboardInterrupt:
+    # Ctrl-C while `python -m compare` (or adcompare) is still importing numpy and numba: the
+    # CLI's one line, not a traceback; a library import re-raises as usual
+    if _sys.argv[:1] == ["-m"] or _sys.argv[0].endswith(("adcompare", "__main__.py")):
+        print("python -m compare: interrupted", file=_sys.stderr)
+        raise SystemExit(130) from None
+    raise
 
 __all__ = ["check_grads", "GradCheckReport", "HessianCheckReport", "recommend", "Recommendation", "run", "PROBLEMS",
            "Problem"]

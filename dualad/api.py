@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from adops.compile import any_traced as compiled_any_traced, compiled as compiled_function
+from adops.compile import (any_traced as compiled_any_traced, compiled as compiled_function,
+                           use_compiled)
 from adops.fpstate import quiet
 from adops.inputs import as_primal, check_seed
 from adops.levels import Level
@@ -25,7 +26,7 @@ from adops.transform import (argnums_tuple, by_chunks, check_output, flatten, ow
 from .dual import Dual
 
 
-def push_forward(f, args, kwargs, seeds: dict, k: int, compiled: bool = False):
+def push_forward(f, args, kwargs, seeds: dict, k: int, compiled: bool | None = None):
     """Run ``f`` once with ``args[i]`` carrying tangents ``seeds[i]: (k, *shape_i)``.
 
     Returns ``(values, tangents, rebuild)``: the output leaves' values and tangents
@@ -33,7 +34,8 @@ def push_forward(f, args, kwargs, seeds: dict, k: int, compiled: bool = False):
     ``compiled``, the compiled tier's JVP (traced once per argument signature); values traced
     by an outer transform always take the eager path, which nests.
     """
-    if compiled and not compiled_any_traced(list(args) + list(seeds.values()), kwargs):
+    if use_compiled(compiled) and \
+            not compiled_any_traced(list(args) + list(seeds.values()), kwargs):
         nums = tuple(seeds)
         return compiled_function(f).jvp(tuple(args), kwargs, nums, [seeds[i] for i in nums])
     dtype = next(iter(seeds.values())).dtype if seeds else np.float64
@@ -59,7 +61,7 @@ def push_forward(f, args, kwargs, seeds: dict, k: int, compiled: bool = False):
     return values, tangents, rebuild
 
 
-def jvp(f, primals, tangents, *, batched: bool = False, compiled: bool = False):
+def jvp(f, primals, tangents, *, batched: bool = False, compiled: bool | None = None):
     """Jacobian-vector product of ``f`` at ``primals`` along ``tangents``.
 
     Args:
@@ -101,7 +103,7 @@ def jvp(f, primals, tangents, *, batched: bool = False, compiled: bool = False):
     return rebuild(values), rebuild(outs)
 
 
-def jacfwd(f, argnums=0, *, chunk: int | None = None, compiled: bool = False):
+def jacfwd(f, argnums=0, *, chunk: int | None = None, compiled: bool | None = None):
     """Jacobian of ``f`` by forward mode, shape ``out.shape + in.shape``.
 
     Args:
@@ -130,7 +132,8 @@ def jacfwd(f, argnums=0, *, chunk: int | None = None, compiled: bool = False):
                 _, tans, rebuild = push_forward(f, args, kwargs,
                                                 {i: seed.reshape((w,) + x.shape)}, w, compiled)
                 return tans
-            blocks = by_chunks(push, x.size, chunk, x.dtype, "jacfwd")
+            blocks = by_chunks(push, x.size, chunk, x.dtype, "jacfwd",
+                               fresh_seeds=compiled_any_traced(args, kwargs))
             per_arg.append([own(np.moveaxis(b, 0, -1).reshape(b.shape[1:] + x.shape),
                                 result_dtype(x.dtype), args) for b in blocks])
         # JAX's layout: the output structure outside, the argnums tuple inside
@@ -141,7 +144,7 @@ def jacfwd(f, argnums=0, *, chunk: int | None = None, compiled: bool = False):
     return jac
 
 
-def derivative(f, *, compiled: bool = False):
+def derivative(f, *, compiled: bool | None = None):
     """``df/dx`` for a scalar input ``x``; the result has ``f(x)``'s shape (0-d for a scalar).
     ``compiled=True``: the compiled tier (see :func:`jvp`).
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from adops.compile import any_traced as compiled_any_traced, compiled
+from adops.compile import any_traced as compiled_any_traced, compiled, use_compiled
 from adops.inputs import as_primal
 from adops.program import BranchChanged, Tape, Trace, Var
 from adops.transform import argnums_tuple, by_chunks, own, result_dtype
@@ -36,7 +36,7 @@ class Linearized:
     __slots__ = ("values", "pull", "rebuild", "is_tree", "shapes", "dtypes")
 
     def __init__(self, f, args, kwargs, nums, name, compiled_tier):
-        if compiled_tier and not compiled_any_traced(args, kwargs):
+        if use_compiled(compiled_tier) and not compiled_any_traced(args, kwargs):
             outs, self.pull, self.rebuild = compiled(f).vjp(args, kwargs, nums)
             self.values = outs
             self.is_tree = isinstance(self.rebuild(outs), (tuple, list))
@@ -65,7 +65,7 @@ def pull_back(trace: Trace, seeds, lins=None):
             for b, s, d in zip(bars, trace.shapes, trace.dtypes)]
 
 
-def vjp(f, *primals, compiled: bool = False):
+def vjp(f, *primals, compiled: bool | None = None):
     """Vector-Jacobian product: ``(f(*primals), vjp_fn)``.
 
     Args:
@@ -100,7 +100,7 @@ def vjp(f, *primals, compiled: bool = False):
     return value, vjp_fn
 
 
-def value_and_grad(f, argnums=0, *, compiled: bool = False):
+def value_and_grad(f, argnums=0, *, compiled: bool | None = None):
     """``(f(x), grad f(x))`` for a scalar-valued ``f`` in one trace and one sweep
     (``compiled=True``: the compiled tier, see :func:`vjp`).
 
@@ -125,7 +125,7 @@ def value_and_grad(f, argnums=0, *, compiled: bool = False):
     return vg
 
 
-def grad(f, argnums=0, *, compiled: bool = False):
+def grad(f, argnums=0, *, compiled: bool | None = None):
     """Gradient of a scalar-valued ``f``, with each argument's shape (``compiled=True``: the
     compiled tier, see :func:`vjp`).
 
@@ -142,7 +142,7 @@ def grad(f, argnums=0, *, compiled: bool = False):
     return g
 
 
-def jacrev(f, argnums=0, *, chunk: int | None = None, compiled: bool = False):
+def jacrev(f, argnums=0, *, chunk: int | None = None, compiled: bool | None = None):
     """Jacobian of ``f`` by reverse mode, shape ``out.shape + in.shape``.
 
     One recording, then ``ceil(m / chunk)`` sweeps that each seed ``chunk`` rows of the identity
@@ -168,7 +168,8 @@ def jacrev(f, argnums=0, *, chunk: int | None = None, compiled: bool = False):
             w = seed.shape[0]
             seeds = [seed[:, a:b].reshape((w,) + s) for a, b, s in zip(cuts, cuts[1:], shapes)]
             return trace.pull(seeds)
-        blocks = by_chunks(push, int(cuts[-1]), chunk, dtype, "jacrev")
+        blocks = by_chunks(push, int(cuts[-1]), chunk, dtype, "jacrev",
+                           fresh_seeds=compiled_any_traced(args, kwargs))
         per_out = []
         for j, (a, b, s) in enumerate(zip(cuts, cuts[1:], shapes)):
             jacs = tuple(own(blk[a:b].reshape(s + x_shape), d, args)

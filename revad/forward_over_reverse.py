@@ -17,7 +17,7 @@ from dualad import jacfwd, jvp
 from .api import grad
 
 
-def hessian(f, argnums=0, *, chunk=None, compiled: bool = False):
+def hessian(f, argnums=0, *, chunk=None, compiled: bool | None = None):
     """Hessian of a scalar ``f``, shape ``in.shape + in.shape`` (a tuple of tuples for a tuple of
     argnums, as JAX). Keyword arguments of the call are passed to ``f``. ``compiled=True``
     compiles the whole forward-over-reverse computation (the gradient's ops, traced once).
@@ -33,7 +33,7 @@ def hessian(f, argnums=0, *, chunk=None, compiled: bool = False):
     return h
 
 
-def hvp(f, primals, tangents, *, compiled: bool = False):
+def hvp(f, primals, tangents, *, compiled: bool | None = None):
     """Hessian-vector product ``H v`` of a scalar ``f`` at ``primals`` along ``tangents``.
 
     Args:

@@ -8,6 +8,8 @@ import revad
 from compare import check_grads
 from programs import PROGRAMS, rosenbrock
 
+pytestmark = pytest.mark.usefixtures("tier")  # every test in both tiers
+
 
 @pytest.mark.parametrize("name,f,args", PROGRAMS, ids=[p[0] for p in PROGRAMS])
 def test_program_three_ways(name, f, args):

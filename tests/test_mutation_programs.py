@@ -10,10 +10,13 @@ so views taken before later writes must see them, as in numpy).
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import dualad
 import revad
+
+pytestmark = pytest.mark.usefixtures("tier")  # every test in both tiers
 
 N = 6
 SLICES = [slice(0, 3), slice(1, None), slice(None, None, 2), slice(4, 0, -1), slice(2, 5)]

@@ -205,3 +205,19 @@ def test_nested_transforms_with_mutation():
     want = fd_of_gradient(f, x)
     for comp, H in COMPOSITIONS.items():
         np.testing.assert_allclose(H(f)(x), want, atol=1e-6, err_msg=comp)
+
+
+@pytest.mark.parametrize("inner_chunk", [1, 2, 3, None])
+@pytest.mark.parametrize("outer_chunk", [1, 2, None])
+def test_nested_jacobians_for_every_chunk(inner_chunk, outer_chunk):
+    """A nested Jacobian built in several chunks: each chunk's seed must stay its own (an outer
+    tape keeps the inner seeds as constants)."""
+    f = lambda x: np.sum(np.sin(x) * x ** 2) + np.sum(x[1:] * x[:-1])
+    x = np.random.default_rng(3).normal(size=5)
+    want = fd_of_gradient(f, x)
+    for outer in (dualad.jacfwd, revad.jacrev):
+        for inner in (dualad.jacfwd, revad.jacrev):
+            inner_f = (lambda g: inner(lambda x: np.atleast_1d(f(x)), chunk=inner_chunk)(g)[0])
+            got = outer(inner_f, chunk=outer_chunk)(x)
+            np.testing.assert_allclose(got, want, atol=1e-6,
+                                       err_msg=f"{outer.__name__} over {inner.__name__}")

@@ -1,10 +1,13 @@
 """Random programs drawn with hypothesis from the op registry: jacrev equals jacfwd."""
 import numpy as np
+import pytest
 from hypothesis import given, settings, strategies as st, HealthCheck
 
 import adops
 import dualad
 import revad
+
+pytestmark = pytest.mark.usefixtures("tier")  # every test in both tiers
 
 UNARY = sorted(n for n, op in adops.OPS.items()
                if isinstance(op, adops.ElementwiseOp) and op.nin == 1 and op.numpy)

@@ -119,10 +119,6 @@ def test_check_grads_order2_catches_a_wrong_second_derivative(cube_with_wrong_se
         check_grads(f, x, order=2)
 
 
-@pytest.mark.xfail(strict=True, reason="revad.jacrev(dualad.jacfwd(f, chunk < n)): the inner "
-                   "jacfwd reuses one seed buffer across chunks (adops.inputs.identity_chunks) "
-                   "and the outer tape keeps the seed as a partial, so earlier chunks' rows are "
-                   "swept with the last chunk's seed")
 def test_check_grads_order2_with_small_chunks():
     rng = np.random.default_rng(0)
     check_grads(composed, rng.normal(size=4), rng.normal(size=3), order=2, chunk=2)

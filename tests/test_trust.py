@@ -14,6 +14,8 @@ import dualad
 import revad
 from compare import check_grads
 
+pytestmark = pytest.mark.usefixtures("tier")  # every test in both tiers
+
 JACOBIANS = {"forward": lambda f: dualad.jacfwd(f), "reverse": lambda f: revad.jacrev(f)}
 
 

@@ -23,6 +23,9 @@ compiled loops across processes and a warm process starts a cached program witho
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+
+import contextvars
 import hashlib
 import importlib.util
 import os
@@ -37,9 +40,50 @@ from ..levels import TracedBase
 from ..program import BranchChanged, Trace
 from .codegen import generate
 
+_TIER = contextvars.ContextVar("adops_compiled_tier", default=False)
+
+
+@contextmanager
+def tier(compiled: bool):
+    """Within the block, transforms given ``compiled=None`` (their default) use this tier.
+
+    Example:
+        >>> import numpy as np, revad
+        >>> with tier(compiled=True):
+        ...     revad.grad(lambda x: np.sum(x * x))(np.ones(2)).tolist()
+        [2.0, 2.0]
+    """
+    token = _TIER.set(bool(compiled))
+    try:
+        yield
+    finally:
+        _TIER.reset(token)
+
+
+def use_compiled(compiled) -> bool:
+    """A transform's ``compiled`` option: True/False, or None for the tier in force."""
+    return _TIER.get() if compiled is None else bool(compiled)
+
+
 #: programs kept per argument signature (one per branch pattern met)
 PROGRAMS_PER_SIGNATURE = 4
-_VERSION = "1"
+
+
+def _source_version() -> str:
+    """A hash of everything generated code compiles in: the rule bodies, the runtime, the code
+    generator and numba's version. numba's cache of a generated loop embeds the rules it calls
+    but tracks only its own file, so a changed rule must give new file names."""
+    import numba
+    from .. import elementwise, kernels
+    from . import codegen, runtime
+    digest = hashlib.sha1(numba.__version__.encode())
+    for module in (elementwise, kernels, codegen, runtime):
+        with open(module.__file__, "rb") as fh:
+            digest.update(fh.read())
+    return digest.hexdigest()[:12]
+
+
+_VERSION = _source_version()
 _lock = threading.Lock()
 
 
@@ -166,7 +210,7 @@ class CompiledFunction:
 
     def primal(self, args, kwargs):
         program, outs = self._run(args, kwargs, (), lambda p, V: p.primal(V))
-        return list(outs), program.trace.rebuild
+        return _constants(program, outs), program.trace.rebuild
 
     def jvp(self, args, kwargs, nums, tangents):
         """Outputs and their tangents ``(k, *out_j.shape)`` for tangents of ``args[nums]``."""
@@ -176,6 +220,7 @@ class CompiledFunction:
                 T[p.arg_positions.index(i)] = t
             return p.jvp(V, T)
         program, (outs, tans) = self._run(args, kwargs, tuple(nums), call)
+        outs = _constants(program, outs)
         k = tangents[0].shape[0]
         tans = [t if t is not None else
                 np.zeros((k,) + np.shape(o), dtype=_float(np.asarray(o).dtype, tangents[0]))
@@ -185,6 +230,7 @@ class CompiledFunction:
     def vjp(self, args, kwargs, nums):
         """Outputs, and ``pullback(seeds) -> [(m, *args[i].shape) for i in nums]``."""
         program, (outs, R) = self._run(args, kwargs, tuple(nums), lambda p, V: p.forward(V))
+        outs = _constants(program, outs)
         trace = program.trace
         shapes = [trace.shapes[program.arg_positions.index(i)] for i in nums]
         dtypes = [trace.dtypes[program.arg_positions.index(i)] for i in nums]
@@ -199,6 +245,12 @@ class CompiledFunction:
             return [np.zeros((m,) + s, dtype=d) if b is None else np.broadcast_to(b, (m,) + s)
                     for b, s, d in zip(bars, shapes, dtypes)]
         return list(outs), pullback, trace.rebuild
+
+
+def _constants(program, outs):
+    """The outputs, with the traced constants where an output does not depend on the inputs."""
+    return [program.trace.values[j] if entry is None else o
+            for j, (o, entry) in enumerate(zip(outs, program.trace.outs))]
 
 
 def _float(dtype, t):

@@ -5,8 +5,9 @@ the program's inputs ``V`` (one array per leaf) and its run-time tables (ops ``O
 ``P``, constants ``C``, guards ``G``, per entry):
 
 - ``primal(V, O, P, C, G) -> outs``: the function's output leaves;
-- ``jvp(V, T, O, P, C, G) -> (outs, tangents)``: ``T[i]: (k, *leaf_i.shape)`` or None, tangents
-  ``(k, *out_j.shape)`` (None where an output does not depend on a tangent);
+- ``jvp(V, T, O, P, C, G) -> (outs, tangents)``: ``T[i]: (k, *leaf_i.shape)`` for the leaves in
+  ``wrt`` (others None), tangents ``(k, *out_j.shape)`` (None where an output does not depend on
+  them);
 - ``forward(V, O, P, C, G) -> (outs, R)`` and ``backward(R, S) -> bars``: value and VJP with
   ``S[j]: (m, *out_j.shape)`` (None for no seed) and one cotangent ``(m, *leaf_i.shape)`` (or None)
   per leaf in ``wrt``; ``R`` holds what the sweep needs, so a Jacobian sweeps many times.
@@ -145,7 +146,7 @@ def generate(tape, leaves, outs, wrt):
     cotangents ``backward`` returns."""
     steps = schedule(tape)
     _finish_groups(tape, steps, outs)
-    depends = _depends_on_leaves(tape, set(leaves))
+    depends = _depends_on_leaves(tape, {leaves[i] for i in wrt})
     src = Source()
     src("import numpy as np")
     src("from numba import njit")
@@ -257,7 +258,7 @@ def _group_kernels(src, tape, g, gi, rules, depends):
     ins = [f"a{k}" for k in range(len(g.inputs))]
     outs = [f"o{e}" for e in g.outputs]
     # primal
-    src("@njit(cache=True)")
+    src("@njit(cache=True, error_model='numpy')")
     src(f"def g{gi}_primal(n, {', '.join(ins + outs)}):")
     src("for i in range(n):", 1)
     _forward_body(src, tape, g, rules, 2, partials=False)
@@ -267,7 +268,7 @@ def _group_kernels(src, tape, g, gi, rules, depends):
     # jvp: tangents of the external inputs that carry one
     tin = [k for k, key in enumerate(g.inputs) if type(key) is int and key in depends]
     touts = [e for e in g.outputs if e in depends]
-    src("@njit(cache=True)")
+    src("@njit(cache=True, error_model='numpy')")
     src(f"def g{gi}_jvp(n, k, {', '.join(ins + [f'u{k}' for k in tin] + outs + [f'to{e}' for e in touts])}):")
     src("for i in range(n):", 1)
     _forward_body(src, tape, g, rules, 2, partials=True)
@@ -275,6 +276,7 @@ def _group_kernels(src, tape, g, gi, rules, depends):
         src(f"o{e}[i] = s{e}", 2)
     if touts:
         src("for q in range(k):", 2)
+        src("pass", 3)
         for e in g.entries:
             if e not in depends:
                 continue
@@ -295,11 +297,12 @@ def _group_kernels(src, tape, g, gi, rules, depends):
     # vjp: seeds of the needed outputs in, cotangents of the inputs that need one out
     bouts = [e for e in g.outputs if e in depends]
     cins = [k for k in tin]
-    src("@njit(cache=True)")
+    src("@njit(cache=True, error_model='numpy')")
     src(f"def g{gi}_vjp(n, m, {', '.join(ins + [f'b{e}' for e in bouts] + [f'c{k}' for k in cins])}):")
     src("for i in range(n):", 1)
     _forward_body(src, tape, g, rules, 2, partials=True)
     src("for q in range(m):", 2)
+    src("pass", 3)
     for e in g.entries:
         if e in depends:
             src(f"w{e} = {f'b{e}[q, i]' if e in bouts else '0.0'}", 3)
@@ -381,7 +384,8 @@ def _entry_jvp(src, tape, steps, leaves, outs, groups, guard_at, depends):
     src("def jvp(V, T, O, P, C, G):")
     _unpack_leaves(src, leaves)
     for i, leaf in enumerate(leaves):
-        src(f"t{leaf} = T[{i}]", 1)
+        if leaf in depends:
+            src(f"t{leaf} = T[{i}]", 1)
     src("k = next(t.shape[0] for t in T if t is not None)", 1)
     _emit_guards(src, tape, guard_at.get(-1, []))
     gi_of = {id(g): i for i, g in enumerate(groups)}
@@ -419,11 +423,7 @@ def _entry_jvp(src, tape, steps, leaves, outs, groups, guard_at, depends):
 
 def _entry_vjp(src, tape, steps, leaves, outs, groups, guard_at, depends, wrt):
     # which entries need a cotangent: on a path from a requested leaf to an output
-    want = {leaves[i] for i in wrt}
-    reach = set(want)
-    for e, op in enumerate(tape.ops):
-        if op is not None and any(type(r) is int and r in reach for r in tape.refs[e]):
-            reach.add(e)
+    reach = depends
     src("def forward(V, O, P, C, G):")
     _unpack_leaves(src, leaves)
     _emit_guards(src, tape, guard_at.get(-1, []))

@@ -9,6 +9,8 @@
 """
 from __future__ import annotations
 
+import types
+
 import numpy as np
 from numba import njit
 
@@ -27,7 +29,14 @@ def scalar(kernel):
     """
     fn = _SCALARS.get(kernel)
     if fn is None:
-        fn = njit(cache=True)(kernel.py_func)
+        py = kernel.py_func
+        # a copy with its own qualname: numba names cache files by function, and the eager
+        # ufunc built from the same body must not share (or shadow) the scalar's cache entries
+        body = types.FunctionType(py.__code__, py.__globals__, py.__name__ + "_scalar",
+                                  py.__defaults__, py.__closure__)
+        body.__qualname__ = py.__qualname__ + "_scalar"
+        body.__module__ = py.__module__
+        fn = njit(cache=True, error_model="numpy")(body)
         _SCALARS[kernel] = fn
     return fn
 
