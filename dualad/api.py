@@ -103,7 +103,8 @@ def jvp(f, primals, tangents, *, batched: bool = False, compiled: bool | None = 
     return rebuild(values), rebuild(outs)
 
 
-def jacfwd(f, argnums=0, *, chunk: int | None = None, compiled: bool | None = None):
+def jacfwd(f, argnums=0, *, chunk: int | None = None, compiled: bool | None = None,
+           sparsity=None):
     """Jacobian of ``f`` by forward mode, shape ``out.shape + in.shape``.
 
     Args:
@@ -112,6 +113,10 @@ def jacfwd(f, argnums=0, *, chunk: int | None = None, compiled: bool | None = No
         chunk: directions per pass (``None``: :func:`adops.inputs.auto_chunk`); every chunk
             gives the same Jacobian, computed in ``ceil(n / chunk)`` passes.
         compiled: the compiled tier (see :func:`jvp`): one trace, then compiled passes.
+        sparsity: ``"auto"`` (detect the structural pattern by one trace), a known ``(m, n)``
+            pattern (scipy sparse or bool array, m = out.size, n = in.size) or an
+            :class:`adops.sparsity.Pattern`: columns that share no row get one colour, one
+            pass per colour, and the result is a ``scipy.sparse.csr_matrix`` ``(m, n)``.
 
     Example:
         >>> import numpy as np
@@ -122,6 +127,8 @@ def jacfwd(f, argnums=0, *, chunk: int | None = None, compiled: bool | None = No
     def jac(*args, **kwargs):
         multiple, nums = argnums_tuple(argnums, len(args))
         args = [as_primal(a, f"argument {j}") if j in nums else a for j, a in enumerate(args)]
+        if sparsity is not None:
+            return _sparse(f, args, kwargs, multiple, nums, sparsity, compiled)
         per_arg, rebuild = [], None
         for i in nums:
             x = args[i]
@@ -142,6 +149,25 @@ def jacfwd(f, argnums=0, *, chunk: int | None = None, compiled: bool | None = No
         return rebuild(per_out)
     jac.__name__ = f"jacfwd({getattr(f, '__name__', 'f')})"
     return jac
+
+
+def _sparse(f, args, kwargs, multiple, nums, sparsity, compiled):
+    """jacfwd with a sparsity pattern: one forward pass per colour of columns."""
+    from adops.sparsity import sparse_jacobian_of
+    if multiple:
+        raise ValueError("sparsity= takes a single argnums (one Jacobian (m, n)); call jacfwd "
+                         "once per argument")
+    (i,) = nums
+
+    def push_for(x):
+        def push(seeds):
+            tangents = seeds.reshape((seeds.shape[0],) + x.shape)
+            _, tans, _ = push_forward(f, args, kwargs, {i: tangents}, seeds.shape[0], compiled)
+            if len(tans) != 1:
+                raise ValueError("sparsity= needs f to return one array")
+            return tans[0].reshape(seeds.shape[0], -1)
+        return push
+    return sparse_jacobian_of(f, args, kwargs, i, sparsity, "forward", push_for)
 
 
 def derivative(f, *, compiled: bool | None = None):

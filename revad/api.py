@@ -142,13 +142,16 @@ def grad(f, argnums=0, *, compiled: bool | None = None):
     return g
 
 
-def jacrev(f, argnums=0, *, chunk: int | None = None, compiled: bool | None = None):
+def jacrev(f, argnums=0, *, chunk: int | None = None, compiled: bool | None = None,
+           sparsity=None):
     """Jacobian of ``f`` by reverse mode, shape ``out.shape + in.shape``.
 
     One recording, then ``ceil(m / chunk)`` sweeps that each seed ``chunk`` rows of the identity
     (``chunk=None``: :func:`adops.inputs.auto_chunk`); every chunk gives the same Jacobian.
     ``compiled=True``: the compiled tier (see :func:`vjp`), one compiled forward pass and
-    compiled sweeps.
+    compiled sweeps. ``sparsity``: ``"auto"``, a known ``(m, n)`` pattern or an
+    :class:`adops.sparsity.Pattern`: rows that share no column get one colour, one sweep per
+    colour, and the result is a ``scipy.sparse.csr_matrix`` ``(m, n)``.
 
     Example:
         >>> import numpy as np
@@ -157,6 +160,8 @@ def jacrev(f, argnums=0, *, chunk: int | None = None, compiled: bool | None = No
     """
     def jac(*args, **kwargs):
         multiple, nums = argnums_tuple(argnums, len(args))
+        if sparsity is not None:
+            return _sparse(f, args, kwargs, multiple, nums, sparsity, compiled)
         trace = Linearized(f, args, kwargs, nums, "revad.jacrev", compiled)
         shapes = [tuple(v.shape) for v in trace.values]
         sizes = [int(np.prod(s)) for s in shapes]
@@ -178,6 +183,26 @@ def jacrev(f, argnums=0, *, chunk: int | None = None, compiled: bool | None = No
         return trace.rebuild(per_out)
     jac.__name__ = f"jacrev({getattr(f, '__name__', 'f')})"
     return jac
+
+
+def _sparse(f, args, kwargs, multiple, nums, sparsity, compiled):
+    """jacrev with a sparsity pattern: one sweep per colour of rows."""
+    from adops.sparsity import sparse_jacobian_of
+    if multiple:
+        raise ValueError("sparsity= takes a single argnums (one Jacobian (m, n)); call jacrev "
+                         "once per argument")
+
+    def push_for(x):
+        lin = Linearized(f, args, kwargs, nums, "revad.jacrev", compiled)
+        if lin.is_tree:
+            raise ValueError("sparsity= needs f to return one array")
+        out_shape = tuple(np.shape(lin.values[0]))
+
+        def push(seeds):
+            return lin.pull([seeds.reshape((seeds.shape[0],) + out_shape)])[0].reshape(
+                seeds.shape[0], -1)
+        return push
+    return sparse_jacobian_of(f, args, kwargs, nums[0], sparsity, "reverse", push_for)
 
 
 class Recording:

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from ..registry import Arg, ElementwiseOp, Marker, Rule
 
 _FLOATS = ("float32", "float64")
@@ -107,7 +109,7 @@ def _finish_groups(tape, steps, outs):
         for e in g.entries:
             for j, r in enumerate(tape.refs[e]):
                 key = r if type(r) is int else ("c", e, j)
-                if type(r) is int and r in inside or key in g.inputs:
+                if type(r) is int and r in inside or key in g.inputs or literal(r) is not None:
                     continue
                 g.inputs.append(key)
                 shape = tuple(tape.shapes[r] if type(r) is int else _const_shape(r.value))
@@ -116,8 +118,24 @@ def _finish_groups(tape, steps, outs):
         g.outputs = [e for e in g.entries if e in used_outside]
 
 
+def literal(r):
+    """A Python or numpy scalar constant as source text (baked into the loop), else None."""
+    if type(r) is int:
+        return None
+    v = r.value
+    if isinstance(v, (bool, np.bool_)):
+        return repr(bool(v))
+    if isinstance(v, (int, float, np.integer, np.floating)):
+        v = float(v)
+        if v != v:
+            return "np.nan"
+        if v in (float("inf"), float("-inf")):
+            return "np.inf" if v > 0 else "(-np.inf)"
+        return repr(v)
+    return None
+
+
 def _const_shape(v):
-    import numpy as np
     return np.shape(v)
 
 
@@ -150,8 +168,8 @@ def generate(tape, leaves, outs, wrt):
     src = Source()
     src("import numpy as np")
     src("from numba import njit")
-    src("from adops.compile.runtime import (SMUL, accumulate, check_guard, flat_input,")
-    src("                                   flat_tangent, scalar, unbroadcast)")
+    src("from adops.compile.runtime import (SMUL, accumulate, add_into, check_guard,")
+    src("                                   flat_input, flat_tangent, scalar, unbroadcast)")
     src("")
     rules = _rule_names(tape, steps)
     for kernel, name in rules.items():
@@ -226,6 +244,8 @@ def _scalar_expr(tape, e, j, g, refname):
     r = tape.refs[e][j]
     if type(r) is int and r in g.entries:
         return f"s{r}"
+    if literal(r) is not None:
+        return literal(r)
     key = r if type(r) is int else ("c", e, j)
     k = g.inputs.index(key)
     return f"a{k}[{'0' if g.kinds[k] == 'one' else 'i'}]"
@@ -320,7 +340,10 @@ def _group_kernels(src, tape, g, gi, rules, depends):
             else:
                 src(f"z{g.inputs.index(r)} = z{g.inputs.index(r)} + {term}", 3)
     for k in cins:
-        src(f"c{k}[q, {'0' if g.kinds[k] == 'one' else 'i'}] += z{k}", 3)
+        if g.kinds[k] == "one":
+            src(f"c{k}[q, 0] += z{k}", 3)
+        else:  # each (q, i) written once: no zero-fill needed
+            src(f"c{k}[q, i] = z{k}", 3)
     src("")
 
 
@@ -466,6 +489,12 @@ def _entry_vjp(src, tape, steps, leaves, outs, groups, guard_at, depends, wrt):
             if not any(needed):
                 continue
             src(f"if b{s} is not None:", 1)
+            op = tape.ops[s]
+            if len(refs) == 1 and getattr(op, "transpose_add", None) is not None:
+                r = refs[0]
+                src(f"b{r}, w{r} = add_into(b{r}, w{r}, l{s}, b{s}, (m,) + "
+                    f"{tuple(tape.shapes[r])!r}, np.{tape.dtypes[r]})", 2)
+                continue
             src(f"cs = l{s}.vjp(b{s}, {needed!r})", 2)
             for j, r in enumerate(refs):
                 if needed[j]:
@@ -482,14 +511,15 @@ def _entry_vjp(src, tape, steps, leaves, outs, groups, guard_at, depends, wrt):
             src(f"if {' or '.join(f'b{e} is not None' for e in live) or 'False'}:", 1)
             for e in bouts:
                 zeros = f"np.zeros((m, {_size(s.shape)}), dtype=np.{s.dtype})"
-                if e in reach:
-                    src(f"q{e} = {zeros} if b{e} is None else np.ascontiguousarray("
-                        f"np.broadcast_to(b{e}, (m,) + {tuple(s.shape)!r})).reshape(m, -1)", 2)
+                if e in reach:  # a broadcast cotangent (a sum's) is read with stride 0
+                    src(f"q{e} = {zeros} if b{e} is None else "
+                        f"np.broadcast_to(b{e}, (m,) + {tuple(s.shape)!r}).reshape(m, -1)", 2)
                 else:
                     src(f"q{e} = {zeros}", 2)
             for k in cins:
+                alloc = "zeros" if s.kinds[k] == "one" else "empty"
                 n = 1 if s.kinds[k] == "one" else _size(s.shape)
-                src(f"c{k} = np.zeros((m, {n}), dtype=np.{s.dtype})", 2)
+                src(f"c{k} = np.{alloc}((m, {n}), dtype=np.{s.dtype})", 2)
             args = [f"a{gi}_{k}" for k in range(len(s.inputs))] + [f"q{e}" for e in bouts] + \
                    [f"c{k}" for k in cins]
             src(f"g{gi}_vjp({_size(s.shape)}, m, {', '.join(args)})", 2)

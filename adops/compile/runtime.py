@@ -4,7 +4,8 @@
   :mod:`adops.kernels` with its Python body ``py_func``) into a numba function of scalars,
   compiled once per process and cached on disk, so a fused loop calls the very rule the eager
   tier applies elementwise: no formula is written again.
-- :func:`accumulate` adds a cotangent into an entry's running sum (in place when it owns it).
+- :func:`accumulate` adds a cotangent into an entry's running sum (in place when it owns it);
+  :func:`add_into` adds a slice's cotangent into it in place.
 - :func:`check_guard` re-evaluates a recorded comparison, mask or ordering.
 """
 from __future__ import annotations
@@ -36,7 +37,8 @@ def scalar(kernel):
                                   py.__defaults__, py.__closure__)
         body.__qualname__ = py.__qualname__ + "_scalar"
         body.__module__ = py.__module__
-        fn = njit(cache=True, error_model="numpy")(body)
+        # inlined at numba's IR level: a call per op per element cost more than the op itself
+        fn = njit(cache=True, error_model="numpy", inline="always")(body)
         _SCALARS[kernel] = fn
     return fn
 
@@ -56,6 +58,19 @@ def accumulate(bar, owned, c):
     return bar + c, True
 
 
+def add_into(bar, owned, lin, ob, shape, dtype):
+    """Add a slice's transpose of ``ob`` into the running cotangent in place (``transpose_add``),
+    as the eager sweep does, instead of scattering into fresh zeros."""
+    if type(ob) is not np.ndarray or ob.dtype != dtype:
+        return accumulate(bar, owned, unbroadcast(lin.vjp(ob, (True,))[0], shape[1:]))
+    if bar is None:
+        bar, owned = np.zeros(shape, dtype=dtype), True
+    elif not owned or bar.dtype != dtype or bar.shape != shape:
+        bar, owned = np.array(np.broadcast_to(bar, shape), dtype=dtype), True
+    lin.vjp_add(bar, ob)
+    return bar, True
+
+
 def check_guard(guard, *args):
     """Raise :class:`BranchChanged` when a recorded guard evaluates differently now."""
     if not _same(guard.func(*args, **guard.kwargs), guard.result):
@@ -69,7 +84,7 @@ def flat_input(x, shape, kind):
     value) or ``broadcast`` (materialized to the loop's shape)."""
     x = np.asarray(x)
     if kind == "full":
-        return np.ascontiguousarray(x).reshape(-1)
+        return x if x.ndim == 1 else x.reshape(-1)
     if kind == "one":
         return x.reshape(1)
     return np.ascontiguousarray(np.broadcast_to(x, shape)).reshape(-1)
@@ -79,9 +94,10 @@ def flat_tangent(t, shape, kind):
     """The batched form of :func:`flat_input`: ``(k, n)`` for a tangent ``(k, *x.shape)``."""
     k = t.shape[0]
     if kind == "full":
-        return np.ascontiguousarray(t).reshape(k, -1)
+        # a strided (k, n) view is read in place (slices of a seed are the common case)
+        return t if t.ndim == 2 else t.reshape(k, -1)
     if kind == "one":
-        return np.ascontiguousarray(t).reshape(k, 1)
+        return t.reshape(k, 1)
     nd = len(shape)
     t = t.reshape(t.shape[:1] + (1,) * (nd - (t.ndim - 1)) + t.shape[1:])
     return np.ascontiguousarray(np.broadcast_to(t, (k,) + tuple(shape))).reshape(k, -1)

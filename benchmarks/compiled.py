@@ -1,0 +1,141 @@
+"""The compiled tier's speed targets (issue 11), as ratios measured in one run.
+
+    python benchmarks/compiled.py              # all targets
+    python benchmarks/compiled.py --quick      # smaller sizes
+
+Prints, with the machine and BLAS threads: Rosenbrock n = 10^6, compiled grad / numpy f
+(target <= 1.5) and / compiled primal (<= 3); compiled jvp with k = 1, 8, 32 / numpy f
+(<= 1 + 1.5 k); a two-layer MLP loss with ~10^5 parameters, compiled grad / numpy f (<= 3); a
+scalar chain of 1000 ops, compiled grad in us per op (<= 0.05); full Jacobians of tanh(W x + b)
+at (n, m) = (1000, 1), (1, 1000), (100, 100): best compiled and best eager mode, JAX jit and
+torch.func beside them when installed. Compile time is excluded (warm-up first) and printed.
+"""
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+
+import numpy as np
+
+import dualad
+import revad
+from adops.compile import compiled
+from compare.timing import fixed_threads
+
+
+def best(fn, repeat=5):
+    fn()
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def rosenbrock(x):
+    return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2)
+
+
+def mlp_loss(w1, w2, x, y):
+    h = np.tanh(x @ w1)
+    return np.mean((h @ w2 - y) ** 2)
+
+
+def chain(x):
+    for _ in range(333):
+        x = np.sin(x) * 1.0001 + 0.1
+    return x
+
+
+def main(quick=False):
+    print(f"# {platform.machine()}, {platform.processor() or 'cpu'}, python {platform.python_version()}")
+    n = 10 ** 5 if quick else 10 ** 6
+    x = np.random.default_rng(0).uniform(-1, 1, n)
+    t0 = time.perf_counter()
+    g = revad.grad(rosenbrock, compiled=True)
+    g(x)
+    print(f"rosenbrock n={n}: first compiled grad call (trace + compile) {time.perf_counter() - t0:.2f} s")
+    f = best(lambda: rosenbrock(x))
+    prim = best(lambda: compiled(rosenbrock).primal((x,), {}))
+    gc_ = best(lambda: g(x))
+    ge = best(lambda: revad.grad(rosenbrock)(x))
+    print(f"  numpy f {f * 1e3:.2f} ms; compiled primal {prim * 1e3:.2f} ms")
+    print(f"  compiled grad / f = {gc_ / f:.2f} (target 1.5); / compiled primal = {gc_ / prim:.2f} "
+          f"(target 3); eager grad / f = {ge / f:.2f}")
+    for k in (1, 8, 32):
+        v = np.random.default_rng(k).normal(size=(k, n))
+        jc = best(lambda: dualad.jvp(rosenbrock, (x,), (v,), batched=True, compiled=True), 3)
+        je = best(lambda: dualad.jvp(rosenbrock, (x,), (v,), batched=True), 3)
+        print(f"  jvp k={k}: compiled / f = {jc / f:.2f} (target {1 + 1.5 * k:g}); "
+              f"eager / f = {je / f:.2f}")
+
+    rng = np.random.default_rng(1)
+    d, h, b = (100, 50, 256) if quick else (300, 330, 1024)
+    w1, w2 = rng.normal(size=(d, h)) / 10, rng.normal(size=h) / 10
+    xs, ys = rng.normal(size=(b, d)), rng.normal(size=b)
+    fm = best(lambda: mlp_loss(w1, w2, xs, ys))
+    gm = revad.grad(mlp_loss, argnums=(0, 1), compiled=True)
+    gmc = best(lambda: gm(w1, w2, xs, ys))
+    gme = best(lambda: revad.grad(mlp_loss, argnums=(0, 1))(w1, w2, xs, ys))
+    print(f"mlp loss, {w1.size + w2.size} parameters: compiled grad / f = {gmc / fm:.2f} "
+          f"(target 3); eager {gme / fm:.2f}")
+
+    gch = revad.grad(chain, compiled=True)
+    gch(0.3)
+    tc = best(lambda: gch(0.3), 20)
+    te = best(lambda: revad.grad(chain)(0.3))
+    print(f"scalar chain of 999 ops: compiled grad {tc / 999 * 1e6:.3f} us/op (target 0.05); "
+          f"eager {te / 999 * 1e6:.2f} us/op")
+
+    peers = _peers()
+    for n_in, m_out in ((1000, 1), (1, 1000), (100, 100)):
+        rng = np.random.default_rng(n_in * 7 + m_out)
+        W, bb = rng.normal(size=(m_out, n_in)) / np.sqrt(n_in), rng.normal(size=m_out)
+        xi = rng.normal(size=n_in)
+        dense = lambda x: np.tanh(W @ x + bb)
+        cf, cr = dualad.jacfwd(dense, compiled=True), revad.jacrev(dense, compiled=True)
+        times = {"compiled fwd": best(lambda: cf(xi)), "compiled rev": best(lambda: cr(xi)),
+                 "eager fwd": best(lambda: dualad.jacfwd(dense)(xi)),
+                 "eager rev": best(lambda: revad.jacrev(dense)(xi))}
+        for name, fn in peers(W, bb, xi).items():
+            times[name] = best(fn)
+        print(f"tanh(W x + b) Jacobian, n={n_in}, m={m_out}: " +
+              ", ".join(f"{k} {v * 1e6:.0f} us" for k, v in times.items()))
+
+
+def _peers():
+    def make(W, b, x):
+        out = {}
+        try:
+            import jax
+            import jax.numpy as jnp
+            jax.config.update("jax_enable_x64", True)
+            Wj, bj, xj = jnp.asarray(W), jnp.asarray(b), jnp.asarray(x)
+            fj = lambda x: jnp.tanh(Wj @ x + bj)
+            jf, jr = jax.jit(jax.jacfwd(fj)), jax.jit(jax.jacrev(fj))
+            out["jax jit jacfwd"] = lambda: jf(xj).block_until_ready()
+            out["jax jit jacrev"] = lambda: jr(xj).block_until_ready()
+        except ImportError:
+            pass
+        try:
+            import torch
+            from torch.func import jacfwd, jacrev
+            Wt, bt, xt = (torch.as_tensor(a) for a in (W, b, x))
+            ft = lambda x: torch.tanh(Wt @ x + bt)
+            out["torch.func jacfwd"] = lambda: jacfwd(ft)(xt)
+            out["torch.func jacrev"] = lambda: jacrev(ft)(xt)
+        except ImportError:
+            pass
+        return out
+    return make
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--blas-threads", type=int, default=1)
+    a = ap.parse_args()
+    with fixed_threads(a.blas_threads):
+        main(a.quick)
