@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .einsum_spec import parse_spec
 from .kernels import full_batch, unbroadcast
 from .levels import bind
 from .registry import OPS, defbilinear, deflinear
@@ -294,12 +295,6 @@ def _contract2(la, lb, lo, a, b):
     res = res.reshape(bshape + tuple(size[l] for l in keep_a) + tuple(size[l] for l in keep_b))
     have = batch + keep_a + keep_b
     return np.transpose(res, [have.index(l) for l in lo])
-
-
-def parse_spec(spec: str):
-    """``'ab,bc->ac'`` -> (['ab', 'bc'], 'ac')."""
-    ins, out = spec.split("->")
-    return ins.split(","), out
 
 
 def _sizes(letters_shapes):
