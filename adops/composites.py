@@ -14,22 +14,16 @@ Two patterns do most of the work:
 - *masks*: non-differentiable decisions (comparisons, ``argsort``, ``argpartition``,
   ``searchsorted``, ``isnan``) are evaluated on primals through the non-differentiable route
   (reverse mode records them for replay) and select or index the traced values.
-
-``einsum`` gains the sublist form and repeated indices in one operand (each repeat is taken as
-a diagonal first); ``reshape``/``ravel`` gain ``order='F'`` (C order on reversed axes).
 """
 from __future__ import annotations
-
-import string
 
 import numpy as np
 
 from .levels import TracedBase, bind
-from .numpy_api import INSTEAD, ROUTES, implements, nondiff, unsupported
+from .numpy_api import INSTEAD, ROUTES, implements, unsupported
 from .registry import OPS, normalize_axis, shape_of
 
-nondiff(np.argpartition, np.nanargmax, np.nanargmin, np.isposinf, np.isneginf, np.isreal,
-        np.iscomplex, np.digitize)
+SETITEM = OPS["setitem"]
 
 
 def _nd(x) -> int:
@@ -117,7 +111,7 @@ def _diag(cls, v, k=0):
     n = shape_of(v)[0] + abs(k)
     i = np.arange(shape_of(v)[0])
     index = (i + max(-k, 0), i + max(k, 0))
-    return bind(OPS["setitem"], np.zeros((n, n), dtype=_dtype(v)), v, index=index)
+    return bind(SETITEM, np.zeros((n, n), dtype=_dtype(v)), v, index=index)
 
 
 @implements(np.diagflat)
@@ -338,7 +332,7 @@ def _piecewise(cls, x, condlist, funclist, *args, **kw):
         if not np.any(cond):
             continue
         vals = func(x[cond], *args, **kw) if callable(func) else func
-        out = bind(OPS["setitem"], out, vals, index=(cond,))
+        out = bind(SETITEM, out, vals, index=(cond,))
     return out
 
 
@@ -381,90 +375,6 @@ def _apply_along_axis(cls, func1d, axis, arr, *args, **kwargs):
     # numpy puts the result's own axes where `axis` was
     return np.moveaxis(out, tuple(range(len(outer), len(outer) + len(res_shape))),
                        tuple(range(axis, axis + len(res_shape))))
-
-
-# ------------------------------------------------------------------ reshape with order='F'
-_reshape_c, _ravel_c = ROUTES[np.reshape], ROUTES[np.ravel]
-
-
-@implements(np.reshape)
-def _reshape(cls, x, shape=None, order="C", **kw):
-    """``order='F'`` is C order on the reversed axes: transpose, reshape, transpose back."""
-    shape = kw.pop("newshape", shape)
-    if order == "F":
-        new = np.reshape(np.empty(shape_of(x), dtype=np.int8), shape).shape
-        return np.transpose(_reshape_c(cls, np.transpose(x), tuple(reversed(new))))
-    return _reshape_c(cls, x, shape, order, **kw)
-
-
-@implements(np.ravel)
-def _ravel(cls, x, order="C"):
-    return _reshape(cls, x, (-1,), order)
-
-
-# ===================================================================== einsum, extended
-_einsum_strings = ROUTES[np.einsum]
-_LETTERS = string.ascii_letters
-
-
-def _sublist_spec(args):
-    """``einsum(a, [0, 1], b, [1, 2], [0, 2])`` as ``('ab,bc->ac', [a, b])``."""
-    args = list(args)
-    out = args.pop() if len(args) % 2 == 1 else None
-    operands, subs = args[0::2], args[1::2]
-
-    def letters(sub):
-        return "".join("..." if s is Ellipsis else _LETTERS[int(s)] for s in sub)
-    spec = ",".join(letters(s) for s in subs)
-    if out is not None:
-        spec += "->" + letters(out)
-    return spec, operands
-
-
-@implements(np.einsum)
-def _einsum(cls, *args, out=None, optimize=False, **kw):
-    """Adds the sublist form and repeated indices within one operand (``'ii->'``,
-    ``'ii->i'``, ``'ijk,lji,lli->lki'``): each repeat is first taken as a diagonal."""
-    if not isinstance(args[0], str):
-        spec, operands = _sublist_spec(args)
-    else:
-        spec, operands = args[0], list(args[1:])
-    spec = spec.replace(" ", "")
-    if "->" not in spec:
-        ins = spec.split(",")
-        letters = "".join(ins).replace(".", "")
-        implicit = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
-        spec = spec + "->" + ("..." if "..." in spec else "") + implicit
-    ins, res = spec.split("->")
-    ins = ins.split(",")
-    operands = list(operands)
-    for i, sub in enumerate(ins):
-        if "." in sub:
-            continue
-        while len(set(sub)) != len(sub):
-            letter = next(c for c in sub if sub.count(c) > 1)
-            p = sub.index(letter)
-            q = sub.index(letter, p + 1)
-            operands[i] = np.diagonal(operands[i], axis1=p, axis2=q)
-            sub = sub[:p] + sub[p + 1:q] + sub[q + 1:] + letter
-        ins[i] = sub
-    return _einsum_strings(cls, ",".join(ins) + "->" + res, *operands, out=out,
-                           optimize=optimize, **kw)
-
-
-nondiff(np.lexsort, np.isin)
-
-_matmul_last_axes = ROUTES[np.matmul]
-
-
-@implements(np.matmul)
-def _matmul(cls, a, b, **kw):
-    """numpy's gufunc keywords ``axes``/``axis`` would move the matrix axes: refused, not
-    ignored."""
-    if kw.get("axes") is not None or kw.get("axis") is not None:
-        raise unsupported("numpy.matmul(..., axes=...)", cls._mode,
-                          "move the matrix axes last with np.moveaxis, then use @")
-    return _matmul_last_axes(cls, a, b)
 
 
 @implements(np.row_stack)

@@ -16,7 +16,8 @@ import numpy as np
 
 from . import linalg as L
 from .levels import bind
-from .numpy_api import ROUTES, implements, nondiff, nondiff_call, unsupported
+from .numpy_api import implements, nondiff, nondiff_call, unsupported
+from .reduction_routes import vector_or_frobenius_norm
 from .registry import normalize_axis, shape_of
 
 EighResult = type(np.linalg.eigh(np.eye(1)))
@@ -235,9 +236,6 @@ def matrix_norm(x, ord, axis, keepdims):
     return res
 
 
-_vector_or_frobenius_norm = ROUTES[np.linalg.norm]
-
-
 @implements(np.linalg.norm)
 def _norm(cls, x, ord=None, axis=None, keepdims=False):
     """Vector norms and the Frobenius norm as before; the other matrix norms (``'nuc'``, 1, -1,
@@ -246,7 +244,7 @@ def _norm(cls, x, ord=None, axis=None, keepdims=False):
     two_axes = axis is not None and np.ndim(axis) == 1 and len(axis) == 2
     if ord not in (None, "fro") and (two_axes or axis is None and nd == 2):
         return matrix_norm(x, ord, tuple(axis) if two_axes else (0, 1), keepdims)
-    return _vector_or_frobenius_norm(cls, x, ord=ord, axis=axis, keepdims=keepdims)
+    return vector_or_frobenius_norm(cls, x, ord=ord, axis=axis, keepdims=keepdims)
 
 
 @implements(np.linalg.matrix_norm)

@@ -20,6 +20,7 @@ from .composites import _dtype, _index_along, _nd, _one_axis
 from .levels import TracedBase
 from .numpy_api import (DISPLAY_NAMES, ROUTES, _ACCUMULATE_METHODS, _REDUCE_METHODS, implements,
                         unsupported)
+from .reduction_routes import scan
 from .registry import normalize_axis, shape_of
 
 
@@ -342,20 +343,6 @@ def _method(name, func):
     return func
 
 
-def _scan(x, axis, combine):
-    """Inclusive scan of ``combine`` along ``axis`` in log depth (Hillis-Steele): each step
-    combines the array with itself shifted, so it is a composite of ops."""
-    n = shape_of(x)[axis]
-    step = 1
-    while step < n:
-        head = x[_index_along(axis, slice(0, step))]
-        tail = combine(x[_index_along(axis, slice(step, None))],
-                       x[_index_along(axis, slice(0, n - step))])
-        x = np.concatenate([head, tail], axis=axis)
-        step *= 2
-    return x
-
-
 def _reduce_kwargs(cls, name, dtype=None, out=None, initial=None, where=True):
     if out is not None or initial is not None or where is not True or dtype is not None:
         raise unsupported(f"numpy.{name} with dtype=, out=, initial= or where=", cls._mode)
@@ -394,7 +381,7 @@ def _accumulate_handler(name, combine):
         _reduce_kwargs(cls, name, dtype, out)
         if axis is None:
             x, axis = np.ravel(x), 0
-        return _scan(x, _one_axis(axis, _nd(x)), combine)
+        return scan(x, _one_axis(axis, _nd(x)), combine)
     return handler
 
 
