@@ -16,7 +16,6 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 import dualad
 import revad
 
-pytestmark = pytest.mark.usefixtures("tier")  # every test in both tiers
 
 N = 6
 SLICES = [slice(0, 3), slice(1, None), slice(None, None, 2), slice(4, 0, -1), slice(2, 5)]
@@ -103,3 +102,12 @@ def test_random_mutating_programs_match_numpy_in_both_modes(program, seed):
 def _near_tie(program, x):
     """True when a max/min reduction has two entries within finite-difference reach."""
     return any(kind == "reduce" and p % 5 in (2, 3) for kind, _, _, p in program)
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(program=st.lists(steps, min_size=1, max_size=8), seed=st.integers(0, 2 ** 16))
+def test_random_mutating_programs_match_numpy_in_both_modes_compiled(program, seed):
+    """The same property in the compiled tier (fewer draws: each new program is compiled)."""
+    from adops.compile import tier
+    with tier(compiled=True):
+        test_random_mutating_programs_match_numpy_in_both_modes.hypothesis.inner_test(program=program, seed=seed)

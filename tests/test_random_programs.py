@@ -7,7 +7,6 @@ import adops
 import dualad
 import revad
 
-pytestmark = pytest.mark.usefixtures("tier")  # every test in both tiers
 
 UNARY = sorted(n for n, op in adops.OPS.items()
                if isinstance(op, adops.ElementwiseOp) and op.nin == 1 and op.numpy)
@@ -73,3 +72,12 @@ def test_random_program_jacrev_equals_jacfwd(program, seed):
     # strong zero may meet it with an exactly cancelling tangent in one mode only
     finite = np.isfinite(value)
     np.testing.assert_allclose(jr[finite], jf[finite], rtol=1e-9, atol=1e-9, equal_nan=True)
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(program=st.lists(steps, min_size=1, max_size=8), seed=st.integers(0, 2 ** 16))
+def test_random_program_jacrev_equals_jacfwd_compiled(program, seed):
+    """The same property in the compiled tier (fewer draws: each new program is compiled)."""
+    from adops.compile import tier
+    with tier(compiled=True):
+        test_random_program_jacrev_equals_jacfwd.hypothesis.inner_test(program=program, seed=seed)

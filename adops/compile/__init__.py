@@ -198,7 +198,7 @@ class CompiledFunction:
         wrt = tuple(inputs.index(i) for i in nums)
         for program in list(self.programs.get(key, ())):
             try:
-                return program, call(program, V)
+                return program, _in_user_fp_state(program, V, call)
             except BranchChanged:
                 continue
         trace = Trace(self.f, xs, kwargs, inputs, "compiled")
@@ -206,7 +206,7 @@ class CompiledFunction:
         kept = self.programs.setdefault(key, [])
         kept.append(program)
         del kept[:-PROGRAMS_PER_SIGNATURE]
-        return program, call(program, V)
+        return program, _in_user_fp_state(program, V, call)
 
     def primal(self, args, kwargs):
         program, outs = self._run(args, kwargs, (), lambda p, V: p.primal(V))
@@ -241,10 +241,23 @@ class CompiledFunction:
             if all(s is None for s in S):
                 bars = [None] * len(nums)
             else:
-                bars = program.backward(R, S)
+                with np.errstate(all="ignore"):
+                    bars = program.backward(R, S)
             return [np.zeros((m,) + s, dtype=d) if b is None else np.broadcast_to(b, (m,) + s)
                     for b, s, d in zip(bars, shapes, dtypes)]
         return list(outs), pullback, trace.rebuild
+
+
+def _in_user_fp_state(program, V, call):
+    """Run ``call(program, V)`` as the eager tier would under the user's ``np.errstate``
+    (:mod:`adops.fpstate`): when the user asked for raise/call/log, the primal runs under that
+    state (as numpy would) and the derivative arithmetic with errors ignored; otherwise
+    floating-point warnings are off (partials are inf/nan at kinks by design)."""
+    err = np.geterr()
+    if any(err[k] in ("raise", "call", "log") for k in ("divide", "over", "invalid")):
+        program.primal(V)
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        return call(program, V)
 
 
 def _constants(program, outs):
