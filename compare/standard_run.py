@@ -6,6 +6,7 @@ Contract: :func:`measure(instance)` returns tidy rows, one per method, with ``se
 - ``objective``: f in plain numpy (the unit);
 - ``forward`` / ``reverse``: the dense derivative by ``dualad.jacfwd`` / ``revad.grad`` or
   ``revad.jacrev`` (chunked, ``passes`` = number of batched passes or sweeps);
+  ``reverse-compiled``: the gradient by the compiled tier (``compiled=True``), scalar problems;
 - ``forward-coloured`` / ``reverse-coloured``: :func:`adops.sparse.sparse_jacobian` with the
   pattern known from the problem's structure, pushing ``passes`` = colours seeds through
   ``dualad.jvp(..., batched=True)`` or one ``revad.vjp`` recording; ``setup_seconds`` is the
@@ -40,7 +41,7 @@ from . import standard as st
 
 COLUMNS = ["problem", "instance", "published", "n", "m", "method", "seconds", "ratio", "passes", "estimated",
            "setup_seconds", "first_call_seconds", "repeat", "versions"]
-OURS = ("forward", "reverse", "forward-coloured", "reverse-coloured")
+OURS = ("forward", "reverse", "reverse-compiled", "forward-coloured", "reverse-coloured")
 METHODS = OURS + ("finite-differences", "fd-coloured", "jax-derivative", "torch-derivative")
 #: bytes a batch of tangents or cotangents may take (k directions x the objective's footprint)
 MEMORY = 1 << 31
@@ -97,7 +98,7 @@ def _rows_for(inst, m, versions, repeat):
 
 
 def measure(inst: st.Instance, *, repeat: int = 3, budget: float = 30.0, peers=(),
-            versions: str = "", fd: bool = True) -> list[dict]:
+            versions: str = "", fd: bool = True, compiled: bool | None = None) -> list[dict]:
     """Time every method on ``inst``; see the module docstring. Returns the rows.
 
     Example:
@@ -108,6 +109,9 @@ def measure(inst: st.Instance, *, repeat: int = 3, budget: float = 30.0, peers=(
     f, x = inst.f, inst.x
     out = np.asarray(f(x))
     m, n, scalar = out.size, x.size, out.ndim == 0
+    if compiled is None:
+        # compiling LSTM's 1023 unrolled time steps (some 30 000 ops) takes minutes
+        compiled = inst.problem != "lstm"
     row = _rows_for(inst, m, versions, repeat)
     t_obj, first = _best(lambda: f(x), repeat)
     rows = [row("objective", t_obj, t_obj, first=first)]
@@ -130,6 +134,11 @@ def measure(inst: st.Instance, *, repeat: int = 3, budget: float = 30.0, peers=(
         vg = revad.value_and_grad(f)
         t, first = _best(lambda: vg(x), repeat)
         rows.append(row("reverse", t, t_obj, 1, first=first))
+        if compiled:
+            # the compiled tier (adops.compile): traced and compiled once, first_call_seconds
+            vgc = revad.value_and_grad(f, compiled=True)
+            t, first = _best(lambda: vgc(x), repeat)
+            rows.append(row("reverse-compiled", t, t_obj, 1, first=first))
     else:
         k = min(auto_chunk(m), k_mem)
         passes = math.ceil(m / k)
@@ -195,7 +204,11 @@ def _dense_ok(inst, m):
 
 
 def jax_peer(inst, row, repeat):
-    """JAX (jit) objective and derivative of the same instance, built with ``jax.numpy``."""
+    """JAX (jit) objective and derivative of the same instance, built with ``jax.numpy``.
+    Not LSTM: XLA compiles its 1023 unrolled time steps for many minutes (it warns "very slow
+    compile" already at 64 steps); a ``lax.scan`` would be a different program from ours."""
+    if inst.problem == "lstm":
+        return []
     import jax
     import jax.numpy as jnp
     jax.config.update("jax_enable_x64", True)
@@ -316,9 +329,9 @@ def _cell(r, colours=False):
     return txt
 
 
-PLOT_METHODS = ["forward", "reverse", "forward-coloured", "reverse-coloured",
+PLOT_METHODS = ["forward", "reverse", "reverse-compiled", "forward-coloured", "reverse-coloured",
                 "finite-differences", "fd-coloured", "jax-derivative", "torch-derivative"]
-COLOURS = {"forward": "tab:blue", "reverse": "tab:red", "forward-coloured": "tab:cyan",
+COLOURS = {"forward": "tab:blue", "reverse": "tab:red", "reverse-compiled": "darkred", "forward-coloured": "tab:cyan",
            "reverse-coloured": "tab:pink", "finite-differences": "tab:gray",
            "fd-coloured": "silver", "jax-derivative": "tab:purple",
            "torch-derivative": "tab:orange"}
@@ -380,10 +393,10 @@ def summary(rows, command, peers_note=""):
              "and this machine is not gradbench's: compare ratios, not times.", ""]
     for problem in [p for p in st.PROBLEMS if any(k[0] == p for k in table)]:
         lines += [f"## {problem}", "", f"Generator: {st.GENERATORS[problem]}.", "",
-                  "| instance | n | m | objective | forward | reverse | fwd coloured | "
-                  "rev coloured | finite diff. | FD coloured | best ours | JAX | PyTorch | "
-                  "gradbench manual | gradbench JAX | gradbench PyTorch |",
-                  "|---" * 16 + "|"]
+                  "| instance | n | m | objective | forward | reverse | reverse compiled | "
+                  "fwd coloured | rev coloured | finite diff. | FD coloured | best ours | JAX | "
+                  "PyTorch | gradbench manual | gradbench JAX | gradbench PyTorch |",
+                  "|---" * 17 + "|"]
         for key, ms in table.items():
             if key[0] != problem:
                 continue
@@ -394,6 +407,7 @@ def summary(rows, command, peers_note=""):
             lines.append(
                 f"| {key[1]} | {r0['n']} | {r0['m']} | {_fmt_t(r0['seconds'])} | "
                 f"{_cell(ms.get('forward'), True)} | {_cell(ms.get('reverse'), True)} | "
+                f"{_cell(ms.get('reverse-compiled'))} | "
                 f"{_cell(ms.get('forward-coloured'), True)} | "
                 f"{_cell(ms.get('reverse-coloured'), True)} | "
                 f"{_cell(ms.get('finite-differences'))} | {_cell(ms.get('fd-coloured'))} | "
