@@ -1,0 +1,145 @@
+"""The compiled tier (issue 11): traced once per signature, fused loops from the op set's own
+rules, guards compiled in, code cached on disk, and the eager tier's numbers (the mode tests also
+run in both tiers: test_modes, test_trust, the random-program properties)."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import dualad
+import revad
+from adops.compile import PROGRAMS_PER_SIGNATURE, compiled
+from programs import PROGRAMS, rosenbrock
+
+TRANSFORMS = {
+    "grad": lambda f, **kw: revad.grad(f, **kw),
+    "jacrev": lambda f, **kw: revad.jacrev(f, **kw),
+    "jacfwd": lambda f, **kw: dualad.jacfwd(f, **kw),
+    "hessian": lambda f, **kw: revad.hessian(f, **kw),
+}
+
+
+def counting(f):
+    calls = []
+
+    def g(*args, **kwargs):
+        calls.append(1)
+        return f(*args, **kwargs)
+    return g, calls
+
+
+@pytest.mark.parametrize("name,f,args", PROGRAMS, ids=[p[0] for p in PROGRAMS])
+def test_compiled_jacobians_equal_eager(name, f, args):
+    for jac in (dualad.jacfwd, revad.jacrev):
+        want = jac(f)(*args)
+        got = jac(f, compiled=True)(*args)
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12, err_msg=f"{name} {jac}")
+
+
+@pytest.mark.parametrize("t", TRANSFORMS)
+def test_traced_once_per_signature(t):
+    f, calls = counting(lambda x: np.sum(np.sin(x) * x ** 2))
+    d = TRANSFORMS[t](f, compiled=True)
+    x = np.linspace(-1.0, 1.0, 5)
+    first = d(x)
+    n = len(calls)
+    np.testing.assert_allclose(d(x * 0.5), TRANSFORMS[t](f)(x * 0.5), rtol=1e-10)
+    np.testing.assert_allclose(d(x), first)
+    assert len(calls) == n + 1  # the eager reference call only
+    d(np.ones(6))  # a new shape traces again
+    assert len(calls) == n + 2
+
+
+def test_a_changed_branch_traces_again_and_keeps_both_programs():
+    f, calls = counting(lambda x: np.sum(np.where(x > 0, x ** 2, -3.0 * x)))
+    g = revad.grad(f, compiled=True)
+    a, b = np.array([1.0, -2.0]), np.array([-1.0, 2.0])
+    np.testing.assert_array_equal(g(a), [2.0, -3.0])
+    np.testing.assert_array_equal(g(b), [-3.0, 4.0])
+    np.testing.assert_array_equal(g(a), [2.0, -3.0])
+    assert len(calls) == 2
+    programs = next(iter(compiled(f).programs.values()))
+    assert len(programs) == 2 <= PROGRAMS_PER_SIGNATURE
+
+
+def test_python_branches_are_guarded():
+    def f(x):
+        if np.sum(x) > 0:  # a Python branch on a traced value: recorded as a guard
+            return np.sum(x ** 2)
+        return np.sum(np.sin(x))
+    g = revad.grad(f, compiled=True)
+    np.testing.assert_allclose(g(np.array([1.0, 2.0])), [2.0, 4.0])
+    np.testing.assert_allclose(g(np.array([-1.0, -2.0])), np.cos([-1.0, -2.0]))
+
+
+def test_non_float_arguments_and_keywords_are_part_of_the_signature():
+    f = lambda x, idx, scale=1.0: np.sum(x[idx] ** 2) * scale
+    g = revad.grad(f, compiled=True)
+    x = np.arange(1.0, 5.0)
+    np.testing.assert_array_equal(g(x, np.array([0, 2])), [2.0, 0.0, 6.0, 0.0])
+    np.testing.assert_array_equal(g(x, np.array([1, 3])), [0.0, 4.0, 0.0, 8.0])
+    np.testing.assert_array_equal(g(x, np.array([1, 3]), scale=2.0), [0.0, 8.0, 0.0, 16.0])
+
+
+def test_float_array_arguments_are_inputs_not_constants():
+    g = revad.grad(lambda w, data: np.sum((data @ w) ** 2), compiled=True)
+    w = np.ones(3)
+    for seed in range(3):
+        data = np.random.default_rng(seed).normal(size=(4, 3))
+        np.testing.assert_allclose(g(w, data), 2 * data.T @ (data @ w), rtol=1e-12)
+
+
+def test_generated_code_fuses_the_elementwise_run():
+    x = np.linspace(-1, 1, 7)
+    revad.grad(rosenbrock, compiled=True)(x)
+    (program,) = next(iter(compiled(rosenbrock).programs.values()))
+    src = program.source
+    assert "def g0_vjp(" in src and "for i in range(n):" in src
+    assert src.count("@njit") == 3  # one fused run: primal, jvp and vjp loops
+    assert "square" in src and "SMUL(" in src
+
+
+def test_nested_calls_of_compiled_transforms_run_eagerly_and_are_right():
+    f = lambda x: np.sum(np.sin(x) * x ** 3)
+    x = np.array([0.3, -0.8, 1.2])
+    H = dualad.jacfwd(revad.grad(f, compiled=True))(x)
+    np.testing.assert_allclose(H, revad.hessian(f)(x), rtol=1e-12)
+    np.testing.assert_allclose(revad.hessian(f, compiled=True)(x), H, rtol=1e-12)
+    np.testing.assert_allclose(revad.hvp(f, (x,), (x,), compiled=True), H @ x, rtol=1e-12)
+
+
+def test_float32_stays_float32():
+    x = np.linspace(-1, 1, 6, dtype=np.float32)
+    g = revad.grad(rosenbrock, compiled=True)(x)
+    assert g.dtype == np.float32
+    np.testing.assert_allclose(g, revad.grad(rosenbrock)(x), rtol=1e-5)
+    J = dualad.jacfwd(lambda x: np.tanh(x) * x, compiled=True)(x)
+    assert J.dtype == np.float32
+
+
+SCRIPT = """
+import os, sys, numpy as np, revad
+from adops.compile import cache_dir
+def f(x):
+    return np.sum(np.tanh(x) * x ** 2 + np.sin(x))
+g = revad.grad(f, compiled=True)(np.linspace(-1, 1, 5))
+print(sorted(n for n in os.listdir(cache_dir()) if n.endswith('.py')))
+print(repr(g.tolist()))
+"""
+
+
+def test_generated_code_is_cached_on_disk_across_processes(tmp_path):
+    env = dict(os.environ, ADOPS_CACHE_DIR=str(tmp_path))
+    runs = [subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True,
+                           text=True, timeout=300) for _ in range(2)]
+    for r in runs:
+        assert r.returncode == 0, r.stderr
+    files = [r.stdout.splitlines()[0] for r in runs]
+    assert files[0] == files[1] != "[]"  # the second process found the first one's file
+    assert runs[0].stdout.splitlines()[1] == runs[1].stdout.splitlines()[1]
+    # numba's own cache of the fused loops sits beside the generated source
+    assert any(n.endswith(".nbi") for n in os.listdir(tmp_path / "__pycache__"))
