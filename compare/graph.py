@@ -19,10 +19,15 @@ nodes it feeds going backward: multiply along a path, add across paths).
 edges run in the gaps between columns and across a column only at a free slot, so no edge
 crosses a box. :func:`draw` writes ``graph.png``, ``graph.svg`` (matplotlib), ``graph.html``
 (self-contained: step either sweep, click a node for its numbers, fill the Jacobian by columns
-or rows, see :mod:`compare.jacobians`) and ``jacobian.png``.
+or rows, see :mod:`compare.jacobians`; and, with ``code=True``, the generated code of the
+derivative) and ``jacobian.png``. :func:`generated_code` is what the compiled tier
+(:mod:`adops.compile`) made of the chain rule for ``f``: the Python + numba source of its
+program, in which each run of elementwise ops is one fused loop (values, partials, and the
+tangents or adjoints of every op, element by element).
 """
 from __future__ import annotations
 
+import html
 import inspect
 import json
 import os
@@ -31,7 +36,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import dualad
+import revad
 from adops import unbroadcast
+from adops.compile import compiled
 from adops.inputs import as_primal
 from adops.registry import ElementwiseLin, _Marker, _Scaled, quiet
 from adops.levels import Level
@@ -395,6 +402,38 @@ def _segment_hits_box(x0, y0, x1, y1, x, y, w, h, samples=200):
     return False
 
 
+# ------------------------------------------------------------------------------ generated code
+def generated_code(f, *args) -> str:
+    """The compiled tier's generated source for ``f`` at ``args`` (their shapes and dtypes):
+    ``primal``, ``jvp`` (k tangent directions) and ``forward``/``backward`` (value and VJP with
+    m seeds), each run of two or more elementwise ops fused into loops ``g<i>_primal``,
+    ``g<i>_jvp`` and ``g<i>_vjp`` that call the ops' own scalar rules (``_s<j> = scalar(...)``).
+    Traced by ``revad.jacrev(f, argnums=all, compiled=True)`` (one call: a trace and a numba
+    compile, about a second the first time; the disk cache makes later ones fast).
+
+    Example:
+        >>> src = generated_code(lambda x: np.sin(x) * x, 0.5)
+        >>> "adops.elementwise:sin_d" in src and "def g0_vjp(" in src
+        True
+    """
+    def f_copy(*xs):        # its own programs, whatever f is (a ufunc cannot be weakly keyed)
+        return f(*xs)
+    revad.jacrev(f_copy, argnums=tuple(range(len(args))), compiled=True)(*args)
+    programs = [p for kept in compiled(f_copy).programs.values() for p in kept]
+    return programs[-1].source
+
+
+CODE_NOTE = """The trace of f became one program. Each run of elementwise ops is one
+fused numba loop over the elements: g<i>_primal computes the values; g<i>_jvp (forward mode)
+computes each op's value, its local partials d<e>_<j> (the very rule the eager tier uses, _s<j>
+= scalar(RULES[...])) and then, for each of the k tangent directions q, the chain rule forward:
+w<e> = d<e>_0 * w<input 0> + d<e>_1 * w<input 1> (SMUL: the strong-zero product); g<i>_vjp
+(reverse mode) recomputes the values and partials instead of storing them and sweeps the same
+products backwards, op by op in reverse order, for each of the m seeds, adding into the adjoint
+of every input an op reads (multiply along a path, add across paths). Other ops (stack, matmul,
+sums) run as one numpy call each: O[e].linearize, then l<e>.jvp / l<e>.vjp."""
+
+
 # ------------------------------------------------------------------------------ drawing
 def node_lines(n: Node) -> list:
     return [f"#{n.id} {n.label}", f"value = {fmt(n.value)}",
@@ -472,6 +511,7 @@ button{margin:2px} .bar{margin:.4em 0}
 table.jac{border-collapse:collapse;margin:.5em 0} table.jac td,table.jac th{border:1px solid #999;
 padding:4px 10px;font-family:monospace;text-align:center;min-width:5em}
 td.col{background:#dbe9ff} td.row{background:#f6d6e8} td.new{outline:3px solid #d00}
+pre.code{font-size:12px;max-height:40em;overflow:auto} details summary{cursor:pointer}
 </style></head><body>
 <h3>__TITLE__</h3>
 <p>Forward sweep: tangents flow from the inputs, one node at a time (dualad, seeded along
@@ -491,6 +531,7 @@ rule at that node: multiply along a path, add across paths. Click a node for all
 <button id="jac-rev">reverse sweep: one row &#9654;</button> <button id="jac-clear">clear</button></div>
 <div id="jacinfo"></div>
 <table class="jac" id="jac"></table>
+__CODE__
 <script>
 const G = __DATA__, J = __JAC__;
 const svg = document.getElementById('graph'), NS = 'http://www.w3.org/2000/svg';
@@ -624,10 +665,28 @@ def _step_json(step, forward):
     return {"node": step.node, "lines": step.lines, "result": fmt(step.result), "edges": edges}
 
 
-def to_html(graph: Graph, jac=None, title: str = "") -> str:
+def _code_section(code, graph) -> str:
+    if code is None:
+        return ""
+    # the compiled trace numbers its entries as the graph's trace does: s3 is node #3's value
+    names = [f"s{n.id}, d{n.id}_j, w{n.id}: node #{n.id} {n.label} (value, local partials, "
+             "tangent or adjoint)" for n in graph.nodes
+             if n.op != "input" and f" s{n.id} = " in code]
+    legend = ("<p>In the loops:</p><pre>" + html.escape("\n".join(names)) + "</pre>"
+              if names else "")
+    return ('<h3 id="generated-code">Generated code: what the compiler made of the chain rule</h3>\n'
+            "<p>The compiled tier (<code>revad.jacrev(f, compiled=True)</code>, "
+            "<code>adops.compile</code>) traced f once and generated this Python + numba module."
+            "</p>\n<details open><summary>how to read it</summary><p>"
+            + html.escape(CODE_NOTE) + "</p></details>\n" + legend +
+            '<pre class="code" id="code">' + html.escape(code) + "</pre>")
+
+
+def to_html(graph: Graph, jac=None, title: str = "", code: str | None = None) -> str:
     """The self-contained page (see module docstring); ``jac``: :func:`compare.jacobians.sweeps`
     of the same function (the Jacobian section), or None for the one of ``graph``'s output alone
-    along its inputs (given in the graph's values)."""
+    along its inputs (given in the graph's values); ``code``: :func:`generated_code` of the same
+    function (the generated-code section), or None for none."""
     char_w = 7.3
     titles = {n.id: f"#{n.id} {n.label}" for n in graph.nodes}
     widest = {n.id: max(len(titles[n.id]), 10 + len(fmt(n.value)), 10 + len(fmt(n.tangent)),
@@ -658,12 +717,15 @@ def to_html(graph: Graph, jac=None, title: str = "") -> str:
     return (HTML.replace("__DATA__", js(data)).replace("__JAC__", js(jac_data))
             .replace("__W__", str(int(width + 2 * pad))).replace("__H__", str(int(height + 2 * pad)))
             .replace("__TITLE__", title or "The computation, both sweeps step by step")
-            .replace("__WRT__", graph.wrt_name).replace("__LABEL_AT__", str(LABEL_AT)))
+            .replace("__WRT__", graph.wrt_name).replace("__LABEL_AT__", str(LABEL_AT))
+            .replace("__CODE__", _code_section(code, graph)))
 
 
-def draw(f, *args, out_dir: str = "reports/graph", wrt: int = 0) -> list:
+def draw(f, *args, out_dir: str = "reports/graph", wrt: int = 0, code: bool = True) -> list:
     """Trace ``f`` at ``args``; write graph.png, graph.svg, graph.html and jacobian.png into
-    ``out_dir``.
+    ``out_dir``. ``code``: the page shows the generated code of f's derivative
+    (:func:`generated_code`; a compile, about a second the first time); a function the compiled
+    tier cannot run gets a note in its place.
 
     Example:
         >>> import tempfile
@@ -678,7 +740,15 @@ def draw(f, *args, out_dir: str = "reports/graph", wrt: int = 0) -> list:
                             ("graph.png", "graph.svg", "graph.html", "jacobian.png"))
     draw_matplotlib(graph, png, svg)
     name = getattr(f, "__name__", "f")
+    source = None
+    if code:
+        try:
+            source = generated_code(f, *args)
+        except Exception as e:
+            source = (f"# the compiled tier could not compile {name}: {type(e).__name__}: "
+                      f"{' '.join(str(e).split())}")
     with open(page, "w") as fh:
-        fh.write(to_html(graph, jac, title=f"{name}: the computation, both sweeps step by step"))
+        fh.write(to_html(graph, jac, title=f"{name}: the computation, both sweeps step by step",
+                         code=source))
     jacobians.plot([(name, jac)], jpng)
     return [png, svg, page, jpng]
