@@ -4,8 +4,9 @@
     python -m compare --quick --out /tmp/r  # reduced grid, under a minute
     python -m compare --problem mypkg.mod:f --n 100 --m 1    # your own function
     python -m compare plot reports/results.csv               # redraw plots from the CSV only
-    python -m compare recommend mypkg.mod:f --n 1000         # which mode for your function
+    python -m compare recommend mypkg.mod:f --n 1000         # which mode and tier for your f
     python -m compare graph mypkg.mod:f --x 2.0 --x 0.5      # the computation as a picture
+    python -m compare graph mypkg.mod:f --x 2.0 --code       # and the derivative's generated code
     python -m compare vanishing                              # gradient norm per layer study
     python -m compare hessian                                # Hessians: the four compositions
     python -m compare standard                               # GMM, BA, HT, LSTM (ADBench sizes)
@@ -152,7 +153,8 @@ def _parser():
                     "finite differences as inputs n and outputs m grow; write results.csv, "
                     "plots and summary.md.",
         epilog="Subcommands: 'plot CSV [--out DIR]' redraws the plots and summary from a CSV; "
-               "'recommend package.module:function --n N' measures probes and recommends a mode; "
+               "'recommend package.module:function --n N' measures probes and recommends a mode "
+               "and tier; "
                "'graph package.module:function --x ...' draws the computation; 'vanishing' "
                "runs the gradient-norm-per-layer study; 'hessian' times the full Hessian by "
                "the four compositions of the modes and hvp.")
@@ -164,6 +166,9 @@ def _parser():
                     help="output sizes for --problem (ignored by scalar problems)")
     ap.add_argument("--repeat", type=_positive("--repeat"), default=None, help="best of R runs")
     ap.add_argument("--no-peers", action="store_true", help="skip JAX/PyTorch even if installed")
+    ap.add_argument("--no-compiled", action="store_true",
+                    help="time the eager tier only (the compiled tier costs a compile, seconds, "
+                         "per problem size and mode)")
     ap.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_blas_threads(ap)
     return ap
@@ -201,19 +206,26 @@ def _plot(argv) -> int:
 
 def _recommend(argv) -> int:
     ap = argparse.ArgumentParser(prog="python -m compare recommend",
-                                 description="Which mode for your function, from measurement.")
+                                 description="Which mode and tier (eager or compiled) for your "
+                                             "function, from measurement.")
     ap.add_argument("problem", help=PROBLEM_RULE)
     ap.add_argument("--n", type=_positive("--n"), default=100)
     ap.add_argument("--m", type=_positive("--m"), default=1)
+    ap.add_argument("--calls", type=_positive("--calls"), default=None,
+                    help="Jacobians you will compute: the compiled tier is advised when its "
+                         "compile plus that many compiled calls beat the eager ones (default "
+                         "1000)")
+    ap.add_argument("--no-compiled", action="store_true",
+                    help="probe the eager tier only (no compile)")
     _add_blas_threads(ap)
     a = ap.parse_args(argv)
-    from .recommend import recommend
+    from .recommend import CALLS, recommend
     from .timing import fixed_threads
     problem = load_problem(a.problem, "recommend")
     try:
         f, x = problem.make(a.n, a.m, np, np.random.default_rng(0))
         with fixed_threads(a.blas_threads):
-            print(recommend(f, x))
+            print(recommend(f, x, compiled=not a.no_compiled, calls=a.calls or CALLS))
     except Exception as e:
         return _fail(f"{a.problem}: {type(e).__name__}: {e}")
     return 0
@@ -231,14 +243,22 @@ def _graph(argv) -> int:
                     help="an argument: a number or comma-separated numbers; repeat per argument")
     ap.add_argument("--wrt", type=int, default=0, help="argument whose tangent is seeded")
     ap.add_argument("--out", default=os.path.join(DEFAULT_OUT, "graph"))
+    ap.add_argument("--code", action="store_true",
+                    help="print the generated code of the derivative (the compiled tier's "
+                         "program: fused numba loops) on stdout, the paths on stderr")
     a = ap.parse_args(argv)
-    from .graph import draw
+    from .graph import draw, generated_code
     problem = load_problem(a.function, "graph")
     out = _out_dir(a.out)
     try:
         f = problem.make(1, 1, np, np.random.default_rng(0))[0]
         xs = [np.array([float(v) for v in s.split(",")]) if "," in s else float(s) for s in a.x]
-        print("\n".join(draw(f, *xs, out_dir=out, wrt=a.wrt)))
+        paths = "\n".join(draw(f, *xs, out_dir=out, wrt=a.wrt))
+        if a.code:
+            print(paths, file=sys.stderr)
+            print(generated_code(f, *xs), end="")
+        else:
+            print(paths)
     except Exception as e:
         return _fail(f"{a.function}: {type(e).__name__}: {e}")
     return 0
@@ -297,8 +317,10 @@ def _main(argv) -> int:
         problem = load_problem(a.problem)
         problems[problem.name] = problem
         ns = a.n or [10, 100]
-        grid = Grid([(problem.name, n, m) for n in ns for m in a.m], repeat=grid.repeat,
-                    name="user")
+        configs = [(problem.name, n, m) for n in ns for m in a.m]
+        grid = Grid(configs, repeat=grid.repeat, name="user", compiled=configs)
+    if a.no_compiled:
+        grid.compiled = []
     if a.repeat:
         grid.repeat = a.repeat
     grid.blas_threads = a.blas_threads

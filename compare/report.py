@@ -23,10 +23,12 @@ import numpy as np
 
 from . import jacobians
 from . import second_order
+from . import tiers
 from .depth import paragraph as depth_paragraph, plot as plot_depth, read_csv as read_depth_csv
 from .graph import draw as draw_graph
 
-PLOTS = ["time_vs_n.png", "time_vs_m.png", "heatmap.png", "cost_in_evals.png", "memory.png"]
+PLOTS = ["time_vs_n.png", "time_vs_m.png", "heatmap.png", "cost_in_evals.png", "memory.png",
+         tiers.PLOT]
 DEPTH_PLOT = "memory_vs_depth.png"
 
 
@@ -62,15 +64,22 @@ def _peak(rows):
     return peak
 
 
-def break_even(best, problem="dense"):
-    """For each n, the m at which t_reverse / t_forward crosses 1 (log-interpolated).
+def _tier_modes(tier):
+    """The (forward, reverse) mode names of a tier in results.csv."""
+    return ("forward", "reverse") if tier == "eager" else ("forward-compiled", "reverse-compiled")
+
+
+def break_even(best, problem="dense", tier="eager"):
+    """For each n, the m at which t_reverse / t_forward crosses 1 (log-interpolated), in
+    ``tier`` (``eager`` or ``compiled``).
 
     Returns ``{n: m*}``; ``m*`` is None when one mode wins over the whole measured range.
     """
+    fwd, rev = _tier_modes(tier)
     by_n = defaultdict(list)
     for (p, n, m), modes in best.items():
-        if p == problem and "forward" in modes and "reverse" in modes:
-            by_n[n].append((m, modes["reverse"][0] / modes["forward"][0]))
+        if p == problem and fwd in modes and rev in modes:
+            by_n[n].append((m, modes[rev][0] / modes[fwd][0]))
     out = {}
     for n, pts in sorted(by_n.items()):
         pts.sort()
@@ -94,7 +103,8 @@ def _plt():
 STYLE = {"forward": ("tab:blue", "o"), "reverse": ("tab:red", "s"),
          "finite_differences": ("tab:gray", "^"), "jax-forward": ("tab:cyan", "x"),
          "jax-reverse": ("tab:pink", "x"), "torch-forward": ("tab:green", "+"),
-         "torch-reverse": ("tab:orange", "+")}
+         "torch-reverse": ("tab:orange", "+"), "forward-compiled": ("navy", "D"),
+         "reverse-compiled": ("darkred", "D")}
 
 
 LINES = {"dense": "-", "wide": "--", "rosenbrock": ":", "mlp_loss": "-."}
@@ -121,7 +131,8 @@ def _line_plot(ax, series, xlabel, title):
         color, marker = STYLE.get(mode, ("black", "."))
         dashed = "chunk 1)" in label
         ax.plot([p[0] for p in pts], [p[1] for p in pts], marker=marker, color=color,
-                linestyle="--" if dashed else "-", label=label, alpha=0.9)
+                linestyle="--" if dashed else "-", label=label, alpha=0.9,
+                lw=2.2 if "compiled" in label else 1.5)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel(xlabel)
@@ -139,7 +150,8 @@ def plot_time_vs_n(rows, path):
     axes = np.atleast_1d(axes)
     for ax, p in zip(axes, problems):
         _line_plot(ax, _series(rows, p, "n", "m", 1), "inputs n", f"{p}: m = 1 output")
-    fig.suptitle("Many inputs, one output: reverse stays flat, forward grows with n")
+    fig.suptitle("Many inputs, one output: reverse stays flat, forward grows with n "
+                 "(both tiers: eager, and compiled in dark red / navy)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -154,84 +166,176 @@ def plot_time_vs_m(rows, path):
     axes = np.atleast_1d(axes)
     for ax, p in zip(axes, problems):
         _line_plot(ax, _series(rows, p, "m", "n", n_fixed), "outputs m", f"{p}: n = {n_fixed} inputs")
-    fig.suptitle("Few inputs, many outputs: the mirror image, forward stays flat")
+    fig.suptitle("Few inputs, many outputs: the mirror image, forward stays flat "
+                 "(both tiers: eager, and compiled in dark red / navy)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def complete_grid(cells):
+    """The sizes ``(ns, ms)`` of a complete rectangle of measured ``cells`` (``{(n, m): v}``):
+    the row or column with the largest share of blank cells is dropped until none is blank, so
+    a heatmap has no blank cell.
+
+    >>> complete_grid({(1, 1): 0, (1, 2): 0, (2, 1): 0, (2, 2): 0, (4, 1): 0})
+    ([1, 2], [1, 2])
+    """
+    ns, ms = sorted({n for n, _ in cells}), sorted({m for _, m in cells})
+    while ns and ms:
+        blank_n = {n: sum((n, m) not in cells for m in ms) / len(ms) for n in ns}
+        blank_m = {m: sum((n, m) not in cells for n in ns) / len(ns) for m in ms}
+        worst = max([(v, "n", n) for n, v in blank_n.items()] +
+                    [(v, "m", m) for m, v in blank_m.items()])
+        if worst[0] == 0:
+            break
+        (ns if worst[1] == "n" else ms).remove(worst[2])
+    return ns, ms
+
+
+def _ratio_cells(best, problem, tier):
+    fwd, rev = _tier_modes(tier)
+    return {(n, m): modes[rev][0] / modes[fwd][0] for (p, n, m), modes in best.items()
+            if p == problem and fwd in modes and rev in modes}
+
+
+def heatmap_grids(best, problem="dense"):
+    """``[(tier, ns, ms, grid)]``: each tier's complete grid of ``log2(t_reverse / t_forward)``,
+    ``grid[i, j]`` at ``(ns[j], ms[i])`` (tiers without a 2 x 2 grid are left out)."""
+    panels = []
+    for tier in ("eager", "compiled"):
+        cells = _ratio_cells(best, problem, tier)
+        ns, ms = complete_grid(cells)
+        if len(ns) >= 2 and len(ms) >= 2:
+            grid = np.array([[np.log2(cells[(n, m)]) for n in ns] for m in ms])
+            panels.append((tier, ns, ms, grid))
+    return panels
+
+
+def break_even_fit(ns, ms, grid):
+    """The break-even line fitted to a tier's grid: least squares of
+    ``log2(t_rev / t_fwd) = a + b log2 m + c log2 n`` over every cell, whose zero is
+    ``m* = 2^(-a/b) n^(-c/b)`` (the theory: t_rev / t_fwd ~ m / n once n and m exceed the chunk
+    width, so m* ~ n). Returns ``(K, p)`` with ``m* = K n^p``, or None when the fitted ratio does
+    not grow with m (no break-even to draw).
+
+    >>> ns = ms = [2, 8, 32]
+    >>> K, p = break_even_fit(ns, ms, np.array([[np.log2(m / n) for n in ns] for m in ms]))
+    >>> round(K, 6), round(p, 6)
+    (1.0, 1.0)
+    """
+    ln, lm = np.meshgrid(np.log2(ns), np.log2(ms))
+    A = np.column_stack([np.ones(ln.size), lm.ravel(), ln.ravel()])
+    (a, b, c), *_ = np.linalg.lstsq(A, np.asarray(grid).ravel(), rcond=None)
+    if b <= 1e-3:
+        return None
+    return float(2 ** (-a / b)), float(-c / b)
 
 
 def plot_heatmap(best, path, problem="dense"):
+    """t_reverse / t_forward over the complete (n, m) grid of each tier measured (one panel per
+    tier), with each tier's break-even as a line (:func:`break_even_fit` of its cells), solid
+    for the panel's tier, dashed for the other's. Returns ``{(panel tier, line tier): (x, y)}``,
+    the line in the panel's cell coordinates."""
     plt = _plt()
-    cells = {(n, m): modes["reverse"][0] / modes["forward"][0]
-             for (p, n, m), modes in best.items()
-             if p == problem and "forward" in modes and "reverse" in modes}
-    # the grid proper: sizes measured against at least three sizes of the other axis
-    ns = sorted({n for n, _ in cells if sum(1 for a, _ in cells if a == n) >= 3})
-    ms = sorted({m for _, m in cells if sum(1 for _, b in cells if b == m) >= 3})
-    cells = {(n, m): v for (n, m), v in cells.items() if n in ns and m in ms}
-    fig, ax = plt.subplots(figsize=(6, 5))
-    if not cells:
-        ax.text(0.5, 0.5, f"this run measured no (n, m) grid of {problem}\n"
-                          "(python -m compare without --problem does)", ha="center", va="center")
-        ax.axis("off")
+    from matplotlib.lines import Line2D
+    panels = heatmap_grids(best, problem)
+    drawn = {}
+    fig, axes = plt.subplots(1, max(1, len(panels)), figsize=(6 * max(1, len(panels)), 6.0),
+                             squeeze=False)
+    axes = axes[0]
+    if not panels:
+        axes[0].text(0.5, 0.5, f"this run measured no (n, m) grid of {problem}\n"
+                               "(python -m compare without --problem does)",
+                     ha="center", va="center")
+        axes[0].axis("off")
         fig.savefig(path, dpi=110)
         plt.close(fig)
-        return
-    grid = np.full((len(ms), len(ns)), np.nan)
-    for (n, m), v in cells.items():
-        grid[ms.index(m), ns.index(n)] = np.log2(v)
-    lim = max(1.0, float(np.nanmax(np.abs(grid)))) if np.isfinite(grid).any() else 1.0
-    im = ax.imshow(grid, origin="lower", cmap="coolwarm", vmin=-lim, vmax=lim)
-    ax.set_xticks(range(len(ns)), [str(n) for n in ns])
-    ax.set_yticks(range(len(ms)), [str(m) for m in ms])
-    ax.set_xlabel("inputs n")
-    ax.set_ylabel("outputs m")
-    for i in range(len(ms)):
-        for j in range(len(ns)):
-            if np.isfinite(grid[i, j]):
+        return drawn
+    lim = max(1.0, max(float(np.max(np.abs(g))) for *_, g in panels))
+    for ax, (tier, ns, ms, grid) in zip(axes, panels):
+        im = ax.imshow(grid, origin="lower", cmap="coolwarm", vmin=-lim, vmax=lim)
+        ax.set_xticks(range(len(ns)), [str(n) for n in ns])
+        ax.set_yticks(range(len(ms)), [str(m) for m in ms])
+        ax.set_xlabel("inputs n")
+        ax.set_ylabel("outputs m")
+        for i in range(len(ms)):
+            for j in range(len(ns)):
                 ax.text(j, i, f"{2 ** grid[i, j]:.2g}", ha="center", va="center", fontsize=8)
-    be = break_even(best, problem)
-    xs, ys = [], []
-    for n, mstar in be.items():
-        if mstar is not None and n in ns:
-            xs.append(ns.index(n))
-            ys.append(np.interp(np.log(mstar), np.log(ms), range(len(ms))))
-    if xs:
-        ax.plot(xs, ys, "k-o", label="measured break-even (t_rev = t_fwd)")
-        ax.legend(loc="upper left", fontsize=8)
-    ax.set_title(f"{problem}: t_reverse / t_forward (blue: reverse wins, red: forward wins)",
-                 fontsize=9)
-    fig.colorbar(im, ax=ax, label="log2(t_reverse / t_forward)")
+        handles = []
+        # cell coordinates are linear in log size between the grid's sizes
+        to_x = np.poly1d(np.polyfit(np.log2(ns), np.arange(len(ns)), 1))
+        to_y = np.poly1d(np.polyfit(np.log2(ms), np.arange(len(ms)), 1))
+        for other, o_ns, o_ms, o_grid in panels:
+            own = other == tier
+            fit = break_even_fit(o_ns, o_ms, o_grid)
+            label = f"{other} break-even (t_rev = t_fwd)"
+            if fit is not None:
+                K, p = fit
+                ln = np.linspace(np.log2(ns[0]), np.log2(ns[-1]), 50)
+                lm = np.log2(K) + p * ln
+                keep = (lm >= np.log2(ms[0]) - 0.5) & (lm <= np.log2(ms[-1]) + 0.5)
+                x, y = to_x(ln[keep]), to_y(lm[keep])
+                label += f": m ~ {K:.2g} n^{p:.2f}" + ("" if keep.any() else ", off the grid")
+                if keep.any():
+                    drawn[(tier, other)] = (x, y)
+                    ax.plot(x, y, color="black" if own else "dimgray",
+                            lw=2.4 if own else 1.5, linestyle="-" if own else "--")
+            else:
+                label += ": none (the ratio does not grow with m)"
+            handles.append(Line2D([], [], color="black" if own else "dimgray",
+                                  lw=2.4 if own else 1.5, linestyle="-" if own else "--",
+                                  label=label))
+        ax.set_xlim(-0.5, len(ns) - 0.5)
+        ax.set_ylim(-0.5, len(ms) - 0.5)
+        ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.13),
+                  fontsize=7, title="break-even lines fitted to the cells: "
+                                    "log ratio = a + b log m + c log n", title_fontsize=7)
+        ax.set_title(f"{problem}, {tier} tier: t_reverse / t_forward\n"
+                     "(blue: reverse wins, red: forward wins)", fontsize=9)
+        fig.colorbar(im, ax=ax, label="log2(t_reverse / t_forward)", shrink=0.85)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+    return drawn
 
 
-def _cost_series(best, vary):
+def _cost_series(best, vary, modes=("forward", "reverse", "finite_differences")):
     """{(problem, mode): [(size, t_mode / t_eval)]}: m = 1 problems by n, or the fixed-n
     problems (dense, wide at the smallest n of wide) by m."""
     n_fixed = min((n for (p, n, m) in best if p == "wide"), default=None)
     series = defaultdict(list)
-    for (p, n, m), modes in best.items():
-        if "numpy" not in modes:
+    for (p, n, m), times in best.items():
+        if "numpy" not in times:
             continue
         if vary == "n" and m != 1:
             continue
         if vary == "m" and (p not in ("dense", "wide") or n != n_fixed):
             continue
-        for mode in ("forward", "reverse", "finite_differences"):
-            if mode in modes:
+        for mode in modes:
+            if mode in times:
                 series[(p, mode)].append((n if vary == "n" else m,
-                                          modes[mode][0] / modes["numpy"][0]))
+                                          times[mode][0] / times["numpy"][0]))
     return series
 
 
 def plot_cost(best, path):
+    """Jacobian cost in evaluations of f: the eager tier on top, the compiled tier below (when
+    measured), m = 1 problems by n on the left, fixed-n problems by m on the right."""
     plt = _plt()
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
-    for ax, (vary, title) in zip(axes, (("n", "m = 1 (dense, rosenbrock, mlp_loss)"),
-                                        ("m", "fixed n (dense, wide)"))):
-        for (p, mode), pts in sorted(_cost_series(best, vary).items()):
+    tiers = [("eager", ("forward", "reverse", "finite_differences"))]
+    if any("reverse-compiled" in modes for modes in best.values()):
+        tiers.append(("compiled", ("forward-compiled", "reverse-compiled")))
+    fig, axes = plt.subplots(len(tiers), 2, figsize=(10, 4.2 * len(tiers)), squeeze=False,
+                             sharey="col")
+    cells = [(ax, vary, title, tier, modes) for (tier, modes), row in zip(tiers, axes)
+             for ax, (vary, title) in zip(row, (("n", "m = 1 (dense, rosenbrock, mlp_loss)"),
+                                                ("m", "fixed n (dense, wide)")))]
+    for ax, vary, title, tier, modes in cells:
+        title = f"{tier} tier, {title}"
+        if tier == "compiled" and vary == "n":
+            ax.axhspan(3, 4, color="gold", alpha=0.3, label="theory: a gradient is 3-4 evals")
+        for (p, mode), pts in sorted(_cost_series(best, vary, modes).items()):
             pts.sort()
             color, marker = STYLE[mode]
             ax.plot([a for a, _ in pts], [b for _, b in pts], marker=marker, color=color,
@@ -242,7 +346,8 @@ def plot_cost(best, path):
         ax.set_ylabel("Jacobian cost / cost of one f evaluation")
         ax.set_title(title)
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -293,6 +398,12 @@ def summary(rows, command: str, peers_note: str = "", depth_rows=None) -> str:
              f"- timing: warm-up first (numba compilation excluded, see first_call_seconds in "
              f"results.csv), best of {rows[0].get('repeat', '?')} perf_counter runs; each mode "
              f"at its fastest chunk width", ""]
+    if any(r.get("tier") == "compiled" for r in rows):
+        n_comp = len({(r["problem"], r["n"], r["m"]) for r in rows if r.get("tier") == "compiled"})
+        lines.insert(-1, f"- tiers: eager (every configuration) and compiled (`compiled=True`, "
+                         f"{n_comp} of the {len(best_times(rows))} configurations, automatic chunk "
+                         "only; each compiled once per mode from a fresh cache, the first call's "
+                         "extra time in results.csv's compile_seconds)")
     if rows[0].get("blas"):
         lines.insert(-1, f"- BLAS threads while timing: {rows[0]['blas']} (threadpoolctl; "
                          "`--blas-threads N` to change)")
@@ -358,6 +469,8 @@ def summary(rows, command: str, peers_note: str = "", depth_rows=None) -> str:
                      f"(see cost_in_evals.png). These small problems are dominated by Python "
                      f"overhead per op, so the ratio is larger than the 3-4 of large arrays "
                      f"(benchmarks/modes.py).")
+    lines += tiers.paragraph(best, rows, {tier: break_even_fit(ns, ms, grid)
+                                          for tier, ns, ms, grid in heatmap_grids(best)})
     peak = _peak(rows)
     mem = sorted((n, b, peak.get(("dense", n, m, "forward")))
                  for (p, n, m, md), b in peak.items() if p == "dense" and m == 1 and md == "reverse")
@@ -378,10 +491,15 @@ def summary(rows, command: str, peers_note: str = "", depth_rows=None) -> str:
                  "fills its Jacobian column by column or row by row.")
     peer_modes = sorted({md for modes in best.values() for md in modes
                          if md.startswith(("jax", "torch"))})
+    comp = tiers.compile_times(rows)
+    tier_cols = ["forward-compiled", "reverse-compiled"] if comp else []
     lines += ["", "## Table (best chunk per mode)", "",
               "| problem | n | m | f | forward (chunk) | reverse (chunk) | finite diff. | rev/fwd |"
+              + "".join(f" {md} |" for md in tier_cols)
+              + (" compile s (fwd/rev) |" if comp else "")
               + "".join(f" {md} |" for md in peer_modes),
-              "|---|---|---|---|---|---|---|---|" + "---|" * len(peer_modes)]
+              "|---|---|---|---|---|---|---|---|" + "---|" * (len(peer_modes) + len(tier_cols)
+                                                              + bool(comp))]
     for (p, n, m), modes in sorted(best.items()):
         def cell(mode):
             if mode not in modes:
@@ -390,8 +508,12 @@ def summary(rows, command: str, peers_note: str = "", depth_rows=None) -> str:
             return _fmt(s) + (f" ({c})" if c else "")
         ratio = (f"{modes['reverse'][0] / modes['forward'][0]:.3g}"
                  if "forward" in modes and "reverse" in modes else "-")
+        cs = [comp.get((p, n, m, md)) for md in tier_cols]
+        compile_cell = ([" " + "/".join("-" if c is None else f"{c:.2g}" for c in cs) + " |"]
+                        if comp else [])
         lines.append(f"| {p} | {n} | {m} | {cell('numpy')} | {cell('forward')} | "
                      f"{cell('reverse')} | {cell('finite_differences')} | {ratio} |"
+                     + "".join(f" {cell(md)} |" for md in tier_cols) + "".join(compile_cell)
                      + "".join(f" {cell(md)} |" for md in peer_modes))
     plots = PLOTS + ([DEPTH_PLOT] if depth_rows else []) + ["jacobian_sweeps.png",
                                                              "graph/graph.html"]
@@ -413,6 +535,7 @@ def write_report(csv_path: str, out_dir: str, command: str = "python -m compare 
     plot_heatmap(best, paths[2])
     plot_cost(best, paths[3])
     plot_memory(rows, paths[4])
+    tiers.plot(best, rows, paths[5])
     depth_csv = os.path.join(os.path.dirname(os.path.abspath(csv_path)), "depth.csv")
     depth_rows = read_depth_csv(depth_csv) if os.path.exists(depth_csv) else None
     if depth_rows:

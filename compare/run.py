@@ -6,10 +6,14 @@ interrupted run keeps every row measured so far; then, if the grid lists ``depth
 memory-vs-depth study (:mod:`compare.depth`) into ``depth.csv`` beside it (a stale ``depth.csv``
 there is removed when the grid has none, so a report never mixes two runs), and likewise the
 second-order study (:mod:`compare.second_order`) into ``hessian.csv`` for ``hessian_ns``.
-:func:`run` does the same for a user's own function. Column order is :data:`COLUMNS`.
+The configurations in ``Grid.compiled`` are timed in the compiled tier too (:mod:`compare.tiers`,
+each compiled once per (problem, n, m, mode) from a fresh cache, compile time in
+``compile_seconds``). :func:`run` does the same for a user's own function. Column order is
+:data:`COLUMNS`.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
 import platform
@@ -20,18 +24,21 @@ import numpy as np
 
 from . import depth as depth_study
 from . import second_order
+from . import tiers
 from .depth import DEFAULT_DEPTHS, QUICK_DEPTHS
 from .problems import PROBLEMS, Problem
 from .timing import BLAS_THREADS, fixed_threads, measure
 
 COLUMNS = ["problem", "mode", "n", "m", "chunk", "chunk_rule", "phase", "seconds", "repeat",
-           "first_call_seconds", "peak_bytes", "tape_bytes", "versions", "blas"]
+           "first_call_seconds", "peak_bytes", "tape_bytes", "versions", "blas", "tier",
+           "compile_seconds"]
 
 
 @dataclass
 class Grid:
     """What to measure: (problem, n, m) triples and the timing settings (``blas_threads``: BLAS
-    and PyTorch threads while timing, None for the libraries' defaults)."""
+    and PyTorch threads while timing, None for the libraries' defaults). ``compiled``: the
+    triples also timed in the compiled tier (a subset: each costs a compile per mode)."""
 
     configs: list
     repeat: int = 3
@@ -41,6 +48,7 @@ class Grid:
     depths: tuple = ()
     hessian_ns: tuple = ()
     blas_threads: int | None = BLAS_THREADS
+    compiled: list = field(default_factory=list)
 
 
 def _configs(sweep_n, sweep_m, heat, elementwise, n_fixed):
@@ -61,18 +69,34 @@ def _configs(sweep_n, sweep_m, heat, elementwise, n_fixed):
     return out
 
 
+def _compiled_configs(sweep_n, sweep_m, heat, n_fixed):
+    """The compiled tier's share of a grid: the m = 1 sweeps, wide's sweep over m and the whole
+    heatmap (so each tier has a complete one), each compiled once per mode."""
+    configs = [(p, n, 1) for p in ("dense", "rosenbrock", "mlp_loss") for n in sweep_n.get(p, ())]
+    configs += [("wide", n_fixed, m) for m in sweep_m]
+    configs += [("dense", n, m) for n in heat for m in heat]
+    return list(dict.fromkeys(configs))
+
+
 def default_grid() -> Grid:
+    # the compiled tier: every n of dense, fewer of the other m = 1 problems, 4 sizes of wide
     return Grid(_configs(sweep_n=[4, 16, 64, 256, 1024, 4096],
                          sweep_m=[1, 4, 16, 64, 256, 1024, 4096],
                          heat=[2, 8, 32, 128, 512], elementwise=[4, 64, 512], n_fixed=16),
                 repeat=3, name="default", depths=DEFAULT_DEPTHS,
-                hessian_ns=second_order.DEFAULT_NS)
+                hessian_ns=second_order.DEFAULT_NS,
+                compiled=_compiled_configs(
+                    {"dense": [4, 16, 64, 256, 1024, 4096], "rosenbrock": [16, 256, 4096],
+                     "mlp_loss": [16, 256, 4096]},
+                    sweep_m=[1, 16, 256, 4096], heat=[2, 8, 32, 128, 512], n_fixed=16))
 
 
 def quick_grid() -> Grid:
     return Grid(_configs(sweep_n=[4, 64, 2048], sweep_m=[1, 8, 512], heat=[2, 16, 128],
                          elementwise=[8], n_fixed=8), repeat=2, name="quick",
-                depths=QUICK_DEPTHS, hessian_ns=second_order.QUICK_NS)
+                depths=QUICK_DEPTHS, hessian_ns=second_order.QUICK_NS,
+                compiled=_compiled_configs({"dense": [4, 64, 2048]}, sweep_m=[8, 512],
+                                           heat=[2, 16, 128], n_fixed=8))
 
 
 def versions() -> str:
@@ -109,17 +133,22 @@ def run_grid(grid: Grid, csv_path: str, peers=(), progress=True, problems=PROBLE
     ver = versions()
     count = 0
     bar = tqdm(grid.configs, disable=not progress, unit="config", file=sys.stderr)
-    for name, n, m in bar:
-        bar.set_description(f"{name} n={n} m={m}")
-        problem: Problem = problems[name]
-        m_eff = 1 if problem.scalar else m
-        f, x = problem.make(n, m_eff, np, np.random.default_rng(0))
-        rows = measure(f, x, problem=name, n=np.size(x), m=m_eff, chunks=grid.chunks,
-                       repeat=grid.repeat, fd=np.size(x) <= grid.fd_max_n, versions=ver,
-                       peers=[p for p in peers if name in PROBLEMS],
-                       blas_threads=grid.blas_threads)
-        sink.write(rows)
-        count += len(rows)
+    compiled = set(grid.compiled)
+    with tiers.cold_cache() if compiled else contextlib.nullcontext():
+        for name, n, m in bar:
+            bar.set_description(f"{name} n={n} m={m}")
+            problem: Problem = problems[name]
+            m_eff = 1 if problem.scalar else m
+            f, x = problem.make(n, m_eff, np, np.random.default_rng(0))
+            rows = tiers.tag_eager(measure(
+                f, x, problem=name, n=np.size(x), m=m_eff, chunks=grid.chunks,
+                repeat=grid.repeat, fd=np.size(x) <= grid.fd_max_n, versions=ver,
+                peers=[p for p in peers if name in PROBLEMS], blas_threads=grid.blas_threads))
+            if (name, n, m) in compiled:
+                bar.set_description(f"{name} n={n} m={m} compiled")
+                rows += _compiled_rows(f, x, name, m_eff, grid, ver, rows[0]["blas"])
+            sink.write(rows)
+            count += len(rows)
     depth_csv = os.path.join(os.path.dirname(os.path.abspath(csv_path)), "depth.csv")
     if grid.depths:
         bar = tqdm(total=len(grid.depths), disable=not progress, unit="depth", file=sys.stderr)
@@ -136,6 +165,23 @@ def run_grid(grid: Grid, csv_path: str, peers=(), progress=True, problems=PROBLE
     second_order.beside(csv_path, grid.hessian_ns, repeat=grid.repeat, peers=peers,
                         blas_threads=grid.blas_threads, progress=progress)
     return count
+
+
+def _compiled_rows(f, x, name, m, grid, ver, blas):
+    """The compiled tier's rows for one configuration; a function the compiled tier cannot
+    run is reported in one line and keeps its eager rows."""
+    try:
+        with fixed_threads(grid.blas_threads):
+            rows = tiers.measure(f, x, problem=name, n=np.size(x), m=m, repeat=grid.repeat,
+                                 versions=ver)
+    except Exception as e:
+        print(f"python -m compare: {name} n={np.size(x)} m={m}: the compiled tier failed "
+              f"({type(e).__name__}: {' '.join(str(e).split())}); eager rows only",
+              file=sys.stderr)
+        return []
+    for r in rows:
+        r["blas"] = blas
+    return rows
 
 
 def run(f, x, *, csv_path: str | None = None, repeat: int = 3, chunks=(1, None),
