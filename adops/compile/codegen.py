@@ -68,7 +68,7 @@ def schedule(tape):
         run_set.clear()
 
     for e, op in enumerate(tape.ops):
-        if op is None:
+        if op is None or op is ALIAS:
             continue
         refs = [r for r in tape.refs[e] if type(r) is int]
         if fusable(op, tape.dtypes[e]):
@@ -97,7 +97,7 @@ def _finish_groups(tape, steps, outs):
     for g in tape.guards:
         used_outside.update(r for r in g.refs if type(r) is int)
     for e, op in enumerate(tape.ops):
-        if op is None:
+        if op is None or op is ALIAS:
             continue
         for r in tape.refs[e]:
             if type(r) is int and r in group_of and group_of.get(e) is not group_of[r]:
@@ -159,9 +159,70 @@ class Source:
         return "\n".join(self.lines) + "\n"
 
 
+class _Alias:
+    """An entry that repeats an earlier one (same op, inputs and parameters): not computed."""
+
+    name = "alias"
+
+
+ALIAS = _Alias()
+
+
+def _freeze(v):
+    """A hashable key for op parameters (arrays by content, never by a truncated repr)."""
+    if isinstance(v, np.ndarray):
+        return ("array", v.shape, v.dtype.str, v.tobytes())
+    if isinstance(v, (tuple, list)):
+        return (type(v).__name__,) + tuple(_freeze(x) for x in v)
+    if isinstance(v, dict):
+        return tuple(sorted((k, _freeze(x)) for k, x in v.items()))
+    if isinstance(v, slice):
+        return ("slice", v.start, v.stop, v.step)
+    if isinstance(v, np.dtype):
+        return ("dtype", v.str)
+    hash(v)
+    return v
+
+
+class _Program:
+    """The tape as code generation reads it, after common-subexpression elimination of repeated
+    structural entries (``x[:-1]`` written twice is sliced, and its cotangent scattered, once)."""
+
+    def __init__(self, tape, outs):
+        from ..registry import LinearOp
+        self.ops, self.refs = list(tape.ops), [tuple(r) for r in tape.refs]
+        self.params, self.shapes, self.dtypes = tape.params, tape.shapes, tape.dtypes
+        self.leaves, seen, canon = tape.leaves, {}, {}
+        for e, op in enumerate(self.ops):
+            self.refs[e] = tuple(canon.get(r, r) if type(r) is int else r for r in self.refs[e])
+            if not isinstance(op, LinearOp) or any(type(r) is not int for r in self.refs[e]):
+                continue
+            try:
+                key = (id(op), self.refs[e], _freeze(self.params[e] or {}))
+            except TypeError:
+                continue
+            if key in seen:
+                canon[e] = seen[key]
+                self.ops[e] = ALIAS
+            else:
+                seen[key] = e
+        self.canon = canon
+        self.guards = [_GuardView(g, canon) for g in tape.guards]
+        self.outs = [canon.get(o, o) if o is not None else None for o in outs]
+
+
+class _GuardView:
+    __slots__ = ("refs",)
+
+    def __init__(self, guard, canon):
+        self.refs = tuple(canon.get(r, r) if type(r) is int else r for r in guard.refs)
+
+
 def generate(tape, leaves, outs, wrt):
     """The module source for a program (see module doc). ``wrt``: leaf positions whose
     cotangents ``backward`` returns."""
+    tape = _Program(tape, outs)
+    outs = tape.outs
     steps = schedule(tape)
     _finish_groups(tape, steps, outs)
     depends = _depends_on_leaves(tape, {leaves[i] for i in wrt})
@@ -188,7 +249,7 @@ def generate(tape, leaves, outs, wrt):
 def _depends_on_leaves(tape, leaves):
     dep = set(leaves)
     for e, op in enumerate(tape.ops):
-        if op is not None and any(type(r) is int and r in dep for r in tape.refs[e]):
+        if op is not None and op is not ALIAS and any(type(r) is int and r in dep for r in tape.refs[e]):
             dep.add(e)
     return dep
 
