@@ -88,11 +88,17 @@ def scatter_add(base, index, v):
     """``base`` with ``base[index] += v`` (repeats accumulate, as ``np.add.at``), batched: ``base:
     (b, *shape)``, ``v`` broadcastable to ``(b, *shape[index])``. A fresh array; through the
     ``index_add`` op, so it also runs on traced values."""
+    return _batched_index_op(OPS["index_add"], base, index, v)
+
+
+def _batched_index_op(op, base, index, v):
+    """``op(base, v, index)`` (index_add or setitem) on batched arrays: the direction axis stays
+    first, and goes last for advanced indices, where numpy moves broadcast dimensions."""
     sel = (base.shape[0],) + _selected_shape(base.shape[1:], index)
     v = np.broadcast_to(align_to(v, len(sel) - 1), sel)
     if is_basic_index(index):
-        return bind(OPS["index_add"], base, v, index=(slice(None),) + index)
-    moved = bind(OPS["index_add"], np.moveaxis(base, 0, -1), np.moveaxis(v, 0, -1), index=index)
+        return bind(op, base, v, index=(slice(None),) + index)
+    moved = bind(op, np.moveaxis(base, 0, -1), np.moveaxis(v, 0, -1), index=index)
     return np.moveaxis(moved, -1, 0)
 
 
@@ -151,12 +157,7 @@ def _setitem_primal(x, v, index):
 
 def _setitem_batched(tx, tv, index):
     """``tx`` with ``tx[index] = tv`` on batched arrays, through the setitem op (so traced too)."""
-    sel = (tx.shape[0],) + _selected_shape(tx.shape[1:], index)
-    tv = np.broadcast_to(align_to(tv, len(sel) - 1), sel)
-    if is_basic_index(index):
-        return bind(OPS["setitem"], tx, tv, index=(slice(None),) + index)
-    moved = bind(OPS["setitem"], np.moveaxis(tx, 0, -1), np.moveaxis(tv, 0, -1), index=index)
-    return np.moveaxis(moved, -1, 0)
+    return _batched_index_op(OPS["setitem"], tx, index, tv)
 
 
 def last_writes(shape, index):

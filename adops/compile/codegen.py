@@ -420,6 +420,15 @@ def _unpack_leaves(src, leaves):
         src(f"v{leaf} = V[{i}]", 1)
 
 
+def _group_primal(src, tape, g, gi):
+    """The values of a group's outputs: its inputs read flat, outputs allocated, one loop."""
+    _group_inputs(src, tape, g, gi)
+    for e in g.outputs:
+        src(f"v{e} = np.empty({tuple(g.shape)!r}, dtype=np.{g.dtype})", 1)
+    args = [f"a{gi}_{k}" for k in range(len(g.inputs))] + [f"v{e}.reshape(-1)" for e in g.outputs]
+    src(f"g{gi}_primal({_size(g.shape)}, {', '.join(args)})", 1)
+
+
 def _generic_value(src, tape, e, depth=1):
     op = tape.ops[e]
     if op.name == "constant":
@@ -453,12 +462,7 @@ def _entry_primal(src, tape, steps, leaves, outs, groups, guard_at):
             _generic_value(src, tape, s)
         else:
             gi = gi_of[id(s)]
-            _group_inputs(src, tape, s, gi)
-            for e in s.outputs:
-                src(f"v{e} = np.empty({tuple(s.shape)!r}, dtype=np.{s.dtype})", 1)
-            args = [f"a{gi}_{k}" for k in range(len(s.inputs))] + \
-                   [f"v{e}.reshape(-1)" for e in s.outputs]
-            src(f"g{gi}_primal({_size(s.shape)}, {', '.join(args)})", 1)
+            _group_primal(src, tape, s, gi)
         _emit_guards(src, tape, guard_at.get(si, []))
     src(f"return {_outs_tuple(outs)}", 1)
     src("")
@@ -521,12 +525,7 @@ def _entry_vjp(src, tape, steps, leaves, outs, groups, guard_at, depends, wrt):
                 _generic_value(src, tape, s)
         else:
             gi = gi_of[id(s)]
-            _group_inputs(src, tape, s, gi)
-            for e in s.outputs:
-                src(f"v{e} = np.empty({tuple(s.shape)!r}, dtype=np.{s.dtype})", 1)
-            args = [f"a{gi}_{k}" for k in range(len(s.inputs))] + \
-                   [f"v{e}.reshape(-1)" for e in s.outputs]
-            src(f"g{gi}_primal({_size(s.shape)}, {', '.join(args)})", 1)
+            _group_primal(src, tape, s, gi)
             if any(e in reach for e in s.entries):
                 keep.extend(f"a{gi}_{k}" for k in range(len(s.inputs)))
         _emit_guards(src, tape, guard_at.get(si, []))
