@@ -308,7 +308,7 @@ def _cost_series(best, vary, modes=("forward", "reverse", "finite_differences"))
     for (p, n, m), times in best.items():
         if "numpy" not in times:
             continue
-        if vary == "n" and m != 1:
+        if vary == "n" and (m != 1 or p not in ("dense", "rosenbrock", "mlp_loss")):
             continue
         if vary == "m" and (p not in ("dense", "wide") or n != n_fixed):
             continue
