@@ -33,7 +33,7 @@ class Linearized:
     ``pull(seeds) -> [(m, *x_i.shape)]`` for the arguments differentiated, and the output
     structure. Built by the eager tape or by the compiled tier (``compiled=True``)."""
 
-    __slots__ = ("values", "pull", "rebuild", "is_tree", "shapes", "dtypes")
+    __slots__ = ("values", "pull", "rebuild", "is_tree", "shapes", "dtypes", "tape")
 
     def __init__(self, f, args, kwargs, nums, name, compiled_tier):
         if use_compiled(compiled_tier) and not compiled_any_traced(args, kwargs):
@@ -43,10 +43,11 @@ class Linearized:
             xs = [as_primal(args[i], f"argument {i}") for i in nums]
             self.shapes = [x.shape for x in xs]
             self.dtypes = [x.dtype for x in xs]
+            self.tape = None
             return
         trace = Trace(f, args, kwargs, nums, name)
         self.values, self.rebuild, self.is_tree = trace.values, trace.rebuild, trace.is_tree
-        self.shapes, self.dtypes = trace.shapes, trace.dtypes
+        self.shapes, self.dtypes, self.tape = trace.shapes, trace.dtypes, trace.tape
         self.pull = lambda seeds: pull_back(trace, seeds)
 
     check_cotangent = Trace.check_cotangent
@@ -97,6 +98,7 @@ def vjp(f, *primals, compiled: bool | None = None):
         return tuple(own(b if batched else b[0], d, (*leaves, *seeds, *primals))
                      for b, d in zip(bars, lin.dtypes))
 
+    vjp_fn.tape = lin.tape  # the recorded tape (None in the compiled tier)
     return value, vjp_fn
 
 
