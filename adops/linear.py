@@ -103,7 +103,9 @@ def _batched_index_op(op, base, index, v):
 
 
 def _index_add_primal(base, v, index):
-    out = np.array(base, copy=True)
+    # a transpose scatters into zeros (a stride-0 zero): allocate, do not copy
+    zero = base.ndim > 0 and not any(base.strides) and base.size and base.flat[0] == 0
+    out = np.zeros(base.shape, dtype=base.dtype) if zero else np.array(base, copy=True)
     if is_basic_index(index):
         view = out[index]
         np.add(view, v, out=view, casting="unsafe")
@@ -121,11 +123,12 @@ def _index_add_T(ob, shapes, index):
 
 
 def _getitem_T(ob, shapes, index):
-    zeros = np.zeros(ob.shape[:1] + shapes[0], dtype=ob.dtype)
     if type(ob) is np.ndarray:
+        zeros = np.zeros(ob.shape[:1] + shapes[0], dtype=ob.dtype)
         _getitem_T_add(zeros, ob, index)
         return (zeros,)
-    return (scatter_add(zeros, index, ob),)
+    zero = np.broadcast_to(np.zeros((), dtype=ob.dtype), ob.shape[:1] + shapes[0])
+    return (scatter_add(zero, index, ob),)
 
 
 def _getitem_T_add(acc, ob, index):
