@@ -65,12 +65,15 @@ class Tape:
     """
 
     __slots__ = ("ops", "params", "refs", "lins", "shapes", "dtypes", "leaves", "guards",
-                 "level", "__weakref__")
+                 "level", "linearize", "__weakref__")
 
-    def __init__(self, level=None):
+    def __init__(self, level=None, linearize: bool = True):
         self.ops, self.params, self.refs, self.lins = [], [], [], []
         self.shapes, self.dtypes, self.leaves, self.guards = [], [], [], []
         self.level = level if level is not None else Level("a revad.Tape")
+        #: False: record values only (no partials): a program for the compiled tier or for
+        #: sparsity detection, which never sweeps this tape
+        self.linearize = linearize
 
     def __len__(self):
         return len(self.lins)
@@ -197,7 +200,10 @@ class Var(Traced):
     @classmethod
     def _bind(cls, op, args, params, level):
         tape, refs, values = _refs(args, level)
-        out, lin = op.linearize(*values, **params)
+        if tape.linearize:
+            out, lin = op.linearize(*values, **params)
+        else:
+            out, lin = op.value(*values, **params), None
         return Var(tape, tape.push(op, params, refs, lin, out), out)
 
     @classmethod
@@ -281,9 +287,9 @@ class Trace:
 
     __slots__ = ("tape", "leaves", "shapes", "dtypes", "outs", "values", "rebuild", "is_tree")
 
-    def __init__(self, f, args, kwargs, nums, name):
+    def __init__(self, f, args, kwargs, nums, name, linearize: bool = True):
         level = Level(name)
-        self.tape = tape = Tape(level)
+        self.tape = tape = Tape(level, linearize)
         with level, quiet():
             xs = list(args)
             self.leaves = []

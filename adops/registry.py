@@ -270,6 +270,9 @@ class ElementwiseOp(Op):
         self.partials = tuple(as_partial(p) for p in partials)
         self.nin = len(self.partials)
         self.numpy, self.doc = tuple(numpy), doc
+        # values come from numpy's own ufunc where one routes here (the same function, no
+        # per-process build of a numba ufunc wrapper); the kernel's body serves fused loops
+        self.evaluate = numpy[0] if numpy and isinstance(numpy[0], np.ufunc) else primal
 
     def _check_arity(self, xs):
         if len(xs) != self.nin:
@@ -278,7 +281,7 @@ class ElementwiseOp(Op):
     def value(self, *xs):
         self._check_arity(xs)
         try:
-            return np.asarray(self.primal(*xs))
+            return np.asarray(self.evaluate(*xs))
         except ValueError as e:
             shapes = " and ".join(str(np.shape(x)) for x in xs)
             raise ValueError(f"{self.name}: inputs of shapes {shapes} do not broadcast "

@@ -73,7 +73,7 @@ def detect(f, *args, argnum: int = 0, **kwargs) -> Pattern:
     args = list(args)
     args[argnum] = as_primal(args[argnum], f"argument {argnum}")
     with quiet():
-        trace = Trace(f, args, kwargs, (argnum,), "adops.sparsity")
+        trace = Trace(f, args, kwargs, (argnum,), "adops.sparsity", linearize=False)
         n = int(np.prod(trace.shapes[0]))
         deps = propagate(trace, n)
     rows = []

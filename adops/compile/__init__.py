@@ -201,7 +201,7 @@ class CompiledFunction:
                 return program, _in_user_fp_state(program, V, call)
             except BranchChanged:
                 continue
-        trace = Trace(self.f, xs, kwargs, inputs, "compiled")
+        trace = Trace(self.f, xs, kwargs, inputs, "compiled", linearize=False)
         program = Program(trace, wrt, inputs)
         kept = self.programs.setdefault(key, [])
         kept.append(program)
