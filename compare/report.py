@@ -469,7 +469,7 @@ def summary(rows, command: str, peers_note: str = "", depth_rows=None) -> str:
                      f"(see cost_in_evals.png). These small problems are dominated by Python "
                      f"overhead per op, so the ratio is larger than the 3-4 of large arrays "
                      f"(benchmarks/modes.py).")
-    lines += tiers.paragraph(best, rows, {tier: break_even_fit(ns, ms, grid)
+    lines += tiers.paragraph(best, rows, {tier: (break_even_fit(ns, ms, grid), ns, ms)
                                           for tier, ns, ms, grid in heatmap_grids(best)})
     peak = _peak(rows)
     mem = sorted((n, b, peak.get(("dense", n, m, "forward")))

@@ -194,8 +194,8 @@ def plot(best, rows, path):
 
 def paragraph(best, rows, fits) -> list:
     """The conclusions about the two tiers, as summary.md bullet lines (empty without compiled
-    rows). ``fits``: ``{tier: (K, p) or None}``, each tier's break-even line ``m* = K n^p``
-    (:func:`compare.report.break_even_fit`)."""
+    rows). ``fits``: ``{tier: (fit, ns, ms)}``, each tier's break-even line ``fit = (K, p)``,
+    ``m* = K n^p`` (:func:`compare.report.break_even_fit`, None for none) over its grid's sizes."""
     comp = compile_times(rows)
     if not comp:
         return []
@@ -234,12 +234,17 @@ def paragraph(best, rows, fits) -> list:
             f"n = {f_max[1]}). The 3-4 needs an f that costs well above that fixed cost "
             "(benchmarks/compiled.py: Rosenbrock at n = 10^6).")
     if fits:
-        def line(fit):
+        def line(entry):
+            fit, ns, ms = entry
             if fit is None:
                 return "none (the ratio does not grow with m)"
             K, p = fit
-            return (f"m* ~ {K:.2g} n^{p:.2f} (at n = 64: m* ~ {K * 64 ** p:.3g}; "
-                    f"at n = 512: {K * 512 ** p:.3g})")
+            at = []
+            for n in (ns[0], ns[-1]):
+                v = K * n ** p
+                where = "" if ms[0] <= v <= ms[-1] else ", outside the measured m"
+                at.append(f"n = {n}: m* ~ {v:.3g}{where}")
+            return f"m* ~ {K:.2g} n^{p:.2f} ({'; '.join(at)})"
         lines.append(
             "- **Break-even by tier** (dense, t_reverse = t_forward, fitted to each tier's grid "
             "of heatmap.png, where both are drawn as lines): "
