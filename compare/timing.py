@@ -129,7 +129,7 @@ def reverse_phases(f, x, chunk, first_chunk_only=False):
 
     def sweep():
         rec = state["rec"]
-        value = rec.out_var.primal
+        value = rec.recorded_value
         m = value.size
         for start, seeds in identity_chunks(m, chunk or auto_chunk(m), value.dtype):
             rec.vjp(seeds.reshape((seeds.shape[0],) + value.shape), batched=True)
