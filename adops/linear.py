@@ -13,6 +13,8 @@ Einsum specs here use explicit lower-case letters only; ``Z`` names the directio
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from .einsum_spec import parse_spec
@@ -274,31 +276,62 @@ def contract(spec: str, *operands):
 
 
 def _contract2(la, lb, lo, a, b):
+    p = _plan(la, lb, lo, tuple(a.shape), tuple(b.shape))
+    if p.a_sum:
+        a = a.sum(axis=p.a_sum)
+    if p.b_sum:
+        b = b.sum(axis=p.b_sum)
+    at = np.transpose(a, p.perm_a) if p.perm_a is not None else a
+    bt = np.transpose(b, p.perm_b) if p.perm_b is not None else b
+    if p.full_a is not None:
+        at = np.broadcast_to(at, p.full_a)
+    if p.full_b is not None:
+        bt = np.broadcast_to(bt, p.full_b)
+    res = np.matmul(at.reshape(p.mat_a), bt.reshape(p.mat_b)).reshape(p.res)
+    return np.transpose(res, p.perm_out) if p.perm_out is not None else res
+
+
+class _Plan:
+    """How a two-operand einsum runs as one batched matmul (computed once per spec and shapes)."""
+
+    __slots__ = ("a_sum", "b_sum", "perm_a", "perm_b", "full_a", "full_b", "mat_a", "mat_b",
+                 "res", "perm_out")
+
+
+@functools.lru_cache(maxsize=4096)
+def _plan(la, lb, lo, sa, sb):
+    p = _Plan()
     # letters summed within one operand only go first
     a_only = [l for l in la if l not in lb and l not in lo]
     b_only = [l for l in lb if l not in la and l not in lo]
-    if a_only:
-        a = a.sum(axis=tuple(la.index(l) for l in a_only))
-        la = "".join(l for l in la if l not in a_only)
-    if b_only:
-        b = b.sum(axis=tuple(lb.index(l) for l in b_only))
-        lb = "".join(l for l in lb if l not in b_only)
+    p.a_sum = tuple(la.index(l) for l in a_only)
+    p.b_sum = tuple(lb.index(l) for l in b_only)
+    sa = tuple(n for i, n in enumerate(sa) if i not in p.a_sum)
+    sb = tuple(n for i, n in enumerate(sb) if i not in p.b_sum)
+    la = "".join(l for l in la if l not in a_only)
+    lb = "".join(l for l in lb if l not in b_only)
     batch = [l for l in lo if l in la and l in lb]
     contr = [l for l in la if l in lb and l not in lo]
     keep_a = [l for l in la if l in lo and l not in lb]
     keep_b = [l for l in lb if l in lo and l not in la]
-    size = _sizes([(la, a.shape), (lb, b.shape)])  # a length 0 is a size, not a broadcast 1
-    at = np.transpose(a, [la.index(l) for l in batch + keep_a + contr])
-    bt = np.transpose(b, [lb.index(l) for l in batch + contr + keep_b])
+    size = _sizes([(la, sa), (lb, sb)])  # a length 0 is a size, not a broadcast 1
+    perm_a = [la.index(l) for l in batch + keep_a + contr]
+    perm_b = [lb.index(l) for l in batch + contr + keep_b]
+    p.perm_a = tuple(perm_a) if perm_a != sorted(perm_a) else None
+    p.perm_b = tuple(perm_b) if perm_b != sorted(perm_b) else None
     bshape = tuple(size[l] for l in batch)
-    at = np.broadcast_to(at, bshape + at.shape[len(batch):])
-    bt = np.broadcast_to(bt, bshape + bt.shape[len(batch):])
+    ta = tuple(sa[i] for i in perm_a)
+    tb = tuple(sb[i] for i in perm_b)
+    p.full_a = bshape + ta[len(batch):] if ta[:len(batch)] != bshape else None
+    p.full_b = bshape + tb[len(batch):] if tb[:len(batch)] != bshape else None
     prod = lambda ls: int(np.prod([size[l] for l in ls])) if ls else 1
-    res = np.matmul(at.reshape(bshape + (prod(keep_a), prod(contr))),
-                    bt.reshape(bshape + (prod(contr), prod(keep_b))))
-    res = res.reshape(bshape + tuple(size[l] for l in keep_a) + tuple(size[l] for l in keep_b))
+    p.mat_a = bshape + (prod(keep_a), prod(contr))
+    p.mat_b = bshape + (prod(contr), prod(keep_b))
+    p.res = bshape + tuple(size[l] for l in keep_a) + tuple(size[l] for l in keep_b)
     have = batch + keep_a + keep_b
-    return np.transpose(res, [have.index(l) for l in lo])
+    perm_out = [have.index(l) for l in lo]
+    p.perm_out = tuple(perm_out) if perm_out != sorted(perm_out) else None
+    return p
 
 
 def _sizes(letters_shapes):
