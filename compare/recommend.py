@@ -9,7 +9,10 @@ with k seeds. The full-Jacobian cost is predicted as
     reverse(k) = t_record + ceil(m / k) * t_sweep(k)
 
 and the compiled tier's one-off cost (trace and compile, per mode) is its first probe's extra
-time. The cheapest (mode, k) of each tier is compared: the compiled tier is recommended when
+time. With ``sparsity`` (default ``"auto"``: detected from one trace, see
+:mod:`adops.sparsity`), a sparse Jacobian is also timed coloured: one forward pass per colour of
+columns, or one sweep per colour of rows (``forward-coloured``/``reverse-coloured``, chunk = the
+number of colours), when colouring needs at most half the dense passes. The cheapest (mode, k) of each tier is compared: the compiled tier is recommended when
 ``compile + calls * t_compiled < calls * t_eager`` for the ``calls`` Jacobians you will compute,
 and the advice says after how many calls compiling pays off.
 """
@@ -138,8 +141,26 @@ def _reverse_probes(f, x, m, repeat, compiled):
     return predicted, compile_s
 
 
+def _coloured_probes(f, x, repeat, sparsity):
+    """{("forward-coloured", colours) or ("reverse-coloured", colours): measured seconds} where
+    colouring saves at least half the passes; the pattern's colour counts in the reason."""
+    from adops.sparse import colour
+    from adops.sparsity import Pattern, detect
+    pattern = detect(f, x) if isinstance(sparsity, str) else sparsity
+    p = pattern.pattern if isinstance(pattern, Pattern) else pattern
+    m, n = p.shape
+    timed, counts = {}, {}
+    for mode, jac, size in (("forward", dualad.jacfwd, n), ("reverse", revad.jacrev, m)):
+        c = colour(p, mode).n_colours
+        counts[mode] = c
+        if 2 * c <= size:
+            t, _ = best_of(lambda: jac(f, sparsity=pattern)(x), repeat)
+            timed[(f"{mode}-coloured", c)] = t
+    return timed, counts
+
+
 def recommend(f, x, *, repeat: int = 3, compiled: bool = True,
-              calls: int = CALLS) -> Recommendation:
+              calls: int = CALLS, sparsity="auto") -> Recommendation:
     """Measure a few JVPs and VJPs of ``f`` at ``x`` in each tier and recommend a mode, chunk
     width and tier for its Jacobian.
 
@@ -150,6 +171,8 @@ def recommend(f, x, *, repeat: int = 3, compiled: bool = True,
         compiled: also probe the compiled tier (it compiles f once per mode: seconds).
         calls: how many Jacobians you will compute; the compiled tier is recommended when its
             compile plus ``calls`` compiled Jacobians beat ``calls`` eager ones.
+        sparsity: ``"auto"`` (detect the Jacobian's pattern), a known ``(m, n)`` pattern, or
+            None (dense modes only): a sparse Jacobian is also timed coloured (eager tier).
 
     Returns:
         A :class:`Recommendation`; ``str()`` of it is the advice with every predicted time.
@@ -166,6 +189,10 @@ def recommend(f, x, *, repeat: int = 3, compiled: bool = True,
     fwd, _ = _forward_probes(f, x, n, repeat, False)
     rev, _ = _reverse_probes(f, x, m, repeat, False)
     predicted = {**fwd, **rev}
+    colours = {}
+    if sparsity is not None:
+        coloured, colours = _coloured_probes(f, x, repeat, sparsity)
+        predicted.update(coloured)
     compiled_times, compile_s = {}, {}
     if compiled:
         cfwd, compile_s["forward"] = _forward_probes(f, x, n, repeat, True)
@@ -181,11 +208,21 @@ def recommend(f, x, *, repeat: int = 3, compiled: bool = True,
     table = compiled_times if tier == "compiled" else predicted
     fwd_t = min(v for (md, _), v in table.items() if md == "forward")
     rev_t = min(v for (md, _), v in table.items() if md == "reverse")
-    other = "reverse" if mode == "forward" else "forward"
+    dense = "forward" if fwd_t <= rev_t else "reverse"
+    other = "reverse" if dense == "forward" else "forward"
     ratio = max(fwd_t, rev_t) / max(min(fwd_t, rev_t), 1e-12)
     reason = (f"f has n = {n} inputs and m = {m} outputs: forward mode needs ceil(n/k) passes, "
-              f"reverse mode one recording plus ceil(m/k) sweeps. Measured, {mode} mode is "
+              f"reverse mode one recording plus ceil(m/k) sweeps. Measured, {dense} mode is "
               f"predicted {ratio:.3g}x faster than {other} mode for the full Jacobian "
               f"({tier} tier).")
+    if colours:
+        reason += (f" The Jacobian's pattern needs {colours['forward']} colours of columns "
+                   f"(forward passes) and {colours['reverse']} of rows (reverse sweeps)")
+        if mode.endswith("coloured"):
+            reason += (f": coloured {mode.split('-')[0]} mode is measured "
+                       f"{min(fwd_t, rev_t) / best:.3g}x faster than the best dense mode "
+                       f"(jacfwd/jacrev(f, sparsity='auto') return a scipy.sparse matrix).")
+        else:
+            reason += ", too many to beat the dense modes."
     return Recommendation(mode, k, predicted, n, m, reason, tier, compiled_times, compile_s,
                           calls, pays)

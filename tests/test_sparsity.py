@@ -107,3 +107,13 @@ def test_compiled_tier_with_sparsity():
     for mode in JACS:
         J = JACS[mode](banded, sparsity="auto", compiled=True)(x)
         np.testing.assert_allclose(J.toarray(), JACS[mode](banded)(x), rtol=1e-12)
+
+
+def test_recommend_takes_sparsity_into_account():
+    from compare import recommend
+    x = np.random.default_rng(0).normal(size=600)
+    rec = recommend(banded, x, repeat=1, compiled=False)
+    assert rec.mode.endswith("coloured") and rec.chunk == 3
+    assert "3 colours" in rec.reason
+    dense = recommend(lambda x: np.sum(x ** 2), np.ones(300), repeat=1, compiled=False)
+    assert dense.mode == "reverse" and "too many" in dense.reason
