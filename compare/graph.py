@@ -28,6 +28,7 @@ tangents or adjoints of every op, element by element).
 from __future__ import annotations
 
 import html
+import re
 import inspect
 import json
 import os
@@ -668,10 +669,12 @@ def _step_json(step, forward):
 def _code_section(code, graph) -> str:
     if code is None:
         return ""
-    # the compiled trace numbers its entries as the graph's trace does: s3 is node #3's value
-    names = [f"s{n.id}, d{n.id}_j, w{n.id}: node #{n.id} {n.label} (value, local partials, "
-             "tangent or adjoint)" for n in graph.nodes
-             if n.op != "input" and f" s{n.id} = " in code]
+    # loops name their variables by position (s0, d0_j, w0: value, local partials, tangent or
+    # adjoint of the loop's first op) and a comment per loop says which node each one is; the
+    # compiled trace numbers its entries as the graph's trace does
+    labels = {f"#{n.id}": f"node #{n.id} {n.label}" for n in graph.nodes}
+    names = [re.sub(r"#\d+ \w+", lambda m: labels.get(m.group(0).split()[0], m.group(0)), line[2:])
+             for line in code.splitlines() if line.startswith("# loop ")]
     legend = ("<p>In the loops:</p><pre>" + html.escape("\n".join(names)) + "</pre>"
               if names else "")
     return ('<h3 id="generated-code">Generated code: what the compiler made of the chain rule</h3>\n'

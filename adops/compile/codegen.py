@@ -24,6 +24,7 @@ checked as soon as their inputs exist; a differing outcome raises
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -54,6 +55,11 @@ class Group:
     outputs: list = field(default_factory=list)  # entries needed outside the group
 
 
+#: ops per fused loop at most: numba's SSA pass recurses once per reassignment of a loop
+#: variable, so a loop of a thousand ops overflows Python's stack; longer runs become several
+MAX_GROUP = 32
+
+
 def schedule(tape):
     """Steps in execution order: ``("op", e)`` or ``("group", Group)``."""
     steps, run, run_set = [], [], set()
@@ -72,7 +78,7 @@ def schedule(tape):
             continue
         refs = [r for r in tape.refs[e] if type(r) is int]
         if fusable(op, tape.dtypes[e]):
-            if run and tape.shapes[e] != tape.shapes[run[0]]:
+            if run and (tape.shapes[e] != tape.shapes[run[0]] or len(run) >= MAX_GROUP):
                 close()
             run.append(e)
             run_set.add(e)
@@ -237,8 +243,9 @@ def generate(tape, leaves, outs, wrt):
         src(f"{name} = scalar(RULES[{kernel!r}])")
     src("")
     groups = [g for kind, g in steps if kind == "group"]
+    emitted = {}
     for gi, g in enumerate(groups):
-        _group_kernels(src, tape, g, gi, rules, depends)
+        _shared_kernels(src, tape, g, gi, rules, depends, emitted)
     guard_at = _guard_positions(tape, steps)
     _entry_primal(src, tape, steps, leaves, outs, groups, guard_at)
     _entry_jvp(src, tape, steps, leaves, outs, groups, guard_at, depends)
@@ -333,6 +340,29 @@ def _apply(p, e, j, t):
     if isinstance(p, Marker):
         return t if p.name == "ONE" else f"(-{t})"
     return f"SMUL(d{e}_{j}, {t})"
+
+
+_LOCAL = re.compile(r"\b(s|w|o|to|b)(\d+)\b")
+_LOCAL_D = re.compile(r"\bd(\d+)_(\d+)\b")
+
+
+def _shared_kernels(src, tape, g, gi, rules, depends, emitted):
+    """A group's three loops, with variables named by position in the group, so that identical
+    runs (a chain repeating the same ops) share one compiled loop: emitted once, aliased after."""
+    own = Source()
+    _group_kernels(own, tape, g, "KERNEL", rules, depends)
+    local = {str(e): str(i) for i, e in enumerate(g.entries)}
+    text = _LOCAL.sub(lambda m: m.group(1) + local.get(m.group(2), m.group(2)), own.text())
+    text = _LOCAL_D.sub(lambda m: f"d{local.get(m.group(1), m.group(1))}_{m.group(2)}", text)
+    name = emitted.get(text)
+    if name is None:
+        name = emitted[text] = f"k{len(emitted)}"
+        src.lines.extend(text.replace("gKERNEL_", f"{name}_").splitlines())
+    src(f"# loop g{gi} runs {name}: " + ", ".join(
+        f"s{i} = #{e} {tape.ops[e].name}" for i, e in enumerate(g.entries)))
+    for kind in ("primal", "jvp", "vjp"):
+        src(f"g{gi}_{kind} = {name}_{kind}")
+    src("")
 
 
 def _group_kernels(src, tape, g, gi, rules, depends):
