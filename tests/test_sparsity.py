@@ -111,8 +111,9 @@ def test_compiled_tier_with_sparsity():
 
 def test_recommend_takes_sparsity_into_account():
     from compare import recommend
-    x = np.random.default_rng(0).normal(size=600)
-    rec = recommend(banded, x, repeat=1, compiled=False)
+    # n = 3000: dense modes need 12 passes of 256 directions, coloured ones 1 pass of 3
+    x = np.random.default_rng(0).normal(size=3000)
+    rec = recommend(banded, x, repeat=2, compiled=False)
     assert rec.mode.endswith("coloured") and rec.chunk == 3
     assert "3 colours" in rec.reason
     dense = recommend(lambda x: np.sum(x ** 2), np.ones(300), repeat=1, compiled=False)
