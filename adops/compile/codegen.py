@@ -410,15 +410,27 @@ def _group_kernels(src, tape, g, gi, rules, depends):
     cins = [k for k in tin]
     src("@njit(cache=True, error_model='numpy')")
     src(f"def g{gi}_vjp(n, m, {', '.join(ins + [f'b{e}' for e in bouts] + [f'c{k}' for k in cins])}):")
-    src("for i in range(n):", 1)
-    _forward_body(src, tape, g, rules, 2, partials=True)
-    src("for q in range(m):", 2)
-    src("pass", 3)
+    # one seed (a gradient) gets its own loop with no inner loop over seeds, which vectorizes
+    src("if m == 1:", 1)
+    src("for i in range(n):", 2)
+    _forward_body(src, tape, g, rules, 3, partials=True)
+    _adjoint_body(src, tape, g, depends, bouts, cins, 3, "0")
+    src("else:", 1)
+    src("for i in range(n):", 2)
+    _forward_body(src, tape, g, rules, 3, partials=True)
+    src("for q in range(m):", 3)
+    _adjoint_body(src, tape, g, depends, bouts, cins, 4, "q")
+    src("")
+
+
+def _adjoint_body(src, tape, g, depends, bouts, cins, depth, q):
+    """Adjoints of one seed ``q`` through the group, in reverse, as scalars."""
+    src("pass", depth)
     for e in g.entries:
         if e in depends:
-            src(f"w{e} = {f'b{e}[q, i]' if e in bouts else '0.0'}", 3)
+            src(f"w{e} = {f'b{e}[{q}, i]' if e in bouts else '0.0'}", depth)
     for k in cins:
-        src(f"z{k} = 0.0", 3)
+        src(f"z{k} = 0.0", depth)
     for e in reversed(g.entries):
         if e not in depends:
             continue
@@ -427,15 +439,14 @@ def _group_kernels(src, tape, g, gi, rules, depends):
                 continue
             term = _apply(p, e, j, f"w{e}")
             if r in g.entries:
-                src(f"w{r} = w{r} + {term}", 3)
+                src(f"w{r} = w{r} + {term}", depth)
             else:
-                src(f"z{g.inputs.index(r)} = z{g.inputs.index(r)} + {term}", 3)
+                src(f"z{g.inputs.index(r)} = z{g.inputs.index(r)} + {term}", depth)
     for k in cins:
         if g.kinds[k] == "one":
-            src(f"c{k}[q, 0] += z{k}", 3)
+            src(f"c{k}[{q}, 0] += z{k}", depth)
         else:  # each (q, i) written once: no zero-fill needed
-            src(f"c{k}[q, i] = z{k}", 3)
-    src("")
+            src(f"c{k}[{q}, i] = z{k}", depth)
 
 
 # -------------------------------------------------------------------------- entry points
