@@ -407,14 +407,15 @@ def _segment_hits_box(x0, y0, x1, y1, x, y, w, h, samples=200):
 def generated_code(f, *args) -> str:
     """The compiled tier's generated source for ``f`` at ``args`` (their shapes and dtypes):
     ``primal``, ``jvp`` (k tangent directions) and ``forward``/``backward`` (value and VJP with
-    m seeds), each run of two or more elementwise ops fused into loops ``g<i>_primal``,
-    ``g<i>_jvp`` and ``g<i>_vjp`` that call the ops' own scalar rules (``_s<j> = scalar(...)``).
+    m seeds), each run of two or more elementwise ops fused into loops ``k<i>_primal``,
+    ``k<i>_jvp`` and ``k<i>_vjp`` (identical runs share one; ``g<i>_...`` names each run's) that
+    call the ops' own scalar rules (``_s<j> = scalar(...)``).
     Traced by ``revad.jacrev(f, argnums=all, compiled=True)`` (one call: a trace and a numba
     compile, about a second the first time; the disk cache makes later ones fast).
 
     Example:
         >>> src = generated_code(lambda x: np.sin(x) * x, 0.5)
-        >>> "adops.elementwise:sin_d" in src and "def g0_vjp(" in src
+        >>> "adops.elementwise:sin_d" in src and "def k0_vjp(" in src
         True
     """
     def f_copy(*xs):        # its own programs, whatever f is (a ufunc cannot be weakly keyed)
