@@ -53,12 +53,13 @@ def torch_peer(problem, n, m, repeat, versions):
             + _rows(problem, n, m, repeat, versions, "torch-reverse", torch.func.jacrev(f), x))
 
 
-def _loader(name):
+def loader(name):
+    """A peer's ``load()``: import its package (ImportError when it is not installed)."""
     def load():
         __import__(name)
     return load
 
 
-jax_peer.load = _loader("jax")
-torch_peer.load = _loader("torch")
+jax_peer.load = loader("jax")
+torch_peer.load = loader("torch")
 PEERS = {"jax": jax_peer, "torch": torch_peer}

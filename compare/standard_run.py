@@ -38,6 +38,8 @@ from adops import sparse
 from adops.inputs import auto_chunk
 
 from . import standard as st
+from .peers import loader
+from .timing import best_of
 
 COLUMNS = ["problem", "instance", "published", "n", "m", "method", "seconds", "ratio", "passes", "estimated",
            "setup_seconds", "first_call_seconds", "repeat", "versions"]
@@ -48,17 +50,8 @@ MEMORY = 1 << 31
 
 
 def _best(fn, repeat):
-    t = time.perf_counter()
-    fn()
-    first = time.perf_counter() - t
-    if first > 1.0:
-        repeat = 1
-    best = math.inf
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best, first
+    # a derivative over a second is timed once more only (the large instances)
+    return best_of(fn, repeat, once_above=1.0)
 
 
 def _footprint(f, x):
@@ -278,14 +271,8 @@ def run(out_dir: str, cases=st.FULL, *, repeat: int = 3, budget: float = 30.0, p
     return write_report(csv_path, out_dir, command=command, peers_note=peers_note)
 
 
-def _loader(name):
-    def load():
-        __import__(name)
-    return load
-
-
-jax_peer.load = _loader("jax")
-torch_peer.load = _loader("torch")
+jax_peer.load = loader("jax")
+torch_peer.load = loader("torch")
 
 
 # ------------------------------------------------------------------------------------- report

@@ -92,11 +92,14 @@ def thread_note() -> str:
     return "; ".join(parts) or "no BLAS library loaded"
 
 
-def best_of(fn, repeat: int):
-    """(best seconds over ``repeat`` runs after one warm-up, first-call seconds)."""
+def best_of(fn, repeat: int, once_above: float | None = None):
+    """(best seconds over ``repeat`` runs after one warm-up, first-call seconds); with
+    ``once_above``, a function whose first call took longer is timed once more only."""
     t = time.perf_counter()
     fn()
     first = time.perf_counter() - t
+    if once_above is not None and first > once_above:
+        repeat = 1
     _relimit()
     best = math.inf
     for _ in range(repeat):
