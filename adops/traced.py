@@ -199,7 +199,8 @@ class Traced(TracedBase):
             "derivative (also when it is stored into a plain numpy array, z[i] = x): keep "
             "computing with numpy functions on it (build arrays from traced values with "
             "np.stack or np.concatenate, or write into np.zeros_like(x), which stays traced), "
-            "and read values from what jvp/vjp/grad return")
+            "and read values from what jvp/vjp/grad return. scipy.special.logsumexp, softmax "
+            "and log_softmax convert their input this way: use adops.special's versions")
 
     def _no_scalar(self, kind):
         raise TypeError(
