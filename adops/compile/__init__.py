@@ -38,6 +38,7 @@ import numpy as np
 from ..inputs import as_primal
 from ..levels import TracedBase
 from ..program import BranchChanged, Trace
+from ..registry import LinearLin, LinearOp
 from .codegen import generate
 
 _TIER = contextvars.ContextVar("adops_compiled_tier", default=False)
@@ -145,18 +146,31 @@ class Program:
         self.P = [p if p is not None else {} for p in tape.params]
         self.C = [[None if type(r) is int else r.value for r in refs] for refs in tape.refs]
         self.G = list(tape.guards)
+        self.L = [_static_lin(tape, e) for e in range(len(tape.ops))]
 
     def primal(self, V):
         return self.module.primal(V, self.O, self.P, self.C, self.G)
 
     def jvp(self, V, T):
-        return self.module.jvp(V, T, self.O, self.P, self.C, self.G)
+        return self.module.jvp(V, T, self.O, self.P, self.C, self.G, self.L)
 
     def forward(self, V):
-        return self.module.forward(V, self.O, self.P, self.C, self.G)
+        return self.module.forward(V, self.O, self.P, self.C, self.G, self.L)
 
     def backward(self, R, S):
         return self.module.backward(R, S)
+
+
+def _static_lin(tape, e):
+    """A structural op's linearization (its parameters and input shapes and dtypes), the same
+    at every call of the program."""
+    op = tape.ops[e]
+    if not isinstance(op, LinearOp):
+        return None
+    refs = tape.refs[e]
+    shapes = [tape.shapes[r] if type(r) is int else np.shape(r.value) for r in refs]
+    dtypes = [tape.dtypes[r] if type(r) is int else np.asarray(r.value).dtype for r in refs]
+    return LinearLin(op, tape.params[e] or {}, shapes, dtypes, tape.shapes[e])
 
 
 def _static_key(v):

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..registry import Arg, ElementwiseOp, Marker, Rule
+from ..registry import Arg, ElementwiseOp, LinearOp, Marker, Rule
 
 _FLOATS = ("float32", "float64")
 
@@ -485,6 +485,11 @@ def _generic_lin(src, tape, e, depth=1):
         src(f"v{e} = P[{e}]['value']", depth)
         return False
     args = ", ".join(_arg(tape, e, j, r) for j, r in enumerate(tape.refs[e]))
+    if isinstance(op, LinearOp):
+        # a structural op's linearization is its parameters and shapes: built once per program
+        src(f"v{e} = O[{e}].value({args}{', ' if args else ''}**P[{e}])", depth)
+        src(f"l{e} = L[{e}]", depth)
+        return True
     src(f"v{e}, l{e} = O[{e}].linearize({args}{', ' if args else ''}**P[{e}])", depth)
     return True
 
@@ -510,7 +515,7 @@ def _entry_primal(src, tape, steps, leaves, outs, groups, guard_at):
 
 
 def _entry_jvp(src, tape, steps, leaves, outs, groups, guard_at, depends):
-    src("def jvp(V, T, O, P, C, G):")
+    src("def jvp(V, T, O, P, C, G, L):")
     _unpack_leaves(src, leaves)
     for i, leaf in enumerate(leaves):
         if leaf in depends:
@@ -553,7 +558,7 @@ def _entry_jvp(src, tape, steps, leaves, outs, groups, guard_at, depends):
 def _entry_vjp(src, tape, steps, leaves, outs, groups, guard_at, depends, wrt):
     # which entries need a cotangent: on a path from a requested leaf to an output
     reach = depends
-    src("def forward(V, O, P, C, G):")
+    src("def forward(V, O, P, C, G, L):")
     _unpack_leaves(src, leaves)
     _emit_guards(src, tape, guard_at.get(-1, []))
     gi_of = {id(g): i for i, g in enumerate(groups)}
