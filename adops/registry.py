@@ -281,7 +281,7 @@ class ElementwiseOp(Op):
     def value(self, *xs):
         self._check_arity(xs)
         try:
-            return np.asarray(self.evaluate(*xs))
+            out = np.asarray(self.evaluate(*xs))
         except ValueError as e:
             shapes = " and ".join(str(np.shape(x)) for x in xs)
             raise ValueError(f"{self.name}: inputs of shapes {shapes} do not broadcast "
@@ -290,6 +290,13 @@ class ElementwiseOp(Op):
             types = ", ".join(np.asarray(x).dtype.name for x in xs)
             raise TypeError(f"{self.name}: no kernel for inputs of dtypes {types}; traced "
                             f"values are float32/float64 ({e})") from None
+        if out.dtype.kind == "c":
+            types = ", ".join(np.asarray(x).dtype.name for x in xs)
+            raise TypeError(
+                f"{self.name} of inputs of dtypes {types} gives {out.dtype}: traced values are "
+                "real float32/float64 (a complex constant makes the result complex); split "
+                "complex arithmetic into real and imaginary parts")
+        return out
 
     def linearize(self, *xs):
         traced = any_traced(xs)

@@ -469,3 +469,9 @@ def test_grad_and_derivative_return_the_same_kind_for_a_scalar():
 
 def test_check_grads_on_mutating_program():
     assert check_grads(inplace_through_view, X).ok
+
+
+@pytest.mark.parametrize("mode", JACOBIANS)
+def test_a_complex_constant_is_refused_at_the_op(mode):
+    with pytest.raises(TypeError, match="multiply .* complex128: traced values are real"):
+        JACOBIANS[mode](lambda x: np.abs(x * (1 + 2j)))(X)
