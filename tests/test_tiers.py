@@ -146,5 +146,5 @@ def test_graph_page_shows_the_generated_code(tmp_path):
 def test_graph_code_option_prints_the_source(tmp_path, capsys):
     assert main(["graph", "numpy:sin", "--x", "1,2", "--code", "--out", str(tmp_path)]) == 0
     captured = capsys.readouterr()
-    assert "def jvp(V, T, O, P, C, G):" in captured.out and "def backward(R, S):" in captured.out
+    assert "def jvp(V, T, O, P, C, G, L):" in captured.out and "def backward(R, S):" in captured.out
     assert "graph.html" in captured.err and "graph.html" not in captured.out

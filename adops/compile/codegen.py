@@ -2,13 +2,13 @@
 
 Contract. From one program, three entry points are generated, each a plain Python function of
 the program's inputs ``V`` (one array per leaf) and its run-time tables (ops ``O``, parameters
-``P``, constants ``C``, guards ``G``, per entry):
+``P``, constants ``C``, guards ``G``, structural ops' linearizations ``L``, per entry):
 
 - ``primal(V, O, P, C, G) -> outs``: the function's output leaves;
-- ``jvp(V, T, O, P, C, G) -> (outs, tangents)``: ``T[i]: (k, *leaf_i.shape)`` for the leaves in
+- ``jvp(V, T, O, P, C, G, L) -> (outs, tangents)``: ``T[i]: (k, *leaf_i.shape)`` for the leaves in
   ``wrt`` (others None), tangents ``(k, *out_j.shape)`` (None where an output does not depend on
   them);
-- ``forward(V, O, P, C, G) -> (outs, R)`` and ``backward(R, S) -> bars``: value and VJP with
+- ``forward(V, O, P, C, G, L) -> (outs, R)`` and ``backward(R, S) -> bars``: value and VJP with
   ``S[j]: (m, *out_j.shape)`` (None for no seed) and one cotangent ``(m, *leaf_i.shape)`` (or None)
   per leaf in ``wrt``; ``R`` holds what the sweep needs, so a Jacobian sweeps many times.
 
