@@ -475,3 +475,15 @@ def test_check_grads_on_mutating_program():
 def test_a_complex_constant_is_refused_at_the_op(mode):
     with pytest.raises(TypeError, match="multiply .* complex128: traced values are real"):
         JACOBIANS[mode](lambda x: np.abs(x * (1 + 2j)))(X)
+
+
+@pytest.mark.parametrize("mode", JACOBIANS)
+def test_fill_is_numpys_even_over_inf(mode):
+    def f(x):
+        y = x / np.array([1.0, 0.0, 1.0, 1.0])  # y[1] = inf
+        y.fill(2.0)
+        return y * x
+    x = np.array([1.0, 2.0, 3.0, 4.0])
+    with np.errstate(divide="ignore"):
+        assert f(x.copy()).tolist() == [2.0, 4.0, 6.0, 8.0]
+    np.testing.assert_array_equal(JACOBIANS[mode](f)(x), 2.0 * np.eye(4))
