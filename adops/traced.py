@@ -66,9 +66,6 @@ class Traced(TracedBase):
         """Become ``new``: a value of this level, or a constant (plain or lower level)."""
         raise NotImplementedError
 
-    def _same_level(self, x) -> bool:
-        return isinstance(x, Traced) and x.level is self.level
-
     # --- binding ops, with numpy's error state and views ------------------------------
     @classmethod
     def _apply(cls, op, args, params, level):
@@ -148,10 +145,9 @@ class Traced(TracedBase):
         new = api.handle_function(type(self), func, (self, other), {})
         if self.ndim == 0:  # numpy scalars are immutable: `s += 1` rebinds s
             return new
-        if isinstance(new, Traced) and new.dtype != self.dtype or \
-                not isinstance(new, Traced) and np.result_type(new) != self.dtype:
-            new = np.asarray(new).astype(self.dtype) if not isinstance(new, Traced) else \
-                new.astype(self.dtype)
+        new = new if isinstance(new, Traced) else np.asarray(new)
+        if new.dtype != self.dtype:  # numpy keeps the destination's dtype
+            new = new.astype(self.dtype)
         self._write(new)
         return self
 
@@ -170,7 +166,7 @@ class Traced(TracedBase):
 
     def fill(self, value):
         """In place, as ``ndarray.fill``: every entry becomes ``value`` (derivative 0)."""
-        self._write(api.handle_function(type(self), np.multiply, (self, 0.0), {}) + value)
+        self._write(api.constant_like(self, value))
 
     def copy(self, order="C"):
         """A new traced array with this one's value (later writes to either stay apart)."""
