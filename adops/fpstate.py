@@ -36,6 +36,13 @@ def _is_quiet(err: dict) -> bool:
     return all(err[k] == "ignore" for k in _QUIET_KEYS)
 
 
+def user_wants_errors() -> bool:
+    """Whether the user's state raises, calls or logs on divide/overflow/invalid (their primal
+    then runs under it, the derivative arithmetic with errors ignored)."""
+    err = np.geterr()
+    return any(err[k] in ("raise", "call", "log") for k in _QUIET_KEYS)
+
+
 def user_errstate_is_quiet() -> bool:
     """Whether divide/overflow/invalid are all ignored in the current context."""
     global _last
@@ -60,8 +67,7 @@ def quiet():
         ...     float(np.float64(1.0) / 0.0)
         inf
     """
-    err = np.geterr()
-    if any(err[k] in ("raise", "call", "log") for k in _QUIET_KEYS):
+    if user_wants_errors():
         yield
         return
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):

@@ -80,7 +80,6 @@ class Marker(Partial):
 ONE = Marker("ONE", lambda t: t, "1")
 #: Partial ``d = -1``.
 NEG_ONE = Marker("NEG_ONE", np.negative, "-1")
-_Marker = Marker
 
 
 @dataclass(frozen=True)
@@ -205,9 +204,6 @@ def apply_partial(d, t):
     if is_traced(d) or is_traced(t):
         return bind(SMUL, d, t)
     return smul(d, t)
-
-
-_apply = apply_partial
 
 
 def _combine(terms):

@@ -116,6 +116,17 @@ def own(a, dtype=None, guards=()):
     return np.array(a, order="C", copy=True)
 
 
+def batched_cotangents(bars, m: int, shapes, dtypes):
+    """Pulled-back cotangents as ``(m, *shape_i)`` each: zeros where no path led (None),
+    broadcast where the sweep left a broadcastable one (a sum's transpose).
+
+    >>> [b.shape for b in batched_cotangents([None, np.ones((1, 3))], 2, [(2,), (3,)], [float] * 2)]
+    [(2, 2), (2, 3)]
+    """
+    return [np.zeros((m,) + tuple(s), dtype=d) if b is None else np.broadcast_to(b, (m,) + tuple(s))
+            for b, s, d in zip(bars, shapes, dtypes)]
+
+
 def by_chunks(push, n: int, chunk, dtype, where: str, fresh_seeds: bool = False):
     """Stack ``push`` over chunks of the ``n x n`` identity: returns, per leaf ``j`` that
     ``push`` returns, ``(n, *shape_j)``. ``chunk`` None picks :func:`auto_chunk`.

@@ -41,7 +41,7 @@ import revad
 from adops import unbroadcast
 from adops.compile import compiled
 from adops.inputs import as_primal
-from adops.registry import ElementwiseLin, _Marker, _Scaled, quiet
+from adops.registry import ElementwiseLin, Marker, _Scaled, quiet
 from adops.levels import Level
 from adops.program import Trace, Var
 from revad.backward import adjoints
@@ -156,7 +156,7 @@ def arg_names(f, nargs: int) -> list:
 def _partial_text(d) -> str:
     if d is None:
         return "not differentiable"
-    if isinstance(d, _Marker):
+    if isinstance(d, Marker):
         return {"ONE": "1", "NEG_ONE": "-1"}[repr(d)]
     if isinstance(d, _Scaled):
         return fmt(d.scale * np.asarray(d.x))

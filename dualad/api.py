@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from adops.compile import (any_traced as compiled_any_traced, compiled as compiled_function,
-                           use_compiled)
+from adops.compile import compiled as compiled_function, use_compiled
 from adops.fpstate import quiet
 from adops.inputs import as_primal, check_seed
-from adops.levels import Level
+from adops.levels import Level, any_traced
 from adops.transform import (argnums_tuple, by_chunks, check_output, flatten, own,
                              result_dtype)
 from .dual import Dual
@@ -35,7 +34,7 @@ def push_forward(f, args, kwargs, seeds: dict, k: int, compiled: bool | None = N
     by an outer transform always take the eager path, which nests.
     """
     if use_compiled(compiled) and \
-            not compiled_any_traced(list(args) + list(seeds.values()), kwargs):
+            not any_traced([*args, *seeds.values(), *kwargs.values()]):
         nums = tuple(seeds)
         return compiled_function(f).jvp(tuple(args), kwargs, nums, [seeds[i] for i in nums])
     dtype = next(iter(seeds.values())).dtype if seeds else np.float64
@@ -140,7 +139,7 @@ def jacfwd(f, argnums=0, *, chunk: int | None = None, compiled: bool | None = No
                                                 {i: seed.reshape((w,) + x.shape)}, w, compiled)
                 return tans
             blocks = by_chunks(push, x.size, chunk, x.dtype, "jacfwd",
-                               fresh_seeds=compiled_any_traced(args, kwargs))
+                               fresh_seeds=any_traced([*args, *kwargs.values()]))
             per_arg.append([own(np.moveaxis(b, 0, -1).reshape(b.shape[1:] + x.shape),
                                 result_dtype(x.dtype), args) for b in blocks])
         # JAX's layout: the output structure outside, the argnums tuple inside

@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from adops.compile import any_traced as compiled_any_traced, compiled, use_compiled
+from adops.compile import compiled, use_compiled
 from adops.inputs import as_primal
+from adops.levels import any_traced
 from adops.program import BranchChanged, Tape, Trace, Var
-from adops.transform import argnums_tuple, by_chunks, own, result_dtype
+from adops.transform import argnums_tuple, batched_cotangents, by_chunks, own, result_dtype
 from .backward import sweep
 
 
@@ -36,13 +37,10 @@ class Linearized:
     __slots__ = ("values", "pull", "rebuild", "is_tree", "shapes", "dtypes", "tape")
 
     def __init__(self, f, args, kwargs, nums, name, compiled_tier):
-        if use_compiled(compiled_tier) and not compiled_any_traced(args, kwargs):
-            outs, self.pull, self.rebuild = compiled(f).vjp(args, kwargs, nums)
-            self.values = outs
-            self.is_tree = isinstance(self.rebuild(outs), (tuple, list))
-            xs = [as_primal(args[i], f"argument {i}") for i in nums]
-            self.shapes = [x.shape for x in xs]
-            self.dtypes = [x.dtype for x in xs]
+        if use_compiled(compiled_tier) and not any_traced([*args, *kwargs.values()]):
+            self.values, self.pull, self.rebuild, self.shapes, self.dtypes = \
+                compiled(f).vjp(args, kwargs, nums)
+            self.is_tree = isinstance(self.rebuild(self.values), (tuple, list))
             self.tape = None
             return
         trace = Trace(f, args, kwargs, nums, name)
@@ -62,8 +60,7 @@ def pull_back(trace: Trace, seeds, lins=None):
         if entry is not None:
             live[entry] = live[entry] + s if entry in live else s
     bars = sweep(trace.tape, live, trace.leaves, lins) if live else [None] * len(trace.leaves)
-    return [np.zeros((m,) + s, dtype=d) if b is None else np.broadcast_to(b, (m,) + s)
-            for b, s, d in zip(bars, trace.shapes, trace.dtypes)]
+    return batched_cotangents(bars, m, trace.shapes, trace.dtypes)
 
 
 def vjp(f, *primals, compiled: bool | None = None):
@@ -176,9 +173,9 @@ def jacrev(f, argnums=0, *, chunk: int | None = None, compiled: bool | None = No
             seeds = [seed[:, a:b].reshape((w,) + s) for a, b, s in zip(cuts, cuts[1:], shapes)]
             return trace.pull(seeds)
         blocks = by_chunks(push, int(cuts[-1]), chunk, dtype, "jacrev",
-                           fresh_seeds=compiled_any_traced(args, kwargs))
+                           fresh_seeds=any_traced([*args, *kwargs.values()]))
         per_out = []
-        for j, (a, b, s) in enumerate(zip(cuts, cuts[1:], shapes)):
+        for a, b, s in zip(cuts, cuts[1:], shapes):
             jacs = tuple(own(blk[a:b].reshape(s + x_shape), d, args)
                          for blk, x_shape, d in zip(blocks, trace.shapes, trace.dtypes))
             per_out.append(jacs if multiple else jacs[0])

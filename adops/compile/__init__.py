@@ -35,8 +35,9 @@ import weakref
 
 import numpy as np
 
+from ..fpstate import user_wants_errors
 from ..inputs import as_primal
-from ..levels import TracedBase
+from ..transform import batched_cotangents, result_dtype
 from ..program import BranchChanged, Trace
 from ..registry import LinearLin, LinearOp
 from .codegen import generate
@@ -237,12 +238,15 @@ class CompiledFunction:
         outs = _constants(program, outs)
         k = tangents[0].shape[0]
         tans = [t if t is not None else
-                np.zeros((k,) + np.shape(o), dtype=_float(np.asarray(o).dtype, tangents[0]))
+                np.zeros((k,) + np.shape(o),
+                         dtype=result_dtype(np.result_type(np.asarray(o).dtype,
+                                                           tangents[0].dtype)))
                 for t, o in zip(tans, outs)]
         return list(outs), tans, program.trace.rebuild
 
     def vjp(self, args, kwargs, nums):
-        """Outputs, and ``pullback(seeds) -> [(m, *args[i].shape) for i in nums]``."""
+        """``(outs, pullback, rebuild, shapes, dtypes)``: the outputs, ``pullback(seeds) ->
+        [(m, *args[i].shape) for i in nums]``, and the shapes and dtypes of ``args[nums]``."""
         program, (outs, R) = self._run(args, kwargs, tuple(nums), lambda p, V: p.forward(V))
         outs = _constants(program, outs)
         trace = program.trace
@@ -257,9 +261,8 @@ class CompiledFunction:
             else:
                 with np.errstate(all="ignore"):
                     bars = program.backward(R, S)
-            return [np.zeros((m,) + s, dtype=d) if b is None else np.broadcast_to(b, (m,) + s)
-                    for b, s, d in zip(bars, shapes, dtypes)]
-        return list(outs), pullback, trace.rebuild
+            return batched_cotangents(bars, m, shapes, dtypes)
+        return list(outs), pullback, trace.rebuild, shapes, dtypes
 
 
 def _in_user_fp_state(program, V, call):
@@ -267,8 +270,7 @@ def _in_user_fp_state(program, V, call):
     (:mod:`adops.fpstate`): when the user asked for raise/call/log, the primal runs under that
     state (as numpy would) and the derivative arithmetic with errors ignored; otherwise
     floating-point warnings are off (partials are inf/nan at kinks by design)."""
-    err = np.geterr()
-    if any(err[k] in ("raise", "call", "log") for k in ("divide", "over", "invalid")):
+    if user_wants_errors():
         program.primal(V)
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
         return call(program, V)
@@ -278,10 +280,6 @@ def _constants(program, outs):
     """The outputs, with the traced constants where an output does not depend on the inputs."""
     return [program.trace.values[j] if entry is None else o
             for j, (o, entry) in enumerate(zip(outs, program.trace.outs))]
-
-
-def _float(dtype, t):
-    return dtype if dtype in (np.float32, np.float64) else t.dtype
 
 
 _BY_FUNCTION: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
@@ -308,10 +306,3 @@ def compiled(f) -> CompiledFunction:
         except TypeError:
             pass
     return cf
-
-
-def any_traced(args, kwargs=None) -> bool:
-    """Whether a compiled transform was called on values traced by an outer transform (it then
-    runs eagerly, which nests)."""
-    vals = list(args) + list((kwargs or {}).values())
-    return any(isinstance(v, TracedBase) for v in vals)
