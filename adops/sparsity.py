@@ -158,13 +158,13 @@ def _reduction(tape, e, r, deps, params, n):
     size_out = int(np.prod(kept_shape)) if kept else 1
     reduce = sp.csr_matrix((np.ones(len(rows), dtype=bool), (rows, np.arange(len(rows)))),
                            shape=(size_out, int(np.prod(shape))))
-    return (reduce.astype(np.int64) @ deps[r].astype(np.int64)) > 0
+    return _compose(reduce, deps[r])
 
 
 def _linear_structure(op, tape, e, refs, deps, shapes, sizes, size, n):
     """The map's matrix from its linearization on identity tangents (nonnegative structure)."""
     acc = sp.csr_matrix((size, n), dtype=bool)
-    values = [np.abs(np.asarray(r.value, dtype=float)) + 0.0 if type(r) is not int
+    values = [np.abs(np.asarray(r.value, dtype=float)) if type(r) is not int
               else np.ones(shape) for r, shape in zip(refs, shapes)]
     for j, (r, s, shape) in enumerate(zip(refs, sizes, shapes)):
         if not (type(r) is int and r in deps):
@@ -174,12 +174,16 @@ def _linear_structure(op, tape, e, refs, deps, shapes, sizes, size, n):
         _, lin = op.linearize(*vals, **(tape.params[e] or {}))
         tangents = [np.eye(s).reshape((s,) + shape) if k == j else None
                     for k in range(len(refs))]
-        if isinstance(op, LinearOp):
-            tangents = [t if t is not None else None for t in tangents]
         block = lin.jvp(tangents)  # (s, *out_shape)
         matrix = sp.csr_matrix(np.abs(np.asarray(block)).reshape(s, size).T > 0)
-        acc = acc + ((matrix.astype(np.int64) @ deps[r].astype(np.int64)) > 0)
+        acc = acc + _compose(matrix, deps[r])
     return acc
+
+
+def _compose(structure, rows):
+    """Which inputs each output reaches through ``structure: (out, in)`` given the inputs'
+    dependence ``rows: (in, n)`` (a boolean matrix product)."""
+    return (structure.astype(np.int64) @ rows.astype(np.int64)) > 0
 
 
 def sparse_jacobian_of(f, args, kwargs, argnum, sparsity, mode, push_for):
