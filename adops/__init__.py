@@ -12,7 +12,8 @@ cotangents ``(m, *out.shape)``.
 True
 """
 from .registry import (OPS, ONE, NEG_ONE, Arg, Op, ElementwiseOp, LinearOp, BilinearOp,
-                       ReduceOp, RuleOp, defop, deflinear, defbilinear, defreduce, defrule)
+                       ReduceOp, RuleOp, defop, deflinear, defbilinear, defreduce, defrule,
+                       strong_mul)
 from . import elementwise, linear, reductions, special, linalg  # noqa: F401  (the op set)
 from . import linalg_routes, composites, statistics, numerics  # noqa: F401  (numpy handlers)
 from .registry import unregister
@@ -27,4 +28,4 @@ from .levels import Level, LeakedTracer
 __all__ = ["OPS", "ONE", "NEG_ONE", "Arg", "Op", "ElementwiseOp", "LinearOp", "BilinearOp",
            "ReduceOp", "RuleOp", "unregister", "defop", "deflinear", "defbilinear", "defreduce",
            "defrule", "supported_functions", "supported_table", "call", "bind", "Traced", "smul",
-           "unbroadcast", "select", "Level", "LeakedTracer"]
+           "unbroadcast", "select", "strong_mul", "Level", "LeakedTracer"]

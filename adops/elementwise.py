@@ -15,8 +15,13 @@ Conventions (identical in both modes, since both modes apply these very kernels)
   argument. So ``np.maximum(x, 0)`` (relu) has derivative 0 at 0, and ``np.maximum(x, x)`` has 1.
   Write relu with the constant second;
 - ``power(a, b)``: ``d/da = b a**(b-1)``, 0 where ``b == 0``; ``d/db = out log(a)``, 0 where
-  ``a == 0`` (the right limit); ``nan`` for ``a < 0``, as in JAX;
-- ``arctan2`` and ``hypot`` at the origin: 0 in both arguments (a subgradient).
+  ``a == 0`` (``log`` of 1 there, as in JAX); ``nan`` for ``a < 0``, as in JAX;
+- ``arctan2`` and ``hypot`` at the origin: 0 in both arguments (a subgradient), at every order.
+
+A partial that is 0 where one of its factors is 0 is written as the strong-zero product
+``strong_mul(u, g)`` (:func:`adops.registry.strong_mul`), never ``select(u == 0, 0, u * g)``: an
+outer level differentiates the product (``d(u g) = g du + u dg``) where it would see only the
+select's constant branch, losing mixed second derivatives. ``select`` is for real branches only.
 """
 from __future__ import annotations
 
@@ -27,7 +32,7 @@ from numba import vectorize
 
 from .kernels import lazy, select
 
-from .registry import ONE, NEG_ONE, Arg, as_partial, defop
+from .registry import ONE, NEG_ONE, Arg, as_partial, defop, strong_mul
 
 U = ["float32(float32)", "float64(float64)"]
 U_D = ["float32(float32, float32)", "float64(float64, float64)"]
@@ -205,9 +210,9 @@ def divide_da(a, b, out): return 1.0 / b
 @_prim(B_D)
 def divide_db(a, b, out): return -out / b
 @_prim(B_D)
-def pow_dbase(a, b, out): return select(b == 0, 0.0, b * a ** (b - 1.0))
+def pow_dbase(a, b, out): return strong_mul(b, a ** (b - 1.0))
 @_prim(B_D)
-def pow_dexp(a, b, out): return select(a == 0, 0.0, out * np.log(a))
+def pow_dexp(a, b, out): return strong_mul(out, np.log(select(a == 0, 1.0, a)))
 @_prim(B_D)
 def max_da(a, b, out): return select(a > b, 1.0, 0.0)
 @_prim(B_D)
@@ -325,10 +330,12 @@ KINKS = {
     "minimum": "at a tie the derivative goes to the second argument.",
     "fmax": "as maximum; a nan argument gets derivative 0, the other 1.",
     "fmin": "as minimum; a nan argument gets derivative 0, the other 1.",
-    "power": "d/da = b a**(b-1), 0 where b == 0; d/db = out log(a), 0 where a == 0; nan for a < 0.",
+    "power": "d/da = b a**(b-1), 0 where b == 0; d/db = out log(a), 0 where a == 0; nan for a < 0. "
+             "At a = 0, b <= 1 the mixed second derivative is infinite in truth; there each "
+             "order keeps its first-order convention (d/db of d/da is a**(b-1), d/da of d/db is 0).",
     "float_power": "as power, computed in float64.",
-    "arctan2": "0 in both arguments at the origin.",
-    "hypot": "0 in both arguments at the origin.",
+    "arctan2": "0 in both arguments at the origin (a real singularity), at every order.",
+    "hypot": "0 in both arguments at the origin (a real singularity), at every order.",
     "remainder": "d/da = 1, d/db = -floor(a/b); jumps where a/b is an integer.",
     "fmod": "d/da = 1, d/db = -trunc(a/b); jumps where a/b is an integer.",
     "where": "condition not differentiable; d/da = cond, d/db = not cond (strong zero: the "

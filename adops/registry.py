@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
+from numba.extending import overload
 
 from .fpstate import quiet  # noqa: F401  (the transforms' context; re-exported here)
 from .kernels import align, full_batch, smul, smul_add, smul_scaled
@@ -318,6 +319,35 @@ SMUL = _register(ElementwiseOp(
         "the product that applies every local partial to a tangent or cotangent."))
 
 
+def strong_mul(u, g):
+    """``u * g``, but 0 where either factor is 0: the strong-zero product for rule bodies.
+
+    A partial that is 0 where a factor vanishes (``d/dy xlogy = x / y``, 0 where ``x == 0``;
+    ``d/da a**b = b a**(b-1)``, 0 where ``b == 0``) is written ``strong_mul(x, 1 / y)``, not
+    ``select(x == 0, 0, x / y)``: the select is right as a value, but an outer level would
+    differentiate only its constant branch and lose ``d(x g) = g dx`` (a mixed second derivative).
+    As a product, the outer level differentiates ``u g`` itself, with strong zero at every order.
+    Use ``select`` only for a real branch (a kink, a convention at a singularity).
+
+    On plain arrays it is the :func:`adops.kernels.smul` kernel, on values traced by an outer
+    level the ``smul`` op, and inside a numba kernel (a rule body) the scalar product.
+
+    >>> strong_mul(np.array([0.0, 2.0]), np.array([np.inf, 3.0])).tolist()
+    [0.0, 6.0]
+    """
+    if is_traced(u) or is_traced(g):
+        return bind(SMUL, u, g)
+    with np.errstate(invalid="ignore"):  # the kernel forms 0 * inf before it selects 0
+        return smul(u, g)
+
+
+@overload(strong_mul)
+def _strong_mul_scalar(u, g):
+    def impl(u, g):
+        return 0.0 if (u == 0 or g == 0) else u * g
+    return impl
+
+
 # ----------------------------------------------------------------------------- linear ops
 def shape_of(x) -> tuple:
     return x.shape if isinstance(x, np.ndarray) or is_traced(x) else np.shape(x)
@@ -571,7 +601,9 @@ def defop(name: str, primal, partials: Sequence, *, numpy=(), doc: str = "") -> 
         primal: a numba ``@vectorize`` kernel (or any ufunc-like callable) computing ``out``.
         partials: one rule per input: a kernel ``d_i(*xs, out)`` or a Python function of numpy
             calls (which nested transforms can differentiate), :data:`ONE`, :data:`NEG_ONE`,
-            :class:`Arg` or ``None`` (not differentiable in that input).
+            :class:`Arg` or ``None`` (not differentiable in that input). A rule branches with
+            :func:`adops.select` and writes a partial that is 0 with one of its factors as
+            :func:`strong_mul`, so second derivatives keep that factor's derivative.
         numpy: numpy callables that should dispatch to this op on traced arrays.
         doc: the rule's documentation (kinks, domain).
 

@@ -24,9 +24,8 @@ import math
 import numpy as np
 import scipy.special as sc
 
-from .kernels import select
 from .levels import bind
-from .registry import as_partial, defop
+from .registry import as_partial, defop, strong_mul
 
 SQRT_PI = math.sqrt(math.pi)
 SQRT_2PI = math.sqrt(2.0 * math.pi)
@@ -71,9 +70,9 @@ def gamma_dx(x, out): return out * bind(DIGAMMA, x)
 def digamma_dx(x, out): return bind(POLYGAMMA, np.ones((), dtype=x.dtype), x)
 def entr_dx(x, out): return -np.log(x) - 1.0
 def xlogy_dx(x, y, out): return np.log(y)
-def xlogy_dy(x, y, out): return select(x == 0, 0.0, x / y)
+def xlogy_dy(x, y, out): return strong_mul(x, 1.0 / y)
 def xlog1py_dx(x, y, out): return np.log1p(y)
-def xlog1py_dy(x, y, out): return select(x == 0, 0.0, x / (1.0 + y))
+def xlog1py_dy(x, y, out): return strong_mul(x, 1.0 / (1.0 + y))
 
 
 #            name        scipy ufunc     partials

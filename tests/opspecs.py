@@ -245,3 +245,43 @@ SPECS.update({
              linear(distinct_singular(2, 2, 3), rcond=1e-15)],
     "qr": [linear(distinct_singular(4, 3)), linear(distinct_singular(2, 3, 3))],
 })
+
+
+# ------------------------------------------------------------------ switch points
+#: Points where an elementwise op's partial rule switches (a ``select``, a strong-zero factor
+#: vanishing, a kink, a tie), each with what its Hessian must be there:
+#: ``SMOOTH`` where the op is smooth across the switch (finite differences of gradients and JAX
+#: apply), or the documented convention as a matrix where the switch is a real kink or
+#: singularity. ``tests/test_switch_points.py`` fails when an op whose rules select, use
+#: ``strong_mul`` or carry a documented kink has no entry here.
+SMOOTH = "smooth"
+Z1, Z2 = [[0.0]], [[0.0, 0.0], [0.0, 0.0]]
+SWITCHES = {
+    # d/da = strong_mul(b, a**(b-1)) switches at b = 0, d/db at a = 0 (JAX's log(1) there)
+    "power": [((2.0, 0.0), SMOOTH), ((0.5, 0.0), SMOOTH), ((0.0, 3.0), Z2),
+              # a = 0, b = 1: d2/da db is infinite in truth (a**(b-1) (1 + b log a)); each order
+              # keeps its first-order convention, so the two mixed entries differ (JAX: nan)
+              ((0.0, 1.0), [[0.0, 1.0], [0.0, 0.0]])],
+    "float_power": [((2.0, 0.0), SMOOTH), ((0.0, 3.0), Z2)],
+    "xlogy": [((0.0, 2.0), SMOOTH), ((0.0, 0.5), SMOOTH)],
+    "xlog1py": [((0.0, 2.0), SMOOTH), ((0.0, -0.5), SMOOTH)],
+    # the origin is a real singularity: 0 in both arguments, at every order
+    "arctan2": [((0.0, 1.0), SMOOTH), ((1.0, 0.0), SMOOTH), ((0.0, 0.0), Z2)],
+    "hypot": [((0.0, 1.0), SMOOTH), ((0.0, 0.0), Z2)],
+    # ties: the first-order derivative goes to the second argument; piecewise linear, so 0
+    "maximum": [((1.0, 1.0), Z2), ((0.0, 0.0), Z2)],
+    "minimum": [((1.0, 1.0), Z2)],
+    "fmax": [((1.0, 1.0), Z2), ((np.nan, 1.0), Z2)],
+    "fmin": [((1.0, 1.0), Z2), ((1.0, np.nan), Z2)],
+    "remainder": [((3.0, 1.5), Z2), ((0.0, 2.0), Z2)],
+    "fmod": [((3.0, 1.5), Z2), ((-3.0, 1.5), Z2)],
+    "where": [((1.0, 2.0), Z2)],
+    "abs": [((0.0,), Z1)],
+    "sign": [((0.0,), Z1)],
+    "floor": [((1.0,), Z1)], "ceil": [((1.0,), Z1)], "trunc": [((1.0,), Z1)],
+    "rint": [((0.5,), Z1)],
+    # infinite first derivative at 0: sqrt'' is the right limit -inf; cbrt'' has limits of
+    # both signs, and the strong-zero product in its rule (3 out**2) gives 0
+    "sqrt": [((0.0,), [[-np.inf]])],
+    "cbrt": [((0.0,), Z1)],
+}

@@ -76,10 +76,11 @@ def _source_version() -> str:
     generator and numba's version. numba's cache of a generated loop embeds the rules it calls
     but tracks only its own file, so a changed rule must give new file names."""
     import numba
-    from .. import elementwise, kernels
+    from .. import elementwise, kernels, registry
     from . import codegen, runtime
     digest = hashlib.sha1(numba.__version__.encode())
-    for module in (elementwise, kernels, codegen, runtime):
+    # registry: the scalar strong_mul that rule bodies call
+    for module in (elementwise, kernels, registry, codegen, runtime):
         with open(module.__file__, "rb") as fh:
             digest.update(fh.read())
     return digest.hexdigest()[:12]
