@@ -18,8 +18,11 @@ input and keeps both programs (up to :data:`PROGRAMS_PER_SIGNATURE`).
 
 Caches: programs per function and signature in memory (a weak dictionary, so a function's
 programs go with it); the generated source on disk in :func:`cache_dir` (``ADOPS_CACHE_DIR``,
-default ``~/.cache/adops``), one file per distinct source, so numba's ``cache=True`` keeps the
-compiled loops across processes and a warm process starts a cached program without compiling.
+default ``~/.cache/adops``, created private to the user; a folder others can write to is
+refused), one file per distinct source, so numba's ``cache=True`` keeps the compiled loops
+across processes and a warm process starts a cached program without compiling. A module is
+compiled from the source in memory, never from what the file holds; a file that differs from
+its source (truncated, corrupted, planted) is rewritten atomically.
 """
 from __future__ import annotations
 
@@ -27,10 +30,12 @@ from contextlib import contextmanager
 
 import contextvars
 import hashlib
-import importlib.util
+import importlib
 import os
 import sys
+import tempfile
 import threading
+import types
 import weakref
 
 import numpy as np
@@ -90,12 +95,35 @@ _lock = threading.Lock()
 
 
 def cache_dir() -> str:
-    """Where generated source lives: ``$ADOPS_CACHE_DIR`` or ``~/.cache/adops``."""
+    """Where generated source lives: ``$ADOPS_CACHE_DIR`` or ``~/.cache/adops``.
+
+    The folder is created private to the user (mode 0o700). Its code is run, so a folder that
+    another user can write to (group or world writable, or owned by someone else) is refused.
+
+    Example:
+        >>> os.path.isdir(cache_dir())
+        True
+    """
     path = os.environ.get("ADOPS_CACHE_DIR") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
         "adops")
-    os.makedirs(path, exist_ok=True)
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    _check_private(path)
     return path
+
+
+def _check_private(path: str):
+    """Refuse a code cache folder that others can write to (they could plant code we run)."""
+    st = os.stat(path)
+    foreign = hasattr(os, "getuid") and st.st_uid != os.getuid()
+    if st.st_mode & 0o022 or foreign:
+        who = "is owned by another user" if foreign else \
+            f"can be written by {'group and others' if st.st_mode & 0o002 else 'its group'}"
+        raise PermissionError(
+            f"adops code cache {path!r} {who} (mode {oct(st.st_mode & 0o777)}): the compiled "
+            "tier runs the code it finds there, so another user could plant code. Make it "
+            f"private (chmod 700 {path!r}) or set ADOPS_CACHE_DIR to a folder only you can "
+            "write to")
 
 
 def _rule(key):
@@ -104,7 +132,16 @@ def _rule(key):
 
 
 def load_source(source: str):
-    """Import generated ``source`` as a module from a file named by its hash (written once)."""
+    """Run generated ``source`` as a module whose file is named by its hash.
+
+    The module is compiled from ``source`` itself; the file (rewritten atomically unless it
+    holds exactly ``source``) is there for numba's on-disk cache and for tracebacks, so a
+    truncated, corrupted or planted file is never run.
+
+    Example:
+        >>> load_source("VALUE = 6 * 7").VALUE
+        42
+    """
     digest = hashlib.sha1((_VERSION + source).encode()).hexdigest()[:20]
     name = f"adops_generated_{digest}"
     module = sys.modules.get(name)
@@ -115,17 +152,34 @@ def load_source(source: str):
         if module is not None:
             return module
         path = os.path.join(cache_dir(), name + ".py")
-        if not os.path.exists(path):
-            tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
-            with open(tmp, "w") as fh:
-                fh.write(source)
-            os.replace(tmp, path)
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
+        _write_unless_same(path, source.encode())
+        module = types.ModuleType(name)
+        module.__file__ = path
         module.__dict__["RULES"] = _Rules()
-        spec.loader.exec_module(module)
+        exec(compile(source, path, "exec"), module.__dict__)
         sys.modules[name] = module
         return module
+
+
+def _write_unless_same(path: str, data: bytes):
+    """Make the file at ``path`` hold ``data``: kept when it does (its numba cache stays
+    valid), else replaced atomically (a private temporary file in the same folder)."""
+    try:
+        with open(path, "rb") as fh:
+            if fh.read() == data:
+                return
+    except FileNotFoundError:
+        pass
+    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp",
+                               dir=os.path.dirname(path))
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
 
 
 class _Rules:
