@@ -1,6 +1,7 @@
 """The compiled tier never runs a program traced for other argument values (issue 17): every kind
 of argument changed between calls gives the eager tier's numbers, in both modes; static
-arguments (``static_argnums`` / ``static_argnames``); objects run eagerly with one warning."""
+arguments (``static_argnums`` / ``static_argnames``); objects run eagerly with one warning; a
+compiled transform inside another transform runs eagerly."""
 from __future__ import annotations
 
 import warnings
@@ -8,9 +9,11 @@ import warnings
 import numpy as np
 import pytest
 
+import adops
 import dualad
 import revad
 from adops.compile import EagerFallbackWarning
+from adops.program import Tape
 
 X = np.array([1.0, 2.0])
 
@@ -227,3 +230,48 @@ def test_static_options_are_checked():
     g = revad.grad(lambda x: np.sum(x), compiled=True, static_argnums=0)
     with pytest.raises(ValueError, match="both differentiated .* and static"):
         g(X)
+
+
+# ---- a compiled transform inside another transform runs eagerly --------------------------
+Y = np.array([1.0, 0.0])
+
+
+def test_grad_of_a_compiled_grad_of_a_closure():
+    for outer_compiled in (False, True):
+        outer = revad.grad(lambda x: revad.grad(lambda y: np.sum(x * y), compiled=True)(Y)[0],
+                           compiled=outer_compiled)
+        np.testing.assert_array_equal(outer(X), [1.0, 0.0])
+
+
+def test_jacfwd_of_a_compiled_jacrev_of_a_closure():
+    def g(x, compiled):
+        jac = revad.jacrev(lambda y: np.sin(x) * y ** 2, compiled=compiled)(X)
+        return jac @ np.ones(2)  # 2 sin(x) X
+    got = dualad.jacfwd(lambda x: g(x, True))(Y)
+    np.testing.assert_allclose(got, np.diag(2.0 * np.cos(Y) * X), rtol=1e-12)
+    np.testing.assert_allclose(got, dualad.jacfwd(lambda x: g(x, False))(Y), rtol=1e-12)
+
+
+def test_forward_inside_forward_compiled():
+    inner = lambda x: dualad.jvp(lambda y: x * y ** 2, (X,), (np.ones(2),), compiled=True)[1]
+    _, t = dualad.jvp(inner, (Y,), (np.array([1.0, -1.0]),))
+    np.testing.assert_array_equal(t, 2.0 * X * [1.0, -1.0])
+    J = dualad.jacfwd(lambda x: dualad.jacfwd(lambda y: x * y, compiled=True)(X) @ np.ones(2))
+    np.testing.assert_array_equal(J(Y), np.eye(2))
+
+
+def test_hessian_with_an_inner_compiled_closure():
+    def f(x):
+        inner = revad.grad(lambda y: np.sum(np.sin(x) * y ** 2), compiled=True)(X)  # 2 sin(x) X
+        return np.sum(inner * x)
+    x = np.array([0.3, -0.7])
+    want = np.diag(2.0 * X * (2.0 * np.cos(x) - x * np.sin(x)))
+    for compiled in (False, True):
+        np.testing.assert_allclose(revad.hessian(f, compiled=compiled)(x), want, rtol=1e-12,
+                                   atol=1e-15)
+
+
+def test_the_error_message_of_an_op_formats_traced_inputs():
+    v = Tape().leaf(np.ones(2))
+    with pytest.raises(TypeError, match="sin: no kernel for inputs of dtypes float64"):
+        adops.OPS["sin"].value(v)

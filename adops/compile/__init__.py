@@ -28,7 +28,9 @@ What a program is traced for (its signature), argument by argument (positional a
   unhashable one is a TypeError.
 - **eager**: any other object (its attributes could change unseen) makes the call run eagerly
   with one :class:`EagerFallbackWarning` per function, naming the argument and the way out
-  (declare it static, or pass its numbers as arrays). :class:`RunEagerly` is how a call is handed back.
+  (declare it static, or pass its numbers as arrays). So does a call whose trace meets a value
+  traced by an outer transform (a closure over the outer variable; no warning): nesting is the
+  eager tier's job. :class:`RunEagerly` is how a call is handed back.
 
 Values a function closes over are constants of its program, as with ``jax.jit``: pass what
 changes as an argument. A call whose comparisons or masks differ from the trace (a guard) traces
@@ -66,7 +68,7 @@ from ..fpstate import user_wants_errors
 from ..inputs import as_primal
 from ..levels import TracedBase
 from ..transform import batched_cotangents, result_dtype
-from ..program import BranchChanged, Trace
+from ..program import BranchChanged, MetOuterLevel, Trace
 from ..registry import LinearLin, LinearOp
 from .codegen import generate
 
@@ -466,7 +468,10 @@ class CompiledFunction:
         # writes into an array it was traced with (and keyed by)
         xs = [a if i in inputs or i in positions else _private(a) for i, a in enumerate(xs)]
         kwargs = {k: v if k in names else _private(v) for k, v in kwargs.items()}
-        trace = Trace(self.f, xs, kwargs, inputs, "compiled", linearize=False)
+        try:
+            trace = Trace(self.f, xs, kwargs, inputs, "compiled", linearize=False)
+        except MetOuterLevel:
+            raise RunEagerly() from None
         program = Program(trace, wrt, inputs)
         kept = self.programs.setdefault(key, [])
         kept.append(program)
