@@ -35,6 +35,12 @@ class BranchChanged(RuntimeError):
     """A replay met a comparison, mask or ordering whose result differs from the recording."""
 
 
+class MetOuterLevel(RuntimeError):
+    """Tracing a program (``linearize=False``: the compiled tier, sparsity detection), an op met
+    a value traced by an open outer transform: a program cannot hold it as a constant (its
+    derivative belongs to the outer transform), so the trace is dropped."""
+
+
 class Const:
     """A constant input of a tape entry."""
 
@@ -228,6 +234,8 @@ class Var(Traced):
             self.tape, self.index, self.primal = new.tape, new.index, new.primal
         else:
             new = new if isinstance(new, Traced) else np.asarray(new)
+            if not self.tape.linearize:
+                _check_no_outer([new])
             self.index = self.tape.push(CONSTANT, {"value": new}, (), None, new)
             self.primal = new
 
@@ -270,7 +278,18 @@ def _refs(args, level):
         else:
             refs.append(Const(a))
             values.append(a)
+    if tape is not None and not tape.linearize:
+        _check_no_outer(values)
     return tape, tuple(refs), values
+
+
+def _check_no_outer(values):
+    """A program's constants must be plain (see :class:`MetOuterLevel`)."""
+    if any(isinstance(v, Traced) for v in values):
+        raise MetOuterLevel(
+            "an op of a traced program met a value traced by an outer transform (a closure over "
+            "the outer transform's variable): the program cannot keep it as a constant; run "
+            "this call eagerly (compiled=False), which nests")
 
 
 class Trace:

@@ -280,15 +280,15 @@ class ElementwiseOp(Op):
         try:
             out = np.asarray(self.evaluate(*xs))
         except ValueError as e:
-            shapes = " and ".join(str(np.shape(x)) for x in xs)
+            shapes = " and ".join(str(shape_of(x)) for x in xs)
             raise ValueError(f"{self.name}: inputs of shapes {shapes} do not broadcast "
                              f"together ({e})") from None
         except TypeError as e:
-            types = ", ".join(np.asarray(x).dtype.name for x in xs)
+            types = ", ".join(dtype_of(x).name for x in xs)
             raise TypeError(f"{self.name}: no kernel for inputs of dtypes {types}; traced "
                             f"values are float32/float64 ({e})") from None
         if out.dtype.kind == "c":
-            types = ", ".join(np.asarray(x).dtype.name for x in xs)
+            types = ", ".join(dtype_of(x).name for x in xs)
             raise TypeError(
                 f"{self.name} of inputs of dtypes {types} gives {out.dtype}: traced values are "
                 "real float32/float64 (a complex constant makes the result complex); split "

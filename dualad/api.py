@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from adops.compile import compiled as compiled_function, use_compiled
+from adops.compile import NO_STATIC, RunEagerly, Static, compiled as compiled_function, \
+    use_compiled
 from adops.fpstate import quiet
 from adops.inputs import as_primal, check_seed
 from adops.levels import Level, any_traced
@@ -25,18 +26,25 @@ from adops.transform import (argnums_tuple, by_chunks, check_output, flatten, ow
 from .dual import Dual
 
 
-def push_forward(f, args, kwargs, seeds: dict, k: int, compiled: bool | None = None):
+def push_forward(f, args, kwargs, seeds: dict, k: int, compiled: bool | None = None,
+                 static: Static = NO_STATIC):
     """Run ``f`` once with ``args[i]`` carrying tangents ``seeds[i]: (k, *shape_i)``.
 
     Returns ``(values, tangents, rebuild)``: the output leaves' values and tangents
     ``(k, *out_shape_j)`` (zeros for outputs that do not depend on the seeded inputs). With
-    ``compiled``, the compiled tier's JVP (traced once per argument signature); values traced
-    by an outer transform always take the eager path, which nests.
+    ``compiled``, the compiled tier's JVP (traced once per argument signature; ``static``: the
+    arguments it keys by hash, :class:`adops.compile.Static`); values traced by an outer
+    transform, and calls the compiled tier hands back (:class:`adops.compile.RunEagerly`), take
+    the eager path, which nests.
     """
     if use_compiled(compiled) and \
             not any_traced([*args, *seeds.values(), *kwargs.values()]):
         nums = tuple(seeds)
-        return compiled_function(f).jvp(tuple(args), kwargs, nums, [seeds[i] for i in nums])
+        try:
+            return compiled_function(f).jvp(tuple(args), kwargs, nums,
+                                            [seeds[i] for i in nums], static)
+        except RunEagerly:
+            pass
     dtype = next(iter(seeds.values())).dtype if seeds else np.float64
     with Level("dualad.jvp") as level, quiet():
         dargs = list(args)
@@ -103,7 +111,7 @@ def jvp(f, primals, tangents, *, batched: bool = False, compiled: bool | None = 
 
 
 def jacfwd(f, argnums=0, *, chunk: int | None = None, compiled: bool | None = None,
-           sparsity=None):
+           sparsity=None, static_argnums=(), static_argnames=()):
     """Jacobian of ``f`` by forward mode, shape ``out.shape + in.shape``.
 
     Args:
@@ -116,6 +124,9 @@ def jacfwd(f, argnums=0, *, chunk: int | None = None, compiled: bool | None = No
             pattern (scipy sparse or bool array, m = out.size, n = in.size) or an
             :class:`adops.sparsity.Pattern`: columns that share no row get one colour, one
             pass per colour, and the result is a ``scipy.sparse.csr_matrix`` ``(m, n)``.
+        static_argnums, static_argnames: arguments the compiled tier keys by hash and
+            equality (as ``jax.jit``): a new value traces again. For objects it cannot key by
+            value (:mod:`adops.compile`); an unhashable one is a TypeError.
 
     Example:
         >>> import numpy as np
@@ -123,11 +134,13 @@ def jacfwd(f, argnums=0, *, chunk: int | None = None, compiled: bool | None = No
         >>> J.tolist()
         [[2.0, 0.0, 0.0], [0.0, 2.0, 0.0], [0.0, 0.0, 2.0]]
     """
+    static = Static(static_argnums, static_argnames)
+
     def jac(*args, **kwargs):
         multiple, nums = argnums_tuple(argnums, len(args))
         args = [as_primal(a, f"argument {j}") if j in nums else a for j, a in enumerate(args)]
         if sparsity is not None:
-            return _sparse(f, args, kwargs, multiple, nums, sparsity, compiled)
+            return _sparse(f, args, kwargs, multiple, nums, sparsity, compiled, static)
         per_arg, rebuild = [], None
         for i in nums:
             x = args[i]
@@ -136,7 +149,8 @@ def jacfwd(f, argnums=0, *, chunk: int | None = None, compiled: bool | None = No
                 nonlocal rebuild
                 w = seed.shape[0]
                 _, tans, rebuild = push_forward(f, args, kwargs,
-                                                {i: seed.reshape((w,) + x.shape)}, w, compiled)
+                                                {i: seed.reshape((w,) + x.shape)}, w, compiled,
+                                                static)
                 return tans
             blocks = by_chunks(push, x.size, chunk, x.dtype, "jacfwd",
                                fresh_seeds=any_traced([*args, *kwargs.values()]))
@@ -150,7 +164,7 @@ def jacfwd(f, argnums=0, *, chunk: int | None = None, compiled: bool | None = No
     return jac
 
 
-def _sparse(f, args, kwargs, multiple, nums, sparsity, compiled):
+def _sparse(f, args, kwargs, multiple, nums, sparsity, compiled, static):
     """jacfwd with a sparsity pattern: one forward pass per colour of columns."""
     from adops.sparsity import sparse_jacobian_of
     if multiple:
@@ -161,7 +175,8 @@ def _sparse(f, args, kwargs, multiple, nums, sparsity, compiled):
     def push_for(x):
         def push(seeds):
             tangents = seeds.reshape((seeds.shape[0],) + x.shape)
-            _, tans, _ = push_forward(f, args, kwargs, {i: tangents}, seeds.shape[0], compiled)
+            _, tans, _ = push_forward(f, args, kwargs, {i: tangents}, seeds.shape[0], compiled,
+                                      static)
             if len(tans) != 1:
                 raise ValueError("sparsity= needs f to return one array")
             return tans[0].reshape(seeds.shape[0], -1)
@@ -169,21 +184,25 @@ def _sparse(f, args, kwargs, multiple, nums, sparsity, compiled):
     return sparse_jacobian_of(f, args, kwargs, i, sparsity, "forward", push_for)
 
 
-def derivative(f, *, compiled: bool | None = None):
+def derivative(f, *, compiled: bool | None = None, static_argnums=(), static_argnames=()):
     """``df/dx`` for a scalar input ``x``; the result has ``f(x)``'s shape (0-d for a scalar).
-    ``compiled=True``: the compiled tier (see :func:`jvp`).
+    ``compiled=True``: the compiled tier (see :func:`jvp`); ``static_argnums`` /
+    ``static_argnames``: see :func:`jacfwd`.
 
     Example:
         >>> float(derivative(lambda x: (3 * x + 1) ** 2)(1.0))
         24.0
     """
+    static = Static(static_argnums, static_argnames)
+
     def df(x, *rest, **kwargs):
         x = as_primal(x, "x")
         if len(x.shape) != 0:
             raise ValueError(f"derivative takes a scalar x, got shape {x.shape}; use jacfwd for "
                              "array inputs")
         seed = np.ones((1,), dtype=x.dtype)
-        values, tans, rebuild = push_forward(f, (x, *rest), kwargs, {0: seed}, 1, compiled)
+        values, tans, rebuild = push_forward(f, (x, *rest), kwargs, {0: seed}, 1, compiled,
+                                             static)
         return rebuild([own(t[0], result_dtype(v.dtype), (x,)) for t, v in zip(tans, values)])
     df.__name__ = f"derivative({getattr(f, '__name__', 'f')})"
     return df

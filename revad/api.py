@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from adops.compile import compiled, use_compiled
+from adops.compile import NO_STATIC, RunEagerly, Static, compiled, use_compiled
 from adops.inputs import as_primal
 from adops.levels import any_traced
 from adops.program import BranchChanged, Tape, Trace, Var
@@ -32,17 +32,23 @@ from .backward import sweep
 class Linearized:
     """``f`` at one point, ready to pull cotangents back: the output leaves' ``values``,
     ``pull(seeds) -> [(m, *x_i.shape)]`` for the arguments differentiated, and the output
-    structure. Built by the eager tape or by the compiled tier (``compiled=True``)."""
+    structure. Built by the eager tape or by the compiled tier (``compiled=True``; ``static``:
+    the arguments it keys by hash, :class:`adops.compile.Static`), which may hand a call back
+    to the eager tape (:class:`adops.compile.RunEagerly`)."""
 
     __slots__ = ("values", "pull", "rebuild", "is_tree", "shapes", "dtypes", "tape")
 
-    def __init__(self, f, args, kwargs, nums, name, compiled_tier):
+    def __init__(self, f, args, kwargs, nums, name, compiled_tier, static=NO_STATIC):
         if use_compiled(compiled_tier) and not any_traced([*args, *kwargs.values()]):
-            self.values, self.pull, self.rebuild, self.shapes, self.dtypes = \
-                compiled(f).vjp(args, kwargs, nums)
-            self.is_tree = isinstance(self.rebuild(self.values), (tuple, list))
-            self.tape = None
-            return
+            try:
+                self.values, self.pull, self.rebuild, self.shapes, self.dtypes = \
+                    compiled(f).vjp(args, kwargs, nums, static)
+            except RunEagerly:
+                pass
+            else:
+                self.is_tree = isinstance(self.rebuild(self.values), (tuple, list))
+                self.tape = None
+                return
         trace = Trace(f, args, kwargs, nums, name)
         self.values, self.rebuild, self.is_tree = trace.values, trace.rebuild, trace.is_tree
         self.shapes, self.dtypes, self.tape = trace.shapes, trace.dtypes, trace.tape
@@ -99,18 +105,25 @@ def vjp(f, *primals, compiled: bool | None = None):
     return value, vjp_fn
 
 
-def value_and_grad(f, argnums=0, *, compiled: bool | None = None):
+def value_and_grad(f, argnums=0, *, compiled: bool | None = None, static_argnums=(),
+                   static_argnames=()):
     """``(f(x), grad f(x))`` for a scalar-valued ``f`` in one trace and one sweep
     (``compiled=True``: the compiled tier, see :func:`vjp`).
+
+    ``static_argnums`` / ``static_argnames`` (as ``jax.jit``, used by the compiled tier):
+    arguments keyed by hash and equality, so a new value traces again; for objects the
+    compiled tier cannot key by value (:mod:`adops.compile`). An unhashable one is a TypeError.
 
     Example:
         >>> import numpy as np
         >>> value_and_grad(lambda w: np.sum(w ** 2))(np.array([1.0, 3.0]))
         (array(10.), array([2., 6.]))
     """
+    static = Static(static_argnums, static_argnames)
+
     def vg(*args, **kwargs):
         multiple, nums = argnums_tuple(argnums, len(args))
-        trace = Linearized(f, args, kwargs, nums, "revad.grad", compiled)
+        trace = Linearized(f, args, kwargs, nums, "revad.grad", compiled, static)
         if trace.is_tree or tuple(trace.values[0].shape) != ():
             got = (f"a {type(trace.rebuild(trace.values)).__name__} of {len(trace.values)} "
                    "values" if trace.is_tree else f"shape {tuple(trace.values[0].shape)}")
@@ -121,28 +134,33 @@ def value_and_grad(f, argnums=0, *, compiled: bool | None = None):
         grads = tuple(own(b[0], d, args) for b, d in zip(trace.pull(seeds), trace.dtypes))
         return own(value, guards=args), (grads if multiple else grads[0])
     vg.__name__ = f"value_and_grad({getattr(f, '__name__', 'f')})"
+    vg.__wrapped__ = f  # f's signature: static_argnames of a transform of vg find f's names
     return vg
 
 
-def grad(f, argnums=0, *, compiled: bool | None = None):
+def grad(f, argnums=0, *, compiled: bool | None = None, static_argnums=(),
+         static_argnames=()):
     """Gradient of a scalar-valued ``f``, with each argument's shape (``compiled=True``: the
-    compiled tier, see :func:`vjp`).
+    compiled tier, see :func:`vjp`; ``static_argnums`` / ``static_argnames``: see
+    :func:`value_and_grad`).
 
     Example:
         >>> import numpy as np
         >>> grad(lambda x: (3 * x + 1) ** 2)(2.0)
         array(42.)
     """
-    vg = value_and_grad(f, argnums, compiled=compiled)
+    vg = value_and_grad(f, argnums, compiled=compiled, static_argnums=static_argnums,
+                        static_argnames=static_argnames)
 
     def g(*args, **kwargs):
         return vg(*args, **kwargs)[1]
     g.__name__ = f"grad({getattr(f, '__name__', 'f')})"
+    g.__wrapped__ = f  # f's signature (see value_and_grad)
     return g
 
 
 def jacrev(f, argnums=0, *, chunk: int | None = None, compiled: bool | None = None,
-           sparsity=None):
+           sparsity=None, static_argnums=(), static_argnames=()):
     """Jacobian of ``f`` by reverse mode, shape ``out.shape + in.shape``.
 
     One recording, then ``ceil(m / chunk)`` sweeps that each seed ``chunk`` rows of the identity
@@ -150,18 +168,21 @@ def jacrev(f, argnums=0, *, chunk: int | None = None, compiled: bool | None = No
     ``compiled=True``: the compiled tier (see :func:`vjp`), one compiled forward pass and
     compiled sweeps. ``sparsity``: ``"auto"``, a known ``(m, n)`` pattern or an
     :class:`adops.sparsity.Pattern`: rows that share no column get one colour, one sweep per
-    colour, and the result is a ``scipy.sparse.csr_matrix`` ``(m, n)``.
+    colour, and the result is a ``scipy.sparse.csr_matrix`` ``(m, n)``. ``static_argnums`` /
+    ``static_argnames``: see :func:`value_and_grad`.
 
     Example:
         >>> import numpy as np
         >>> jacrev(lambda x: x[::-1] * 2.0)(np.zeros(2)).tolist()
         [[0.0, 2.0], [2.0, 0.0]]
     """
+    static = Static(static_argnums, static_argnames)
+
     def jac(*args, **kwargs):
         multiple, nums = argnums_tuple(argnums, len(args))
         if sparsity is not None:
-            return _sparse(f, args, kwargs, multiple, nums, sparsity, compiled)
-        trace = Linearized(f, args, kwargs, nums, "revad.jacrev", compiled)
+            return _sparse(f, args, kwargs, multiple, nums, sparsity, compiled, static)
+        trace = Linearized(f, args, kwargs, nums, "revad.jacrev", compiled, static)
         shapes = [tuple(v.shape) for v in trace.values]
         sizes = [int(np.prod(s)) for s in shapes]
         cuts = np.cumsum([0] + sizes)
@@ -184,7 +205,7 @@ def jacrev(f, argnums=0, *, chunk: int | None = None, compiled: bool | None = No
     return jac
 
 
-def _sparse(f, args, kwargs, multiple, nums, sparsity, compiled):
+def _sparse(f, args, kwargs, multiple, nums, sparsity, compiled, static):
     """jacrev with a sparsity pattern: one sweep per colour of rows."""
     from adops.sparsity import sparse_jacobian_of
     if multiple:
@@ -192,7 +213,7 @@ def _sparse(f, args, kwargs, multiple, nums, sparsity, compiled):
                          "once per argument")
 
     def push_for(x):
-        lin = Linearized(f, args, kwargs, nums, "revad.jacrev", compiled)
+        lin = Linearized(f, args, kwargs, nums, "revad.jacrev", compiled, static)
         if lin.is_tree:
             raise ValueError("sparsity= needs f to return one array")
         out_shape = tuple(np.shape(lin.values[0]))

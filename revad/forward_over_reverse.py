@@ -17,10 +17,12 @@ from dualad import jacfwd, jvp
 from .api import grad
 
 
-def hessian(f, argnums=0, *, chunk=None, compiled: bool | None = None):
+def hessian(f, argnums=0, *, chunk=None, compiled: bool | None = None, static_argnums=(),
+            static_argnames=()):
     """Hessian of a scalar ``f``, shape ``in.shape + in.shape`` (a tuple of tuples for a tuple of
     argnums, as JAX). Keyword arguments of the call are passed to ``f``. ``compiled=True``
-    compiles the whole forward-over-reverse computation (the gradient's ops, traced once).
+    compiles the whole forward-over-reverse computation (the gradient's ops, traced once);
+    ``static_argnums`` / ``static_argnames``: arguments it keys by hash (see ``dualad.jacfwd``).
 
     Example:
         >>> import numpy as np
@@ -28,7 +30,8 @@ def hessian(f, argnums=0, *, chunk=None, compiled: bool | None = None):
         >>> hessian(rosen)(np.array([1.0, 1.0])).tolist()
         [[802.0, -400.0], [-400.0, 200.0]]
     """
-    h = jacfwd(grad(f, argnums), argnums, chunk=chunk, compiled=compiled)
+    h = jacfwd(grad(f, argnums), argnums, chunk=chunk, compiled=compiled,
+               static_argnums=static_argnums, static_argnames=static_argnames)
     h.__name__ = f"hessian({getattr(f, '__name__', 'f')})"
     return h
 

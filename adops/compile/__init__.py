@@ -6,39 +6,69 @@ Contract: :func:`compiled(f)` gives a :class:`CompiledFunction`. Called with arg
 its JVP with k directions and its value-and-VJP with m seeds. Both modes call it when a transform
 is given ``compiled=True``:
 
-- ``cf.jvp(args, kwargs, nums, tangents)`` -> ``(outs, out_tangents, rebuild)``;
-- ``cf.vjp(args, kwargs, nums)`` -> ``(outs, pullback, rebuild)``, ``pullback(seeds)`` -> one
-  cotangent ``(m, *x.shape)`` per argument in ``nums``.
+- ``cf.jvp(args, kwargs, nums, tangents, static)`` -> ``(outs, out_tangents, rebuild)``;
+- ``cf.vjp(args, kwargs, nums, static)`` -> ``(outs, pullback, rebuild, shapes, dtypes)``,
+  ``pullback(seeds)`` -> one cotangent ``(m, *x.shape)`` per argument in ``nums``;
+- both raise :class:`RunEagerly` for a call the transform must run eagerly (see below).
 
-Arguments that are float arrays are the program's inputs (new values, no new trace); others
-(Python numbers, integer arrays, objects) and keyword arguments are part of the signature, so new
-values trace again. As with ``jax.jit``, arrays a function closes over are constants of its
-program. A call whose comparisons or masks differ from the trace (a guard) traces again for that
-input and keeps both programs (up to :data:`PROGRAMS_PER_SIGNATURE`).
+What a program is traced for (its signature), argument by argument (positional and keyword):
+
+- **inputs**: the arguments differentiated and the other float arrays (and numpy float
+  scalars) passed by position. New values run the same program; only shapes and dtypes are in
+  the signature.
+- **keyed by value**: numbers (``0.0`` and ``-0.0`` differ), strings, ``None``, lists, tuples
+  and dicts of them (nested), integer and bool arrays and float arrays passed by keyword or
+  inside a container (by shape, dtype and a hash of their contents, on every call). A new value
+  traces again, so a list changed in place between calls is never read stale; the trace sees a
+  private copy, so writing into an array afterwards cannot change a kept program. Integer
+  arrays are keyed, not inputs: each new index array traces again.
+- **static**: a callable, by identity (a function replaced by another traces again; one whose
+  own closure or attributes change does not); arguments a transform declares with
+  ``static_argnums`` / ``static_argnames`` (as ``jax.jit``), by hash and equality; an
+  unhashable one is a TypeError.
+- **eager**: any other object (its attributes could change unseen) makes the call run eagerly
+  with one :class:`EagerFallbackWarning` per function, naming the argument and the way out
+  (declare it static, or pass its numbers as arrays). So does a call whose trace meets a value
+  traced by an outer transform (a closure over the outer variable; no warning): nesting is the
+  eager tier's job. :class:`RunEagerly` is how a call is handed back.
+
+Values a function closes over are constants of its program, as with ``jax.jit``: pass what
+changes as an argument. A call whose comparisons or masks differ from the trace (a guard) traces
+again for that input and keeps both programs (up to :data:`PROGRAMS_PER_SIGNATURE`; up to
+:data:`SIGNATURES_KEPT` signatures per function, the oldest dropped first).
 
 Caches: programs per function and signature in memory (a weak dictionary, so a function's
 programs go with it); the generated source on disk in :func:`cache_dir` (``ADOPS_CACHE_DIR``,
-default ``~/.cache/adops``), one file per distinct source, so numba's ``cache=True`` keeps the
-compiled loops across processes and a warm process starts a cached program without compiling.
+default ``~/.cache/adops``, created private to the user; a folder others can write to is
+refused), one file per distinct source, so numba's ``cache=True`` keeps the compiled loops
+across processes and a warm process starts a cached program without compiling. A module is
+compiled from the source in memory, never from what the file holds; a file that differs from
+its source (truncated, corrupted, planted) is rewritten atomically.
 """
 from __future__ import annotations
 
 from contextlib import contextmanager
 
 import contextvars
+import copy
 import hashlib
-import importlib.util
+import importlib
+import inspect
 import os
 import sys
+import tempfile
 import threading
+import types
+import warnings
 import weakref
 
 import numpy as np
 
 from ..fpstate import user_wants_errors
 from ..inputs import as_primal
+from ..levels import TracedBase
 from ..transform import batched_cotangents, result_dtype
-from ..program import BranchChanged, Trace
+from ..program import BranchChanged, MetOuterLevel, Trace
 from ..registry import LinearLin, LinearOp
 from .codegen import generate
 
@@ -91,12 +121,35 @@ _lock = threading.Lock()
 
 
 def cache_dir() -> str:
-    """Where generated source lives: ``$ADOPS_CACHE_DIR`` or ``~/.cache/adops``."""
+    """Where generated source lives: ``$ADOPS_CACHE_DIR`` or ``~/.cache/adops``.
+
+    The folder is created private to the user (mode 0o700). Its code is run, so a folder that
+    another user can write to (group or world writable, or owned by someone else) is refused.
+
+    Example:
+        >>> os.path.isdir(cache_dir())
+        True
+    """
     path = os.environ.get("ADOPS_CACHE_DIR") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
         "adops")
-    os.makedirs(path, exist_ok=True)
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    _check_private(path)
     return path
+
+
+def _check_private(path: str):
+    """Refuse a code cache folder that others can write to (they could plant code we run)."""
+    st = os.stat(path)
+    foreign = hasattr(os, "getuid") and st.st_uid != os.getuid()
+    if st.st_mode & 0o022 or foreign:
+        who = "is owned by another user" if foreign else \
+            f"can be written by {'group and others' if st.st_mode & 0o002 else 'its group'}"
+        raise PermissionError(
+            f"adops code cache {path!r} {who} (mode {oct(st.st_mode & 0o777)}): the compiled "
+            "tier runs the code it finds there, so another user could plant code. Make it "
+            f"private (chmod 700 {path!r}) or set ADOPS_CACHE_DIR to a folder only you can "
+            "write to")
 
 
 def _rule(key):
@@ -105,7 +158,16 @@ def _rule(key):
 
 
 def load_source(source: str):
-    """Import generated ``source`` as a module from a file named by its hash (written once)."""
+    """Run generated ``source`` as a module whose file is named by its hash.
+
+    The module is compiled from ``source`` itself; the file (rewritten atomically unless it
+    holds exactly ``source``) is there for numba's on-disk cache and for tracebacks, so a
+    truncated, corrupted or planted file is never run.
+
+    Example:
+        >>> load_source("VALUE = 6 * 7").VALUE
+        42
+    """
     digest = hashlib.sha1((_VERSION + source).encode()).hexdigest()[:20]
     name = f"adops_generated_{digest}"
     module = sys.modules.get(name)
@@ -116,17 +178,34 @@ def load_source(source: str):
         if module is not None:
             return module
         path = os.path.join(cache_dir(), name + ".py")
-        if not os.path.exists(path):
-            tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
-            with open(tmp, "w") as fh:
-                fh.write(source)
-            os.replace(tmp, path)
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
+        _write_unless_same(path, source.encode())
+        module = types.ModuleType(name)
+        module.__file__ = path
         module.__dict__["RULES"] = _Rules()
-        spec.loader.exec_module(module)
+        exec(compile(source, path, "exec"), module.__dict__)
         sys.modules[name] = module
         return module
+
+
+def _write_unless_same(path: str, data: bytes):
+    """Make the file at ``path`` hold ``data``: kept when it does (its numba cache stays
+    valid), else replaced atomically (a private temporary file in the same folder)."""
+    try:
+        with open(path, "rb") as fh:
+            if fh.read() == data:
+                return
+    except FileNotFoundError:
+        pass
+    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp",
+                               dir=os.path.dirname(path))
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
 
 
 class _Rules:
@@ -175,19 +254,169 @@ def _static_lin(tape, e):
     return LinearLin(op, tape.params[e] or {}, shapes, dtypes, tape.shapes[e])
 
 
-def _static_key(v):
+class RunEagerly(Exception):
+    """This call cannot use the compiled tier; the transform runs it eagerly (same numbers).
+    ``reason`` is the warning to give once per function (None: nothing to warn about, e.g. a
+    value traced by an outer transform, where running eagerly is how nesting works)."""
+
+    def __init__(self, reason=None):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class EagerFallbackWarning(UserWarning):
+    """A compiled transform ran a call eagerly: an argument the compiled tier cannot key."""
+
+
+class Static:
+    """The arguments a transform declares static (``static_argnums``, ``static_argnames``, as
+    ``jax.jit``): keyed by hash and equality, so each new value traces again. A name or a
+    position also covers the same parameter passed the other way (read from ``f``'s signature).
+
+    Example:
+        >>> Static(1).resolve(["x", "n"], 2), Static(argnames="n").resolve(["x", "n"], 2)
+        ((frozenset({1}), frozenset({'n'})), (frozenset({1}), frozenset({'n'})))
+    """
+
+    __slots__ = ("argnums", "argnames")
+
+    def __init__(self, argnums=(), argnames=()):
+        self.argnums = (argnums,) if isinstance(argnums, (int, np.integer)) else tuple(argnums)
+        self.argnames = (argnames,) if isinstance(argnames, str) else tuple(argnames)
+        for a in self.argnums:
+            if isinstance(a, (bool, np.bool_)) or not isinstance(a, (int, np.integer)):
+                raise TypeError(f"static_argnums must be an int or a tuple of ints (positions "
+                                f"of arguments keyed by value), got {argnums!r}")
+        for a in self.argnames:
+            if not isinstance(a, str):
+                raise TypeError(f"static_argnames must be a str or a tuple of str (names of "
+                                f"keyword arguments keyed by value), got {argnames!r}")
+
+    def __bool__(self):
+        return bool(self.argnums or self.argnames)
+
+    def resolve(self, params, nargs: int):
+        """``(positions, names)`` of the static arguments of a call with ``nargs`` positional
+        arguments, for a function whose positional parameters are named ``params``."""
+        positions = {int(a) % nargs for a in self.argnums if -nargs <= a < nargs}
+        positions |= {params.index(n) for n in self.argnames
+                      if n in params and params.index(n) < nargs}
+        names = set(self.argnames) | {params[a] for a in self.argnums
+                                      if 0 <= a < len(params)}
+        return frozenset(positions), frozenset(names)
+
+
+NO_STATIC = Static()
+
+
+def _positional_parameters(f) -> list:
+    """Names of ``f``'s parameters that can be passed by position ([] when unknown)."""
+    try:
+        ps = inspect.signature(f).parameters.values()
+    except (TypeError, ValueError):
+        return []
+    return [p.name for p in ps if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+
+
+class _Identity:
+    """A callable argument as a signature key: by identity, keeping it alive with the key (an
+    ``id`` alone could be reused by a new function)."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj):
+        self.obj = obj
+
+    def __hash__(self):
+        return id(self.obj)
+
+    def __eq__(self, other):
+        return type(other) is _Identity and other.obj is self.obj
+
+
+def _value_key(v, where: str):
+    """The signature key of an argument that is not an input: numbers, strings and containers
+    of them by value (recursively), arrays by shape, dtype and content, callables by identity.
+
+    Raises:
+        RunEagerly: anything else (an object whose attributes could change unseen), or a value
+            traced by an outer transform.
+
+    Example:
+        >>> _value_key([1, (2.0, "a")], "argument 1") == _value_key([1, (2.0, "a")], "x")
+        True
+        >>> _value_key(0.0, "x") == _value_key(-0.0, "x")
+        False
+    """
+    t = type(v)
     if isinstance(v, np.ndarray):
-        return ("array", v.shape, v.dtype.str, hashlib.sha1(np.ascontiguousarray(v)).hexdigest())
+        return (t, v.shape, v.dtype.str, hashlib.sha1(np.ascontiguousarray(v)).digest())
+    if isinstance(v, np.generic):
+        return (t, v.dtype.str, v.tobytes())
+    if t is float:
+        return (t, v.hex())
+    if t is complex:
+        return (t, v.real.hex(), v.imag.hex())
+    if t in (bool, int, str, bytes, type(None), type(Ellipsis)):
+        return (t, v)
+    if isinstance(v, (tuple, list)):
+        return (t, tuple(_value_key(e, f"{where}[{j}]") for j, e in enumerate(v)))
+    if isinstance(v, dict):
+        return (t, tuple((_value_key(k, where), _value_key(e, f"{where}[{k!r}]"))
+                         for k, e in v.items()))
+    if isinstance(v, TracedBase):
+        raise RunEagerly()
+    if callable(v):
+        return ("callable", _Identity(v))
+    raise RunEagerly(
+        f"{where} is of type {t.__name__}, which the compiled tier cannot key by value (its "
+        "attributes could change between calls unseen), so the call runs eagerly (the same "
+        "numbers, without compiled code). Declare it static (static_argnums / static_argnames; "
+        "keyed by hash and equality, a new value traces again) or pass the numbers it holds as "
+        "arrays or containers of numbers")
+
+
+def _static_key(v, where: str):
+    """The signature key of an argument declared static: by hash and equality."""
     try:
         hash(v)
-        return ("value", type(v).__name__, v)
     except TypeError:
-        return ("object", id(v))
+        raise TypeError(
+            f"{where} is declared static (static_argnums / static_argnames) but a "
+            f"{type(v).__name__} is not hashable: static arguments are keyed by hash and "
+            "equality, as with jax.jit. Pass a hashable value (a tuple instead of a list), or "
+            "do not declare it static (containers of numbers are keyed by value, float arrays "
+            "are inputs)") from None
+    return ("static", type(v), v)
+
+
+def _private(v):
+    """A copy of an argument keyed by value that the caller cannot change under a program (its
+    arrays are the program's constants): arrays and containers copied, other values kept.
+
+    Example:
+        >>> a = [np.zeros(1)]; b = _private(a); a[0][0] = 1.0; b[0].tolist()
+        [0.0]
+    """
+    if isinstance(v, np.ndarray):
+        return v.copy()
+    if type(v) in (list, tuple):
+        return type(v)(_private(e) for e in v)
+    if type(v) is dict:
+        return {k: _private(e) for k, e in v.items()}
+    if isinstance(v, (list, tuple, dict)):  # a subclass (a namedtuple...): its own copy
+        return copy.deepcopy(v)
+    return v
 
 
 def _is_input(v) -> bool:
     return isinstance(v, (np.ndarray, np.floating)) and np.issubdtype(np.asarray(v).dtype,
                                                                          np.floating)
+
+
+#: argument signatures kept per function (the oldest goes first): arrays keyed by content can
+#: give a new signature at every call
+SIGNATURES_KEPT = 64
 
 
 class CompiledFunction:
@@ -196,20 +425,39 @@ class CompiledFunction:
     def __init__(self, f):
         self.f = f
         self.programs: dict = {}
+        self.warned = False  # the eager-fallback warning is given once per function
+        self._params = None  # f's positional parameter names, read when statics need them
 
-    def _signature(self, args, kwargs, nums):
-        inputs = tuple(i for i, a in enumerate(args) if i in nums or _is_input(a))
+    def _signature(self, args, kwargs, nums, static):
+        if static and self._params is None:
+            self._params = _positional_parameters(self.f)
+        positions, names = static.resolve(self._params, len(args)) if static else ((), ())
+        both = sorted(set(nums) & set(positions))
+        if both:
+            raise ValueError(f"argument {both[0]} is both differentiated (argnums) and static "
+                             "(static_argnums / static_argnames): remove it from one of them")
+        inputs = tuple(i for i, a in enumerate(args)
+                       if i in nums or (i not in positions and _is_input(a)))
         xs = list(args)
         for i in inputs:
             xs[i] = as_primal(args[i], f"argument {i}")
         key = (nums, inputs,
-               tuple((xs[i].shape, xs[i].dtype.str) if i in inputs else _static_key(a)
+               tuple((xs[i].shape, xs[i].dtype.str) if i in inputs else
+                     (_static_key if i in positions else _value_key)(a, f"argument {i}")
                      for i, a in enumerate(args)),
-               tuple(sorted((k, _static_key(v)) for k, v in kwargs.items())))
-        return key, xs, inputs
+               tuple((k, (_static_key if k in names else _value_key)(
+                   v, f"keyword argument {k!r}")) for k, v in sorted(kwargs.items())))
+        return key, xs, inputs, positions, names
 
-    def _run(self, args, kwargs, nums, call):
-        key, xs, inputs = self._signature(args, kwargs, nums)
+    def _run(self, args, kwargs, nums, static, call):
+        try:
+            key, xs, inputs, positions, names = self._signature(args, kwargs, nums, static)
+        except RunEagerly as e:
+            if e.reason is not None and not self.warned:
+                self.warned = True
+                warnings.warn(f"{getattr(self.f, '__name__', 'f')}: {e.reason}",
+                              EagerFallbackWarning, stacklevel=_user_stacklevel())
+            raise
         V = [xs[i] for i in inputs]
         wrt = tuple(inputs.index(i) for i in nums)
         for program in list(self.programs.get(key, ())):
@@ -217,25 +465,34 @@ class CompiledFunction:
                 return program, _in_user_fp_state(program, V, call)
             except BranchChanged:
                 continue
-        trace = Trace(self.f, xs, kwargs, inputs, "compiled", linearize=False)
+        # the trace sees private copies: a program must not change when the caller later
+        # writes into an array it was traced with (and keyed by)
+        xs = [a if i in inputs or i in positions else _private(a) for i, a in enumerate(xs)]
+        kwargs = {k: v if k in names else _private(v) for k, v in kwargs.items()}
+        try:
+            trace = Trace(self.f, xs, kwargs, inputs, "compiled", linearize=False)
+        except MetOuterLevel:
+            raise RunEagerly() from None
         program = Program(trace, wrt, inputs)
         kept = self.programs.setdefault(key, [])
         kept.append(program)
         del kept[:-PROGRAMS_PER_SIGNATURE]
+        while len(self.programs) > SIGNATURES_KEPT:
+            self.programs.pop(next(iter(self.programs)), None)
         return program, _in_user_fp_state(program, V, call)
 
-    def primal(self, args, kwargs):
-        program, outs = self._run(args, kwargs, (), lambda p, V: p.primal(V))
+    def primal(self, args, kwargs, static=NO_STATIC):
+        program, outs = self._run(args, kwargs, (), static, lambda p, V: p.primal(V))
         return _constants(program, outs), program.trace.rebuild
 
-    def jvp(self, args, kwargs, nums, tangents):
+    def jvp(self, args, kwargs, nums, tangents, static=NO_STATIC):
         """Outputs and their tangents ``(k, *out_j.shape)`` for tangents of ``args[nums]``."""
         def call(p, V):
             T = [None] * len(V)
             for i, t in zip(nums, tangents):
                 T[p.arg_positions.index(i)] = t
             return p.jvp(V, T)
-        program, (outs, tans) = self._run(args, kwargs, tuple(nums), call)
+        program, (outs, tans) = self._run(args, kwargs, tuple(nums), static, call)
         outs = _constants(program, outs)
         k = tangents[0].shape[0]
         tans = [t if t is not None else
@@ -245,10 +502,11 @@ class CompiledFunction:
                 for t, o in zip(tans, outs)]
         return list(outs), tans, program.trace.rebuild
 
-    def vjp(self, args, kwargs, nums):
+    def vjp(self, args, kwargs, nums, static=NO_STATIC):
         """``(outs, pullback, rebuild, shapes, dtypes)``: the outputs, ``pullback(seeds) ->
         [(m, *args[i].shape) for i in nums]``, and the shapes and dtypes of ``args[nums]``."""
-        program, (outs, R) = self._run(args, kwargs, tuple(nums), lambda p, V: p.forward(V))
+        program, (outs, R) = self._run(args, kwargs, tuple(nums), static,
+                                       lambda p, V: p.forward(V))
         outs = _constants(program, outs)
         trace = program.trace
         shapes = [trace.shapes[program.arg_positions.index(i)] for i in nums]
@@ -264,6 +522,16 @@ class CompiledFunction:
                     bars = program.backward(R, S)
             return batched_cotangents(bars, m, shapes, dtypes)
         return list(outs), pullback, trace.rebuild, shapes, dtypes
+
+
+def _user_stacklevel() -> int:
+    """The ``stacklevel`` (for a warning given by the caller) of the first frame outside this
+    toolkit's packages, so that a warning points at the user's call."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and \
+            frame.f_globals.get("__name__", "").split(".")[0] in ("adops", "revad", "dualad"):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def _in_user_fp_state(program, V, call):
