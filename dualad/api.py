@@ -20,7 +20,7 @@ from adops.compile import compiled as compiled_function, use_compiled
 from adops.fpstate import quiet
 from adops.inputs import as_primal, check_seed
 from adops.levels import Level, any_traced
-from adops.transform import (argnums_tuple, by_chunks, check_output, flatten, own,
+from adops.transform import (argnums_tuple, as_rows, by_chunks, check_output, flatten, own,
                              result_dtype)
 from .dual import Dual
 
@@ -164,7 +164,7 @@ def _sparse(f, args, kwargs, multiple, nums, sparsity, compiled):
             _, tans, _ = push_forward(f, args, kwargs, {i: tangents}, seeds.shape[0], compiled)
             if len(tans) != 1:
                 raise ValueError("sparsity= needs f to return one array")
-            return tans[0].reshape(seeds.shape[0], -1)
+            return as_rows(tans[0])
         return push
     return sparse_jacobian_of(f, args, kwargs, i, sparsity, "forward", push_for)
 
