@@ -1,8 +1,9 @@
 """Input handling both modes share: promotion of primals and checks of seeds.
 
 - ``as_primal(x)``: Python scalars, 0-d and n-d arrays, ints and bools become ``float64``;
-  ``float32`` stays ``float32``; ``float16`` is computed in ``float32``. Complex and object
-  inputs are refused with a message.
+  ``float32`` stays ``float32``; ``float16`` is computed in ``float32``. Non-native byte order
+  (``>f8`` on a little-endian machine) is converted to the native dtype of the same kind and
+  size, which changes no value. Complex and object inputs are refused with a message.
 - ``check_seed(seed, shape, batched, what)``: a tangent or cotangent must have the primal's
   shape, ``(*shape)``, or with ``batched=True`` a leading axis of directions, ``(k, *shape)``.
 """
@@ -11,11 +12,21 @@ from __future__ import annotations
 import numpy as np
 
 
+def native(dtype) -> np.dtype:
+    """``dtype`` in this machine's byte order; the kind and size, and so every value, stay.
+
+    >>> native(">f8") == np.float64, native(np.float32) == np.float32
+    (True, True)
+    """
+    dtype = np.dtype(dtype)
+    return dtype if dtype.isnative else dtype.newbyteorder("=")
+
+
 def as_primal(x, name: str = "input"):
     """``x`` as a float array the kernels accept (a value traced by an outer transform is kept).
 
-    >>> as_primal(3).dtype, as_primal(np.float32(1)).dtype
-    (dtype('float64'), dtype('float32'))
+    >>> as_primal(3).dtype, as_primal(np.float32(1)).dtype, as_primal(np.ones(2, ">f8")).dtype
+    (dtype('float64'), dtype('float32'), dtype('float64'))
     """
     from .levels import TracedBase
     if isinstance(x, TracedBase):
@@ -29,6 +40,8 @@ def as_primal(x, name: str = "input"):
         a = np.asarray(x)
     except Exception as exc:  # ragged lists and the like
         raise TypeError(f"{name} cannot be converted to a numeric array: {exc}") from None
+    if not a.dtype.isnative:  # a byte swap, no cast: the kernels run on native dtypes
+        a = a.astype(native(a.dtype))
     if a.dtype == np.float64 or a.dtype == np.float32:
         return a
     if a.dtype == np.float16:
@@ -55,6 +68,8 @@ def check_seed(seed, shape: tuple, dtype, batched: bool, what: str):
         if isinstance(seed, np.ma.MaskedArray):
             raise TypeError(f"{what} is a masked array; pass seed.filled(0)")
         s = np.asarray(seed)
+        if not s.dtype.isnative:
+            s = s.astype(native(s.dtype))
         if np.issubdtype(s.dtype, np.complexfloating):
             raise TypeError(f"{what} is complex ({s.dtype}); tangents and cotangents are real: "
                             "pass the real and imaginary parts as two separate seeds")

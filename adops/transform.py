@@ -21,7 +21,7 @@ import math
 
 import numpy as np
 
-from .inputs import auto_chunk, identity_chunks
+from .inputs import auto_chunk, identity_chunks, native
 from .levels import TracedBase
 
 
@@ -96,8 +96,12 @@ def check_output(leaf, where: str):
 
 
 def result_dtype(dtype):
-    """The float dtype derivatives are carried in for a value of ``dtype``."""
-    dtype = np.dtype(dtype)
+    """The float dtype derivatives are carried in for a value of ``dtype`` (native byte order).
+
+    >>> result_dtype(">f4"), result_dtype(int)
+    (dtype('float32'), dtype('float64'))
+    """
+    dtype = native(dtype)
     return dtype if dtype in (np.dtype(np.float32), np.dtype(np.float64)) else np.dtype(np.float64)
 
 
