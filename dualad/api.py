@@ -88,8 +88,8 @@ def jvp(f, primals, tangents, *, batched: bool = False, compiled: bool | None = 
     if len(primals) != len(tangents):
         raise ValueError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
     xs = [as_primal(p, f"primal {i}") for i, p in enumerate(primals)]
-    ts = [check_seed(t, x.shape, x.dtype, batched, f"tangent {i}")
-          for i, (t, x) in enumerate(zip(tangents, xs))]
+    ts = [check_seed(t, x.shape, x.dtype, batched, f"tangent {i}", given=getattr(p, "dtype", None))
+          for i, (t, x, p) in enumerate(zip(tangents, xs, primals))]
     ks = {t.shape[0] for t in ts}
     if len(ks) > 1:
         raise ValueError(f"jvp: tangents carry different numbers of directions {sorted(ks)}")
