@@ -1,21 +1,38 @@
 """Input handling both modes share: promotion of primals and checks of seeds.
 
 - ``as_primal(x)``: Python scalars, 0-d and n-d arrays, ints and bools become ``float64``;
-  ``float32`` stays ``float32``; ``float16`` is computed in ``float32``. Complex and object
-  inputs are refused with a message.
-- ``check_seed(seed, shape, batched, what)``: a tangent or cotangent must have the primal's
-  shape, ``(*shape)``, or with ``batched=True`` a leading axis of directions, ``(k, *shape)``.
+  ``float32`` stays ``float32``; ``float16`` is computed in ``float32``. Non-native byte order
+  (``>f8`` on a little-endian machine) is converted to the native dtype of the same kind and
+  size, which changes no value. Complex and object inputs are refused with a message.
+- ``check_seed(seed, shape, dtype, batched, what)``: a tangent or cotangent must have the
+  primal's (or output's) shape, ``(*shape)``, or with ``batched=True`` a leading axis of
+  directions, ``(k, *shape)``; and, when it is an array (or a numpy scalar), the primal's dtype,
+  as JAX requires: a float64 tangent cast silently to a float32 primal's dtype loses its values
+  (1e-50 becomes 0.0), and a float32 tangent for a float64 primal is most likely a mistake.
+  Python numbers and lists of them carry no dtype of their own and are converted to the
+  primal's dtype, as numpy converts Python scalars that meet an array (NEP 50). Byte order
+  does not count: ``>f8`` matches ``float64``.
 """
 from __future__ import annotations
 
 import numpy as np
 
 
+def native(dtype) -> np.dtype:
+    """``dtype`` in this machine's byte order; the kind and size, and so every value, stay.
+
+    >>> native(">f8") == np.float64, native(np.float32) == np.float32
+    (True, True)
+    """
+    dtype = np.dtype(dtype)
+    return dtype if dtype.isnative else dtype.newbyteorder("=")
+
+
 def as_primal(x, name: str = "input"):
     """``x`` as a float array the kernels accept (a value traced by an outer transform is kept).
 
-    >>> as_primal(3).dtype, as_primal(np.float32(1)).dtype
-    (dtype('float64'), dtype('float32'))
+    >>> as_primal(3).dtype, as_primal(np.float32(1)).dtype, as_primal(np.ones(2, ">f8")).dtype
+    (dtype('float64'), dtype('float32'), dtype('float64'))
     """
     from .levels import TracedBase
     if isinstance(x, TracedBase):
@@ -29,6 +46,8 @@ def as_primal(x, name: str = "input"):
         a = np.asarray(x)
     except Exception as exc:  # ragged lists and the like
         raise TypeError(f"{name} cannot be converted to a numeric array: {exc}") from None
+    if not a.dtype.isnative:  # a byte swap, no cast: the kernels run on native dtypes
+        a = a.astype(native(a.dtype))
     if a.dtype == np.float64 or a.dtype == np.float32:
         return a
     if a.dtype == np.float16:
@@ -45,16 +64,33 @@ def as_primal(x, name: str = "input"):
     raise TypeError(f"{name} has dtype {a.dtype}; pass numbers (ints, floats or float arrays)")
 
 
-def check_seed(seed, shape: tuple, dtype, batched: bool, what: str):
-    """Validate a tangent/cotangent against its primal ``shape``; return ``(k, *shape)``."""
+def check_seed(seed, shape: tuple, dtype, batched: bool, what: str, given=None,
+               of: str = "its primal"):
+    """Validate a tangent/cotangent against its primal's (or output's, ``of``) ``shape`` and
+    ``dtype`` (see module doc); return it as ``(k, *shape)`` of ``dtype``. ``given``: the dtype
+    the primal was passed with, when :func:`as_primal` promoted it (an int or float16 array): a
+    seed of that dtype is accepted too, and widened exactly.
+
+    >>> check_seed([1, 2], (2,), np.float32, False, "tangent 0").dtype
+    dtype('float32')
+    >>> check_seed(np.ones(2), (2,), np.float32, False, "tangent 0")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    TypeError: tangent 0 has dtype float64 but its primal has dtype float32; ...
+    """
     from .levels import TracedBase
+    dtype = np.dtype(dtype)
     traced = isinstance(seed, TracedBase)
     if traced:
         s = seed
+        _check_seed_dtype(s.dtype, dtype, None, what, of)
     else:
         if isinstance(seed, np.ma.MaskedArray):
             raise TypeError(f"{what} is a masked array; pass seed.filled(0)")
         s = np.asarray(seed)
+        if not s.dtype.isnative:
+            s = s.astype(native(s.dtype))
+        if getattr(seed, "dtype", None) is not None:  # an array or numpy scalar, not a list
+            _check_seed_dtype(s.dtype, dtype, given, what, of)
         if np.issubdtype(s.dtype, np.complexfloating):
             raise TypeError(f"{what} is complex ({s.dtype}); tangents and cotangents are real: "
                             "pass the real and imaginary parts as two separate seeds")
@@ -68,9 +104,23 @@ def check_seed(seed, shape: tuple, dtype, batched: bool, what: str):
                              f"(k, *{tuple(shape)}) = (k,) + {tuple(shape)}: one row per direction")
         return s if traced else s.astype(dtype, copy=False)
     if tuple(s.shape) != tuple(shape):
-        raise ValueError(f"{what} has shape {s.shape} but its primal has shape {tuple(shape)}; "
+        raise ValueError(f"{what} has shape {s.shape} but {of} has shape {tuple(shape)}; "
                          "they must match (or pass batched=True with a leading axis of directions)")
     return s[None] if traced else s.astype(dtype, copy=False)[None]
+
+
+def _check_seed_dtype(got, dtype, given, what, of):
+    """A seed's dtype must be its primal's: refuse a cast that would change values silently."""
+    if got == dtype or given is not None and got == native(given) or \
+            np.issubdtype(got, np.complexfloating):  # complex: refused below, with its own advice
+        return
+    kind = what.split()[0]
+    why = ("a silent cast could round, overflow or flush its values to zero (a float64 1e-50 "
+           "is 0.0 in float32)" if not np.can_cast(got, dtype, "safe") else
+           f"a {got} {kind} for {dtype} values carries less precision than they do, which "
+           "usually means it was computed in the wrong dtype")
+    raise TypeError(f"{what} has dtype {got} but {of} has dtype {dtype}; they must match, as in "
+                    f"JAX: {why}. Pass {kind}.astype(np.{dtype.name})")
 
 
 #: bytes of one seed block (chunk directions x one input or output) the automatic chunk aims for

@@ -340,10 +340,13 @@ class Trace:
             raise ValueError(f"vjp: the function has {len(self.values)} outputs but the "
                              f"cotangent has {len(leaves)}; pass one per output, in the same "
                              "tuple/list structure")
-        seeds = [check_seed(u, np.shape(v) if not isinstance(v, Traced) else v.shape,
-                            result_dtype(np.asarray(v).dtype if not isinstance(v, Traced)
-                                         else v.dtype), batched, "cotangent")
-                 for u, v in zip(leaves, self.values)]
+        seeds = []
+        for j, (u, v) in enumerate(zip(leaves, self.values)):
+            if not isinstance(v, Traced):
+                v = np.asarray(v)
+            name = f" {j}" if self.is_tree else ""
+            seeds.append(check_seed(u, v.shape, result_dtype(v.dtype), batched, "cotangent" + name,
+                                    given=v.dtype, of=f"output{name}" if name else "its output"))
         ks = {s.shape[0] for s in seeds}
         if len(ks) > 1:
             raise ValueError(f"vjp: cotangents carry different numbers of seeds {sorted(ks)}")

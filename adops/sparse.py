@@ -271,7 +271,8 @@ class Colouring:
     def recover(self, pushed) -> sp.csr_matrix:
         """``J`` from the pushed seeds, ``(n_colours, m)`` forward or ``(n_colours, n)``
         reverse (the modes' batched layout: one row per seed)."""
-        pushed = np.asarray(pushed).reshape(self.n_colours, -1)
+        m, n = self.pattern.shape  # explicit: reshape(0, -1) of no colours is ambiguous
+        pushed = np.asarray(pushed).reshape(self.n_colours, m if self.mode == "forward" else n)
         if self.mode == "forward":
             return recover_columns(pushed.T, self.pattern, self.colours)
         return recover_rows(pushed, self.pattern, self.colours)

@@ -9,15 +9,19 @@ results the caller owns. Written once, so the two modes cannot drift apart.
   batched JVP (forward) or VJP (reverse); it is called on ``ceil(n / k)`` blocks of identity rows
   and the blocks are stacked to ``(n, *shape_j)``. So ``jacfwd`` is the chunked ``jvp`` and
   ``jacrev`` the chunked ``vjp``.
+- :func:`as_rows` flattens a batch ``(w, *shape)`` to ``(w, n)`` with explicit sizes, which an
+  empty batch or empty rows need.
 - :func:`own` makes a result the caller's: a fresh (unless provably unshared), writable,
   C-contiguous array of the requested dtype, sharing no memory with the inputs or seeds. Values
   traced by an outer transform (nesting) pass through untouched.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from .inputs import auto_chunk, identity_chunks
+from .inputs import auto_chunk, identity_chunks, native
 from .levels import TracedBase
 
 
@@ -92,8 +96,12 @@ def check_output(leaf, where: str):
 
 
 def result_dtype(dtype):
-    """The float dtype derivatives are carried in for a value of ``dtype``."""
-    dtype = np.dtype(dtype)
+    """The float dtype derivatives are carried in for a value of ``dtype`` (native byte order).
+
+    >>> result_dtype(">f4"), result_dtype(int)
+    (dtype('float32'), dtype('float64'))
+    """
+    dtype = native(dtype)
     return dtype if dtype in (np.dtype(np.float32), np.dtype(np.float64)) else np.dtype(np.float64)
 
 
@@ -114,6 +122,18 @@ def own(a, dtype=None, guards=()):
             not any(np.may_share_memory(a, g) for g in guards if isinstance(g, np.ndarray)):
         return a
     return np.array(a, order="C", copy=True)
+
+
+def as_rows(a):
+    """``a: (w, *shape)`` as ``(w, n)``, n the size of one row. The size is explicit because
+    ``reshape(w, -1)`` cannot infer it when there are no rows (w = 0: an empty input's Jacobian
+    seeds none).
+
+    >>> as_rows(np.zeros((0, 2, 3))).shape, as_rows(np.ones((2, 3))).shape
+    ((0, 6), (2, 3))
+    """
+    a = np.asarray(a)
+    return a.reshape(a.shape[0], math.prod(a.shape[1:]))
 
 
 def batched_cotangents(bars, m: int, shapes, dtypes):

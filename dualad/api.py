@@ -21,7 +21,7 @@ from adops.compile import NO_STATIC, RunEagerly, Static, compiled as compiled_fu
 from adops.fpstate import quiet
 from adops.inputs import as_primal, check_seed
 from adops.levels import Level, any_traced
-from adops.transform import (argnums_tuple, by_chunks, check_output, flatten, own,
+from adops.transform import (argnums_tuple, as_rows, by_chunks, check_output, flatten, own,
                              result_dtype)
 from .dual import Dual
 
@@ -96,8 +96,8 @@ def jvp(f, primals, tangents, *, batched: bool = False, compiled: bool | None = 
     if len(primals) != len(tangents):
         raise ValueError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
     xs = [as_primal(p, f"primal {i}") for i, p in enumerate(primals)]
-    ts = [check_seed(t, x.shape, x.dtype, batched, f"tangent {i}")
-          for i, (t, x) in enumerate(zip(tangents, xs))]
+    ts = [check_seed(t, x.shape, x.dtype, batched, f"tangent {i}", given=getattr(p, "dtype", None))
+          for i, (t, x, p) in enumerate(zip(tangents, xs, primals))]
     ks = {t.shape[0] for t in ts}
     if len(ks) > 1:
         raise ValueError(f"jvp: tangents carry different numbers of directions {sorted(ks)}")
@@ -179,7 +179,7 @@ def _sparse(f, args, kwargs, multiple, nums, sparsity, compiled, static):
                                       static)
             if len(tans) != 1:
                 raise ValueError("sparsity= needs f to return one array")
-            return tans[0].reshape(seeds.shape[0], -1)
+            return as_rows(tans[0])
         return push
     return sparse_jacobian_of(f, args, kwargs, i, sparsity, "forward", push_for)
 

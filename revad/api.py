@@ -25,7 +25,8 @@ from adops.compile import NO_STATIC, RunEagerly, Static, compiled, use_compiled
 from adops.inputs import as_primal
 from adops.levels import any_traced
 from adops.program import BranchChanged, Tape, Trace, Var
-from adops.transform import argnums_tuple, batched_cotangents, by_chunks, own, result_dtype
+from adops.transform import (argnums_tuple, as_rows, batched_cotangents, by_chunks, own,
+                             result_dtype)
 from .backward import sweep
 
 
@@ -219,8 +220,7 @@ def _sparse(f, args, kwargs, multiple, nums, sparsity, compiled, static):
         out_shape = tuple(np.shape(lin.values[0]))
 
         def push(seeds):
-            return lin.pull([seeds.reshape((seeds.shape[0],) + out_shape)])[0].reshape(
-                seeds.shape[0], -1)
+            return as_rows(lin.pull([seeds.reshape((seeds.shape[0],) + out_shape)])[0])
         return push
     return sparse_jacobian_of(f, args, kwargs, nums[0], sparsity, "reverse", push_for)
 

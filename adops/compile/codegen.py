@@ -466,8 +466,9 @@ def _group_primal(src, tape, g, gi):
     _group_inputs(src, tape, g, gi)
     for e in g.outputs:
         src(f"v{e} = np.empty({tuple(g.shape)!r}, dtype=np.{g.dtype})", 1)
-    args = [f"a{gi}_{k}" for k in range(len(g.inputs))] + [f"v{e}.reshape(-1)" for e in g.outputs]
-    src(f"g{gi}_primal({_size(g.shape)}, {', '.join(args)})", 1)
+    n = _size(g.shape)  # explicit sizes: reshape(-1) cannot infer a size next to a 0
+    args = [f"a{gi}_{k}" for k in range(len(g.inputs))] + [f"v{e}.reshape({n})" for e in g.outputs]
+    src(f"g{gi}_primal({n}, {', '.join(args)})", 1)
 
 
 def _generic_value(src, tape, e, depth=1):
@@ -544,10 +545,11 @@ def _entry_jvp(src, tape, steps, leaves, outs, groups, guard_at, depends):
             touts = [e for e in s.outputs if e in depends]
             for e in touts:
                 src(f"t{e} = np.empty((k,) + {tuple(s.shape)!r}, dtype=np.{s.dtype})", 1)
+            n = _size(s.shape)  # explicit: with k = 0 directions, reshape(k, -1) is ambiguous
             args = [f"a{gi}_{kk}" for kk in range(len(s.inputs))] + \
-                   [f"u{gi}_{kk}" for kk in tin] + [f"v{e}.reshape(-1)" for e in s.outputs] + \
-                   [f"t{e}.reshape(k, -1)" for e in touts]
-            src(f"g{gi}_jvp({_size(s.shape)}, k, {', '.join(args)})", 1)
+                   [f"u{gi}_{kk}" for kk in tin] + [f"v{e}.reshape({n})" for e in s.outputs] + \
+                   [f"t{e}.reshape(k, {n})" for e in touts]
+            src(f"g{gi}_jvp({n}, k, {', '.join(args)})", 1)
         _emit_guards(src, tape, guard_at.get(si, []))
     tans = "(" + "".join(f"t{o}, " if o is not None and o in depends else "None, "
                          for o in outs) + ")"
@@ -615,11 +617,12 @@ def _entry_vjp(src, tape, steps, leaves, outs, groups, guard_at, depends, wrt):
             cins = [k for k, key in enumerate(s.inputs) if type(key) is int and key in depends]
             live = [e for e in bouts if e in reach]
             src(f"if {' or '.join(f'b{e} is not None' for e in live) or 'False'}:", 1)
+            n = _size(s.shape)  # explicit: with m = 0 seeds, reshape(m, -1) is ambiguous
             for e in bouts:
-                zeros = f"np.zeros((m, {_size(s.shape)}), dtype=np.{s.dtype})"
+                zeros = f"np.zeros((m, {n}), dtype=np.{s.dtype})"
                 if e in reach:  # a broadcast cotangent (a sum's) is read with stride 0
                     src(f"q{e} = {zeros} if b{e} is None else "
-                        f"np.broadcast_to(b{e}, (m,) + {tuple(s.shape)!r}).reshape(m, -1)", 2)
+                        f"np.broadcast_to(b{e}, (m,) + {tuple(s.shape)!r}).reshape(m, {n})", 2)
                 else:
                     src(f"q{e} = {zeros}", 2)
             for k in cins:

@@ -17,6 +17,7 @@ from numba import njit
 
 from ..kernels import smul, unbroadcast  # noqa: F401  (generated code imports them from here)
 from ..program import BranchChanged, _same
+from ..transform import as_rows
 
 _SCALARS: dict = {}
 
@@ -91,13 +92,19 @@ def flat_input(x, shape, kind):
 
 
 def flat_tangent(t, shape, kind):
-    """The batched form of :func:`flat_input`: ``(k, n)`` for a tangent ``(k, *x.shape)``."""
+    """The batched form of :func:`flat_input`: ``(k, n)`` for a tangent ``(k, *x.shape)``.
+    Sizes are explicit (:func:`adops.transform.as_rows`): with k = 0 directions,
+    ``reshape(k, -1)`` cannot infer n.
+
+    >>> flat_tangent(np.zeros((0, 2, 3)), (2, 3), "full").shape
+    (0, 6)
+    """
     k = t.shape[0]
     if kind == "full":
         # a strided (k, n) view is read in place (slices of a seed are the common case)
-        return t if t.ndim == 2 else t.reshape(k, -1)
+        return t if t.ndim == 2 else as_rows(t)
     if kind == "one":
         return t.reshape(k, 1)
     nd = len(shape)
     t = t.reshape(t.shape[:1] + (1,) * (nd - (t.ndim - 1)) + t.shape[1:])
-    return np.ascontiguousarray(np.broadcast_to(t, (k,) + tuple(shape))).reshape(k, -1)
+    return as_rows(np.ascontiguousarray(np.broadcast_to(t, (k,) + tuple(shape))))
