@@ -21,11 +21,11 @@ from collections import defaultdict
 
 import numpy as np
 
-from . import jacobians
+from .teaching import jacobians
 from . import second_order
 from . import tiers
 from .depth import paragraph as depth_paragraph, plot as plot_depth, read_csv as read_depth_csv
-from .graph import draw as draw_graph
+from .teaching.graph import draw as draw_graph
 
 PLOTS = ["time_vs_n.png", "time_vs_m.png", "heatmap.png", "cost_in_evals.png", "memory.png",
          tiers.PLOT]

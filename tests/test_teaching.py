@@ -12,7 +12,8 @@ import pytest
 
 import dualad
 import revad
-from compare import depth, jacobians
+from compare import depth
+from compare.teaching import jacobians
 from compare.graph import crossings, draw, fmt, layout, to_html, trace_graph
 from compare.vanishing import study
 

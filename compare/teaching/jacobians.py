@@ -20,6 +20,8 @@ import dualad
 import revad
 from adops.inputs import as_primal
 
+from .names import arg_names
+
 
 def f_3_to_2(x, y, z):
     """R^3 -> R^2: ``[x y + z, sin(x) z]``: more inputs than outputs (reverse needs fewer sweeps)."""
@@ -52,7 +54,6 @@ def sweeps(f, *args) -> dict:
         >>> bool(np.allclose(np.stack(s["columns"], axis=1), np.stack(s["rows"])))
         True
     """
-    from .graph import arg_names
     xs = [as_primal(a, f"argument {i}") for i, a in enumerate(args)]
     sizes = [x.size for x in xs]
     n = sum(sizes)
