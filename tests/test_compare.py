@@ -11,7 +11,7 @@ from numba import vectorize
 import adops
 from compare import check_grads, recommend, run
 from compare.__main__ import main
-from compare.run import COLUMNS
+from compare.common.timing import COLUMNS
 
 ROOT = os.path.join(os.path.dirname(__file__), "..")
 
@@ -54,7 +54,7 @@ def test_plot_redraws_from_csv_alone(quick_reports, tmp_path):
 
 
 def test_asymmetry_is_measured(quick_reports):
-    from compare.report import best_times, read_rows
+    from compare.common.results import best_times, read_rows
     best = best_times(read_rows(str(quick_reports / "results.csv")))
     big = max(n for (p, n, m) in best if p == "dense" and m == 1)
     modes = best[("dense", big, 1)]
@@ -169,7 +169,7 @@ def test_user_problem_from_the_shell(tmp_path):
 
 
 def test_peers_when_installed(tmp_path):
-    from compare.peers import available
+    from compare.common.peers import available
     usable = [k for k, why in available().items() if why is None]
     if not usable:
         pytest.skip("neither jax nor torch is installed (pip install -e '.[peers]')")

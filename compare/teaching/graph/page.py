@@ -45,7 +45,7 @@ def _code_section(code, graph) -> str:
 
 
 def to_html(graph: Graph, jac=None, title: str = "", code: str | None = None) -> str:
-    """The self-contained page (see module docstring); ``jac``: :func:`compare.jacobians.sweeps`
+    """The self-contained page (see module docstring); ``jac``: :func:`compare.teaching.jacobians.sweeps`
     of the same function (the Jacobian section), or None for the one of ``graph``'s output alone
     along its inputs (given in the graph's values); ``code``: :func:`generated_code` of the same
     function (the generated-code section), or None for none."""
