@@ -64,8 +64,9 @@ def tag_eager(rows):
     return rows
 
 
-def _own_copy(f):
-    # a new function object: the compiled tier keys its programs by function
+def own_copy(f):
+    """A new function object calling ``f``: the compiled tier keys its programs by function, so
+    each mode (or probe) that gets its own copy pays, and reports, its own trace and compile."""
     def f_copy(x):
         return f(x)
     return f_copy
@@ -87,9 +88,9 @@ def measure(f, x, *, problem="user", n=None, m=None, repeat=3, versions="") -> l
     rows = []
     jacobians = {
         "forward": (auto_chunk(x.size),
-                    lambda k: dualad.jacfwd(_own_copy(f), chunk=k, compiled=True)),
+                    lambda k: dualad.jacfwd(own_copy(f), chunk=k, compiled=True)),
         "reverse": (auto_chunk(max(m, 1)),
-                    lambda k: revad.jacrev(_own_copy(f), chunk=k, compiled=True)),
+                    lambda k: revad.jacrev(own_copy(f), chunk=k, compiled=True)),
     }
     for mode, (k, make) in jacobians.items():
         jac = make(k)

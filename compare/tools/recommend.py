@@ -26,7 +26,7 @@ import numpy as np
 import dualad
 import revad
 from adops.inputs import as_primal, auto_chunk
-from ..common.compiled import payoff
+from ..common.compiled import own_copy as _own_copy, payoff
 from ..common.style import fmt_ms as _ms
 from ..common.timing import best_of, reverse_phases
 
@@ -87,14 +87,6 @@ class Recommendation:
 
 def _chunks(size):
     return sorted({k for k in (1, 8, 32, auto_chunk(size), size) if 1 <= k <= max(size, 1)})
-
-
-def _own_copy(f):
-    # a new function object per mode: the compiled tier keys its programs by function, so each
-    # mode's probe pays (and reports) its own trace and compile
-    def f_copy(x):
-        return f(x)
-    return f_copy
 
 
 def _forward_probes(f, x, n, repeat, compiled):
