@@ -179,3 +179,32 @@ def test_peers_when_installed(tmp_path):
     for peer in usable:
         assert f"{peer}-forward" in text and f"{peer}-reverse" in text
         assert f"{peer}-forward" in (tmp_path / "summary.md").read_text()
+
+
+# --------------------------------------------------------------------------------- the layout
+def test_each_study_is_one_module_with_the_interface_and_imports_no_other():
+    import ast
+    import importlib
+    import pkgutil
+
+    import compare.studies as studies
+    from compare.studies.base import Study
+    names = sorted(m.name for m in pkgutil.iter_modules(studies.__path__) if m.name != "base")
+    assert {"grid", "tiers", "depth", "hessian", "vanishing", "standard", "teaching"} <= set(names)
+    root = os.path.dirname(studies.__file__)
+    for name in names:
+        mod = importlib.import_module(f"compare.studies.{name}")
+        classes = [c for c in vars(mod).values()
+                   if isinstance(c, type) and issubclass(c, Study) and c is not Study]
+        assert len(classes) == 1 and classes[0].name == name, name
+        path = os.path.join(root, name)
+        files = ([os.path.join(path, f) for f in os.listdir(path) if f.endswith(".py")]
+                 if os.path.isdir(path) else [path + ".py"])
+        for file in files:      # imports inside functions included
+            for node in ast.walk(ast.parse(open(file).read())):
+                if isinstance(node, ast.ImportFrom) and node.level:
+                    target = (node.module or "").split(".")[0]
+                    others = set(names) - {name}
+                    assert target not in others, f"{file} imports the study {target}"
+                    if not node.module:
+                        assert not others & {a.name for a in node.names}, file
