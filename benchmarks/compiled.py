@@ -23,7 +23,7 @@ import numpy as np
 import dualad
 import revad
 from adops.compile import compiled
-from compare.timing import fixed_threads
+from compare.common.timing import fixed_threads
 
 
 def best(fn, repeat=5):

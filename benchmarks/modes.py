@@ -24,7 +24,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import dualad  # noqa: E402
-from compare.timing import best_of, fixed_threads, thread_note  # noqa: E402
+from compare.common.timing import best_of, fixed_threads, thread_note  # noqa: E402
 import revad  # noqa: E402
 
 

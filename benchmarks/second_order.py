@@ -8,7 +8,7 @@ Reports:
 - Rosenbrock (the sum form, as benchmarks/modes.py), n = 10^5 and 10^6: time(revad.hvp) /
   time(revad.grad); target at most 3 (one forward-over-reverse sweep: the gradient's sweep run
   on Duals carrying one direction);
-- the full Hessian of the dense scalar problem of :mod:`compare.second_order` at n = 100 and
+- the full Hessian of the dense scalar problem of :mod:`compare.studies.hessian` at n = 100 and
   1000 by each composition of the modes, and ``jax.jit(jax.hessian(f))`` when JAX is installed.
   A composition whose time at n = 1000, extrapolated from n = 100 as n^3 (a lower bound: the
   forward-inside compositions grow like n^4), exceeds ``--max-seconds`` is not run there.
@@ -29,8 +29,8 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from compare.second_order import COMPOSITIONS, make  # noqa: E402
-from compare.timing import best_of, fixed_threads, thread_note  # noqa: E402
+from compare.studies.hessian import COMPOSITIONS, make  # noqa: E402
+from compare.common.timing import best_of, fixed_threads, thread_note  # noqa: E402
 import revad  # noqa: E402
 
 
@@ -132,7 +132,7 @@ def _run(args, argv):
     if args.profile:
         profile_hvp(rosenbrock, x, v, f"Rosenbrock, n = {n}")
 
-    print("\n## Full Hessian of the dense problem (compare.second_order.make)\n")
+    print("\n## Full Hessian of the dense problem (compare.studies.hessian.make)\n")
     peers = {}
     try:
         import jax

@@ -4,13 +4,20 @@
 - :func:`check_grads`: forward vs reverse vs finite differences vs the dot-product identity;
 - :func:`recommend`: which mode and chunk width for your function, from measured probes;
 - :func:`run`: time the full Jacobian of your own function in both modes.
+
+Layout: ``studies/`` (one module per study, one interface), ``pipeline.py`` (the default run),
+``report.py`` (summary.md from the studies' sections), ``cli.py`` (every subcommand's
+arguments), ``common/`` (timing, CSV rows, styles, peers), ``problems/`` (the functions timed),
+``teaching/`` (graph and Jacobian pictures), ``tools/`` (check_grads, recommend, run).
 """
 import sys as _sys
 
 try:
+    # through the documented modules compare.check and compare.recommend (thin re-exports of
+    # compare.tools), so that importing them later cannot rebind the names below
     from .check import check_grads, GradCheckReport, HessianCheckReport
     from .recommend import recommend, Recommendation
-    from .run import run
+    from .tools.run import run
     from .problems import PROBLEMS, Problem
 except KeyboardInterrupt:
     # Ctrl-C while `python -m compare` (or adcompare) is still importing numpy and numba: the

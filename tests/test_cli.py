@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 
-from compare.__main__ import CliError, load_problem, main
+from compare.cli import CliError, load_problem, main
 
 ROOT = os.path.join(os.path.dirname(__file__), "..")
 _names = itertools.count()
@@ -145,7 +145,7 @@ def test_rule_is_in_the_help(capsys):
 
 # ------------------------------------------------------------------------------ Ctrl-C
 def test_keyboard_interrupt_anywhere_in_main(monkeypatch, capsys):
-    import compare.__main__ as cli
+    import compare.cli as cli
 
     def interrupted(*a, **k):
         raise KeyboardInterrupt
@@ -246,8 +246,8 @@ def _unchanged(before):
 
 
 def test_timing_fixes_blas_threads_and_restores_them():
-    from compare.report import summary
-    from compare.timing import fixed_threads, measure
+    from compare.common.timing import fixed_threads, measure
+    from compare.studies.grid.summary import header
     before = _blas_threads()
     assert before, "numpy loads a BLAS"
     with fixed_threads(1):
@@ -258,7 +258,7 @@ def test_timing_fixes_blas_threads_and_restores_them():
     assert _unchanged(before)       # (numba may have loaded scipy's BLAS meanwhile)
     assert all("1 thread" in r["blas"] and not re.search(r"\d threads", r["blas"])
                for r in rows)
-    text = summary([dict(r, n=int(r["n"]), m=int(r["m"])) for r in rows], "cmd")
+    text = "\n".join(header([dict(r, n=int(r["n"]), m=int(r["m"])) for r in rows], "cmd"))
     assert "BLAS threads while timing: " in text and "1 thread" in text
     if max(before.values()) >= 2:
         rows = measure(lambda x: x * 2.0, np.ones(2), repeat=1, fd=False, memory=False,
@@ -273,7 +273,7 @@ def test_blas_loaded_while_timing_is_limited_too():
     """numba loads scipy's BLAS on its first compile, inside the timed block: best_of limits it
     after the warm-up call (simulated here by a BLAS back at 2 threads inside the block)."""
     from threadpoolctl import threadpool_limits
-    from compare.timing import best_of, fixed_threads
+    from compare.common.timing import best_of, fixed_threads
     before = _blas_threads()
     if max(before.values()) < 2:
         pytest.skip("BLAS runs one thread on this machine")
@@ -287,7 +287,7 @@ def test_blas_loaded_while_timing_is_limited_too():
 
 def test_torch_is_told_the_same():
     torch = pytest.importorskip("torch")
-    from compare.timing import fixed_threads, thread_note
+    from compare.common.timing import fixed_threads, thread_note
     before = torch.get_num_threads()
     with fixed_threads(1):
         assert torch.get_num_threads() == 1 and "torch: 1 thread" in thread_note()

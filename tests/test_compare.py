@@ -11,7 +11,7 @@ from numba import vectorize
 import adops
 from compare import check_grads, recommend, run
 from compare.__main__ import main
-from compare.run import COLUMNS
+from compare.common.timing import COLUMNS
 
 ROOT = os.path.join(os.path.dirname(__file__), "..")
 
@@ -54,7 +54,7 @@ def test_plot_redraws_from_csv_alone(quick_reports, tmp_path):
 
 
 def test_asymmetry_is_measured(quick_reports):
-    from compare.report import best_times, read_rows
+    from compare.common.results import best_times, read_rows
     best = best_times(read_rows(str(quick_reports / "results.csv")))
     big = max(n for (p, n, m) in best if p == "dense" and m == 1)
     modes = best[("dense", big, 1)]
@@ -169,7 +169,7 @@ def test_user_problem_from_the_shell(tmp_path):
 
 
 def test_peers_when_installed(tmp_path):
-    from compare.peers import available
+    from compare.common.peers import available
     usable = [k for k, why in available().items() if why is None]
     if not usable:
         pytest.skip("neither jax nor torch is installed (pip install -e '.[peers]')")
@@ -179,3 +179,32 @@ def test_peers_when_installed(tmp_path):
     for peer in usable:
         assert f"{peer}-forward" in text and f"{peer}-reverse" in text
         assert f"{peer}-forward" in (tmp_path / "summary.md").read_text()
+
+
+# --------------------------------------------------------------------------------- the layout
+def test_each_study_is_one_module_with_the_interface_and_imports_no_other():
+    import ast
+    import importlib
+    import pkgutil
+
+    import compare.studies as studies
+    from compare.studies.base import Study
+    names = sorted(m.name for m in pkgutil.iter_modules(studies.__path__) if m.name != "base")
+    assert {"grid", "tiers", "depth", "hessian", "vanishing", "standard", "teaching"} <= set(names)
+    root = os.path.dirname(studies.__file__)
+    for name in names:
+        mod = importlib.import_module(f"compare.studies.{name}")
+        classes = [c for c in vars(mod).values()
+                   if isinstance(c, type) and issubclass(c, Study) and c is not Study]
+        assert len(classes) == 1 and classes[0].name == name, name
+        path = os.path.join(root, name)
+        files = ([os.path.join(path, f) for f in os.listdir(path) if f.endswith(".py")]
+                 if os.path.isdir(path) else [path + ".py"])
+        for file in files:      # imports inside functions included
+            for node in ast.walk(ast.parse(open(file).read())):
+                if isinstance(node, ast.ImportFrom) and node.level:
+                    target = (node.module or "").split(".")[0]
+                    others = set(names) - {name}
+                    assert target not in others, f"{file} imports the study {target}"
+                    if not node.module:
+                        assert not others & {a.name for a in node.names}, file

@@ -8,7 +8,7 @@ import adops
 import dualad
 import revad
 from compare import check_grads
-from compare.check import COMPOSITIONS
+from compare.tools.check import COMPOSITIONS
 
 FOUR = {"forward-over-reverse": lambda f: dualad.jacfwd(revad.grad(f)),
         "reverse-over-reverse": lambda f: revad.jacrev(revad.grad(f)),
@@ -127,7 +127,7 @@ def test_check_grads_order2_with_small_chunks():
 # --------------------------------------------------------------- compare's second-order study
 def test_hessian_subcommand_writes_csv_plot_and_conclusions(tmp_path):
     from compare.__main__ import main
-    from compare.second_order import COMPOSITIONS as TIMED, read_csv
+    from compare.studies.hessian import COMPOSITIONS as TIMED, read_csv
     assert main(["hessian", "--n", "4", "12", "--repeat", "1", "--no-peers", "--no-progress",
                  "--out", str(tmp_path)]) == 0
     rows = read_csv(str(tmp_path / "hessian.csv"))
@@ -143,7 +143,7 @@ def test_hessian_subcommand_writes_csv_plot_and_conclusions(tmp_path):
 
 
 def test_study_stops_a_method_whose_extrapolated_time_is_over_the_limit():
-    from compare.second_order import study
+    from compare.studies.hessian import study
     rows = study((4, 8, 16), repeat=1, max_seconds=1e-9)
     timed = [r for r in rows if r["seconds"] != ""]
     assert {r["n"] for r in timed} == {4}      # every method is stopped after its first size
@@ -152,7 +152,7 @@ def test_study_stops_a_method_whose_extrapolated_time_is_over_the_limit():
 
 
 def test_paragraph_flags_a_wrong_hessian():
-    from compare.second_order import paragraph
+    from compare.studies.hessian import paragraph
     row = dict(problem="p", n=10, first_call_seconds=0.1, peak_bytes=1.0, repeat=1,
                predicted_seconds=None)
     rows = [dict(row, method=m, seconds=s, rel_error=e) for m, s, e in (

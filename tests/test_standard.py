@@ -1,4 +1,4 @@
-"""The standard problems (compare.standard): sizes as ADBench publishes them, derivatives of both
+"""The standard problems (compare.problems.standard, timed by compare.studies.standard): sizes as ADBench publishes them, derivatives of both
 modes against finite differences, structural patterns that cover every nonzero, coloured
 Jacobians equal to dense ones, objectives against independent implementations, and the timing
 harness end to end on small instances."""
@@ -12,9 +12,9 @@ import scipy.stats
 import dualad
 import revad
 from adops import sparse
-from compare import standard as st
-from compare import standard_run as sr
-from compare.timing import finite_differences
+from compare.common.timing import finite_differences
+from compare.problems import standard as st
+from compare.studies import standard as sr
 
 SMALL = [("gmm", dict(d=3, K=4, N=30)), ("ba", dict(n_cams=3, n_pts=5, n_obs=12)),
          ("ht", dict(model="small", c=5)), ("lstm", dict(l=2, c=5)), ("banded", dict(n=12))]

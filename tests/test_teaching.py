@@ -12,9 +12,10 @@ import pytest
 
 import dualad
 import revad
-from compare import depth, jacobians
+from compare.studies import depth
+from compare.teaching import jacobians
 from compare.graph import crossings, draw, fmt, layout, to_html, trace_graph
-from compare.vanishing import study
+from compare.studies.vanishing import study
 
 ROOT = os.path.join(os.path.dirname(__file__), "..")
 EXAMPLES = ["chain_rule.py", "two_layer_net.py", "sigmoid_neuron.py", "linear_model_graph.py",
@@ -250,7 +251,7 @@ def test_memory_grows_with_depth_in_reverse_mode_only(tmp_path):
     assert abs(fit["forward, 1 direction"]["memory_slope"]) < 0.3
     # the report draws it from depth.csv beside results.csv, and states the slopes
     from compare.report import write_report
-    from compare.run import run
+    from compare import run
     run(lambda x: np.sum(np.sin(x)), np.ones(3), repeat=1, csv_path=str(tmp_path / "results.csv"))
     depth.write_csv(rows, str(tmp_path / "depth.csv"))
     paths = write_report(str(tmp_path / "results.csv"), str(tmp_path))

@@ -9,10 +9,12 @@ import pytest
 from compare import recommend
 from compare.__main__ import main
 from compare.graph import draw, generated_code
-from compare.report import break_even, complete_grid, heatmap_grids, plot_heatmap, read_rows, \
-    best_times, write_report
-from compare.run import COLUMNS, Grid, run_grid
-from compare.tiers import payoff
+from compare.common.compiled import payoff
+from compare.common.results import best_times, break_even, complete_grid, heatmap_grids, read_rows
+from compare.common.timing import COLUMNS
+from compare.report import write_report
+from compare.studies.grid import Grid, run_grid
+from compare.studies.grid.plots import plot_heatmap
 
 HEAT = [("dense", n, m) for n in (2, 16) for m in (2, 16)]
 

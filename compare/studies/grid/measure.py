@@ -1,37 +1,28 @@
-"""Running the comparison grid: which (problem, n, m) configurations, in what order, into a CSV.
+"""The grid study's measurement: which (problem, n, m) configurations, in what order, into
+results.csv.
 
 Contract: :func:`run_grid` measures each configuration of a :class:`Grid` with
-:func:`compare.timing.measure` and appends its rows to ``results.csv`` as soon as they exist, so an
-interrupted run keeps every row measured so far; then, if the grid lists ``depths``, the
-memory-vs-depth study (:mod:`compare.depth`) into ``depth.csv`` beside it (a stale ``depth.csv``
-there is removed when the grid has none, so a report never mixes two runs), and likewise the
-second-order study (:mod:`compare.second_order`) into ``hessian.csv`` for ``hessian_ns``.
-The configurations in ``Grid.compiled`` are timed in the compiled tier too (:mod:`compare.tiers`,
-each compiled once per (problem, n, m, mode) from a fresh cache, compile time in
-``compile_seconds``). :func:`run` does the same for a user's own function. Column order is
-:data:`COLUMNS`.
+:func:`compare.common.timing.measure` and appends its rows to ``results.csv`` as soon as they
+exist, so an interrupted run keeps every row measured so far. The configurations in
+``Grid.compiled`` are timed in the compiled tier too (:mod:`compare.common.compiled`, each
+compiled once per (problem, n, m, mode) from a fresh cache, compile time in
+``compile_seconds``). Column order is
+:data:`compare.common.timing.COLUMNS`. :data:`PEERS`: JAX and PyTorch timing the grid's
+problems.
 """
 from __future__ import annotations
 
 import contextlib
-import csv
-import os
-import platform
 import sys
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import depth as depth_study
-from . import second_order
-from . import tiers
-from .depth import DEFAULT_DEPTHS, QUICK_DEPTHS
-from .problems import PROBLEMS, Problem
-from .timing import BLAS_THREADS, fixed_threads, measure
-
-COLUMNS = ["problem", "mode", "n", "m", "chunk", "chunk_rule", "phase", "seconds", "repeat",
-           "first_call_seconds", "peak_bytes", "tape_bytes", "versions", "blas", "tier",
-           "compile_seconds"]
+from ...common import compiled as tiers
+from ...common import peers as peers_mod
+from ...common.rows import CsvSink
+from ...common.timing import BLAS_THREADS, COLUMNS, best_of, fixed_threads, measure, versions
+from ...problems import PROBLEMS, Problem
 
 
 @dataclass
@@ -45,8 +36,6 @@ class Grid:
     chunks: tuple = (1, None)
     fd_max_n: int = 1024
     name: str = "default"
-    depths: tuple = ()
-    hessian_ns: tuple = ()
     blas_threads: int | None = BLAS_THREADS
     compiled: list = field(default_factory=list)
 
@@ -83,8 +72,7 @@ def default_grid() -> Grid:
     return Grid(_configs(sweep_n=[4, 16, 64, 256, 1024, 4096],
                          sweep_m=[1, 4, 16, 64, 256, 1024, 4096],
                          heat=[2, 8, 32, 128, 512], elementwise=[4, 64, 512], n_fixed=16),
-                repeat=3, name="default", depths=DEFAULT_DEPTHS,
-                hessian_ns=second_order.DEFAULT_NS,
+                repeat=3, name="default",
                 compiled=_compiled_configs(
                     {"dense": [4, 16, 64, 256, 1024, 4096], "rosenbrock": [16, 256, 4096],
                      "mlp_loss": [16, 256, 4096]},
@@ -94,42 +82,17 @@ def default_grid() -> Grid:
 def quick_grid() -> Grid:
     return Grid(_configs(sweep_n=[4, 64, 2048], sweep_m=[1, 8, 512], heat=[2, 16, 128],
                          elementwise=[8], n_fixed=8), repeat=2, name="quick",
-                depths=QUICK_DEPTHS, hessian_ns=second_order.QUICK_NS,
                 compiled=_compiled_configs({"dense": [4, 64, 2048]}, sweep_m=[8, 512],
                                            heat=[2, 16, 128], n_fixed=8))
 
 
-def versions() -> str:
-    import numba
-    out = f"python {platform.python_version()}; numpy {np.__version__}; numba {numba.__version__}"
-    for peer in ("jax", "torch"):
-        if peer in sys.modules:
-            out += f"; {peer} {getattr(sys.modules[peer], '__version__', '?')}"
-    return out
-
-
-class CsvSink:
-    """Appends rows to a CSV file, writing the header once."""
-
-    def __init__(self, path: str):
-        self.path = path
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        with open(path, "w", newline="") as fh:
-            csv.DictWriter(fh, COLUMNS).writeheader()
-
-    def write(self, rows):
-        with open(self.path, "a", newline="") as fh:
-            w = csv.DictWriter(fh, COLUMNS, extrasaction="ignore")
-            for r in rows:
-                w.writerow(r)
-
-
 def run_grid(grid: Grid, csv_path: str, peers=(), progress=True, problems=PROBLEMS) -> int:
-    """Measure every configuration of ``grid``; returns the number of rows written."""
+    """Measure every configuration of ``grid`` into ``csv_path``; ``peers``: names of the peers
+    to time beside ours (:data:`PEERS`). Returns the number of rows written."""
     from tqdm import tqdm
-    sink = CsvSink(csv_path)
-    for peer in peers:
-        peer.load()
+    sink = CsvSink(csv_path, COLUMNS)
+    peers_mod.load(peers)
+    peers = [PEERS[name] for name in peers]
     ver = versions()
     count = 0
     bar = tqdm(grid.configs, disable=not progress, unit="config", file=sys.stderr)
@@ -149,21 +112,6 @@ def run_grid(grid: Grid, csv_path: str, peers=(), progress=True, problems=PROBLE
                 rows += _compiled_rows(f, x, name, m_eff, grid, ver, rows[0]["blas"])
             sink.write(rows)
             count += len(rows)
-    depth_csv = os.path.join(os.path.dirname(os.path.abspath(csv_path)), "depth.csv")
-    if grid.depths:
-        bar = tqdm(total=len(grid.depths), disable=not progress, unit="depth", file=sys.stderr)
-
-        def step(depth):
-            bar.set_description(f"memory vs depth T={depth}")
-            bar.update(1)
-        with fixed_threads(grid.blas_threads):      # its recurrence is a matmul per step
-            depth_study.study(grid.depths, repeat=grid.repeat, csv_path=depth_csv,
-                              progress=step)
-        bar.close()
-    elif os.path.exists(depth_csv):
-        os.remove(depth_csv)
-    second_order.beside(csv_path, grid.hessian_ns, repeat=grid.repeat, peers=peers,
-                        blas_threads=grid.blas_threads, progress=progress)
     return count
 
 
@@ -184,28 +132,34 @@ def _compiled_rows(f, x, name, m, grid, ver, blas):
     return rows
 
 
-def run(f, x, *, csv_path: str | None = None, repeat: int = 3, chunks=(1, None),
-        problem: str = "user", blas_threads: int | None = BLAS_THREADS) -> list[dict]:
-    """Time the full Jacobian of your own ``f`` at ``x`` in both modes (and finite differences).
+# ------------------------------------------------------------------------------------- peers
+def _peer_rows(problem, n, m, repeat, versions, mode, jac, x):
+    t, first = best_of(lambda: jac(x), repeat)
+    return [dict(problem=problem, mode=mode, n=n, m=m, chunk="", chunk_rule="", phase="jacobian", seconds=t,
+                 repeat=repeat, first_call_seconds=first, peak_bytes="", tape_bytes="",
+                 versions=versions)]
 
-    Args:
-        f: function of one array, written with numpy.
-        x: the point.
-        csv_path: also append the rows to this CSV (created with a header).
-        repeat: best-of repeats; chunks: forward/reverse chunk widths (None: automatic).
-        blas_threads: BLAS threads while timing (default 1; None: the library's default).
 
-    Returns:
-        The tidy rows (dicts with the columns of results.csv).
+def jax_peer(problem, n, m, repeat, versions):
+    import jax
+    import jax.numpy as jnp
+    jax.config.update("jax_enable_x64", True)
+    f, x = PROBLEMS[problem].make(n, m, jnp, np.random.default_rng(0))
+    x = jnp.asarray(x)
+    fwd = jax.jit(jax.jacfwd(f))
+    rev = jax.jit(jax.jacrev(f))
+    block = lambda j: (lambda x: j(x).block_until_ready())
+    return (_peer_rows(problem, n, m, repeat, versions, "jax-forward", block(fwd), x)
+            + _peer_rows(problem, n, m, repeat, versions, "jax-reverse", block(rev), x))
 
-    Example:
-        >>> import numpy as np
-        >>> rows = run(lambda x: np.sum(np.sin(x)), np.ones(3), repeat=1)
-        >>> sorted({r["mode"] for r in rows})
-        ['finite_differences', 'forward', 'numpy', 'reverse']
-    """
-    rows = measure(f, x, problem=problem, repeat=repeat, chunks=chunks, versions=versions(),
-                   blas_threads=blas_threads)
-    if csv_path:
-        CsvSink(csv_path).write(rows)
-    return rows
+
+def torch_peer(problem, n, m, repeat, versions):
+    import torch
+    torch.set_default_dtype(torch.float64)
+    f, x = PROBLEMS[problem].make(n, m, torch, np.random.default_rng(0))
+    x = torch.asarray(x)
+    return (_peer_rows(problem, n, m, repeat, versions, "torch-forward", torch.func.jacfwd(f), x)
+            + _peer_rows(problem, n, m, repeat, versions, "torch-reverse", torch.func.jacrev(f), x))
+
+
+PEERS = {"jax": jax_peer, "torch": torch_peer}

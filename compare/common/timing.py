@@ -1,4 +1,5 @@
-"""Timing full Jacobians in each mode: the measurements behind every table and plot.
+"""Timing full Jacobians in each mode: the measurements behind every table and plot, and the one
+timer every study uses (:func:`best_of`, :func:`timed`, :func:`fixed_threads`, :func:`peak_bytes`).
 
 Contract: :func:`measure(f, x, ...)` returns tidy rows (dicts), one per (mode, chunk, phase):
 
@@ -15,12 +16,14 @@ then the best of ``repeat`` ``perf_counter`` runs, with the BLAS thread pool fix
 default, :func:`fixed_threads`: OpenBLAS's threads spin when other processes keep the cores busy,
 which made one small dense Jacobian 40x slower). Peak memory is measured in a separate untimed
 run with ``tracemalloc`` (numpy reports its buffers to it); for reverse mode the tape's own
-``nbytes`` is recorded too.
+``nbytes`` is recorded too. :data:`COLUMNS` are results.csv's columns (the rows
+:func:`measure` returns); :func:`versions` fills every CSV's ``versions`` column.
 """
 from __future__ import annotations
 
 import contextlib
 import math
+import platform
 import sys
 import time
 import tracemalloc
@@ -32,6 +35,10 @@ import revad
 from adops.inputs import as_primal, auto_chunk, identity_chunks
 
 
+#: the columns of results.csv, the rows :func:`measure` (and the compiled tier's measure) return
+COLUMNS = ["problem", "mode", "n", "m", "chunk", "chunk_rule", "phase", "seconds", "repeat",
+           "first_call_seconds", "peak_bytes", "tape_bytes", "versions", "blas", "tier",
+           "compile_seconds"]
 BLAS_THREADS = 1  # the default thread count of BLAS (and PyTorch) while timing
 _active = []      # the limits fixed_threads holds: [(n, [threadpool limiters])], innermost last
 
@@ -92,11 +99,28 @@ def thread_note() -> str:
     return "; ".join(parts) or "no BLAS library loaded"
 
 
+def versions() -> str:
+    """The versions behind a timing, for every CSV's ``versions`` column: python, numpy, numba,
+    and jax / torch when they are loaded."""
+    import numba
+    out = f"python {platform.python_version()}; numpy {np.__version__}; numba {numba.__version__}"
+    for peer in ("jax", "torch"):
+        if peer in sys.modules:
+            out += f"; {peer} {getattr(sys.modules[peer], '__version__', '?')}"
+    return out
+
+
 def best_of(fn, repeat: int, once_above: float | None = None):
     """(best seconds over ``repeat`` runs after one warm-up, first-call seconds); with
     ``once_above``, a function whose first call took longer is timed once more only."""
+    _, best, first = timed(fn, repeat, once_above)
+    return best, first
+
+
+def timed(fn, repeat: int, once_above: float | None = None):
+    """:func:`best_of` that also returns the warm-up call's result: ``(result, best, first)``."""
     t = time.perf_counter()
-    fn()
+    out = fn()
     first = time.perf_counter() - t
     if once_above is not None and first > once_above:
         repeat = 1
@@ -106,7 +130,7 @@ def best_of(fn, repeat: int, once_above: float | None = None):
         t = time.perf_counter()
         fn()
         best = min(best, time.perf_counter() - t)
-    return best, first
+    return out, best, first
 
 
 def peak_bytes(fn) -> int:

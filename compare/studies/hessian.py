@@ -9,7 +9,7 @@ Contract: :func:`study(ns, ...)` times, for the dense scalar problem :func:`make
 - ``revad.hvp(f, (x,), (v,))`` (one ``H v``, forward-over-reverse) and ``revad.grad(f)`` (the unit);
 - ``jax.jit(jax.hessian(f))`` and ``torch.func.hessian(f)`` when those peers are installed;
 and appends one row per (method, n) to ``hessian.csv`` (:data:`COLUMNS`) as it goes. Timing
-follows :mod:`compare.timing`: a warm-up call (compilation excluded, reported as
+follows :mod:`compare.common.timing`: a warm-up call (compilation excluded, reported as
 ``first_call_seconds``), the best of ``repeat`` runs with BLAS fixed to ``blas_threads``, peak
 memory in a separate untimed run under ``tracemalloc`` (numpy's buffers; not the peers').
 ``rel_error`` is ``max|H - H_ref| / max|H_ref|`` against forward-over-reverse, so a composition
@@ -20,24 +20,25 @@ forward-inside compositions grow like n^4 on a dense problem).
 
 :func:`plot` draws ``hessian.png`` (time and peak memory vs n) and :func:`paragraph` the
 conclusions for summary.md, both from the CSV rows alone. ``python -m compare hessian`` runs the
-study on its own (:func:`main`) and writes ``hessian.md`` beside the plot.
+study on its own (:func:`standalone`) and writes ``hessian.md`` beside the plot.
 """
 from __future__ import annotations
 
-import argparse
-import csv
 import math
 import os
 import platform
-import shlex
 import sys
-import time
 
 import numpy as np
 
 import dualad
 import revad
-from .timing import BLAS_THREADS, fixed_threads, peak_bytes, thread_note
+
+from ..common import peers as peers_mod
+from ..common.rows import CsvSink, read_csv as _read_csv, remove_stale
+from ..common.style import HESSIAN_STYLE as STYLE, fmt_time, plt as _plt
+from ..common.timing import BLAS_THREADS, fixed_threads, peak_bytes, thread_note, timed, versions
+from .base import Section, Study
 
 COLUMNS = ["problem", "method", "n", "seconds", "first_call_seconds", "peak_bytes", "repeat",
            "rel_error", "predicted_seconds", "versions", "blas"]
@@ -52,12 +53,6 @@ DEFAULT_NS = (10, 30, 100, 300, 1000)
 QUICK_NS = (8, 32, 128)
 PROBLEM = "dense_scalar"
 CSV_NAME, PLOT_NAME, MD_NAME = "hessian.csv", "hessian.png", "hessian.md"
-STYLE = {"forward-over-reverse": ("tab:purple", "o"), "reverse-over-reverse": ("tab:red", "s"),
-         "forward-over-forward": ("tab:blue", "^"), "reverse-over-forward": ("tab:olive", "v"),
-         "hvp": ("black", "D"), "grad": ("tab:gray", "."), "jax-hessian": ("tab:cyan", "x"),
-         "torch-hessian": ("tab:green", "+")}
-
-
 def make(n: int, xp=np, rng=None):
     """The dense scalar problem ``f(x) = sum(tanh(W x + b)) + sum(x^2 sin x) / 2`` and its point.
 
@@ -98,25 +93,6 @@ def _peer_fns(name, n):
     return (lambda: h(x)), (lambda t: t.detach().numpy())
 
 
-def _peer_names(peers):
-    """Names of the peers to run, from names or compare.peers' peer functions."""
-    from .peers import PEERS
-    return [name for name, fn in PEERS.items() if name in peers or fn in peers]
-
-
-def _time(fn, repeat):
-    """(result of the warm-up call, best seconds, first-call seconds)."""
-    t = time.perf_counter()
-    out = fn()
-    first = time.perf_counter() - t
-    best = math.inf
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return out, best, first
-
-
 def study(ns=DEFAULT_NS, *, repeat: int = 3, peers=(), csv_path: str | None = None,
           max_seconds: float = 10.0, blas_threads: int | None = BLAS_THREADS,
           progress=None) -> list[dict]:
@@ -125,7 +101,7 @@ def study(ns=DEFAULT_NS, *, repeat: int = 3, peers=(), csv_path: str | None = No
     Args:
         ns: problem sizes, ascending.
         repeat: best of this many runs after a warm-up.
-        peers: ``"jax"``/``"torch"`` (or compare.peers' functions) to time beside ours.
+        peers: names of the peers (``"jax"``, ``"torch"``) to time beside ours.
         csv_path: append rows here as they are measured (created with a header).
         max_seconds: a method whose extrapolated time at an n exceeds this is not timed there
             or at larger n (a row with ``predicted_seconds`` says so).
@@ -140,15 +116,10 @@ def study(ns=DEFAULT_NS, *, repeat: int = 3, peers=(), csv_path: str | None = No
         >>> sorted({r["method"] for r in rows}) == sorted(list(COMPOSITIONS) + ["grad", "hvp"])
         True
     """
-    from .run import versions
-    names = _peer_names(peers)
-    for name in names:
-        __import__(name)
+    names = [name for name in peers_mod.NAMES if name in peers]
+    peers_mod.load(names)
     ver = versions()
-    if csv_path:
-        os.makedirs(os.path.dirname(os.path.abspath(csv_path)), exist_ok=True)
-        with open(csv_path, "w", newline="") as fh:
-            csv.DictWriter(fh, COLUMNS).writeheader()
+    sink = CsvSink(csv_path, COLUMNS) if csv_path else None
     rows, too_slow, history = [], set(), {}
     with fixed_threads(blas_threads):
         note = thread_note() + ("" if blas_threads is not None else " (library default)")
@@ -180,7 +151,7 @@ def study(ns=DEFAULT_NS, *, repeat: int = 3, peers=(), csv_path: str | None = No
                     memory = False
                 else:
                     fn = call[0]
-                out, best, first = _time(fn, repeat)
+                out, best, first = timed(fn, repeat)
                 err = ""
                 if method not in ("hvp", "grad"):
                     H = np.asarray(to_numpy(out), dtype=np.float64)
@@ -194,9 +165,8 @@ def study(ns=DEFAULT_NS, *, repeat: int = 3, peers=(), csv_path: str | None = No
                                 versions=ver, blas=note))
                 history.setdefault(method, []).append((n, best))
             rows += new
-            if csv_path:
-                with open(csv_path, "a", newline="") as fh:
-                    csv.DictWriter(fh, COLUMNS).writerows(new)
+            if sink:
+                sink.write(new)
     return rows
 
 
@@ -213,38 +183,10 @@ def _extrapolate(history, n) -> float:
     return t1 * (n / n1) ** p
 
 
-def beside(csv_path: str, ns, *, repeat: int = 3, peers=(),
-           blas_threads: int | None = BLAS_THREADS, progress: bool = True) -> list[dict]:
-    """For run_grid: the study into ``hessian.csv`` beside ``csv_path`` when ``ns`` is not
-    empty; otherwise a stale ``hessian.csv`` there is removed, so a report never mixes runs."""
-    path = os.path.join(os.path.dirname(os.path.abspath(csv_path)), CSV_NAME)
-    if not ns:
-        if os.path.exists(path):
-            os.remove(path)
-        return []
-    from tqdm import tqdm
-    bar = tqdm(total=None, disable=not progress, unit="Hessian", file=sys.stderr)
-
-    def step(method, n):
-        bar.set_description(f"Hessian {method} n={n}")
-        bar.update(1)
-    try:
-        return study(ns, repeat=repeat, peers=peers, csv_path=path, blas_threads=blas_threads,
-                     progress=step)
-    finally:
-        bar.close()
-
-
 def read_csv(path: str) -> list[dict]:
     """Rows of ``hessian.csv`` with numbers parsed (empty cells become None)."""
-    with open(path, newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    for r in rows:
-        r["n"] = int(r["n"])
-        for k in ("seconds", "first_call_seconds", "peak_bytes", "rel_error",
-                  "predicted_seconds"):
-            r[k] = float(r[k]) if r.get(k) not in (None, "") else None
-    return rows
+    return _read_csv(path, ints=("n",), optional=("seconds", "first_call_seconds", "peak_bytes",
+                                                  "rel_error", "predicted_seconds"))
 
 
 def _by_method(rows, key="seconds"):
@@ -267,9 +209,7 @@ def slope(pts) -> float | None:
 
 def plot(rows, path: str) -> str:
     """``hessian.png``: seconds and peak bytes of each method vs n (log-log)."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _plt()
     fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(11, 4.6))
     for method, pts in _by_method(rows).items():
         color, marker = STYLE.get(method, ("black", "."))
@@ -299,7 +239,7 @@ def plot(rows, path: str) -> str:
 
 
 def _fmt(s):
-    return f"{s:.3g} s" if s >= 1 else (f"{s * 1e3:.3g} ms" if s >= 1e-3 else f"{s * 1e6:.3g} us")
+    return fmt_time(s, seconds=True)
 
 
 def paragraph(rows) -> str:
@@ -393,66 +333,77 @@ def paragraph(rows) -> str:
     return "\n".join(lines) + "\n"
 
 
-def section(csv_path: str, out_dir: str) -> tuple[list[str], str]:
-    """For write_report: when ``hessian.csv`` lies beside ``csv_path``, draw ``hessian.png`` into
-    ``out_dir`` and return ``([plot path], paragraph)``; else ``([], "")``."""
-    path = os.path.join(os.path.dirname(os.path.abspath(csv_path)), CSV_NAME)
-    if not os.path.exists(path):
-        return [], ""
-    rows = read_csv(path)
-    if not rows:
-        return [], ""
-    return ([plot(rows, os.path.join(out_dir, PLOT_NAME))],
-            "\n" + paragraph(rows) + f"\nPlot: [{PLOT_NAME}]({PLOT_NAME})\n")
+def md(rows, command: str, peers_note: str) -> str:
+    """``hessian.md`` of the study run on its own."""
+    return (f"# Second order, measured\n\n- machine: {platform.machine()}, "
+            f"{os.cpu_count()} cores; {platform.system()} {platform.release()}\n"
+            f"- command: `{command.strip()}`\n"
+            f"- versions: {rows[0]['versions']}\n- BLAS while timing: {rows[0]['blas']}\n"
+            f"- peers: {peers_note}\n\n" + paragraph(rows)
+            + f"\nPlot: [{PLOT_NAME}]({PLOT_NAME})\n")
 
 
-def main(argv=None) -> int:
-    """``python -m compare hessian``: the second-order study alone into ``--out``
-    (hessian.csv, hessian.png, hessian.md)."""
-    from . import __main__ as cli
-    from . import peers as peers_mod
-    ap = argparse.ArgumentParser(
-        prog="python -m compare hessian",
-        description="Time the full Hessian of a dense scalar f by the four compositions of "
-                    "forward and reverse mode as n grows, and one hvp against it; JAX's and "
-                    "PyTorch's hessian beside them when installed.")
-    ap.add_argument("--out", default=cli.DEFAULT_OUT, help="output folder (default: reports/)")
-    ap.add_argument("--quick", action="store_true", help=f"n = {QUICK_NS}, seconds")
-    ap.add_argument("--n", type=cli._positive("--n"), nargs="+",
-                    help=f"sizes (default {DEFAULT_NS})")
-    ap.add_argument("--repeat", type=cli._positive("--repeat"), default=None)
-    ap.add_argument("--max-seconds", type=float, default=None,
-                    help="a method whose extrapolated time at an n exceeds this is not timed "
-                         "there or beyond (default 10, --quick 1)")
-    ap.add_argument("--no-peers", action="store_true", help="skip JAX/PyTorch")
-    ap.add_argument("--no-progress", action="store_true", help="no progress lines")
-    cli._add_blas_threads(ap)
-    argv = sys.argv[1:] if argv is None else list(argv)
-    a = ap.parse_args(argv)
-    out = cli._out_dir(a.out)
-    ns = sorted(a.n) if a.n else (QUICK_NS if a.quick else DEFAULT_NS)
-    status = {} if a.no_peers else peers_mod.available()
-    peers = [k for k, why in status.items() if why is None]
+def standalone(out: str, ns, *, repeat: int, peers=(), peers_note: str = "",
+               max_seconds: float = 10.0, blas_threads: int | None = BLAS_THREADS,
+               progress: bool = True, command: str = "python -m compare hessian") -> list[str]:
+    """``python -m compare hessian``: the study alone into ``out`` (hessian.csv, hessian.png,
+    hessian.md); returns the paths."""
     csv_path = os.path.join(out, CSV_NAME)
 
-    def progress(method, n):
-        if not a.no_progress:
+    def step(method, n):
+        if progress:
             print(f"hessian: {method} n={n}", file=sys.stderr, flush=True)
-    rows = study(ns, repeat=a.repeat or (2 if a.quick else 3), peers=peers, csv_path=csv_path,
-                 max_seconds=a.max_seconds or (1.0 if a.quick else 10.0),
-                 blas_threads=a.blas_threads, progress=progress)
+    study(ns, repeat=repeat, peers=peers, csv_path=csv_path, max_seconds=max_seconds,
+          blas_threads=blas_threads, progress=step)
     rows = read_csv(csv_path)
     png = plot(rows, os.path.join(out, PLOT_NAME))
-    md = os.path.join(out, MD_NAME)
-    command = "python -m compare hessian " + " ".join(shlex.quote(s) for s in argv)
-    note = ("; ".join(f"{k}: {why or 'timed'}" for k, why in status.items())
-            or "skipped (--no-peers)")
-    with open(md, "w") as fh:
-        fh.write(f"# Second order, measured\n\n- machine: {platform.machine()}, "
-                 f"{os.cpu_count()} cores; {platform.system()} {platform.release()}\n"
-                 f"- command: `{command.strip()}`\n"
-                 f"- versions: {rows[0]['versions']}\n- BLAS while timing: {rows[0]['blas']}\n"
-                 f"- peers: {note}\n\n" + paragraph(rows)
-                 + f"\nPlot: [{PLOT_NAME}]({PLOT_NAME})\n")
-    print("\n".join([csv_path, png, md]))
-    return 0
+    path = os.path.join(out, MD_NAME)
+    with open(path, "w") as fh:
+        fh.write(md(rows, command, peers_note))
+    return [csv_path, png, path]
+
+
+class HessianStudy(Study):
+    """Full Hessians by the four compositions (see the module docstring) -> hessian.csv,
+    hessian.png and the second-order section of summary.md."""
+
+    name = "hessian"
+    csv = CSV_NAME
+    columns = tuple(COLUMNS)
+
+    def __init__(self, ns=None):
+        self.ns = ns      # None: DEFAULT_NS, or QUICK_NS for a quick run
+
+    def measure(self, settings) -> list[str]:
+        """hessian.csv in ``settings.out``; with no sizes, a stale one there is removed, so a
+        report never mixes runs."""
+        path = os.path.join(settings.out, CSV_NAME)
+        ns = self.ns
+        if ns is None:
+            ns = QUICK_NS if settings.quick else DEFAULT_NS
+        if not ns:
+            remove_stale(path)
+            return []
+        from tqdm import tqdm
+        bar = tqdm(total=None, disable=not settings.progress, unit="Hessian", file=sys.stderr)
+
+        def step(method, n):
+            bar.set_description(f"Hessian {method} n={n}")
+            bar.update(1)
+        try:
+            study(ns, repeat=settings.repeat or 3, peers=settings.peers, csv_path=path,
+                  blas_threads=settings.blas_threads, progress=step)
+        finally:
+            bar.close()
+        return [path]
+
+    def render(self, csv_dir: str, out_dir: str) -> Section:
+        """When hessian.csv lies in ``csv_dir``: hessian.png and the second-order section."""
+        path = os.path.join(csv_dir, CSV_NAME)
+        if not os.path.exists(path):
+            return Section()
+        rows = read_csv(path)
+        if not rows:
+            return Section()
+        return Section([plot(rows, os.path.join(out_dir, PLOT_NAME))],
+                       text="\n" + paragraph(rows) + f"\nPlot: [{PLOT_NAME}]({PLOT_NAME})\n")

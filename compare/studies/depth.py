@@ -15,20 +15,23 @@ measured slopes in words for summary.md.
 """
 from __future__ import annotations
 
-import csv
-import math
 import os
+import sys
 
 import numpy as np
 
 import dualad
 import revad
 
-from .timing import best_of, peak_bytes
+from ..common.rows import CsvSink, read_csv as _read_csv, remove_stale, write_csv as _write_csv
+from ..common.style import DEPTH_STYLE as STYLE, fmt_bytes as _mb, plt as _plt
+from ..common.timing import best_of, fixed_threads, peak_bytes
+from .base import Section, Study
 
 COLUMNS = ["mode", "depth", "width", "directions", "seconds", "peak_bytes", "tape_bytes"]
 DEFAULT_DEPTHS = (1, 3, 10, 30, 100, 300, 1000, 3000)
 QUICK_DEPTHS = (1, 10, 100, 1000)
+CSV, PLOT = "depth.csv", "memory_vs_depth.png"
 MODES = {
     "numpy": "f alone (numpy)",
     "forward, 1 direction": "forward (dualad.jvp, 1 direction)",
@@ -95,34 +98,25 @@ def study(depths=DEFAULT_DEPTHS, width: int = 32, repeat: int = 3, csv_path: str
         [1, 2]
     """
     rows = []
-    if csv_path:
-        write_csv([], csv_path)
+    sink = CsvSink(csv_path, COLUMNS) if csv_path else None
     for depth in depths:
         if progress:
             progress(depth)
         new = measure_depth(depth, width, repeat)
         rows += new
-        if csv_path:
-            with open(csv_path, "a", newline="") as fh:
-                csv.DictWriter(fh, COLUMNS).writerows(new)
+        if sink:
+            sink.write(new)
     return rows
 
 
 def write_csv(rows, path: str):
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "w", newline="") as fh:
-        w = csv.DictWriter(fh, COLUMNS)
-        w.writeheader()
-        w.writerows(rows)
+    """``rows`` into ``path`` (depth.csv's columns)."""
+    _write_csv(rows, path, COLUMNS)
 
 
 def read_csv(path: str) -> list[dict]:
-    with open(path, newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    for r in rows:
-        r["depth"], r["width"] = int(r["depth"]), int(r["width"])
-        r["seconds"], r["peak_bytes"] = float(r["seconds"]), float(r["peak_bytes"])
-    return rows
+    """depth.csv's rows, numbers parsed."""
+    return _read_csv(path, ints=("depth", "width"), floats=("seconds", "peak_bytes"))
 
 
 def _series(rows, mode, key):
@@ -162,15 +156,9 @@ def slopes(rows) -> dict:
     return out
 
 
-STYLE = {"numpy": ("black", "."), "forward, 1 direction": ("tab:blue", "o"),
-         "forward, k directions": ("tab:cyan", "D"), "reverse": ("tab:red", "s")}
-
-
 def plot(rows, path: str):
     """``memory_vs_depth.png``: peak bytes and seconds against depth, one line per mode."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _plt()
     width = rows[0]["width"]
     fit = slopes(rows)
     fig, (ax_m, ax_t) = plt.subplots(1, 2, figsize=(11, 4.4))
@@ -202,10 +190,6 @@ def plot(rows, path: str):
     fig.tight_layout(rect=(0, 0.05, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
-
-
-def _mb(b):
-    return f"{b / 1e6:.3g} MB" if b >= 1e5 else f"{b / 1e3:.3g} kB"
 
 
 def paragraph(rows) -> str:
@@ -242,3 +226,45 @@ def write(out_dir: str, depths=DEFAULT_DEPTHS, width: int = 32, repeat: int = 3,
     png = os.path.join(out_dir, "memory_vs_depth.png")
     plot(rows, png)
     return [csv_path, png]
+
+
+class DepthStudy(Study):
+    """Memory and time vs depth (see the module docstring) -> depth.csv, memory_vs_depth.png."""
+
+    name = "depth"
+    csv = CSV
+    columns = tuple(COLUMNS)
+
+    def __init__(self, depths=None):
+        self.depths = depths      # None: DEFAULT_DEPTHS, or QUICK_DEPTHS for a quick run
+
+    def measure(self, settings) -> list[str]:
+        """depth.csv in ``settings.out``; with no depths, a stale one there is removed."""
+        path = os.path.join(settings.out, CSV)
+        depths = self.depths
+        if depths is None:
+            depths = QUICK_DEPTHS if settings.quick else DEFAULT_DEPTHS
+        if not depths:
+            remove_stale(path)
+            return []
+        from tqdm import tqdm
+        bar = tqdm(total=len(depths), disable=not settings.progress, unit="depth",
+                   file=sys.stderr)
+
+        def step(depth):
+            bar.set_description(f"memory vs depth T={depth}")
+            bar.update(1)
+        with fixed_threads(settings.blas_threads):      # its recurrence is a matmul per step
+            study(depths, repeat=settings.repeat or 3, csv_path=path, progress=step)
+        bar.close()
+        return [path]
+
+    def render(self, csv_dir: str, out_dir: str) -> Section:
+        """memory_vs_depth.png and its conclusion, when depth.csv holds rows."""
+        path = os.path.join(csv_dir, CSV)
+        rows = read_csv(path) if os.path.exists(path) else None
+        if not rows:
+            return Section()
+        png = os.path.join(out_dir, PLOT)
+        plot(rows, png)
+        return Section([png], [paragraph(rows)], [PLOT])

@@ -1,4 +1,5 @@
-"""Timing the standard problems (:mod:`compare.standard`) in gradbench's form, and their report.
+"""The standard problems' study (:mod:`compare.problems.standard`: GMM, BA, HT, LSTM, banded),
+timed in gradbench's form -> standard.csv, standard.md, a plot per problem and a summary section.
 
 Contract: :func:`measure(instance)` returns tidy rows, one per method, with ``seconds`` and
 ``ratio = seconds / objective seconds`` of the same tool (gradbench's measure):
@@ -20,10 +21,10 @@ A derivative whose predicted time exceeds ``budget`` seconds is not run whole: o
 (or the recording and one sweep) is timed and multiplied by the number of passes, and the row is
 marked ``estimated``. Timing: one warm-up call (compilation excluded, its time in
 ``first_call_seconds``), then best of ``repeat`` (1 when a call takes over a second).
+Peers are named (``peers=("jax", "torch")``, :data:`PEERS`).
 """
 from __future__ import annotations
 
-import csv
 import math
 import os
 import platform
@@ -37,9 +38,12 @@ import revad
 from adops import sparse
 from adops.inputs import auto_chunk
 
-from . import standard as st
-from .peers import loader
-from .timing import best_of
+from ..common import peers as peers_mod
+from ..common.rows import CsvSink, read_csv
+from ..common.style import STANDARD_COLOURS as COLOURS, fmt_time as _fmt_t, plt as _plt
+from ..common.timing import best_of, finite_differences, versions as _versions
+from ..problems import standard as st
+from .base import Section, Study
 
 COLUMNS = ["problem", "instance", "published", "n", "m", "method", "seconds", "ratio", "passes", "estimated",
            "setup_seconds", "first_call_seconds", "repeat", "versions"]
@@ -180,13 +184,12 @@ def measure(inst: st.Instance, *, repeat: int = 3, budget: float = 30.0, peers=(
                 rows.append(row("fd-coloured", t, t_obj, col.n_colours, setup=setup, first=first))
     if fd:
         if 2 * n * t_obj <= budget:
-            from .timing import finite_differences
             t, first = _best(lambda: finite_differences(f, x), max(1, repeat // 2))
             rows.append(row("finite-differences", t, t_obj, 2 * n, first=first))
         else:
             rows.append(row("finite-differences", 2 * n * t_obj, t_obj, 2 * n, True))
-    for peer in peers:
-        rows.extend(peer(inst, row, repeat))
+    for name in peers:
+        rows.extend(PEERS[name](inst, row, repeat))
     return rows
 
 
@@ -245,47 +248,44 @@ PEERS = {"jax": jax_peer, "torch": torch_peer}
 
 # ------------------------------------------------------------------------------------ running
 
-def run(out_dir: str, cases=st.FULL, *, repeat: int = 3, budget: float = 30.0, peers=(),
-        progress: bool = True, command: str = "python -m compare standard",
-        peers_note: str = "") -> list[str]:
-    """Measure ``cases`` (``(problem, size)`` pairs), append rows to ``standard.csv`` as they
-    come, then write ``standard.md`` and one plot per problem; returns the paths."""
-    from .run import versions as _versions
-    os.makedirs(out_dir, exist_ok=True)
+def measure_all(out_dir: str, cases=st.FULL, *, repeat: int = 3, budget: float = 30.0,
+                peers=(), peers_on_lstm: bool = True, progress: bool = True) -> str:
+    """Measure ``cases`` (``(problem, size)`` pairs), appending rows to ``standard.csv`` in
+    ``out_dir`` as they come; ``peers``: names; ``peers_on_lstm`` False: not on LSTM. Returns
+    the CSV's path."""
     csv_path = os.path.join(out_dir, "standard.csv")
-    with open(csv_path, "w", newline="") as fh:
-        csv.DictWriter(fh, COLUMNS).writeheader()
-    for p in peers:
-        p.load()
+    sink = CsvSink(csv_path, COLUMNS)
+    peers_mod.load(peers)
     ver = _versions()
     for problem, size in cases:
         t0 = time.perf_counter()
         inst = st.make(problem, **size)
-        rows = measure(inst, repeat=repeat, budget=budget, peers=peers, versions=ver)
-        with open(csv_path, "a", newline="") as fh:
-            w = csv.DictWriter(fh, COLUMNS, extrasaction="ignore")
-            w.writerows(rows)
+        rows = measure(inst, repeat=repeat, budget=budget, versions=ver,
+                       peers=peers if peers_on_lstm or problem != "lstm" else ())
+        sink.write(rows)
         if progress:
             print(f"standard: {problem} {inst.label}: {time.perf_counter() - t0:.1f} s",
                   flush=True)
+    return csv_path
+
+
+def run(out_dir: str, cases=st.FULL, *, repeat: int = 3, budget: float = 30.0, peers=(),
+        progress: bool = True, command: str = "python -m compare standard",
+        peers_note: str = "") -> list[str]:
+    """Measure ``cases`` into ``standard.csv``, then write ``standard.md`` and one plot per
+    problem; returns the paths."""
+    os.makedirs(out_dir, exist_ok=True)
+    csv_path = measure_all(out_dir, cases, repeat=repeat, budget=budget, peers=peers,
+                           progress=progress)
     return write_report(csv_path, out_dir, command=command, peers_note=peers_note)
-
-
-jax_peer.load = loader("jax")
-torch_peer.load = loader("torch")
 
 
 # ------------------------------------------------------------------------------------- report
 
 def read_rows(csv_path):
-    with open(csv_path, newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    for r in rows:
-        r["seconds"] = float(r["seconds"])
-        r["ratio"] = float(r["ratio"]) if r["ratio"] else None
-        r["estimated"] = r["estimated"] == "1"
-        r["n"], r["m"] = int(r["n"]), int(r["m"])
-    return rows
+    """standard.csv's rows, numbers parsed (``ratio`` None when empty, ``estimated`` a bool)."""
+    return read_csv(csv_path, ints=("n", "m"), floats=("seconds",), optional=("ratio",),
+                    flags=("estimated",))
 
 
 def _table(rows):
@@ -303,10 +303,6 @@ def best_ours(methods: dict):
     return min(cands) if cands else (None, None)
 
 
-def _fmt_t(s):
-    return f"{s * 1e3:.3g} ms" if s >= 1e-3 else f"{s * 1e6:.3g} us"
-
-
 def _cell(r, colours=False):
     if r is None:
         return "-"
@@ -318,16 +314,8 @@ def _cell(r, colours=False):
 
 PLOT_METHODS = ["forward", "reverse", "reverse-compiled", "forward-coloured", "reverse-coloured",
                 "finite-differences", "fd-coloured", "jax-derivative", "torch-derivative"]
-COLOURS = {"forward": "tab:blue", "reverse": "tab:red", "reverse-compiled": "darkred", "forward-coloured": "tab:cyan",
-           "reverse-coloured": "tab:pink", "finite-differences": "tab:gray",
-           "fd-coloured": "silver", "jax-derivative": "tab:purple",
-           "torch-derivative": "tab:orange"}
-
-
 def plot_problem(problem, table, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _plt()
     keys = [k for k in table if k[0] == problem]
     methods = [mt for mt in PLOT_METHODS if any(mt in table[k] for k in keys)]
     fig, ax = plt.subplots(figsize=(max(6, 2.2 * len(keys) + 2), 4.5))
@@ -376,7 +364,7 @@ def summary(rows, command, peers_note=""):
              "once per pattern) is not in the time; best of 3 after a warm-up.",
              f"- peers: {peers_note}" if peers_note else "",
              f"- published: {st.PUBLISHED_SOURCE}. Our instances are generated here "
-             "(compare/standard.py, GENERATORS) at ADBench's sizes, not read from its files, "
+             "(compare/problems/standard.py, GENERATORS) at ADBench's sizes, not read from its files, "
              "and this machine is not gradbench's: compare ratios, not times.", ""]
     for problem in [p for p in st.PROBLEMS if any(k[0] == p for k in table)]:
         lines += [f"## {problem}", "", f"Generator: {st.GENERATORS[problem]}.", "",
@@ -420,72 +408,47 @@ def write_report(csv_path, out_dir, command="python -m compare standard", peers_
     return paths + [md]
 
 
-# ----------------------------------------------------------------------------------------- CLI
+# ------------------------------------------------------------------------------- the study
 
-def _peer_list(use_peers: bool):
-    from . import peers as peers_mod
-    if not use_peers:
-        return [], "; ".join(f"{k}: skipped (--no-peers)" for k in PEERS)
-    status = peers_mod.available()
-    return ([PEERS[k] for k, why in status.items() if why is None],
-            "; ".join(f"{k}: {why or 'timed'}" for k, why in status.items()))
-
-
-def default_section(out_dir: str, peers: bool = True, quick: bool = False) -> list[str]:
+class StandardStudy(Study):
     """The standard problems' section of the default ``python -m compare`` run: the smaller
-    instances (:data:`compare.standard.QUICK`), a short budget, JAX/PyTorch except on LSTM (its
-    1023 unrolled time steps take JAX's jit most of a minute to compile); a pointer and the
-    headline figures appended to summary.md."""
-    cases = st.QUICKEST if quick else st.QUICK
-    peer_fns, note = _peer_list(peers)
-    no_lstm = [lambda inst, row, r, p=p: [] if inst.problem == "lstm" else p(inst, row, r)
-               for p in peer_fns]
-    for fn, p in zip(no_lstm, peer_fns):
-        fn.load = p.load
-    paths = run(out_dir, cases, repeat=1 if quick else 2, budget=1.0 if quick else 2.0,
-                peers=no_lstm, progress=False, command="python -m compare (standard section)",
-                peers_note=note + ("; not on lstm in this section" if peer_fns else ""))
-    rows = read_rows(os.path.join(out_dir, "standard.csv"))
-    lines = ["", "## Standard problems (ADBench / gradbench)", "",
-             "Derivative time / objective time, our best mode per instance (full table, "
-             "gradbench's published ratios and plots in [standard.md](standard.md); the larger "
-             "instances with `python -m compare standard`):", ""]
-    for (problem, label), ms in _table(rows).items():
-        best, which = best_ours(ms)
-        if best is not None:
-            lines.append(f"- {problem} {label}: {best:.3g} ({which}"
-                         + (f", {ms[which]['passes']} passes" if "coloured" in which else "")
-                         + ")")
-    with open(os.path.join(out_dir, "summary.md"), "a") as fh:
-        fh.write("\n".join(lines) + "\n")
-    return paths
+    instances (:data:`compare.problems.standard.QUICK`, QUICKEST for a quick run), a short
+    budget, JAX/PyTorch except on LSTM (its 1023 unrolled time steps take JAX's jit most of a
+    minute to compile); standard.md, its plots, and a pointer with the headline figures in
+    summary.md."""
 
+    name = "standard"
+    csv = "standard.csv"
+    columns = tuple(COLUMNS)
+    command = "python -m compare (standard section)"
 
-def main(argv=None) -> int:
-    """``python -m compare standard``: every standard problem at ADBench's sizes."""
-    import argparse
-    ap = argparse.ArgumentParser(
-        prog="python -m compare standard",
-        description="Time GMM, BA, HT, LSTM and a banded problem at ADBench's sizes: objective, "
-                    "dense forward and reverse, coloured forward and reverse, finite "
-                    "differences, JAX/PyTorch when installed; ratios to the objective as "
-                    "gradbench reports them. Writes standard.csv, standard.md and plots.")
-    ap.add_argument("--out", default="reports")
-    ap.add_argument("--problem", nargs="+", choices=sorted(st.PROBLEMS),
-                    help="only these problems (default: all)")
-    ap.add_argument("--quick", action="store_true",
-                    help="the smaller instances of the default run's section")
-    ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--budget", type=float, default=30.0,
-                    help="seconds a derivative may take before it is estimated from one pass")
-    ap.add_argument("--no-peers", action="store_true", help="skip JAX/PyTorch")
-    a = ap.parse_args(argv)
-    cases = st.QUICK if a.quick else st.FULL
-    if a.problem:
-        cases = [c for c in cases if c[0] in a.problem]
-    peer_fns, note = _peer_list(not a.no_peers)
-    os.makedirs(a.out, exist_ok=True)
-    paths = run(a.out, cases, repeat=a.repeat, budget=a.budget, peers=peer_fns,
-                command="python -m compare standard " + " ".join(argv or []), peers_note=note)
-    print("\n".join(paths))
-    return 0
+    def __init__(self):
+        self.peers_note = ""
+
+    def measure(self, settings) -> list[str]:
+        cases = st.QUICKEST if settings.quick else st.QUICK
+        self.peers_note = settings.peers_note + ("; not on lstm in this section"
+                                                 if settings.peers else "")
+        return [measure_all(settings.out, cases, repeat=1 if settings.quick else 2,
+                            budget=1.0 if settings.quick else 2.0, peers=settings.peers,
+                            peers_on_lstm=False, progress=False)]
+
+    def render(self, csv_dir: str, out_dir: str) -> Section:
+        """standard.md and its plots, and the section of summary.md."""
+        csv_path = os.path.join(csv_dir, self.csv)
+        if not os.path.exists(csv_path):
+            return Section()
+        paths = write_report(csv_path, out_dir, command=self.command,
+                             peers_note=self.peers_note)
+        rows = read_rows(csv_path)
+        lines = ["", "## Standard problems (ADBench / gradbench)", "",
+                 "Derivative time / objective time, our best mode per instance (full table, "
+                 "gradbench's published ratios and plots in [standard.md](standard.md); the larger "
+                 "instances with `python -m compare standard`):", ""]
+        for (problem, label), ms in _table(rows).items():
+            best, which = best_ours(ms)
+            if best is not None:
+                lines.append(f"- {problem} {label}: {best:.3g} ({which}"
+                             + (f", {ms[which]['passes']} passes" if "coloured" in which else "")
+                             + ")")
+        return Section(paths, text="\n".join(lines) + "\n")

@@ -2,6 +2,9 @@
 namespace ``xp`` (numpy for dualad/revad, jax.numpy or torch for the optional peers), so every
 tool differentiates the same mathematics.
 
+The grid's problems are here; :mod:`compare.problems.standard` holds the field's standard problems
+(ADBench / gradbench: GMM, BA, HT, LSTM, banded).
+
 Contract: ``PROBLEMS[name].make(n, m, xp, rng) -> (f, x)`` with ``x: (n,)`` and ``f(x): (m,)``, or
 a scalar ``()`` when the problem is scalar (then m is 1). Constants are drawn from ``rng`` as
 numpy arrays and converted with ``xp.asarray``.
@@ -72,27 +75,3 @@ PROBLEMS = {p.name: p for p in [
     Problem("wide", _wide, doc="sin(A x) + (C x)^2, built for few inputs and many outputs"),
 ]}
 
-
-def load_user_problem(spec: str) -> Problem:
-    """``package.module:function`` -> a Problem. The function is either ``make(n, m, xp, rng)``
-    returning ``(f, x)``, or a plain ``f(x)`` (then x is drawn with n entries)."""
-    import importlib
-    import inspect
-    if ":" not in spec:
-        raise ValueError(f"--problem {spec!r}: expected package.module:function, or one of "
-                         f"{sorted(PROBLEMS)}")
-    mod_name, fn_name = spec.split(":", 1)
-    try:
-        mod = importlib.import_module(mod_name)
-    except ImportError as e:
-        raise ValueError(f"--problem {spec!r}: cannot import {mod_name!r} ({e})") from None
-    fn = getattr(mod, fn_name, None)
-    if not callable(fn):
-        raise ValueError(f"--problem {spec!r}: {mod_name} has no function {fn_name!r}")
-    params = inspect.signature(fn).parameters
-    if len(params) >= 4:
-        return Problem(spec, fn, doc=fn.__doc__ or "")
-
-    def make(n, m, xp, rng):
-        return fn, rng.normal(size=n)
-    return Problem(spec, make, doc=fn.__doc__ or "")

@@ -4,7 +4,8 @@ Contract: a chain of ``depth`` layers ``h_l = act(W_l h_{l-1})`` (or ``h_{l-1} +
 h_{l-1})`` for the residual variant), width ``width``, weights ``N(0, gain^2 / width)``, loss
 ``sum(h_L^2) / 2``. :func:`study` returns ``{variant: norms}`` with ``norms[l] = ||dL/dW_l||``
 for l = 1 .. depth, all from one ``revad.grad`` per variant. :func:`write` plots them
-(``vanishing.png``) and states the conclusion in words (``vanishing.md``).
+(``vanishing.png``) and states the conclusion in words (``vanishing.md``). It keeps no CSV: one
+gradient per variant takes well under a second, so its study measures and draws in one go.
 """
 from __future__ import annotations
 
@@ -13,6 +14,9 @@ import os
 import numpy as np
 
 import revad
+
+from ..common.style import plt as _plt
+from .base import Section, Study
 
 
 def _sigmoid(z):
@@ -72,9 +76,7 @@ def conclusions(norms: dict) -> list:
 
 def write(out_dir: str = "reports", depth: int = 50, width: int = 16) -> list:
     """Run :func:`study` and write vanishing.png and vanishing.md into ``out_dir``."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _plt()
     norms = study(depth, width)
     os.makedirs(out_dir, exist_ok=True)
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
@@ -102,3 +104,16 @@ def write(out_dir: str = "reports", depth: int = 50, width: int = 16) -> list:
                    "identity path that carries the gradient past every layer.\n\n"
                    "![gradient norms](vanishing.png)\n")
     return [png, md]
+
+
+class VanishingStudy(Study):
+    """Gradient norm per layer (depth 50, 20 for a quick run) -> vanishing.png, vanishing.md;
+    summary.md points to vanishing.md."""
+
+    name = "vanishing"
+
+    def measure(self, settings) -> list[str]:
+        return write(settings.out, depth=20 if settings.quick else 50)
+
+    def render(self, csv_dir: str, out_dir: str) -> Section:
+        return Section()      # measured and drawn at once (no CSV)

@@ -1,0 +1,88 @@
+"""The graph's files: graph.png and graph.svg (matplotlib), and :func:`draw`, which writes them
+with graph.html and jacobian.png.
+"""
+from __future__ import annotations
+
+import os
+
+from .. import jacobians
+from .code import generated_code
+from .layout import layout
+from .page import to_html
+from .trace import LABEL_AT, Graph, edge_label, node_lines, trace_graph
+
+
+def draw_matplotlib(graph: Graph, png: str, svg: str):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import FancyBboxPatch
+    font, char_w, line_h = 7, 4.6, 9.0
+    texts = {n.id: node_lines(n) for n in graph.nodes}
+    sizes = {i: (max(len(s) for s in lines) * char_w + 12, len(lines) * line_h + 8)
+             for i, lines in texts.items()}
+    boxes, edges, (width, height) = layout(graph, sizes, gap_x=100, gap_y=22)
+    margin, title_h = 12, 30
+    fig = plt.figure(figsize=((width + 2 * margin) / 72, (height + 2 * margin + title_h) / 72))
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_xlim(-margin, width + margin)
+    ax.set_ylim(height + margin, -margin - title_h)
+    ax.axis("off")
+    for (a, b), pts in edges.items():
+        xs, ys = zip(*pts)
+        ax.plot(xs[:-1], ys[:-1], color="gray", lw=0.9)
+        ax.annotate("", xy=pts[-1], xytext=pts[-2],
+                    arrowprops=dict(arrowstyle="-|>", color="gray", lw=0.9, shrinkA=0, shrinkB=0))
+        label = edge_label(graph, a, b)
+        if label:
+            (x0, y0), (x1, y1) = pts[-2], pts[-1]
+            ax.text(x0 + LABEL_AT * (x1 - x0), y0 + LABEL_AT * (y1 - y0) - 2, label, fontsize=6, color="#444",
+                    ha="center", va="bottom", family="monospace",
+                    bbox=dict(facecolor="white", edgecolor="none", pad=0.5, alpha=0.8))
+    for n in graph.nodes:
+        x, y, w, h = boxes[n.id]
+        color = "#fde2c8" if n.op == "input" else ("#d7ecd2" if n.id == graph.output else "#dde8f6")
+        ax.add_patch(FancyBboxPatch((x, y), w, h, boxstyle="round,pad=0,rounding_size=4",
+                                    facecolor=color, edgecolor="gray"))
+        ax.text(x + 6, y + h / 2, "\n".join(texts[n.id]), ha="left", va="center",
+                fontsize=font, family="monospace", linespacing=1.15)
+    ax.text(width / 2, -margin - title_h / 2,
+            f"values, local partials (on the edges), tangents along {graph.wrt_name} (dualad) "
+            f"and adjoints "
+            f"(revad)", ha="center", va="center", fontsize=9)
+    fig.savefig(png, dpi=130)
+    fig.savefig(svg)
+    plt.close(fig)
+
+
+def draw(f, *args, out_dir: str = "reports/graph", wrt: int = 0, code: bool = True) -> list:
+    """Trace ``f`` at ``args``; write graph.png, graph.svg, graph.html and jacobian.png into
+    ``out_dir``. ``code``: the page shows the generated code of f's derivative
+    (:func:`generated_code`; a compile, about a second the first time); a function the compiled
+    tier cannot run gets a note in its place.
+
+    Example:
+        >>> import tempfile
+        >>> paths = draw(lambda x: (3 * x + 1) ** 2, 2.0, out_dir=tempfile.mkdtemp())
+        >>> [p.rsplit("/", 1)[1] for p in paths]
+        ['graph.png', 'graph.svg', 'graph.html', 'jacobian.png']
+    """
+    graph = trace_graph(f, *args, wrt=wrt)
+    jac = jacobians.sweeps(f, *args)
+    os.makedirs(out_dir, exist_ok=True)
+    png, svg, page, jpng = (os.path.join(out_dir, name) for name in
+                            ("graph.png", "graph.svg", "graph.html", "jacobian.png"))
+    draw_matplotlib(graph, png, svg)
+    name = getattr(f, "__name__", "f")
+    source = None
+    if code:
+        try:
+            source = generated_code(f, *args)
+        except Exception as e:
+            source = (f"# the compiled tier could not compile {name}: {type(e).__name__}: "
+                      f"{' '.join(str(e).split())}")
+    with open(page, "w") as fh:
+        fh.write(to_html(graph, jac, title=f"{name}: the computation, both sweeps step by step",
+                         code=source))
+    jacobians.plot([(name, jac)], jpng)
+    return [png, svg, page, jpng]

@@ -1,0 +1,4 @@
+"""Tools for your own function: :mod:`.check` (``check_grads``: forward vs reverse vs finite
+differences vs the dot-product identity), :mod:`.recommend` (which mode, chunk and tier, from
+measured probes) and :mod:`.run` (time its full Jacobian in both modes).
+"""

@@ -1,0 +1,217 @@
+"""recommend: which mode, chunk width and tier to use for your function, from measurement.
+
+Contract: for ``f`` with ``x: (*in_shape)`` (n entries) and ``f(x): (*out_shape)`` (m entries),
+a few probes are timed in each tier (eager, and compiled: ``compiled=True``): one forward pass
+with k directions for a few k, one recording (compiled: one forward pass) and one reverse sweep
+with k seeds. The full-Jacobian cost is predicted as
+
+    forward(k) = ceil(n / k) * t_pass(k)
+    reverse(k) = t_record + ceil(m / k) * t_sweep(k)
+
+and the compiled tier's one-off cost (trace and compile, per mode) is its first probe's extra
+time. With ``sparsity`` (default ``"auto"``: detected from one trace, see
+:mod:`adops.sparsity`), a sparse Jacobian is also timed coloured: one forward pass per colour of
+columns, or one sweep per colour of rows (``forward-coloured``/``reverse-coloured``, chunk = the
+number of colours), when colouring needs at most half the dense passes. The cheapest (mode, k) of each tier is compared: the compiled tier is recommended when
+``compile + calls * t_compiled < calls * t_eager`` for the ``calls`` Jacobians you will compute,
+and the advice says after how many calls compiling pays off.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+import dualad
+import revad
+from adops.inputs import as_primal, auto_chunk
+from ..common.compiled import own_copy as _own_copy, payoff
+from ..common.style import fmt_ms as _ms
+from ..common.timing import best_of, reverse_phases
+
+#: Jacobians the advice assumes you will compute when choosing the tier
+CALLS = 1000
+
+
+@dataclass
+class Recommendation:
+    """The recommended mode, chunk and tier, with every predicted full-Jacobian time (seconds):
+    ``predicted`` (eager) and ``compiled`` (the compiled tier, by (mode, k)), the compiled tier's
+    one-off ``compile_seconds`` per mode, and ``payoff``: calls after which compiling the best
+    compiled (mode, k) beats the best eager one (None: never)."""
+
+    mode: str
+    chunk: int
+    predicted: dict = field(default_factory=dict)
+    n: int = 0
+    m: int = 0
+    reason: str = ""
+    tier: str = "eager"
+    compiled: dict = field(default_factory=dict)
+    compile_seconds: dict = field(default_factory=dict)
+    calls: int = CALLS
+    payoff: int | None = None
+
+    def _best(self, table):
+        return min(table.items(), key=lambda kv: kv[1]) if table else None
+
+    def advice(self) -> str:
+        """One line: the choice, its time per Jacobian, the compile it costs, the other tier."""
+        (em, ek), te = self._best(self.predicted)
+        if not self.compiled:
+            return f"use {self.mode} mode (chunk {self.chunk}): {_ms(te)} per Jacobian (eager)"
+        (cm, ck), tc = self._best(self.compiled)
+        compiled = (f"{cm} mode, compiled (chunk {ck}): {_ms(tc)} per Jacobian after a "
+                    f"{self.compile_seconds[cm]:.2g} s compile")
+        eager = f"{em} mode, eager (chunk {ek}): {_ms(te)} per Jacobian"
+        if self.payoff is None:
+            pays = "compiling does not pay off here: the compiled call is not faster"
+        else:
+            pays = (f"compiling pays off after {self.payoff} Jacobian"
+                    f"{'s' if self.payoff != 1 else ''}")
+        first, second = (compiled, eager) if self.tier == "compiled" else (eager, compiled)
+        return (f"use {first}; {second}. {pays[0].upper() + pays[1:]} "
+                f"(advice for {self.calls} calls: calls=N, --calls N).")
+
+    def __str__(self):
+        rows = [(t, f"  eager    {mode:8s} chunk {k:>4}: {_ms(t):>10}")
+                for (mode, k), t in self.predicted.items()]
+        rows += [(t, f"  compiled {mode:8s} chunk {k:>4}: {_ms(t):>10}  "
+                     f"(+ {self.compile_seconds[mode]:.2g} s compile, once)")
+                 for (mode, k), t in self.compiled.items()]
+        table = "\n".join(line for _, line in sorted(rows))
+        return (f"f: R^{self.n} -> R^{self.m}\n{self.advice()}\n{self.reason}\n"
+                f"predicted full-Jacobian times:\n{table}")
+
+
+def _chunks(size):
+    return sorted({k for k in (1, 8, 32, auto_chunk(size), size) if 1 <= k <= max(size, 1)})
+
+
+def _forward_probes(f, x, n, repeat, compiled):
+    """{("forward", k): predicted seconds} and the compile seconds (0 for the eager tier)."""
+    predicted, compile_s, rng = {}, 0.0, np.random.default_rng(0)
+    f = _own_copy(f) if compiled else f
+    for k in _chunks(n):
+        V = rng.standard_normal((k,) + x.shape).astype(x.dtype)
+        t, first = best_of(lambda: dualad.jvp(f, (x,), (V,), batched=True, compiled=compiled),
+                           repeat)
+        compile_s = compile_s or max(first - t, 0.0)
+        predicted[("forward", k)] = math.ceil(n / k) * t
+    return predicted, compile_s
+
+
+def _reverse_probes(f, x, m, repeat, compiled):
+    predicted, compile_s = {}, 0.0
+    if compiled:
+        f = _own_copy(f)
+        state = {}
+
+        def record():
+            state["out"], state["vjp"] = revad.vjp(f, x, compiled=True)
+        t_rec, first = best_of(record, repeat)
+        compile_s += max(first - t_rec, 0.0)
+        record()
+        out = np.asarray(state["out"])
+    for k in _chunks(m):
+        if compiled:
+            seeds = np.zeros((k,) + out.shape, dtype=out.dtype)
+            seeds.reshape(k, -1)[np.arange(k), np.arange(k)] = 1.0
+            t_sweep, first = best_of(lambda: state["vjp"](seeds, batched=True), repeat)
+            if k == _chunks(m)[0]:
+                compile_s += max(first - t_sweep, 0.0)
+        else:
+            record, sweep = reverse_phases(f, x, k, first_chunk_only=True)
+            t_rec, _ = best_of(record, repeat)
+            record()
+            t_sweep, _ = best_of(sweep, repeat)
+        predicted[("reverse", k)] = t_rec + math.ceil(m / k) * t_sweep
+    return predicted, compile_s
+
+
+def _coloured_probes(f, x, repeat, sparsity):
+    """{("forward-coloured", colours) or ("reverse-coloured", colours): measured seconds} where
+    colouring saves at least half the passes; the pattern's colour counts in the reason."""
+    from adops.sparse import colour
+    from adops.sparsity import Pattern, detect
+    pattern = detect(f, x) if isinstance(sparsity, str) else sparsity
+    p = pattern.pattern if isinstance(pattern, Pattern) else pattern
+    m, n = p.shape
+    timed, counts = {}, {}
+    for mode, jac, size in (("forward", dualad.jacfwd, n), ("reverse", revad.jacrev, m)):
+        c = colour(p, mode).n_colours
+        counts[mode] = c
+        if 2 * c <= size:
+            t, _ = best_of(lambda: jac(f, sparsity=pattern)(x), repeat)
+            timed[(f"{mode}-coloured", c)] = t
+    return timed, counts
+
+
+def recommend(f, x, *, repeat: int = 3, compiled: bool = True,
+              calls: int = CALLS, sparsity="auto") -> Recommendation:
+    """Measure a few JVPs and VJPs of ``f`` at ``x`` in each tier and recommend a mode, chunk
+    width and tier for its Jacobian.
+
+    Args:
+        f: a function of one array, written with numpy.
+        x: the point.
+        repeat: best-of repeats per probe.
+        compiled: also probe the compiled tier (it compiles f once per mode: seconds).
+        calls: how many Jacobians you will compute; the compiled tier is recommended when its
+            compile plus ``calls`` compiled Jacobians beat ``calls`` eager ones.
+        sparsity: ``"auto"`` (detect the Jacobian's pattern), a known ``(m, n)`` pattern, or
+            None (dense modes only): a sparse Jacobian is also timed coloured (eager tier).
+
+    Returns:
+        A :class:`Recommendation`; ``str()`` of it is the advice with every predicted time.
+
+    Example:
+        >>> import numpy as np
+        >>> rec = recommend(lambda x: np.sum(x ** 2), np.ones(1000), repeat=1, compiled=False)
+        >>> rec.mode, rec.tier
+        ('reverse', 'eager')
+    """
+    x = as_primal(x, "x")
+    out = np.asarray(f(x))
+    n, m = x.size, out.size
+    fwd, _ = _forward_probes(f, x, n, repeat, False)
+    rev, _ = _reverse_probes(f, x, m, repeat, False)
+    predicted = {**fwd, **rev}
+    colours = {}
+    if sparsity is not None:
+        coloured, colours = _coloured_probes(f, x, repeat, sparsity)
+        predicted.update(coloured)
+    compiled_times, compile_s = {}, {}
+    if compiled:
+        cfwd, compile_s["forward"] = _forward_probes(f, x, n, repeat, True)
+        crev, compile_s["reverse"] = _reverse_probes(f, x, m, repeat, True)
+        compiled_times = {**cfwd, **crev}
+    (mode, k), best = min(predicted.items(), key=lambda kv: kv[1])
+    tier, pays = "eager", None
+    if compiled_times:
+        (c_mode, c_k), c_best = min(compiled_times.items(), key=lambda kv: kv[1])
+        pays = payoff(best, c_best, compile_s[c_mode])
+        if pays is not None and pays <= calls:
+            tier, mode, k = "compiled", c_mode, c_k
+    table = compiled_times if tier == "compiled" else predicted
+    fwd_t = min(v for (md, _), v in table.items() if md == "forward")
+    rev_t = min(v for (md, _), v in table.items() if md == "reverse")
+    dense = "forward" if fwd_t <= rev_t else "reverse"
+    other = "reverse" if dense == "forward" else "forward"
+    ratio = max(fwd_t, rev_t) / max(min(fwd_t, rev_t), 1e-12)
+    reason = (f"f has n = {n} inputs and m = {m} outputs: forward mode needs ceil(n/k) passes, "
+              f"reverse mode one recording plus ceil(m/k) sweeps. Measured, {dense} mode is "
+              f"predicted {ratio:.3g}x faster than {other} mode for the full Jacobian "
+              f"({tier} tier).")
+    if colours:
+        reason += (f" The Jacobian's pattern needs {colours['forward']} colours of columns "
+                   f"(forward passes) and {colours['reverse']} of rows (reverse sweeps)")
+        if mode.endswith("coloured"):
+            reason += (f": coloured {mode.split('-')[0]} mode is measured "
+                       f"{min(fwd_t, rev_t) / best:.3g}x faster than the best dense mode "
+                       f"(jacfwd/jacrev(f, sparsity='auto') return a scipy.sparse matrix).")
+        else:
+            reason += ", too many to beat the dense modes."
+    return Recommendation(mode, k, predicted, n, m, reason, tier, compiled_times, compile_s,
+                          calls, pays)
