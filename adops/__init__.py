@@ -11,21 +11,32 @@ cotangents ``(m, *out.shape)``.
 >>> len(adops.OPS) >= 60
 True
 """
-from .registry import (OPS, ONE, NEG_ONE, Arg, Op, ElementwiseOp, LinearOp, BilinearOp,
-                       ReduceOp, RuleOp, defop, deflinear, defbilinear, defreduce, defrule,
-                       strong_mul)
-from . import elementwise, linear, reductions, special, linalg  # noqa: F401  (the op set)
-from . import linalg_routes, composites, statistics, numerics  # noqa: F401  (numpy handlers)
-from .registry import unregister
+import sys as _sys
+
+from .ops.registry import (OPS, ONE, NEG_ONE, Arg, Op, ElementwiseOp, LinearOp, BilinearOp,
+                           ReduceOp, RuleOp, defop, deflinear, defbilinear, defreduce, defrule,
+                           strong_mul, unregister)
+from .ops import elementwise, linear, reductions, special, linalg  # noqa: F401  (the op set)
+from .ops import einsum_spec  # noqa: F401
+from .core import fpstate, kernels, levels  # noqa: F401
+from .ops import registry  # noqa: F401
+from . import numpy_api  # noqa: F401  (every numpy handler, routed)
 
 for _op in OPS.values():
     _op.builtin = True
 from .numpy_api import supported_functions, supported_table, call, bind
-from .traced import Traced
-from .kernels import smul, unbroadcast, select
-from .levels import Level, LeakedTracer
+from .numpy_api.traced import Traced
+from .core.kernels import smul, unbroadcast, select
+from .core.levels import Level, LeakedTracer
+from .program import inputs, tape, transform  # noqa: F401
+from .sparsity import colouring as sparse  # noqa: F401
 
-__all__ = ["OPS", "ONE", "NEG_ONE", "Arg", "Op", "ElementwiseOp", "LinearOp", "BilinearOp",
-           "ReduceOp", "RuleOp", "unregister", "defop", "deflinear", "defbilinear", "defreduce",
-           "defrule", "supported_functions", "supported_table", "call", "bind", "Traced", "smul",
-           "unbroadcast", "select", "strong_mul", "Level", "LeakedTracer"]
+#: Module paths of the flat layout that users, docs and other branches name, and where each
+#: module lives now (``import adops.registry`` is ``adops.ops.registry``). An alias, not a file at
+#: the old path, so git's rename detection still carries other branches' edits to the new file.
+MOVED = {"levels": levels, "fpstate": fpstate, "kernels": kernels, "registry": registry,
+         "elementwise": elementwise, "special": special, "linear": linear,
+         "reductions": reductions, "linalg": linalg, "einsum_spec": einsum_spec,
+         "inputs": inputs, "transform": transform, "sparse": sparse}
+for _name, _module in MOVED.items():
+    _sys.modules.setdefault(f"{__name__}.{_name}", _module)

@@ -18,7 +18,7 @@ import numpy as np
 
 import dualad
 import revad
-from adops.inputs import as_primal
+from adops.program.inputs import as_primal
 
 
 def f_3_to_2(x, y, z):

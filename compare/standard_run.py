@@ -34,8 +34,8 @@ import numpy as np
 
 import dualad
 import revad
-from adops import sparse
-from adops.inputs import auto_chunk
+from adops.sparsity import colouring as sparse
+from adops.program.inputs import auto_chunk
 
 from . import standard as st
 from .peers import loader

@@ -29,7 +29,7 @@ import numpy as np
 
 import dualad
 import revad
-from adops.inputs import as_primal, auto_chunk, identity_chunks
+from adops.program.inputs import as_primal, auto_chunk, identity_chunks
 
 
 BLAS_THREADS = 1  # the default thread count of BLAS (and PyTorch) while timing

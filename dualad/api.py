@@ -17,10 +17,10 @@ from __future__ import annotations
 import numpy as np
 
 from adops.compile import compiled as compiled_function, use_compiled
-from adops.fpstate import quiet
-from adops.inputs import as_primal, check_seed
-from adops.levels import Level, any_traced
-from adops.transform import (argnums_tuple, by_chunks, check_output, flatten, own,
+from adops.core.fpstate import quiet
+from adops.program.inputs import as_primal, check_seed
+from adops.core.levels import Level, any_traced
+from adops.program.transform import (argnums_tuple, by_chunks, check_output, flatten, own,
                              result_dtype)
 from .dual import Dual
 
@@ -152,7 +152,7 @@ def jacfwd(f, argnums=0, *, chunk: int | None = None, compiled: bool | None = No
 
 def _sparse(f, args, kwargs, multiple, nums, sparsity, compiled):
     """jacfwd with a sparsity pattern: one forward pass per colour of columns."""
-    from adops.sparsity import sparse_jacobian_of
+    from adops.sparsity.pattern import sparse_jacobian_of
     if multiple:
         raise ValueError("sparsity= takes a single argnums (one Jacobian (m, n)); call jacfwd "
                          "once per argument")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from adops import Traced
-from adops.levels import Level
+from adops.core.levels import Level
 
 
 class Dual(Traced):

@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 import dualad
 import revad
-from adops.sparse import colour
-from adops.sparsity import detect
+from adops.sparsity.colouring import colour
+from adops.sparsity.pattern import detect
 from test_random_programs import _apply, steps
 
 JACS = {"forward": dualad.jacfwd, "reverse": revad.jacrev}

@@ -11,7 +11,7 @@ import scipy.stats
 
 import dualad
 import revad
-from adops import sparse
+from adops.sparsity import colouring as sparse
 from compare import standard as st
 from compare import standard_run as sr
 from compare.timing import finite_differences

@@ -35,11 +35,11 @@ import weakref
 
 import numpy as np
 
-from ..fpstate import user_wants_errors
-from ..inputs import as_primal
-from ..transform import batched_cotangents, result_dtype
-from ..program import BranchChanged, Trace
-from ..registry import LinearLin, LinearOp
+from ..core.fpstate import user_wants_errors
+from ..program.inputs import as_primal
+from ..program.transform import batched_cotangents, result_dtype
+from ..program.tape import BranchChanged, Trace
+from ..ops.registry import LinearLin, LinearOp
 from .codegen import generate
 
 _TIER = contextvars.ContextVar("adops_compiled_tier", default=False)
@@ -76,7 +76,8 @@ def _source_version() -> str:
     generator and numba's version. numba's cache of a generated loop embeds the rules it calls
     but tracks only its own file, so a changed rule must give new file names."""
     import numba
-    from .. import elementwise, kernels, registry
+    from ..core import kernels
+    from ..ops import elementwise, registry
     from . import codegen, runtime
     digest = hashlib.sha1(numba.__version__.encode())
     # registry: the scalar strong_mul that rule bodies call

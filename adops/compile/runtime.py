@@ -15,8 +15,8 @@ import types
 import numpy as np
 from numba import njit
 
-from ..kernels import smul, unbroadcast  # noqa: F401  (generated code imports them from here)
-from ..program import BranchChanged, _same
+from ..core.kernels import smul, unbroadcast  # noqa: F401  (generated code imports them from here)
+from ..program.tape import BranchChanged, same as _same
 
 _SCALARS: dict = {}
 

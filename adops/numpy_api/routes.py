@@ -5,12 +5,19 @@ traced class ``cls`` (``dualad.Dual``, ``revad.Var``); it returns traced or plai
 ``NONDIFF`` holds the callables evaluated on primals only. Every registered op routes its own
 ``op.numpy`` callables to itself (a handler with an ``op`` attribute), unless a handler written
 with :func:`implements` serves them. ``DISPLAY_NAMES`` and ``INSTEAD`` feed the error messages.
+
+The tables are filled only through this module's registration calls, :func:`route` (or the
+decorator :func:`implements`), :func:`route_method`, :func:`nondiff`, :func:`display_as` and
+:func:`instead`, so every handler module registers the same way and no module writes another's
+table.
 """
 from __future__ import annotations
 
-from . import registry
-from .levels import bind
-from .registry import OPS
+import numpy as np
+
+from ..ops import registry
+from ..core.levels import bind
+from ..ops.registry import OPS
 
 #: numpy callable -> handler(cls, *args, **kwargs); handler returns traced or plain results
 ROUTES: dict = {}
@@ -20,15 +27,46 @@ NONDIFF: set = set()
 DISPLAY_NAMES: dict = {}
 #: what to use instead of an unsupported callable, for its error message
 INSTEAD: dict = {}
+#: ufunc name -> the numpy callable ``ufunc.reduce`` means (``np.add.reduce`` is ``np.sum``)
+REDUCE_METHODS: dict = {"add": np.sum, "multiply": np.prod, "maximum": np.max, "minimum": np.min}
+#: ufunc name -> the numpy callable ``ufunc.accumulate`` means (``np.add.accumulate``: ``cumsum``)
+ACCUMULATE_METHODS: dict = {"add": np.cumsum}
+
+
+def route(func, handler):
+    """Route the numpy callable ``func`` to ``handler(cls, *args, **kwargs)``; returns ``handler``.
+
+    The one way a handler module fills the route table (:func:`implements` is its decorator).
+    """
+    ROUTES[func] = handler
+    return handler
 
 
 def implements(*funcs):
     """Route numpy callables ``funcs`` to the decorated handler ``handler(cls, *args, **kw)``."""
     def deco(handler):
         for f in funcs:
-            ROUTES[f] = handler
+            route(f, handler)
         return handler
     return deco
+
+
+def route_method(method: str, ufunc_name: str, func) -> None:
+    """Make ``np.<ufunc_name>.<method>`` (``method``: ``"reduce"`` or ``"accumulate"``) mean the
+    routed numpy callable ``func`` (``route_method("accumulate", "multiply", np.cumprod)``)."""
+    {"reduce": REDUCE_METHODS, "accumulate": ACCUMULATE_METHODS}[method][ufunc_name] = func
+
+
+def display_as(func, name: str):
+    """Show ``func`` as ``name`` in messages and listings (for callables without a numpy
+    ``__module__``: scipy's ufuncs, ufunc methods); returns ``func``."""
+    DISPLAY_NAMES[func] = name
+    return func
+
+
+def instead(advice: dict) -> None:
+    """Record, per unsupported callable, what to use instead (shown in its ``TypeError``)."""
+    INSTEAD.update(advice)
 
 
 def nondiff(*funcs):
@@ -77,7 +115,7 @@ def _route_op(op, strict=True):
                     "unregister the user op that holds the route first")
     for f in op.numpy:
         if f not in ROUTES:
-            ROUTES[f] = _direct_handler(op)
+            route(f, _direct_handler(op))
 
 
 def _direct_handler(op):
@@ -93,7 +131,6 @@ def _unroute_op(op):
             del ROUTES[f]
 
 
-registry._listeners.append(_route_op)
-registry._unlisteners.append(_unroute_op)
+registry.on_register(_route_op, _unroute_op)
 for _op in list(OPS.values()):
     _route_op(_op, strict=False)

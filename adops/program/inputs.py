@@ -17,7 +17,7 @@ def as_primal(x, name: str = "input"):
     >>> as_primal(3).dtype, as_primal(np.float32(1)).dtype
     (dtype('float64'), dtype('float32'))
     """
-    from .levels import TracedBase
+    from ..core.levels import TracedBase
     if isinstance(x, TracedBase):
         if x.dtype not in (np.float32, np.float64):  # pragma: no cover - traced values are floats
             raise TypeError(f"{name} is traced with dtype {x.dtype}")
@@ -47,7 +47,7 @@ def as_primal(x, name: str = "input"):
 
 def check_seed(seed, shape: tuple, dtype, batched: bool, what: str):
     """Validate a tangent/cotangent against its primal ``shape``; return ``(k, *shape)``."""
-    from .levels import TracedBase
+    from ..core.levels import TracedBase
     traced = isinstance(seed, TracedBase)
     if traced:
         s = seed

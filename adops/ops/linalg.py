@@ -36,8 +36,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .kernels import align, unbroadcast
-from .levels import bind
+from ..core.kernels import align, unbroadcast
+from ..core.levels import bind
 from .registry import apply_partial, defrule
 
 

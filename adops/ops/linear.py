@@ -18,8 +18,8 @@ import functools
 import numpy as np
 
 from .einsum_spec import parse_spec
-from .kernels import full_batch, unbroadcast
-from .levels import bind
+from ..core.kernels import full_batch, unbroadcast
+from ..core.levels import bind
 from .registry import OPS, defbilinear, deflinear
 
 

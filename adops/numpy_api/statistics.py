@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .composites import _dtype, _index_along, _nd, _one_axis
-from .numpy_api import ROUTES, implements, unsupported
-from .registry import normalize_axis, shape_of
+from .composites import dtype_or_float, index_along, ndim_of, one_axis
+from .routes import implements, route, unsupported
+from ..ops.registry import normalize_axis, shape_of
 
 
 # ------------------------------------------------------------------------ statistics
@@ -26,15 +26,15 @@ def _ptp(cls, a, axis=None, out=None, keepdims=False):
 
 @implements(np.trapezoid)
 def _trapezoid(cls, y, x=None, dx=1.0, axis=-1):
-    axis = _one_axis(axis, _nd(y))
-    hi = y[_index_along(axis, slice(1, None))]
-    lo = y[_index_along(axis, slice(None, -1))]
+    axis = one_axis(axis, ndim_of(y))
+    hi = y[index_along(axis, slice(1, None))]
+    lo = y[index_along(axis, slice(None, -1))]
     if x is None:
         d = dx
     else:
-        d = np.diff(x, axis=axis if _nd(x) > 1 else 0)
-        if _nd(x) == 1:
-            shape = [1] * _nd(y)
+        d = np.diff(x, axis=axis if ndim_of(x) > 1 else 0)
+        if ndim_of(x) == 1:
+            shape = [1] * ndim_of(y)
             shape[axis] = -1
             d = np.reshape(d, shape)
     return np.sum(d * (hi + lo) / 2.0, axis=axis)
@@ -47,7 +47,7 @@ def _cov(cls, m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, awei
         raise unsupported("numpy.cov with fweights or aweights", cls._mode,
                           "weight the centered observations yourself")
     x = np.atleast_2d(m)
-    if not rowvar and _nd(x) == 2 and shape_of(x)[0] != 1:
+    if not rowvar and ndim_of(x) == 2 and shape_of(x)[0] != 1:
         x = x.T
     if y is not None:
         y = np.atleast_2d(y)
@@ -64,7 +64,7 @@ def _cov(cls, m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, awei
 @implements(np.corrcoef)
 def _corrcoef(cls, x, y=None, rowvar=True, *, dtype=None):
     c = np.cov(x, y, rowvar)
-    if _nd(c) == 0:
+    if ndim_of(c) == 0:
         return c / c
     d = np.sqrt(np.diagonal(c))
     return np.clip(c / d[:, None] / d[None, :], -1.0, 1.0)
@@ -81,7 +81,7 @@ def _ediff1d(cls, ary, to_end=None, to_begin=None):
 @implements(np.cumulative_sum)
 def _cumulative_sum(cls, x, /, *, axis=None, dtype=None, out=None, include_initial=False):
     if axis is None:
-        if _nd(x) > 1:
+        if ndim_of(x) > 1:
             raise ValueError("axis must be given for arrays of more than one dimension")
         axis = 0
     c = np.cumsum(x, axis=axis, dtype=dtype)
@@ -91,7 +91,7 @@ def _cumulative_sum(cls, x, /, *, axis=None, dtype=None, out=None, include_initi
 @implements(np.cumulative_prod)
 def _cumulative_prod(cls, x, /, *, axis=None, dtype=None, out=None, include_initial=False):
     if axis is None:
-        if _nd(x) > 1:
+        if ndim_of(x) > 1:
             raise ValueError("axis must be given for arrays of more than one dimension")
         axis = 0
     c = np.cumprod(x, axis=axis, dtype=dtype)
@@ -99,10 +99,10 @@ def _cumulative_prod(cls, x, /, *, axis=None, dtype=None, out=None, include_init
 
 
 def _with_initial(c, axis, value):
-    axis = _one_axis(axis, _nd(c))
+    axis = one_axis(axis, ndim_of(c))
     shape = list(shape_of(c))
     shape[axis] = 1
-    return np.concatenate([np.full(shape, value, dtype=_dtype(c)), c], axis=axis)
+    return np.concatenate([np.full(shape, value, dtype=dtype_or_float(c)), c], axis=axis)
 
 
 # ----------------------------------------------------------------- order statistics
@@ -117,7 +117,7 @@ def _quantile(cls, a, q, axis, method, keepdims, skip_nan):
     if method not in ("linear", "lower", "higher", "nearest", "midpoint"):
         raise unsupported(f"numpy.quantile(method={method!r})", cls._mode,
                           "methods linear, lower, higher, nearest and midpoint are supported")
-    nd = _nd(a)
+    nd = ndim_of(a)
     axes = normalize_axis(axis, nd)
     rest = tuple(i for i in range(nd) if i not in axes)
     moved = np.transpose(a, rest + axes)
@@ -147,7 +147,7 @@ def _quantile(cls, a, q, axis, method, keepdims, skip_nan):
     lead = np.broadcast_to(srt, q.shape + tuple(shape_of(srt)))
     v_lo = np.take_along_axis(lead, lo[..., None], axis=-1)[..., 0]
     v_hi = np.take_along_axis(lead, hi[..., None], axis=-1)[..., 0]
-    frac = frac.astype(_dtype(a))
+    frac = frac.astype(dtype_or_float(a))
     # numpy's lerp: from the nearer end, so t = 1 returns v_hi exactly
     out = np.where(frac >= 0.5, v_hi - (v_hi - v_lo) * (1 - frac), v_lo + (v_hi - v_lo) * frac)
     if skip_nan:
@@ -171,10 +171,10 @@ def _quantile_handler(skip_nan, scale):
     return handler
 
 
-ROUTES[np.quantile] = _quantile_handler(False, 1.0)
-ROUTES[np.percentile] = _quantile_handler(False, 100.0)
-ROUTES[np.nanquantile] = _quantile_handler(True, 1.0)
-ROUTES[np.nanpercentile] = _quantile_handler(True, 100.0)
+route(np.quantile, _quantile_handler(False, 1.0))
+route(np.percentile, _quantile_handler(False, 100.0))
+route(np.nanquantile, _quantile_handler(True, 1.0))
+route(np.nanpercentile, _quantile_handler(True, 100.0))
 
 
 def _median_handler(skip_nan):
@@ -185,8 +185,8 @@ def _median_handler(skip_nan):
     return handler
 
 
-ROUTES[np.median] = _median_handler(False)
-ROUTES[np.nanmedian] = _median_handler(True)
+route(np.median, _median_handler(False))
+route(np.nanmedian, _median_handler(True))
 
 
 @implements(np.partition)
@@ -203,7 +203,7 @@ def _without_nan(a, fill):
 
 @implements(np.nan_to_num)
 def _nan_to_num(cls, x, copy=True, nan=0.0, posinf=None, neginf=None):
-    info = np.finfo(_dtype(x))
+    info = np.finfo(dtype_or_float(x))
     posinf = info.max if posinf is None else posinf
     neginf = info.min if neginf is None else neginf
     out = np.where(np.isnan(x), nan, x)

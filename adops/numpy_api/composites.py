@@ -19,27 +19,31 @@ from __future__ import annotations
 
 import numpy as np
 
-from .levels import TracedBase, bind
-from .numpy_api import INSTEAD, ROUTES, implements, unsupported
-from .registry import OPS, normalize_axis, shape_of
+from ..core.levels import TracedBase, bind
+from .routes import implements, instead, route, unsupported
+from ..ops.registry import OPS, normalize_axis, shape_of
 
 SETITEM = OPS["setitem"]
 
 
-def _nd(x) -> int:
+def ndim_of(x) -> int:
+    """The number of axes of ``x`` (traced, ndarray or scalar)."""
     return len(shape_of(x))
 
 
-def _dtype(x):
+def dtype_or_float(x):
+    """``x``'s dtype if it is an array, else the float type numpy would give it."""
     return x.dtype if isinstance(x, TracedBase) or isinstance(x, np.ndarray) else \
         np.result_type(np.asarray(x), np.float64)
 
 
-def _one_axis(axis, nd):
+def one_axis(axis, nd):
+    """One axis argument normalized to a non-negative int for ``nd`` axes."""
     return normalize_axis(axis, nd)[0]
 
 
-def _index_along(axis, index):
+def index_along(axis, index):
+    """The index tuple selecting ``index`` along ``axis`` (all of every earlier axis)."""
     return (slice(None),) * axis + (index,)
 
 
@@ -66,7 +70,7 @@ def _insert(cls, arr, obj, values, axis=None):
     """Positions of ``arr`` then of ``values`` (numpy broadcasts them), inserted by numpy."""
     n = int(np.prod(shape_of(arr), dtype=int))
     if not isinstance(values, TracedBase):
-        values = np.asarray(values, dtype=_dtype(arr))
+        values = np.asarray(values, dtype=dtype_or_float(arr))
     vshape = shape_of(values)
     pos = np.arange(n, dtype=np.intp).reshape(shape_of(arr))
     vpos = n + np.arange(int(np.prod(vshape, dtype=int)), dtype=np.intp).reshape(vshape)
@@ -81,7 +85,7 @@ def _resize(cls, a, new_shape):
 
 @implements(np.pad)
 def _pad(cls, array, pad_width, mode="constant", **kwargs):
-    nd = _nd(array)
+    nd = ndim_of(array)
     if mode in ("edge", "reflect", "symmetric", "wrap"):
         return gather(array, np.pad, pad_width, mode=mode, **kwargs)
     if mode != "constant":
@@ -95,7 +99,7 @@ def _pad(cls, array, pad_width, mode="constant", **kwargs):
         for side, (w, v) in enumerate(zip(widths[axis], values[axis])):
             block = list(shape_of(out))
             block[axis] = int(w)
-            parts.append(np.full(block, v, dtype=_dtype(array)))
+            parts.append(np.full(block, v, dtype=dtype_or_float(array)))
         out = np.concatenate([parts[0], out, parts[1]], axis=axis)
     return out
 
@@ -103,7 +107,7 @@ def _pad(cls, array, pad_width, mode="constant", **kwargs):
 # ================================================================ shape and structure
 @implements(np.diag)
 def _diag(cls, v, k=0):
-    nd = _nd(v)
+    nd = ndim_of(v)
     if nd == 2:
         return np.diagonal(v, k)
     if nd != 1:
@@ -111,7 +115,7 @@ def _diag(cls, v, k=0):
     n = shape_of(v)[0] + abs(k)
     i = np.arange(shape_of(v)[0])
     index = (i + max(-k, 0), i + max(k, 0))
-    return bind(SETITEM, np.zeros((n, n), dtype=_dtype(v)), v, index=index)
+    return bind(SETITEM, np.zeros((n, n), dtype=dtype_or_float(v)), v, index=index)
 
 
 @implements(np.diagflat)
@@ -126,21 +130,21 @@ def _tri_mask(x, k, upper):
 
 @implements(np.tril)
 def _tril(cls, m, k=0):
-    return np.where(_tri_mask(m, k, upper=False), m, np.zeros((), dtype=_dtype(m)))
+    return np.where(_tri_mask(m, k, upper=False), m, np.zeros((), dtype=dtype_or_float(m)))
 
 
 @implements(np.triu)
 def _triu(cls, m, k=0):
-    return np.where(_tri_mask(m, k, upper=True), m, np.zeros((), dtype=_dtype(m)))
+    return np.where(_tri_mask(m, k, upper=True), m, np.zeros((), dtype=dtype_or_float(m)))
 
 
 @implements(np.kron)
 def _kron(cls, a, b):
     """Every product ``a[i] * b[j]`` laid out as numpy's block matrix: a broadcast product with
     the axes of ``a`` and ``b`` interleaved, then one reshape."""
-    nd = max(_nd(a), _nd(b))
-    sa = (1,) * (nd - _nd(a)) + tuple(shape_of(a))
-    sb = (1,) * (nd - _nd(b)) + tuple(shape_of(b))
+    nd = max(ndim_of(a), ndim_of(b))
+    sa = (1,) * (nd - ndim_of(a)) + tuple(shape_of(a))
+    sb = (1,) * (nd - ndim_of(b)) + tuple(shape_of(b))
     a = np.reshape(a, tuple(s for n in sa for s in (n, 1)))
     b = np.reshape(b, tuple(s for n in sb for s in (1, n)))
     return np.reshape(a * b, tuple(x * y for x, y in zip(sa, sb)))
@@ -178,14 +182,14 @@ def _flipud(cls, m):
 
 @implements(np.fliplr)
 def _fliplr(cls, m):
-    if _nd(m) < 2:
+    if ndim_of(m) < 2:
         raise ValueError("Input must be >= 2-d.")
     return np.flip(m, 1)
 
 
 @implements(np.rot90)
 def _rot90(cls, m, k=1, axes=(0, 1)):
-    nd = _nd(m)
+    nd = ndim_of(m)
     a0, a1 = (a % nd for a in axes)
     if a0 == a1:
         raise ValueError("Axes must be different.")
@@ -203,8 +207,8 @@ def _rot90(cls, m, k=1, axes=(0, 1)):
 
 @implements(np.rollaxis)
 def _rollaxis(cls, a, axis, start=0):
-    n = _nd(a)
-    axis = _one_axis(axis, n)
+    n = ndim_of(a)
+    axis = one_axis(axis, n)
     if start < 0:
         start += n
     if not 0 <= start < n + 1:
@@ -223,7 +227,7 @@ def _rollaxis(cls, a, axis, start=0):
 def _atleast_3d(cls, *arys):
     res = []
     for x in arys:
-        nd = _nd(x)
+        nd = ndim_of(x)
         shape = tuple(shape_of(x))
         res.append(x if nd >= 3 else np.reshape(x, {0: (1, 1, 1), 1: (1,) + shape + (1,),
                                                     2: shape + (1,)}[nd]))
@@ -244,7 +248,7 @@ def _append(cls, arr, values, axis=None):
 
 def _split_along(axis_of):
     def handler(cls, ary, indices_or_sections):
-        nd = _nd(ary)
+        nd = ndim_of(ary)
         axis = axis_of(nd)
         if axis is None:
             raise ValueError("the array has too few dimensions for this split")
@@ -252,15 +256,15 @@ def _split_along(axis_of):
     return handler
 
 
-ROUTES[np.vsplit] = _split_along(lambda nd: 0 if nd >= 2 else None)
-ROUTES[np.hsplit] = _split_along(lambda nd: 1 if nd >= 2 else 0)
-ROUTES[np.dsplit] = _split_along(lambda nd: 2 if nd >= 3 else None)
+route(np.vsplit, _split_along(lambda nd: 0 if nd >= 2 else None))
+route(np.hsplit, _split_along(lambda nd: 1 if nd >= 2 else 0))
+route(np.dsplit, _split_along(lambda nd: 2 if nd >= 3 else None))
 
 
 @implements(np.unstack)
 def _unstack(cls, x, /, *, axis=0):
-    axis = _one_axis(axis, _nd(x))
-    return tuple(x[_index_along(axis, i)] for i in range(shape_of(x)[axis]))
+    axis = one_axis(axis, ndim_of(x))
+    return tuple(x[index_along(axis, i)] for i in range(shape_of(x)[axis]))
 
 
 @implements(np.block)
@@ -268,12 +272,12 @@ def _block(cls, arrays):
     def depth(a):
         return 1 + depth(a[0]) if isinstance(a, list) else 0
     total = depth(arrays)
-    leaf_nd = max(_nd(a) for a in _leaves(arrays))
+    leaf_nd = max(ndim_of(a) for a in _leaves(arrays))
     nd = max(total, leaf_nd)
 
     def join(a, level):
         if not isinstance(a, list):
-            return np.reshape(a, (1,) * (nd - _nd(a)) + tuple(shape_of(a)))
+            return np.reshape(a, (1,) * (nd - ndim_of(a)) + tuple(shape_of(a)))
         return np.concatenate([join(b, level + 1) for b in a], axis=nd - total + level)
     return join(arrays, 0)
 
@@ -322,7 +326,7 @@ def _select(cls, condlist, choicelist, default=0):
 @implements(np.piecewise)
 def _piecewise(cls, x, condlist, funclist, *args, **kw):
     """numpy's semantics: each function sees only the entries its condition selects."""
-    if isinstance(condlist, np.ndarray) and condlist.dtype == bool and condlist.ndim == _nd(x):
+    if isinstance(condlist, np.ndarray) and condlist.dtype == bool and condlist.ndim == ndim_of(x):
         condlist = [condlist]
     condlist = [np.asarray(c, dtype=bool) for c in condlist]
     if len(funclist) == len(condlist) + 1:
@@ -341,8 +345,8 @@ def _compress(cls, condition, a, axis=None, out=None):
     cond = np.asarray(condition, dtype=bool)
     if axis is None:
         return np.ravel(a)[np.nonzero(cond)[0]]
-    axis = _one_axis(axis, _nd(a))
-    return a[_index_along(axis, np.nonzero(cond)[0])]
+    axis = one_axis(axis, ndim_of(a))
+    return a[index_along(axis, np.nonzero(cond)[0])]
 
 
 @implements(np.extract)
@@ -362,8 +366,8 @@ def _choose(cls, a, choices, out=None, mode="raise"):
 @implements(np.apply_along_axis)
 def _apply_along_axis(cls, func1d, axis, arr, *args, **kwargs):
     """``func1d`` on every 1-d slice along ``axis``; results stacked where the axis was."""
-    nd = _nd(arr)
-    axis = _one_axis(axis, nd)
+    nd = ndim_of(arr)
+    axis = one_axis(axis, nd)
     moved = np.moveaxis(arr, axis, -1)
     outer = tuple(shape_of(moved)[:-1])
     results = [func1d(moved[idx], *args, **kwargs) for idx in np.ndindex(*outer)]
@@ -382,7 +386,7 @@ def _row_stack(cls, tup, **kw):
     return np.vstack(tup)
 
 
-INSTEAD.update({
+instead({
     np.unique: "its values are those of np.sort(x) at np.unique(x, return_index=True)[1] "
                "(indices are not differentiable, the values taken with them are)",
     np.bincount: "with weights w: np.eye(n)[idx].T @ w (a sum of one-hot rows)",

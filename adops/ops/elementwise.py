@@ -30,7 +30,7 @@ import math
 import numpy as np
 from numba import vectorize
 
-from .kernels import lazy, select
+from ..core.kernels import lazy, select
 
 from .registry import ONE, NEG_ONE, Arg, as_partial, defop, strong_mul
 

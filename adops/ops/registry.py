@@ -40,9 +40,9 @@ from typing import Callable, Sequence
 import numpy as np
 from numba.extending import overload
 
-from .fpstate import quiet  # noqa: F401  (the transforms' context; re-exported here)
-from .kernels import align, full_batch, smul, smul_add, smul_scaled
-from .levels import any_traced, bind, is_traced
+from ..core.fpstate import quiet  # noqa: F401  (the transforms' context; re-exported here)
+from ..core.kernels import align, full_batch, smul, smul_add, smul_scaled
+from ..core.levels import any_traced, bind, is_traced
 
 #: Every registered op, by name. ``len(OPS)`` is the size of the op set.
 OPS: dict[str, "Op"] = {}
@@ -94,7 +94,7 @@ class Arg(Partial):
 
     def materialize(self, xs, out, traced):
         x = xs[self.index]
-        return x if self.scale == 1.0 else _Scaled(self.scale, x)
+        return x if self.scale == 1.0 else Scaled(self.scale, x)
 
     def describe(self):
         return f"{'' if self.scale == 1 else f'{self.scale:g} * '}x{self.index}"
@@ -150,7 +150,7 @@ def as_partial(p) -> Partial | None:
     return Rule(p)
 
 
-class _Scaled:
+class Scaled:
     """A partial ``scale * x`` held without computing it (see :class:`Arg`)."""
 
     __slots__ = ("scale", "x")
@@ -198,7 +198,7 @@ def apply_partial(d, t):
     """``smul(d, t)`` for a materialized partial ``d`` and a tangent or cotangent ``t``."""
     if isinstance(d, Marker):
         return d.apply(t)
-    if type(d) is _Scaled:
+    if type(d) is Scaled:
         if is_traced(d.x) or is_traced(t):
             return bind(SMUL, d.scale * d.x, t)
         return smul_scaled(d.scale, d.x, t)
@@ -709,6 +709,15 @@ def unregister(name: str) -> None:
 #: callbacks run when an op is registered (numpy_api uses it to route numpy callables)
 _listeners: list = []
 _unlisteners: list = []
+
+
+def on_register(added, removed=None) -> None:
+    """Call ``added(op)`` for every op registered from now on (a listener that raises refuses
+    the op) and ``removed(op)`` for every op unregistered: how the dispatch layer routes
+    ``op.numpy`` without the op set knowing the dispatch."""
+    _listeners.append(added)
+    if removed is not None:
+        _unlisteners.append(removed)
 
 
 def _notify(op):

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .levels import TracedBase, bind
-from .registry import OPS, normalize_axis, shape_of
-from .routes import ROUTES, implements, no_out, unsupported
+from ..core.levels import TracedBase, bind
+from ..ops.registry import OPS, normalize_axis, shape_of
+from .routes import implements, no_out, route, unsupported
 
 SUM, PROD, MAX, MIN, CUMSUM = OPS["sum"], OPS["prod"], OPS["max"], OPS["min"], OPS["cumsum"]
 #: the dtypes a traced value can have
@@ -79,8 +79,8 @@ def _extremum(op):
 
 
 for _fn, _op in ((np.max, MAX), (np.amax, MAX), (np.min, MIN), (np.amin, MIN)):
-    ROUTES[_fn] = _extremum(_op)
-ROUTES[np.prod] = _reduce(PROD)
+    route(_fn, _extremum(_op))
+route(np.prod, _reduce(PROD))
 
 
 @implements(np.var)

@@ -10,20 +10,15 @@ dunders -> :func:`handle_function`). The call then becomes, by the route table
 - otherwise a ``TypeError`` that names the function, the mode and what to use instead.
 
 Ufunc methods are the numpy function of the same meaning (``np.add.reduce`` -> ``np.sum``):
-``_REDUCE_METHODS`` and ``_ACCUMULATE_METHODS`` by ufunc name.
+``REDUCE_METHODS`` and ``ACCUMULATE_METHODS`` of :mod:`adops.numpy_api.routes`, by ufunc name.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .levels import TracedBase, bind, top_tracer
-from .registry import OPS
-from .routes import INSTEAD, NONDIFF, ROUTES, display_name, unsupported
-
-#: ufunc name -> the numpy callable ``ufunc.reduce`` means (extended by adops.numerics)
-_REDUCE_METHODS = {"add": np.sum, "multiply": np.prod, "maximum": np.max, "minimum": np.min}
-#: ufunc name -> the numpy callable ``ufunc.accumulate`` means (extended by adops.numerics)
-_ACCUMULATE_METHODS = {"add": np.cumsum}
+from ..core.levels import TracedBase, bind, top_tracer
+from ..ops.registry import OPS
+from .routes import ACCUMULATE_METHODS, INSTEAD, NONDIFF, REDUCE_METHODS, ROUTES, display_name, unsupported
 
 
 def handle_ufunc(cls, ufunc, method, inputs, kwargs):
@@ -36,10 +31,10 @@ def handle_ufunc(cls, ufunc, method, inputs, kwargs):
     extra = {k: v for k, v in kwargs.items() if k != "out"}
     if method in ("reduce", "accumulate"):
         extra.setdefault("axis", 0)  # ufunc methods reduce axis 0 unless told otherwise
-    if method == "reduce" and ufunc.__name__ in _REDUCE_METHODS:
-        return handle_function(cls, _REDUCE_METHODS[ufunc.__name__], inputs, extra)
-    if method == "accumulate" and ufunc.__name__ in _ACCUMULATE_METHODS:
-        return handle_function(cls, _ACCUMULATE_METHODS[ufunc.__name__], inputs, extra)
+    if method == "reduce" and ufunc.__name__ in REDUCE_METHODS:
+        return handle_function(cls, REDUCE_METHODS[ufunc.__name__], inputs, extra)
+    if method == "accumulate" and ufunc.__name__ in ACCUMULATE_METHODS:
+        return handle_function(cls, ACCUMULATE_METHODS[ufunc.__name__], inputs, extra)
     if method != "__call__":
         raise unsupported(f"numpy.{ufunc.__name__}.{method}", cls._mode)
     if extra.get("dtype") is not None or extra.get("where", True) is not True:

@@ -14,11 +14,12 @@ import operator
 
 import numpy as np
 
-from . import linalg as L
-from .levels import bind
-from .numpy_api import implements, nondiff, nondiff_call, unsupported
-from .reduction_routes import vector_or_frobenius_norm
-from .registry import normalize_axis, shape_of
+from ..ops import linalg as L
+from ..core.levels import bind
+from .dispatch import nondiff_call
+from .routes import implements, nondiff, unsupported
+from .reductions import vector_or_frobenius_norm
+from ..ops.registry import normalize_axis, shape_of
 
 EighResult = type(np.linalg.eigh(np.eye(1)))
 SVDResult = type(np.linalg.svd(np.eye(1)))

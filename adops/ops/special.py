@@ -24,7 +24,7 @@ import math
 import numpy as np
 import scipy.special as sc
 
-from .levels import bind
+from ..core.levels import bind
 from .registry import as_partial, defop, strong_mul
 
 SQRT_PI = math.sqrt(math.pi)
@@ -75,8 +75,10 @@ def xlog1py_dx(x, y, out): return np.log1p(y)
 def xlog1py_dy(x, y, out): return strong_mul(x, 1.0 / (1.0 + y))
 
 
+#: The scipy.special ufuncs made ops: (name, scipy ufunc, partials). The dispatch layer names
+#: them by it (:mod:`adops.numpy_api.special`).
 #            name        scipy ufunc     partials
-_TABLE = [
+TABLE = [
     ("erf",       sc.erf,       [erf_dx]),
     ("erfc",      sc.erfc,      [erfc_dx]),
     ("erfinv",    sc.erfinv,    [erfinv_dx]),
@@ -113,7 +115,7 @@ def _doc(name, partials):
 
 
 _OPS = {}
-for _name, _ufunc, _partials in _TABLE:
+for _name, _ufunc, _partials in TABLE:
     _OPS[_name] = defop(_name, _ufunc, _partials, numpy=[_ufunc], doc=_doc(_name, _partials))
 EXPIT, DIGAMMA = _OPS["expit"], _OPS["digamma"]
 
@@ -168,12 +170,3 @@ def log_softmax(x, axis=None):
         [-1.386294, -0.287682]
     """
     return x - logsumexp(x, axis=axis, keepdims=True)
-
-
-def _register_names():
-    from .numpy_api import DISPLAY_NAMES
-    for name, ufunc, _ in _TABLE:
-        DISPLAY_NAMES[ufunc] = f"scipy.special.{name}"
-
-
-_register_names()

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from .inputs import auto_chunk, identity_chunks
-from .levels import TracedBase
+from ..core.levels import TracedBase
 
 
 def argnums_tuple(argnums, nargs: int):

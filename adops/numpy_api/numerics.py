@@ -16,12 +16,11 @@ import math
 
 import numpy as np
 
-from .composites import _dtype, _index_along, _nd, _one_axis
-from .levels import TracedBase
-from .numpy_api import (DISPLAY_NAMES, ROUTES, _ACCUMULATE_METHODS, _REDUCE_METHODS, implements,
-                        unsupported)
-from .reduction_routes import scan
-from .registry import normalize_axis, shape_of
+from .composites import dtype_or_float, index_along, ndim_of, one_axis
+from ..core.levels import TracedBase
+from .routes import display_as, implements, route, route_method, unsupported
+from .reductions import scan
+from ..ops.registry import normalize_axis, shape_of
 
 
 # ===================================================================== numerical
@@ -29,7 +28,7 @@ from .registry import normalize_axis, shape_of
 def _gradient(cls, f, *varargs, axis=None, edge_order=1):
     """numpy's second-order central differences (``edge_order`` 1 or 2 at the ends), with
     scalar spacings or coordinate arrays; linear in ``f``."""
-    nd = _nd(f)
+    nd = ndim_of(f)
     axes = normalize_axis(axis, nd)
     if len(varargs) == 0:
         spacing = [1.0] * len(axes)
@@ -53,10 +52,10 @@ def _gradient(cls, f, *varargs, axis=None, edge_order=1):
 
 def _gradient_1d(f, ax, n, h, edge_order):
     def s(start, stop=None):
-        return f[_index_along(ax, slice(start, stop))]
+        return f[index_along(ax, slice(start, stop))]
 
     def bshape(c):  # coefficients along ax, broadcast against f
-        shape = [1] * _nd(f)
+        shape = [1] * ndim_of(f)
         shape[ax] = -1
         return np.reshape(c, shape)
     if np.ndim(h) == 0:
@@ -134,7 +133,7 @@ def _convolve(cls, a, v, mode="full"):
         raise ValueError("a cannot be empty" if na == 0 else "v cannot be empty")
     if nv > na:
         a, v, na, nv = v, a, nv, na
-    dtype = np.result_type(_dtype(a), _dtype(v))
+    dtype = np.result_type(dtype_or_float(a), dtype_or_float(v))
     zeros = np.zeros(nv - 1, dtype=dtype)
     padded = np.concatenate([zeros, a, zeros])
     windows = padded[np.arange(na + nv - 1)[:, None] + np.arange(nv)[None, :]]
@@ -172,7 +171,7 @@ def _interp(cls, x, xp, fp, left=None, right=None, period=None):
     if n == 0:
         raise ValueError("array of sample points is empty")
     if n == 1:
-        seg_val = np.zeros(shape_of(x), dtype=_dtype(fp)) + fp[0]
+        seg_val = np.zeros(shape_of(x), dtype=dtype_or_float(fp)) + fp[0]
     else:
         j = np.clip(np.searchsorted(xp, x, side="right") - 1, 0, n - 2)
         x0, x1, f0, f1 = xp[j], xp[j + 1], fp[j], fp[j + 1]
@@ -188,7 +187,7 @@ def _interp(cls, x, xp, fp, left=None, right=None, period=None):
 # ------------------------------------------------------------------------ polynomials
 @implements(np.polyval)
 def _polyval(cls, p, x):
-    y = np.zeros(shape_of(x), dtype=np.result_type(_dtype(x), _dtype(p)))
+    y = np.zeros(shape_of(x), dtype=np.result_type(dtype_or_float(x), dtype_or_float(p)))
     for i in range(shape_of(p)[0]):
         y = y * x + p[i]
     return y
@@ -198,7 +197,7 @@ def _polyval(cls, p, x):
 def _polyder(cls, p, m=1):
     for _ in range(int(m)):
         n = shape_of(p)[0] - 1
-        p = p[:-1] * np.arange(n, 0, -1.0) if n > 0 else np.zeros(1, dtype=_dtype(p)) * p[:1]
+        p = p[:-1] * np.arange(n, 0, -1.0) if n > 0 else np.zeros(1, dtype=dtype_or_float(p)) * p[:1]
     return p
 
 
@@ -208,16 +207,16 @@ def _polyint(cls, p, m=1, k=None):
     for i in range(int(m)):
         n = shape_of(p)[0]
         p = np.concatenate([p / np.arange(n, 0, -1.0), np.full(1, k[i] if len(k) > 1 else k[0],
-                                                               dtype=_dtype(p))])
+                                                               dtype=dtype_or_float(p))])
     return p
 
 
 def _align_polys(a, b):
     na, nb = shape_of(a)[0], shape_of(b)[0]
     if na < nb:
-        a = np.concatenate([np.zeros(nb - na, dtype=_dtype(a)), a])
+        a = np.concatenate([np.zeros(nb - na, dtype=dtype_or_float(a)), a])
     elif nb < na:
-        b = np.concatenate([np.zeros(na - nb, dtype=_dtype(b)), b])
+        b = np.concatenate([np.zeros(na - nb, dtype=dtype_or_float(b)), b])
     return a, b
 
 
@@ -242,7 +241,7 @@ def _polymul(cls, a1, a2):
 def _vander(cls, x, N=None, increasing=False):
     n = shape_of(x)[0] if N is None else int(N)
     powers = np.arange(n) if increasing else np.arange(n - 1, -1, -1)
-    cols = [np.ones(shape_of(x), dtype=_dtype(x)) if k == 0 else x ** int(k) for k in powers]
+    cols = [np.ones(shape_of(x), dtype=dtype_or_float(x)) if k == 0 else x ** int(k) for k in powers]
     return np.stack(cols, axis=1) if cols else np.zeros((shape_of(x)[0], 0))
 
 
@@ -256,9 +255,9 @@ def _polyfit(cls, x, y, deg, rcond=None, full=False, w=None, cov=False):
     rhs = y
     if w is not None:
         lhs = lhs * w[:, None]
-        rhs = rhs * (w if _nd(y) == 1 else w[:, None])
+        rhs = rhs * (w if ndim_of(y) == 1 else w[:, None])
     if rcond is None:
-        rcond = shape_of(x)[0] * np.finfo(_dtype(x)).eps
+        rcond = shape_of(x)[0] * np.finfo(dtype_or_float(x)).eps
     scale = np.sqrt(np.sum(lhs * lhs, axis=0))
     c = np.linalg.lstsq(lhs / scale, rhs, rcond)[0]
     return (c.T / scale).T
@@ -282,7 +281,7 @@ def _real(cls, val):
 
 @implements(np.imag)
 def _imag(cls, val):
-    return np.zeros(shape_of(val), dtype=_dtype(val))
+    return np.zeros(shape_of(val), dtype=dtype_or_float(val))
 
 
 @implements(np.conjugate)
@@ -339,8 +338,7 @@ def _last_axes_only(cls, name, axes, axis, keepdims):
 def _method(name, func):
     """A ufunc method (``np.logaddexp.reduce``...) as a routed callable with numpy's name."""
     func.__name__ = name
-    DISPLAY_NAMES[func] = f"numpy.{name}"
-    return func
+    return display_as(func, f"numpy.{name}")
 
 
 def _reduce_kwargs(cls, name, dtype=None, out=None, initial=None, where=True):
@@ -369,11 +367,12 @@ def _logsumexp_handler(name, exp, log):
     return handler
 
 
-ROUTES[_method("logaddexp.reduce", logaddexp_reduce)] = \
-    _logsumexp_handler("logaddexp.reduce", np.exp, np.log)
-ROUTES[_method("logaddexp2.reduce", logaddexp2_reduce)] = \
-    _logsumexp_handler("logaddexp2.reduce", np.exp2, np.log2)
-_REDUCE_METHODS.update(logaddexp=logaddexp_reduce, logaddexp2=logaddexp2_reduce)
+route(_method("logaddexp.reduce", logaddexp_reduce),
+      _logsumexp_handler("logaddexp.reduce", np.exp, np.log))
+route(_method("logaddexp2.reduce", logaddexp2_reduce),
+      _logsumexp_handler("logaddexp2.reduce", np.exp2, np.log2))
+route_method("reduce", "logaddexp", logaddexp_reduce)
+route_method("reduce", "logaddexp2", logaddexp2_reduce)
 
 
 def _accumulate_handler(name, combine):
@@ -381,13 +380,13 @@ def _accumulate_handler(name, combine):
         _reduce_kwargs(cls, name, dtype, out)
         if axis is None:
             x, axis = np.ravel(x), 0
-        return scan(x, _one_axis(axis, _nd(x)), combine)
+        return scan(x, one_axis(axis, ndim_of(x)), combine)
     return handler
 
 
 for _ufunc in (np.maximum, np.minimum, np.logaddexp, np.logaddexp2):
     _fn = _method(f"{_ufunc.__name__}.accumulate",
                   lambda x, axis=0, dtype=None, out=None: None)
-    ROUTES[_fn] = _accumulate_handler(f"{_ufunc.__name__}.accumulate", _ufunc)
-    _ACCUMULATE_METHODS[_ufunc.__name__] = _fn
-_ACCUMULATE_METHODS["multiply"] = np.cumprod
+    route(_fn, _accumulate_handler(f"{_ufunc.__name__}.accumulate", _ufunc))
+    route_method("accumulate", _ufunc.__name__, _fn)
+route_method("accumulate", "multiply", np.cumprod)

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .einsum_spec import (LOWER, canonical, explicit, format_spec, from_sublists, has_repeat,
+from ..ops.einsum_spec import (LOWER, canonical, explicit, format_spec, from_sublists, has_repeat,
                           parse_spec)
-from .levels import bind, top_tracer
-from .registry import OPS, shape_of
+from ..core.levels import bind, top_tracer
+from ..ops.registry import OPS, shape_of
 from .routes import implements, no_out, unsupported
 
 EINSUM, EINSUM1 = OPS["einsum"], OPS["einsum1"]

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .levels import TracedBase
-from .reduction_routes import TRACED_FLOATS
-from .registry import shape_of
+from ..core.levels import TracedBase
+from .reductions import TRACED_FLOATS
+from ..ops.registry import shape_of
 from .routes import implements
 
 

@@ -24,10 +24,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .fpstate import quiet
+from ..core.fpstate import quiet
 from .inputs import as_primal, check_seed
-from .levels import Level
-from .traced import Traced
+from ..core.levels import Level
+from ..numpy_api.traced import Traced
 from .transform import check_output, flatten, result_dtype
 
 
@@ -158,7 +158,7 @@ class Tape:
     def _check(guard, values):
         args = [values[r] if type(r) is int else r.value for r in guard.refs]
         now = guard.func(*args, **guard.kwargs)
-        if not _same(now, guard.result):
+        if not same(now, guard.result):
             name = getattr(guard.func, "__name__", repr(guard.func))
             raise BranchChanged(
                 f"replay: {name}(...) evaluates differently at the new input than when the tape "
@@ -167,9 +167,11 @@ class Tape:
                 "Recording(..., rerecord=True)")
 
 
-def _same(a, b) -> bool:
+def same(a, b) -> bool:
+    """Whether two guard outcomes agree: equal shapes and entries, nan equal to nan, elementwise
+    through tuples and lists."""
     if isinstance(a, (tuple, list)):
-        return isinstance(b, (tuple, list)) and len(a) == len(b) and all(map(_same, a, b))
+        return isinstance(b, (tuple, list)) and len(a) == len(b) and all(map(same, a, b))
     a, b = np.asarray(a), np.asarray(b)
     return a.shape == b.shape and bool(np.all((a == b) | ((a != a) & (b != b))))
 

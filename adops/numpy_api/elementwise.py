@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .levels import TracedBase, bind
-from .registry import OPS
+from ..core.levels import TracedBase, bind
+from ..ops.registry import OPS
 from .routes import implements
 
 SQUARE, POWER, WHERE = OPS["square"], OPS["power"], OPS["where"]

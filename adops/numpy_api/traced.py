@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import numpy_api as api
-from .fpstate import user_errstate_is_quiet
-from .levels import TracedBase, leaked
+from .. import numpy_api as api
+from ..core.fpstate import user_errstate_is_quiet
+from ..core.levels import TracedBase, leaked
 
 
 class ViewLink:

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .levels import TracedBase, bind
-from .registry import OPS, normalize_axis, shape_of
-from .routes import ROUTES, implements
+from ..core.levels import TracedBase, bind
+from ..ops.registry import OPS, normalize_axis, shape_of
+from .routes import implements, route
 
 GETITEM, SETITEM = OPS["getitem"], OPS["setitem"]
 
@@ -168,5 +168,5 @@ def _splitter(strict):
     return handler
 
 
-ROUTES[np.split] = _splitter(strict=True)
-ROUTES[np.array_split] = _splitter(strict=False)
+route(np.split, _splitter(strict=True))
+route(np.array_split, _splitter(strict=False))

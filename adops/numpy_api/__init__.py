@@ -20,17 +20,18 @@ handler binds one) and is the place the rest of adops imports the dispatch from:
 """
 from __future__ import annotations
 
-from .levels import bind  # noqa: F401  (re-exported: adops.bind)
-from .registry import OPS  # noqa: F401
+from ..core.levels import bind  # noqa: F401  (re-exported: adops.bind)
+from ..ops import OPS  # noqa: F401  (the op set, registered before any handler binds an op)
 from .routes import (DISPLAY_NAMES, INSTEAD, NONDIFF, ROUTES, implements, nondiff,  # noqa: F401
                      unsupported)
-from .dispatch import (_ACCUMULATE_METHODS, _REDUCE_METHODS, call, handle_function,  # noqa: F401
-                       handle_ufunc, nondiff_call, primal)
+from .dispatch import (call, handle_function, handle_ufunc, nondiff_call,  # noqa: F401
+                       primal)
 from .nondifferentiable import astype_values  # noqa: F401
-from . import (elementwise_routes, reduction_routes, shape_routes, new_arrays,  # noqa: F401
+from . import (elementwise, reductions, shapes, new_arrays,  # noqa: F401
                indexing, products)
-from .reduction_routes import with_dtype  # noqa: F401
+from .reductions import with_dtype  # noqa: F401
 from .new_arrays import constant_like  # noqa: F401
 from .indexing import getitem, normalize_index, setitem  # noqa: F401
 from .products import matmul_spec  # noqa: F401
+from . import linalg, composites, statistics, numerics, special  # noqa: F401  (composite handlers)
 from .listing import supported_functions, supported_table  # noqa: F401

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .routes import DISPLAY_NAMES, nondiff
+from .routes import display_as, nondiff
 
 
 def astype_values(x, dtype):
@@ -17,7 +17,7 @@ def astype_values(x, dtype):
 
 
 # listed by the module the dispatch is imported from (adops.numpy_api re-exports it)
-DISPLAY_NAMES[astype_values] = "adops.numpy_api.astype_values"
+display_as(astype_values, "adops.numpy_api.astype_values")
 
 
 nondiff(np.greater, np.greater_equal, np.less, np.less_equal, np.equal, np.not_equal,

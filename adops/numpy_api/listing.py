@@ -3,7 +3,7 @@
 """
 from __future__ import annotations
 
-from .registry import OPS
+from ..ops.registry import OPS
 from .routes import NONDIFF, ROUTES, display_name
 
 

@@ -26,10 +26,10 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from .fpstate import quiet
-from .inputs import as_primal
-from .program import Trace
-from .registry import BilinearOp, ElementwiseOp, LinearOp, ReduceOp
+from ..core.fpstate import quiet
+from ..program.inputs import as_primal
+from ..program.tape import Trace
+from ..ops.registry import BilinearOp, ElementwiseOp, LinearOp, ReduceOp
 
 #: largest (input entries x output entries) map whose structure is computed exactly
 DENSE_LIMIT = 4_000_000
@@ -56,9 +56,9 @@ class Pattern:
 
 
 def _same_guards(a, b):
-    from .program import _same
+    from ..program.tape import same
     return len(a) == len(b) and all(
-        g.func is h.func and _same(g.result, h.result) for g, h in zip(a, b))
+        g.func is h.func and same(g.result, h.result) for g, h in zip(a, b))
 
 
 def detect(f, *args, argnum: int = 0, **kwargs) -> Pattern:
@@ -192,7 +192,7 @@ def sparse_jacobian_of(f, args, kwargs, argnum, sparsity, mode, push_for):
     :class:`Pattern`), its colouring for ``mode``, and one batched push of the colour seeds,
     ``push_for(x) -> push(seeds)``. Returns a ``scipy.sparse.csr_matrix`` ``(out.size, x.size)``.
     """
-    from .sparse import colour, sparse_jacobian
+    from .colouring import colour, sparse_jacobian
     if isinstance(sparsity, str):
         if sparsity != "auto":
             raise ValueError(f"sparsity must be 'auto', a (m, n) pattern (scipy sparse or a "

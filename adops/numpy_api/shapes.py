@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .levels import bind
-from .registry import OPS, normalize_axis, shape_of
+from ..core.levels import bind
+from ..ops.registry import OPS, normalize_axis, shape_of
 from .routes import implements, no_out, unsupported
 
 RESHAPE, TRANSPOSE, BROADCAST_TO = OPS["reshape"], OPS["transpose"], OPS["broadcast_to"]
