@@ -13,9 +13,9 @@ True
 """
 import sys as _sys
 
-from .ops.registry import (OPS, ONE, NEG_ONE, Arg, Op, ElementwiseOp, LinearOp, BilinearOp,
-                           ReduceOp, RuleOp, defop, deflinear, defbilinear, defreduce, defrule,
-                           strong_mul, unregister)
+from .ops.registry import OPS, ONE, NEG_ONE, Arg, Op, ElementwiseOp, defop, strong_mul, unregister
+from .ops.kinds import (LinearOp, BilinearOp, ReduceOp, RuleOp, deflinear, defbilinear, defreduce,
+                        defrule)
 from .ops import elementwise, linear, reductions, special, linalg  # noqa: F401  (the op set)
 from .ops import einsum_spec  # noqa: F401
 from .core import fpstate, kernels, levels  # noqa: F401

@@ -39,7 +39,7 @@ from ..core.fpstate import user_wants_errors
 from ..program.inputs import as_primal
 from ..program.transform import batched_cotangents, result_dtype
 from ..program.tape import BranchChanged, Trace
-from ..ops.registry import LinearLin, LinearOp
+from ..ops.kinds import LinearLin, LinearOp
 from .codegen import generate
 
 _TIER = contextvars.ContextVar("adops_compiled_tier", default=False)

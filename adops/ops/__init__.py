@@ -8,4 +8,4 @@
 :mod:`adops.core`; numpy's API on traced arrays is the next layer, :mod:`adops.numpy_api`.
 """
 from .registry import OPS  # noqa: F401
-from . import elementwise, special, linear, reductions, linalg  # noqa: F401  (registers the ops)
+from . import kinds, elementwise, special, linear, reductions, linalg  # noqa: F401  (registers the ops)

@@ -38,7 +38,8 @@ import numpy as np
 
 from ..core.kernels import align, unbroadcast
 from ..core.levels import bind
-from .registry import apply_partial, defrule
+from .kinds import defrule
+from .registry import apply_partial
 
 
 def mT(x):

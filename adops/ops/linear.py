@@ -20,7 +20,8 @@ import numpy as np
 from .einsum_spec import parse_spec
 from ..core.kernels import full_batch, unbroadcast
 from ..core.levels import bind
-from .registry import OPS, defbilinear, deflinear
+from .kinds import defbilinear, deflinear
+from .registry import OPS
 
 
 def _shift(axes):

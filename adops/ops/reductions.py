@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .registry import defreduce
+from .kinds import defreduce
 
 
 def extremum_partial(x, out_kept, axis):

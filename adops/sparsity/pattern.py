@@ -29,7 +29,8 @@ import scipy.sparse as sp
 from ..core.fpstate import quiet
 from ..program.inputs import as_primal
 from ..program.tape import Trace
-from ..ops.registry import BilinearOp, ElementwiseOp, LinearOp, ReduceOp
+from ..ops.kinds import BilinearOp, LinearOp, ReduceOp
+from ..ops.registry import ElementwiseOp
 
 #: largest (input entries x output entries) map whose structure is computed exactly
 DENSE_LIMIT = 4_000_000
