@@ -72,17 +72,27 @@ PROGRAMS_PER_SIGNATURE = 4
 
 
 def _source_version() -> str:
-    """A hash of everything generated code compiles in: the rule bodies, the runtime, the code
+    """A hash of everything generated code compiles in: the modules holding the primal and
+    partial bodies of every registered elementwise op (wherever those modules live), the kernels
+    (``select``, ``smul``), the registry (the scalar ``strong_mul``), the runtime, the code
     generator and numba's version. numba's cache of a generated loop embeds the rules it calls
     but tracks only its own file, so a changed rule must give new file names."""
+    import inspect
     import numba
     from ..core import kernels
-    from ..ops import elementwise, registry
+    from ..ops import registry
     from . import codegen, runtime
+    modules = {kernels, registry, codegen, runtime}
+    for op in list(registry.OPS.values()):
+        if isinstance(op, registry.ElementwiseOp):
+            for fn in (op.primal, *(p.body or p.kernel for p in op.partials
+                                    if isinstance(p, registry.Rule))):
+                module = inspect.getmodule(getattr(fn, "py_func", fn))
+                if module is not None and getattr(module, "__file__", None):
+                    modules.add(module)
     digest = hashlib.sha1(numba.__version__.encode())
-    # registry: the scalar strong_mul that rule bodies call
-    for module in (elementwise, kernels, registry, codegen, runtime):
-        with open(module.__file__, "rb") as fh:
+    for module in sorted(modules, key=lambda m: m.__name__):
+        with open(inspect.getsourcefile(module), "rb") as fh:
             digest.update(fh.read())
     return digest.hexdigest()[:12]
 
