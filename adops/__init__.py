@@ -1,11 +1,17 @@
-"""adops: the one op set both AD modes share.
+"""adops: the one op set both AD modes share, and numpy on traced arrays; its public names.
 
 Every differentiable operation is defined here exactly once, as a primal and its local partials
-(elementwise ops, :mod:`adops.elementwise`), a linear map and its transpose (structural ops,
-:mod:`adops.linear`), or a nonlinear reduction with its partial (:mod:`adops.reductions`).
-``op.linearize(*xs, **params) -> (out, lin)`` is the only derivative entry point; forward mode
-calls ``lin.jvp(x_dots)`` with tangents ``(k, *x.shape)``, reverse mode ``lin.vjp(out_bar)`` with
-cotangents ``(m, *out.shape)``.
+(elementwise ops, :mod:`adops.ops.elementwise`), a linear map and its transpose (structural ops,
+:mod:`adops.ops.linear`), a nonlinear reduction with its partial (:mod:`adops.ops.reductions`)
+or a rule (:mod:`adops.ops.linalg`). ``op.linearize(*xs, **params) -> (out, lin)`` is the only
+derivative entry point; forward mode calls ``lin.jvp(x_dots)`` with tangents ``(k, *x.shape)``,
+reverse mode ``lin.vjp(out_bar)`` with cotangents ``(m, *out.shape)``.
+
+Layers, lowest first (each imports only from those below it; ``tests/test_layout.py`` checks):
+:mod:`adops.core` (levels, floating-point state, kernels), :mod:`adops.ops` (the op set),
+:mod:`adops.numpy_api` (dispatch, routes, handlers, the traced array), :mod:`adops.program`
+(the recorded program, inputs, transform drivers), then :mod:`adops.compile` and
+:mod:`adops.sparsity`. No module of adops imports a mode.
 
 >>> import adops
 >>> len(adops.OPS) >= 60

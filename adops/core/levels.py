@@ -75,7 +75,7 @@ def top_tracer(args):
     """The traced value of the highest open level among ``args`` (None when all are plain).
 
     Views whose base was written since they were taken are brought up to date first (numpy's
-    aliasing, see :mod:`adops.traced`)."""
+    aliasing, see :mod:`adops.numpy_api.traced`)."""
     top = None
     for a in args:
         if isinstance(a, TracedBase):

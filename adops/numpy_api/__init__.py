@@ -10,13 +10,13 @@ are normalized by the handlers (non-negative tuples), so ops never see ``-1`` or
 This module imports the pieces in the order they need (the ops are registered before any
 handler binds one) and is the place the rest of adops imports the dispatch from:
 
-- :mod:`adops.routes`: the route table, ``implements``, ``nondiff``, names and error messages;
-- :mod:`adops.dispatch`: protocol entry (``handle_ufunc``, ``handle_function``), ``call``;
-- :mod:`adops.nondifferentiable`: the calls evaluated on primals only;
-- handlers: :mod:`adops.elementwise_routes`, :mod:`adops.reduction_routes`,
-  :mod:`adops.shape_routes`, :mod:`adops.new_arrays`, :mod:`adops.indexing`,
-  :mod:`adops.products` (over :mod:`adops.einsum_spec`);
-- :mod:`adops.listing`: ``supported_functions`` and ``supported_table``.
+- :mod:`adops.numpy_api.routes`: the route table, ``implements``, ``nondiff``, names and error messages;
+- :mod:`adops.numpy_api.dispatch`: protocol entry (``handle_ufunc``, ``handle_function``), ``call``;
+- :mod:`adops.numpy_api.nondifferentiable`: the calls evaluated on primals only;
+- handlers: :mod:`adops.numpy_api.elementwise`, :mod:`adops.numpy_api.reductions`,
+  :mod:`adops.numpy_api.shapes`, :mod:`adops.numpy_api.new_arrays`, :mod:`adops.numpy_api.indexing`,
+  :mod:`adops.numpy_api.products` (over :mod:`adops.ops.einsum_spec`);
+- :mod:`adops.numpy_api.listing`: ``supported_functions`` and ``supported_table``.
 """
 from __future__ import annotations
 

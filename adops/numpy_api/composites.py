@@ -3,7 +3,7 @@
 Contract: each handler computes numpy's value (same shapes, same conventions) from ops that are
 already defined (indexing, concatenate, where, einsum, sort...), so it carries no derivative
 formula, and nested transforms differentiate it like any other code. This module holds the
-structure and shape functions; :mod:`adops.statistics` and :mod:`adops.numerics` the others.
+structure and shape functions; :mod:`adops.numpy_api.statistics` and :mod:`adops.numpy_api.numerics` the others.
 
 Two patterns do most of the work:
 

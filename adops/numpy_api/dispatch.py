@@ -3,7 +3,7 @@
 A traced array (``dualad.Dual``, ``revad.Var``) sends every numpy call here through numpy's
 protocols (``__array_ufunc__`` -> :func:`handle_ufunc`, ``__array_function__`` and the operator
 dunders -> :func:`handle_function`). The call then becomes, by the route table
-(:mod:`adops.routes`):
+(:mod:`adops.numpy_api.routes`):
 
 - a non-differentiable call (``NONDIFF``), evaluated on the primals (:func:`nondiff_call`);
 - the call of its handler in ``ROUTES``: an op bound by the mode, or a composite of other calls;

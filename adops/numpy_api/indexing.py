@@ -78,7 +78,7 @@ def getitem(cls, x, index):
 
 
 def setitem(cls, x, index, value):
-    """``x`` with ``x[index] = value`` (a new value; :mod:`adops.traced` makes it in place)."""
+    """``x`` with ``x[index] = value`` (a new value; :mod:`adops.numpy_api.traced` makes it in place)."""
     idx = normalize_index(index, _ndim(x), cls._mode)
     return bind(SETITEM, x, value, index=idx)
 

@@ -1,4 +1,4 @@
-"""``numpy.linalg`` on traced arrays: each function is one op of :mod:`adops.linalg` or a
+"""``numpy.linalg`` on traced arrays: each function is one op of :mod:`adops.ops.linalg` or a
 composite of ops (``matrix_power``, ``multi_dot``, ``lstsq``, ``cond``, matrix norms, the array
 API names), so no derivative formula is written here.
 

@@ -1,7 +1,7 @@
 """The numpy calls that carry no derivative: comparisons, predicates, indices, counts, shapes.
 
 Contract: each callable listed here is evaluated on the primals of its traced arguments
-(:func:`adops.dispatch.nondiff_call`) and returns numpy's plain result; reverse mode records the
+(:func:`adops.numpy_api.dispatch.nondiff_call`) and returns numpy's plain result; reverse mode records the
 result as a replay guard, so a replay that would take another branch is refused.
 """
 from __future__ import annotations

@@ -3,7 +3,7 @@
 polynomial functions, ``sinc``, ``copysign``, ``ldexp``, ``modf``, ``divmod``, ``real``/``imag``/
 ``conj`` of real values, and ufunc methods beyond ``sum``/``prod``/``max``/``min``
 (``np.logaddexp.reduce``, ``np.maximum.accumulate``...). No derivative formula: see
-:mod:`adops.composites` for the patterns.
+:mod:`adops.numpy_api.composites` for the patterns.
 
 Conventions: ``interp`` is linear on each segment; at a knot it takes the segment on the right.
 ``sinc`` at 0 uses its Taylor series, so its derivatives at 0 are exact to fourth order. A

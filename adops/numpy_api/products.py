@@ -5,7 +5,7 @@ Contract: each handler writes numpy's product as an einsum spec over explicit lo
 (``a @ b`` for ``a: (n, k)``, ``b: (k, m)`` is ``'xy,yw->xw'``) and binds the two-operand op
 ``einsum`` (or ``einsum1`` for one operand), so every product shares one derivative. ``einsum``
 accepts numpy's forms (sublists, implicit output, ``'...'``, spaces; parsed by
-:mod:`adops.einsum_spec`); a letter repeated within one operand (``'ii->i'``) is first taken as
+:mod:`adops.ops.einsum_spec`); a letter repeated within one operand (``'ii->i'``) is first taken as
 a diagonal; more than two operands are contracted left to right.
 """
 from __future__ import annotations

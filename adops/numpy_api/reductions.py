@@ -102,7 +102,7 @@ def _std(cls, x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, where=
 @implements(np.linalg.norm)
 def vector_or_frobenius_norm(cls, x, ord=None, axis=None, keepdims=False):
     """``numpy.linalg.norm`` of vectors (every ``ord`` but 0) and the Frobenius norm of
-    matrices; :mod:`adops.linalg_routes` adds the other matrix norms."""
+    matrices; :mod:`adops.numpy_api.linalg` adds the other matrix norms."""
     nd = _ndim(x)
     if axis is None and ord is None:
         return np.sqrt(np.sum(x * x, keepdims=keepdims))

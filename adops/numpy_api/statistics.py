@@ -1,6 +1,6 @@
 """Statistics on traced arrays as composites: order statistics (``median``, ``quantile``,
 ``percentile``, ``partition``), the ``nan*`` reductions, ``cov``, ``corrcoef``, ``ptp``,
-``trapezoid``, running sums and products. No derivative formula: see :mod:`adops.composites`
+``trapezoid``, running sums and products. No derivative formula: see :mod:`adops.numpy_api.composites`
 for the patterns.
 
 Conventions: ``median``/``quantile``/``percentile`` (and their ``nan*`` forms) are piecewise

@@ -2,7 +2,7 @@
 
 ``dualad.Dual`` (forward) and ``revad.Var`` (reverse) subclass :class:`Traced` and supply:
 ``_primal`` (the value: an ndarray of shape ``(*shape)``, or a value traced by a lower level),
-``level`` (the :class:`~adops.levels.Level` of the transform that made it), ``_mode`` (a name for
+``level`` (the :class:`~adops.core.levels.Level` of the transform that made it), ``_mode`` (a name for
 errors), ``_bind(op, args, params, level)`` (apply an op to a mix of this level's values and
 constants) and ``_assign(new)`` (become another value of the same level, or a constant).
 Everything a user writes with numpy (``np.sin(x)``, ``x @ W``, ``x[1:]``, ``x.sum(axis=0)``,

@@ -3,7 +3,7 @@
 Contract: for inputs ``xs`` broadcasting to ``out: (*shape)``, each partial rule is a numba kernel
 ``d_i(*xs, out)`` returning ``d out / d x_i`` elementwise (``out`` is passed so rules are cheap:
 ``exp -> out``, ``tanh -> 1 - out**2``). How a partial is applied to a tangent ``(k, *shape)`` or
-a cotangent ``(m, *shape)`` is written once, in :mod:`adops.registry` and :mod:`adops.kernels`.
+a cotangent ``(m, *shape)`` is written once, in :mod:`adops.ops.registry` and :mod:`adops.core.kernels`.
 
 Conventions (identical in both modes, since both modes apply these very kernels):
 - strong zero: a zero tangent/cotangent times an ``inf``/``nan`` partial is 0 (kernels.smul);
@@ -19,7 +19,7 @@ Conventions (identical in both modes, since both modes apply these very kernels)
 - ``arctan2`` and ``hypot`` at the origin: 0 in both arguments (a subgradient), at every order.
 
 A partial that is 0 where one of its factors is 0 is written as the strong-zero product
-``strong_mul(u, g)`` (:func:`adops.registry.strong_mul`), never ``select(u == 0, 0, u * g)``: an
+``strong_mul(u, g)`` (:func:`adops.ops.registry.strong_mul`), never ``select(u == 0, 0, u * g)``: an
 outer level differentiates the product (``d(u g) = g du + u dg``) where it would see only the
 select's constant branch, losing mixed second derivatives. ``select`` is for real branches only.
 """

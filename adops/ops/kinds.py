@@ -246,7 +246,7 @@ def deflinear(name: str, primal, apply, transpose, *, numpy=(), doc: str = "",
     ``transpose_add(acc, out_bar, **params)``, optional, adds the transpose into an existing
     cotangent in place (for ops whose transpose is sparse, such as slicing).
     ``writeback(base, view, **params)``, optional, for ops whose result numpy may return as a
-    writable view: the base with the view's values written back (see :mod:`adops.traced`).
+    writable view: the base with the view's values written back (see :mod:`adops.numpy_api.traced`).
 
     Example:
         >>> import numpy as np, adops

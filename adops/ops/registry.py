@@ -1,4 +1,4 @@
-"""The op registry: the table of every op, the op base, the kinds of partial and the elementwise kind.
+"""The op registry: the table of all ops, the op base, kinds of partial, the elementwise kind.
 
 Every differentiable operation both modes know is registered here, each defined exactly once.
 
@@ -16,13 +16,10 @@ on its tape and calls ``vjp`` in its sweep. Five kinds of op build their ``lin``
 - :class:`ElementwiseOp`: a numba primal and one local partial per input (a :class:`Rule`
   kernel ``d_i(*xs, out)``, a :class:`Marker` such as :data:`ONE`, an :class:`Arg`, or None);
   ``jvp`` is ``sum_i smul(d_i, x_dot_i)``, ``vjp`` is ``smul(d_i, out_bar)``.
-- :class:`~adops.ops.kinds.LinearOp`: a structural op (sum, reshape, indexing...): a batched linear map and its
-  transpose; the dot-product test proves one is the adjoint of the other.
-- :class:`~adops.ops.kinds.BilinearOp`: ``einsum`` of two operands (matmul, dot, tensordot...): linear in each.
-- :class:`~adops.ops.kinds.ReduceOp`: a nonlinear reduction (prod, max, min) whose partial ``d`` has the input's
-  shape; ``jvp`` is ``sum(d * x_dot, axis)``, ``vjp`` is ``d * out_bar`` broadcast back.
-- :class:`~adops.ops.kinds.RuleOp`: an op given by its primal, a JVP map linear in the tangents and that map's
-  transpose, both written with numpy on the residuals (linear algebra and the like).
+- the other four, in :mod:`adops.ops.kinds`: ``LinearOp`` (structural: a batched linear map and
+  its transpose), ``BilinearOp`` (``einsum`` of two operands), ``ReduceOp`` (prod, max, min: a
+  partial with the input's shape) and ``RuleOp`` (a primal, a JVP map and its transpose, written
+  with numpy).
 
 **Nesting.** ``linearize`` accepts inputs that are themselves traced by a lower level (see
 :mod:`adops.core.levels`). Then the primal is that op bound at the lower level, and every partial,
@@ -108,7 +105,7 @@ class Rule(Partial):
 
     ``kernel`` is the compiled form (a numba ``@vectorize`` kernel, used on plain arrays);
     ``body`` the same rule as a Python function of numpy calls, run on traced values when an
-    outer level differentiates the rule (nesting). A lazy kernel of :mod:`adops.kernels` carries
+    outer level differentiates the rule (nesting). A lazy kernel of :mod:`adops.core.kernels` carries
     its body (``py_func``), so each rule is written once; a user rule may be either.
     """
 
@@ -332,7 +329,7 @@ def strong_mul(u, g):
     As a product, the outer level differentiates ``u g`` itself, with strong zero at every order.
     Use ``select`` only for a real branch (a kink, a convention at a singularity).
 
-    On plain arrays it is the :func:`adops.kernels.smul` kernel, on values traced by an outer
+    On plain arrays it is the :func:`adops.core.kernels.smul` kernel, on values traced by an outer
     level the ``smul`` op, and inside a numba kernel (a rule body) the scalar product.
 
     >>> strong_mul(np.array([0.0, 2.0]), np.array([np.inf, 3.0])).tolist()

@@ -1,6 +1,6 @@
 """``scipy.special``: the functions statistics code is written with, as elementwise ops.
 
-Contract: as :mod:`adops.elementwise` (a primal and one local partial ``d_i(*xs, out)`` per
+Contract: as :mod:`adops.ops.elementwise` (a primal and one local partial ``d_i(*xs, out)`` per
 input), except that the primal is scipy's own ufunc and each partial is a Python function of
 numpy calls and of these very ops (numba cannot call scipy.special). The same function serves
 plain and traced inputs, so nested transforms differentiate it: ``digamma``'s partial is

@@ -17,7 +17,7 @@ changes nothing.
 Reverse mode sweeps a tape (:mod:`revad`); forward mode and the compiled tier
 (:mod:`adops.compile`) read the same program. A tape belongs to the values that reference it:
 there is no global tape, two threads record on two tapes, and a tape is freed with its last
-Var. A tape is one transform level (:mod:`adops.levels`): values of other levels are its
+Var. A tape is one transform level (:mod:`adops.core.levels`): values of other levels are its
 constants. This module holds no derivative maths.
 """
 from __future__ import annotations
