@@ -144,8 +144,8 @@ def _reverse_probes(f, x, m, repeat, compiled):
 def _coloured_probes(f, x, repeat, sparsity):
     """{("forward-coloured", colours) or ("reverse-coloured", colours): measured seconds} where
     colouring saves at least half the passes; the pattern's colour counts in the reason."""
-    from adops.sparsity.colouring import colour
-    from adops.sparsity.pattern import Pattern, detect
+    from adops.sparsity import colour
+    from adops.sparsity import Pattern, detect
     pattern = detect(f, x) if isinstance(sparsity, str) else sparsity
     p = pattern.pattern if isinstance(pattern, Pattern) else pattern
     m, n = p.shape

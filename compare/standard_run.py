@@ -34,7 +34,7 @@ import numpy as np
 
 import dualad
 import revad
-from adops.sparsity import colouring as sparse
+from adops import sparse
 from adops.program.inputs import auto_chunk
 
 from . import standard as st

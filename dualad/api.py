@@ -152,7 +152,7 @@ def jacfwd(f, argnums=0, *, chunk: int | None = None, compiled: bool | None = No
 
 def _sparse(f, args, kwargs, multiple, nums, sparsity, compiled):
     """jacfwd with a sparsity pattern: one forward pass per colour of columns."""
-    from adops.sparsity.pattern import sparse_jacobian_of
+    from adops.sparsity import sparse_jacobian_of
     if multiple:
         raise ValueError("sparsity= takes a single argnums (one Jacobian (m, n)); call jacfwd "
                          "once per argument")

@@ -24,7 +24,7 @@ import numpy as np
 from adops.compile import compiled, use_compiled
 from adops.program.inputs import as_primal
 from adops.core.levels import any_traced
-from adops.program.tape import BranchChanged, Tape, Trace, Var
+from adops.program import BranchChanged, Tape, Trace, Var
 from adops.program.transform import argnums_tuple, batched_cotangents, by_chunks, own, result_dtype
 from .backward import sweep
 
@@ -186,7 +186,7 @@ def jacrev(f, argnums=0, *, chunk: int | None = None, compiled: bool | None = No
 
 def _sparse(f, args, kwargs, multiple, nums, sparsity, compiled):
     """jacrev with a sparsity pattern: one sweep per colour of rows."""
-    from adops.sparsity.pattern import sparse_jacobian_of
+    from adops.sparsity import sparse_jacobian_of
     if multiple:
         raise ValueError("sparsity= takes a single argnums (one Jacobian (m, n)); call jacrev "
                          "once per argument")

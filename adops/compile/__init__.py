@@ -38,7 +38,7 @@ import numpy as np
 from ..core.fpstate import user_wants_errors
 from ..program.inputs import as_primal
 from ..program.transform import batched_cotangents, result_dtype
-from ..program.tape import BranchChanged, Trace
+from ..program import BranchChanged, Trace
 from ..ops.kinds import LinearLin, LinearOp
 from .codegen import generate
 
@@ -92,6 +92,7 @@ def _source_version() -> str:
                     modules.add(module)
     digest = hashlib.sha1(numba.__version__.encode())
     for module in sorted(modules, key=lambda m: m.__name__):
+        digest.update(module.__name__.encode())  # generated code names rules by module path
         with open(inspect.getsourcefile(module), "rb") as fh:
             digest.update(fh.read())
     return digest.hexdigest()[:12]
