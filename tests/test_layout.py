@@ -38,6 +38,11 @@ PENDING_CYCLES = {
                "compare.second_order", "compare.standard_run", "compare.tiers"}),
 }
 
+#: Modules over the 500-line limit, left to the branches that own them (a table module may be
+#: longer; none is here): drop an entry once the module is split.
+PENDING_SIZE = {"adops.compile.codegen", "compare.graph", "compare.report"}
+MAX_LINES = 500
+
 
 # ------------------------------------------------------------------------------- the checker
 def modules_of(root: pathlib.Path, packages) -> dict:
@@ -169,7 +174,14 @@ def test_pending_cycles_still_exist(graph):
 
 
 def test_imports_follow_the_layers(graph):
+    assert [m for m in graph if layer_of(m, LAYERS) is None] == []
     assert violations(graph, LAYERS, ALLOWED) == []
+
+
+def test_module_sizes():
+    sizes = {m: len(p.read_text().splitlines()) for m, p in modules_of(ROOT, PACKAGES).items()}
+    assert {m for m, n in sizes.items() if n > MAX_LINES} <= PENDING_SIZE
+    assert all(sizes[m] > MAX_LINES for m in PENDING_SIZE), "split: drop it from PENDING_SIZE"
 
 
 def test_adops_imports_no_mode(graph):
