@@ -306,6 +306,15 @@ def test_pytest_file_runs_that_file_only():
     assert ids and all(line.startswith("tests/test_errors.py::") for line in ids), out.stdout[-2000:]
 
 
+def test_pytest_alone_runs_the_tests_and_every_package_doctests():
+    """``pytest`` with no arguments (what .ci/run runs) still collects the tests and the doctests
+    of every package."""
+    out = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q",
+                          "-p", "no:cacheprovider"], cwd=ROOT, capture_output=True, text=True)
+    roots = {line.split("/")[0] for line in out.stdout.splitlines() if "::" in line}
+    assert {"tests", *PACKAGES} <= roots, out.stdout[-2000:]
+
+
 # ---------------------------------------------------------------------------------- the wheel
 @pytest.mark.slow
 def test_wheel_installs_every_subpackage(tmp_path):
