@@ -44,7 +44,7 @@ from adops.program.inputs import as_primal
 from adops.core.fpstate import quiet
 from adops.ops.registry import ElementwiseLin, Marker, Scaled as _Scaled
 from adops.core.levels import Level
-from adops.program import Trace, Var
+from revad.var import Trace, Var
 from revad.backward import adjoints
 
 from . import jacobians

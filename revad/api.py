@@ -24,7 +24,7 @@ import numpy as np
 from adops.compile import compiled, use_compiled
 from adops.program.inputs import as_primal
 from adops.core.levels import any_traced
-from adops.program import BranchChanged, Tape, Trace, Var
+from .var import BranchChanged, Tape, Trace, Var
 from adops.program.transform import argnums_tuple, batched_cotangents, by_chunks, own, result_dtype
 from .backward import sweep
 

@@ -229,7 +229,8 @@ NAME_PATHS = [
     "adops.kernels.select", "adops.kernels.LazyKernel", "adops.linear.contract",
     "adops.inputs.auto_chunk", "adops.inputs.identity_chunks", "adops.transform.by_chunks",
     "adops.levels.Level", "adops.numpy_api.astype_values", "adops.elementwise.KINKS",
-    "adops.program.Tape", "adops.program.Var", "adops.program.Trace",
+    "adops.program.Tape", "adops.program.Recorded", "adops.program.Trace", "revad.Var",
+    "revad.Tape",
 ]
 
 

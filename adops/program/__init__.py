@@ -5,4 +5,4 @@
 checks, output trees, the chunk driver). Below: :mod:`adops.numpy_api`; above:
 :mod:`adops.compile`, :mod:`adops.sparsity` and the modes.
 """
-from .tape import BranchChanged, Tape, Trace, Var  # noqa: F401
+from .tape import BranchChanged, Recorded, Tape, Trace  # noqa: F401

@@ -3,8 +3,10 @@
 Contract: entry ``i`` of a :class:`Tape` (a Wengert list) is one op application: the op, its
 parameters, its input references (an int: an earlier entry; a :class:`Const`: a constant), the
 linearization ``lin`` that ``op.linearize`` returned (what reverse mode's sweep needs), the output
-shape ``(*shape_i)`` and dtype. Leaves (the inputs) have no op. A :class:`Var` is a value traced
-on a tape; :class:`Trace` runs a function once on a new tape and keeps its output entries.
+shape ``(*shape_i)`` and dtype. Leaves (the inputs) have no op. A :class:`Recorded` is a value
+traced on a tape (reverse mode's ``revad.Var`` is one); :class:`Trace` runs a function once on a
+new tape and keeps its output entries. No mode is imported here: a tape makes values of its
+class's ``node`` (``Recorded`` for the compiled tier and sparsity; revad's tape makes ``Var``).
 
 Every non-differentiable call on traced values (comparisons, ``argmax``, ``bool(x)``...) is
 recorded as a *guard* with its result. :meth:`Tape.replay` re-runs the ops on new inputs and
@@ -17,7 +19,7 @@ changes nothing.
 Reverse mode sweeps a tape (:mod:`revad`); forward mode and the compiled tier
 (:mod:`adops.compile`) read the same program. A tape belongs to the values that reference it:
 there is no global tape, two threads record on two tapes, and a tape is freed with its last
-Var. A tape is one transform level (:mod:`adops.core.levels`): values of other levels are its
+value. A tape is one transform level (:mod:`adops.core.levels`): values of other levels are its
 constants. This module holds no derivative maths.
 """
 from __future__ import annotations
@@ -66,11 +68,15 @@ class Tape:
 
     __slots__ = ("ops", "params", "refs", "lins", "shapes", "dtypes", "leaves", "guards",
                  "level", "linearize", "__weakref__")
+    #: the class of the values this tape records (a :class:`Recorded`; revad's tape: ``Var``)
+    node: type
+    #: the name of a tape's own level when none is given (in messages)
+    level_name = "an adops.program.Tape"
 
     def __init__(self, level=None, linearize: bool = True):
         self.ops, self.params, self.refs, self.lins = [], [], [], []
         self.shapes, self.dtypes, self.leaves, self.guards = [], [], [], []
-        self.level = level if level is not None else Level("a revad.Tape")
+        self.level = level if level is not None else Level(self.level_name)
         #: False: record values only (no partials): a program for the compiled tier or for
         #: sparsity detection, which never sweeps this tape
         self.linearize = linearize
@@ -79,10 +85,10 @@ class Tape:
         return len(self.lins)
 
     def leaf(self, value: np.ndarray):
-        """Start tracing ``value`` (already a float array): a new input Var of this tape."""
+        """Start tracing ``value`` (already a float array): a new input value of this tape."""
         index = self.push(None, None, (), None, value)
         self.leaves.append(index)
-        return Var(self, index, value)
+        return self.node(self, index, value)
 
     def push(self, op, params, refs, lin, out) -> int:
         self.ops.append(op)
@@ -176,10 +182,12 @@ def same(a, b) -> bool:
     return a.shape == b.shape and bool(np.all((a == b) | ((a != a) & (b != b))))
 
 
-class Var(Traced):
-    """An array traced on a tape (create them with :meth:`Tape.leaf`, :class:`Trace` or the revad
-    transforms). Applying an op computes ``out, lin = op.linearize(...)`` and pushes both on the
-    tape; values of other levels are constants of the tape.
+class Recorded(Traced):
+    """An array traced on a tape (create them with :meth:`Tape.leaf` or :class:`Trace`): the
+    mode-neutral node of a recorded program. Applying an op computes ``out, lin =
+    op.linearize(...)`` (or only ``out`` on a tape that does not linearize) and pushes it on the
+    tape; values of other levels are constants of the tape. Reverse mode's ``revad.Var`` is this
+    class under its mode's name.
 
     Example:
         >>> import numpy as np
@@ -189,7 +197,7 @@ class Var(Traced):
     """
 
     __slots__ = ("tape", "index", "primal", "level")
-    _mode = "reverse mode (revad)"
+    _mode = "a recorded program (the compiled tier or sparsity detection)"
 
     def __init__(self, tape, index, primal):
         self.tape, self.index, self.primal, self.level = tape, index, primal, tape.level
@@ -206,12 +214,12 @@ class Var(Traced):
             out, lin = op.linearize(*values, **params)
         else:
             out, lin = op.value(*values, **params), None
-        return Var(tape, tape.push(op, params, refs, lin, out), out)
+        return cls(tape, tape.push(op, params, refs, lin, out), out)
 
     @classmethod
     def _nondiff(cls, func, args, kwargs, level):
         tape, refs, values = _refs(args, level)
-        kwargs = {k: (v.primal if v.__class__ is Var and v.level is level else v)
+        kwargs = {k: (v.primal if v.__class__ is cls and v.level is level else v)
                   for k, v in kwargs.items()}
         result = func(*values, **kwargs)
         if tape is not None:
@@ -226,7 +234,7 @@ class Var(Traced):
         return result
 
     def _assign(self, new):
-        if new.__class__ is Var and new.level is self.level:
+        if new.__class__ is self.__class__ and new.level is self.level:
             self.tape, self.index, self.primal = new.tape, new.index, new.primal
         else:
             new = new if isinstance(new, Traced) else np.asarray(new)
@@ -234,13 +242,18 @@ class Var(Traced):
             self.primal = new
 
     def _copy(self):
-        return Var(self.tape, self.index, self.primal)
+        return self.__class__(self.tape, self.index, self.primal)
 
     def _constant_like(self, value):
-        return Var(self.tape, self.tape.push(CONSTANT, {"value": value}, (), None, value), value)
+        return self.__class__(self.tape, self.tape.push(CONSTANT, {"value": value}, (), None,
+                                                        value), value)
 
     def __repr__(self):
-        return f"Var({self.primal!r}, entry {self.index}, level {self.level.number})"
+        return (f"{type(self).__name__}({self.primal!r}, entry {self.index}, "
+                f"level {self.level.number})")
+
+
+Tape.node = Recorded
 
 
 def _truth(x):
@@ -248,7 +261,7 @@ def _truth(x):
 
 
 class _ConstantOp:
-    """A tape entry holding a constant (``x[:] = 0`` made a Var constant); no derivative."""
+    """A tape entry holding a constant (``x[:] = 0`` made a value constant); no derivative."""
 
     name = "constant"
 
@@ -261,11 +274,11 @@ CONSTANT = _ConstantOp()
 
 
 def _refs(args, level):
-    """The tape of ``level``, and each argument as an entry index (a Var of this level) or a
+    """The tape of ``level``, and each argument as an entry index (a value of this level) or a
     :class:`Const` (anything else, including values traced by other levels)."""
     tape, refs, values = None, [], []
     for a in args:
-        if a.__class__ is Var and a.level is level:
+        if isinstance(a, Recorded) and a.level is level:
             tape = a.tape
             refs.append(a.index)
             values.append(a.primal)
@@ -288,10 +301,12 @@ class Trace:
     """
 
     __slots__ = ("tape", "leaves", "shapes", "dtypes", "outs", "values", "rebuild", "is_tree")
+    #: the tape this trace records on (revad's trace: a tape of ``Var``)
+    tape_class = Tape
 
     def __init__(self, f, args, kwargs, nums, name, linearize: bool = True):
         level = Level(name)
-        self.tape = tape = Tape(level, linearize)
+        self.tape = tape = self.tape_class(level, linearize)
         with level, quiet():
             xs = list(args)
             self.leaves = []
@@ -305,14 +320,14 @@ class Trace:
             self.outs, self.values = [], []
             for o in leaves:
                 check_output(o, name)
-                if o.__class__ is Var and o.level is level:
+                if isinstance(o, Recorded) and o.level is level:
                     if o._view is not None:
                         o._refresh()
                     self.outs.append(o.index)
                     self.values.append(o.primal)
                 else:
                     self.outs.append(None)
-                    self.values.append(o if isinstance(o, Var) else np.asarray(o))
+                    self.values.append(o if isinstance(o, Recorded) else np.asarray(o))
         self.shapes = [tape.shapes[i] for i in self.leaves]
         self.dtypes = [tape.dtypes[i] for i in self.leaves]
 
