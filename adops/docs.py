@@ -1,7 +1,7 @@
 """Regenerate docs/SUPPORTED.md from the registry: ``python -m adops.docs``."""
 import os
 
-from .numpy_api import supported_table
+from .numpy_api.listing import supported_table
 
 HEADER = ("# Supported numpy functions\n\nGenerated from the registry by `python -m adops.docs`; "
           "both modes accept exactly these.\n\n")

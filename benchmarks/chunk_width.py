@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import dualad  # noqa: E402
 from compare.common.timing import best_of, fixed_threads, thread_note  # noqa: E402
 import revad  # noqa: E402
-from adops.inputs import auto_chunk  # noqa: E402
+from adops.program.inputs import auto_chunk  # noqa: E402
 
 
 

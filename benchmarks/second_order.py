@@ -42,7 +42,7 @@ def profile_hvp(f, x, v, title, calls=3):
     """Where one ``revad.hvp`` spends its time: the kernels' own time by phase (``trace``: f run
     on Vars whose values are Duals, primal and partial rules; ``sweep``: the reverse sweep on
     Duals, smul and the transposes) and name, then cProfile's top functions by own time."""
-    import adops.kernels as kernels
+    import adops.core.kernels as kernels
     import revad.api as rapi
     per = {}
     phase = ["trace"]

@@ -6,6 +6,6 @@ array(42.)
 """
 from .dual import Dual
 from .api import jvp, jacfwd, derivative
-from adops.inputs import auto_chunk
+from adops.program.inputs import auto_chunk
 
 __all__ = ["Dual", "jvp", "jacfwd", "derivative", "auto_chunk"]

@@ -18,10 +18,10 @@ import numpy as np
 
 from adops.compile import NO_STATIC, RunEagerly, Static, compiled as compiled_function, \
     use_compiled
-from adops.fpstate import quiet
-from adops.inputs import as_primal, check_seed
-from adops.levels import Level, any_traced
-from adops.transform import (argnums_tuple, as_rows, by_chunks, check_output, flatten, own,
+from adops.core.fpstate import quiet
+from adops.program.inputs import as_primal, check_seed
+from adops.core.levels import Level, any_traced
+from adops.program.transform import (argnums_tuple, as_rows, by_chunks, check_output, flatten, own,
                              result_dtype)
 from .dual import Dual
 

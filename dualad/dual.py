@@ -1,7 +1,7 @@
 """Dual numbers with k tangent directions at once (chunked forward mode, as in ForwardDiff.jl).
 
 Contract: a :class:`Dual` holds a primal ``x: (*shape)``, a tangent ``x_dot: (k, *shape)`` (the
-directional derivatives of ``x`` along k input directions) and the :class:`~adops.levels.Level`
+directional derivatives of ``x`` along k input directions) and the :class:`~adops.core.levels.Level`
 of the transform that made it. Applying any op of :mod:`adops` gives ``out`` and
 ``out_dot = lin.jvp(x_dots): (k, *out.shape)``: one pass pushes all k directions. Values of other
 levels are constants here (their tangent is None), so nested transforms never confuse their
@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from adops import Traced
-from adops.levels import Level
+from adops.core.levels import Level
 
 
 class Dual(Traced):

@@ -4,7 +4,7 @@
 >>> revad.grad(lambda w: np.sum((w * 2.0 - 1.0) ** 2))(np.array([0.5, 1.0]))
 array([0., 4.])
 """
-from adops.program import Tape, BranchChanged, Var
+from .var import Tape, BranchChanged, Var
 from .backward import backward
 from .api import vjp, grad, value_and_grad, jacrev, record, Recording
 from .forward_over_reverse import hessian, hvp

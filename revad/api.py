@@ -22,11 +22,11 @@ from __future__ import annotations
 import numpy as np
 
 from adops.compile import NO_STATIC, RunEagerly, Static, compiled, use_compiled
-from adops.inputs import as_primal
-from adops.levels import any_traced
-from adops.program import BranchChanged, Tape, Trace, Var
-from adops.transform import (argnums_tuple, as_rows, batched_cotangents, by_chunks, own,
-                             result_dtype)
+from adops.program.inputs import as_primal
+from adops.core.levels import any_traced
+from .var import BranchChanged, Tape, Trace, Var
+from adops.program.transform import (argnums_tuple, as_rows, batched_cotangents, by_chunks, own,
+                                     result_dtype)
 from .backward import sweep
 
 

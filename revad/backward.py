@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from adops import unbroadcast
-from adops.registry import quiet
-from adops.program import Tape
+from adops.core.fpstate import quiet
+from adops.program.tape import Tape
 
 
 def backward(tape: Tape, out: int, out_bar, wrt, lins=None) -> list:

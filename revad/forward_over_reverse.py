@@ -2,7 +2,7 @@
 
 This is the one module where the two modes meet (DESIGN.md): forward mode (:mod:`dualad`)
 differentiates reverse mode's gradient. Nothing here is maths of an op: nesting works because every
-transform opens its own level (:mod:`adops.levels`) and every op's linearization is numpy code
+transform opens its own level (:mod:`adops.core.levels`) and every op's linearization is numpy code
 that the outer mode differentiates.
 
 Contract, for a scalar ``f`` of ``x: (*shape)``:

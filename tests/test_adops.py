@@ -91,7 +91,7 @@ def test_float32_stays_float32(name, i):
 # ------------------------------------------------------------------ conventions (DESIGN.md)
 def _d(name, *args):
     """Partials of op `name` at scalar args, as floats."""
-    with adops.registry.quiet():
+    with adops.core.fpstate.quiet():
         out, lin = adops.OPS[name].linearize(*[np.asarray(a, dtype=float) for a in args])
     return [float(np.asarray(lin.vjp(np.ones((1,)))[j]).ravel()[0]) for j in range(len(args))]
 
@@ -115,7 +115,7 @@ def test_prod_partial_exact_with_zeros():
 
 
 def test_strong_zero_both_directions():
-    with adops.registry.quiet():
+    with adops.core.fpstate.quiet():
         _strong_zero_checks()
 
 

@@ -9,7 +9,7 @@ import scipy.special as sc
 import adops
 import dualad
 import revad
-from adops.special import log_softmax, logsumexp, softmax
+from adops.ops.special import log_softmax, logsumexp, softmax
 from compare import check_grads
 
 rng = np.random.default_rng(12)

@@ -12,7 +12,7 @@ import dualad
 import revad
 from opspecs import SPECS
 from programs import PROGRAMS
-from test_random_programs import STRUCTURAL, UNARY, BINARY, _apply, steps  # noqa: F401
+from test_random_programs import STRUCTURAL, UNARY, BINARY, apply_step, steps  # noqa: F401
 
 #: the four compositions of a Jacobian transform over a gradient/Jacobian transform
 COMPOSITIONS = {
@@ -164,7 +164,7 @@ def test_random_programs_four_compositions_agree(program, seed):
     def f(x):
         vals = [x, x * 0.5 + 0.1]
         for step in program:
-            vals.append(_apply(step, vals))
+            vals.append(apply_step(step, vals))
         return np.sum(vals[-1] * np.linspace(0.5, 1.5, np.size(vals[-1])).reshape(
             np.shape(vals[-1])))
     with np.errstate(all="ignore"):

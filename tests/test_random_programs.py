@@ -21,7 +21,8 @@ def squash(v):
     return 0.5 + 0.25 * np.tanh(v)
 
 
-def _apply(step, vals):
+def apply_step(step, vals):
+    """One step ``(kind, name, i, j)`` of a random program on the values so far."""
     kind, name, i, j = step
     a, b = vals[i % len(vals)], vals[j % len(vals)]
     if kind == "u":
@@ -61,7 +62,7 @@ def test_random_program_jacrev_equals_jacfwd(program, seed):
     def f(x):
         vals = [x, x * 0.5 + 0.1]
         for step in program:
-            vals.append(_apply(step, vals))
+            vals.append(apply_step(step, vals))
         return vals[-1]
     jf = dualad.jacfwd(f)(x0)
     jr = revad.jacrev(f)(x0)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from adops import sparse as S
+from adops.sparsity import colouring as S
 
 
 def banded_pattern(n, w):

@@ -10,9 +10,9 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 import dualad
 import revad
-from adops.sparse import colour
-from adops.sparsity import detect
-from test_random_programs import _apply, steps
+from adops.sparsity.colouring import colour
+from adops.sparsity.pattern import detect
+from test_random_programs import apply_step, steps
 
 JACS = {"forward": dualad.jacfwd, "reverse": revad.jacrev}
 
@@ -64,7 +64,7 @@ def test_random_programs_pattern_holds_every_nonzero(program, seed):
     def f(x):
         vals = [x, x * 0.5 + 0.1]
         for step in program:
-            vals.append(_apply(step, vals))
+            vals.append(apply_step(step, vals))
         return vals[-1]
     x0 = rng.normal(size=(3, 3))
     p = detect(f, x0)

@@ -11,7 +11,7 @@ import scipy.stats
 
 import dualad
 import revad
-from adops import sparse
+from adops.sparsity import colouring as sparse
 from compare.common.timing import finite_differences
 from compare.problems import standard as st
 from compare.studies import standard as sr

@@ -19,8 +19,8 @@ import pytest
 import adops
 import dualad
 import revad
-from adops.elementwise import KINKS
-from adops.registry import ElementwiseOp, Rule
+from adops.ops.elementwise import KINKS
+from adops.ops.registry import ElementwiseOp, Rule
 from opspecs import SMOOTH, SWITCHES
 from test_nesting import COMPOSITIONS, fd_of_gradient
 

@@ -11,7 +11,8 @@ is given ``compiled=True``:
   ``pullback(seeds)`` -> one cotangent ``(m, *x.shape)`` per argument in ``nums``;
 - both raise :class:`RunEagerly` for a call the transform must run eagerly (see below).
 
-What a program is traced for (its signature), argument by argument (positional and keyword):
+What a program is traced for (its signature), argument by argument (positional and keyword;
+the rules live in :mod:`adops.compile.arguments`):
 
 - **inputs**: the arguments differentiated and the other float arrays (and numpy float
   scalars) passed by position. New values run the same program; only shapes and dtypes are in
@@ -50,10 +51,8 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 import contextvars
-import copy
 import hashlib
 import importlib
-import inspect
 import os
 import sys
 import tempfile
@@ -64,13 +63,14 @@ import weakref
 
 import numpy as np
 
-from ..fpstate import user_wants_errors
-from ..inputs import as_primal
-from ..levels import TracedBase
-from ..transform import batched_cotangents, result_dtype
+from ..core.fpstate import user_wants_errors
+from ..program.inputs import as_primal
+from ..program.transform import batched_cotangents, result_dtype
 from ..program import BranchChanged, MetOuterLevel, Trace
-from ..registry import LinearLin, LinearOp
+from ..ops.kinds import LinearLin, LinearOp
 from .codegen import generate
+from .arguments import (NO_STATIC, EagerFallbackWarning, RunEagerly, Static,  # noqa: F401 (API)
+                        is_input, positional_parameters, private_copy, static_key, value_key)
 
 _TIER = contextvars.ContextVar("adops_compiled_tier", default=False)
 
@@ -102,16 +102,28 @@ PROGRAMS_PER_SIGNATURE = 4
 
 
 def _source_version() -> str:
-    """A hash of everything generated code compiles in: the rule bodies, the runtime, the code
+    """A hash of everything generated code compiles in: the modules holding the primal and
+    partial bodies of every registered elementwise op (wherever those modules live), the kernels
+    (``select``, ``smul``), the registry (the scalar ``strong_mul``), the runtime, the code
     generator and numba's version. numba's cache of a generated loop embeds the rules it calls
     but tracks only its own file, so a changed rule must give new file names."""
+    import inspect
     import numba
-    from .. import elementwise, kernels, registry
+    from ..core import kernels
+    from ..ops import registry
     from . import codegen, runtime
+    modules = {kernels, registry, codegen, runtime}
+    for op in list(registry.OPS.values()):
+        if isinstance(op, registry.ElementwiseOp):
+            for fn in (op.primal, *(p.body or p.kernel for p in op.partials
+                                    if isinstance(p, registry.Rule))):
+                module = inspect.getmodule(getattr(fn, "py_func", fn))
+                if module is not None and getattr(module, "__file__", None):
+                    modules.add(module)
     digest = hashlib.sha1(numba.__version__.encode())
-    # registry: the scalar strong_mul that rule bodies call
-    for module in (elementwise, kernels, registry, codegen, runtime):
-        with open(module.__file__, "rb") as fh:
+    for module in sorted(modules, key=lambda m: m.__name__):
+        digest.update(module.__name__.encode())  # generated code names rules by module path
+        with open(inspect.getsourcefile(module), "rb") as fh:
             digest.update(fh.read())
     return digest.hexdigest()[:12]
 
@@ -254,166 +266,6 @@ def _static_lin(tape, e):
     return LinearLin(op, tape.params[e] or {}, shapes, dtypes, tape.shapes[e])
 
 
-class RunEagerly(Exception):
-    """This call cannot use the compiled tier; the transform runs it eagerly (same numbers).
-    ``reason`` is the warning to give once per function (None: nothing to warn about, e.g. a
-    value traced by an outer transform, where running eagerly is how nesting works)."""
-
-    def __init__(self, reason=None):
-        super().__init__(reason)
-        self.reason = reason
-
-
-class EagerFallbackWarning(UserWarning):
-    """A compiled transform ran a call eagerly: an argument the compiled tier cannot key."""
-
-
-class Static:
-    """The arguments a transform declares static (``static_argnums``, ``static_argnames``, as
-    ``jax.jit``): keyed by hash and equality, so each new value traces again. A name or a
-    position also covers the same parameter passed the other way (read from ``f``'s signature).
-
-    Example:
-        >>> Static(1).resolve(["x", "n"], 2), Static(argnames="n").resolve(["x", "n"], 2)
-        ((frozenset({1}), frozenset({'n'})), (frozenset({1}), frozenset({'n'})))
-    """
-
-    __slots__ = ("argnums", "argnames")
-
-    def __init__(self, argnums=(), argnames=()):
-        self.argnums = (argnums,) if isinstance(argnums, (int, np.integer)) else tuple(argnums)
-        self.argnames = (argnames,) if isinstance(argnames, str) else tuple(argnames)
-        for a in self.argnums:
-            if isinstance(a, (bool, np.bool_)) or not isinstance(a, (int, np.integer)):
-                raise TypeError(f"static_argnums must be an int or a tuple of ints (positions "
-                                f"of arguments keyed by value), got {argnums!r}")
-        for a in self.argnames:
-            if not isinstance(a, str):
-                raise TypeError(f"static_argnames must be a str or a tuple of str (names of "
-                                f"keyword arguments keyed by value), got {argnames!r}")
-
-    def __bool__(self):
-        return bool(self.argnums or self.argnames)
-
-    def resolve(self, params, nargs: int):
-        """``(positions, names)`` of the static arguments of a call with ``nargs`` positional
-        arguments, for a function whose positional parameters are named ``params``."""
-        positions = {int(a) % nargs for a in self.argnums if -nargs <= a < nargs}
-        positions |= {params.index(n) for n in self.argnames
-                      if n in params and params.index(n) < nargs}
-        names = set(self.argnames) | {params[a] for a in self.argnums
-                                      if 0 <= a < len(params)}
-        return frozenset(positions), frozenset(names)
-
-
-NO_STATIC = Static()
-
-
-def _positional_parameters(f) -> list:
-    """Names of ``f``'s parameters that can be passed by position ([] when unknown)."""
-    try:
-        ps = inspect.signature(f).parameters.values()
-    except (TypeError, ValueError):
-        return []
-    return [p.name for p in ps if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-
-
-class _Identity:
-    """A callable argument as a signature key: by identity, keeping it alive with the key (an
-    ``id`` alone could be reused by a new function)."""
-
-    __slots__ = ("obj",)
-
-    def __init__(self, obj):
-        self.obj = obj
-
-    def __hash__(self):
-        return id(self.obj)
-
-    def __eq__(self, other):
-        return type(other) is _Identity and other.obj is self.obj
-
-
-def _value_key(v, where: str):
-    """The signature key of an argument that is not an input: numbers, strings and containers
-    of them by value (recursively), arrays by shape, dtype and content, callables by identity.
-
-    Raises:
-        RunEagerly: anything else (an object whose attributes could change unseen), or a value
-            traced by an outer transform.
-
-    Example:
-        >>> _value_key([1, (2.0, "a")], "argument 1") == _value_key([1, (2.0, "a")], "x")
-        True
-        >>> _value_key(0.0, "x") == _value_key(-0.0, "x")
-        False
-    """
-    t = type(v)
-    if isinstance(v, np.ndarray):
-        return (t, v.shape, v.dtype.str, hashlib.sha1(np.ascontiguousarray(v)).digest())
-    if isinstance(v, np.generic):
-        return (t, v.dtype.str, v.tobytes())
-    if t is float:
-        return (t, v.hex())
-    if t is complex:
-        return (t, v.real.hex(), v.imag.hex())
-    if t in (bool, int, str, bytes, type(None), type(Ellipsis)):
-        return (t, v)
-    if isinstance(v, (tuple, list)):
-        return (t, tuple(_value_key(e, f"{where}[{j}]") for j, e in enumerate(v)))
-    if isinstance(v, dict):
-        return (t, tuple((_value_key(k, where), _value_key(e, f"{where}[{k!r}]"))
-                         for k, e in v.items()))
-    if isinstance(v, TracedBase):
-        raise RunEagerly()
-    if callable(v):
-        return ("callable", _Identity(v))
-    raise RunEagerly(
-        f"{where} is of type {t.__name__}, which the compiled tier cannot key by value (its "
-        "attributes could change between calls unseen), so the call runs eagerly (the same "
-        "numbers, without compiled code). Declare it static (static_argnums / static_argnames; "
-        "keyed by hash and equality, a new value traces again) or pass the numbers it holds as "
-        "arrays or containers of numbers")
-
-
-def _static_key(v, where: str):
-    """The signature key of an argument declared static: by hash and equality."""
-    try:
-        hash(v)
-    except TypeError:
-        raise TypeError(
-            f"{where} is declared static (static_argnums / static_argnames) but a "
-            f"{type(v).__name__} is not hashable: static arguments are keyed by hash and "
-            "equality, as with jax.jit. Pass a hashable value (a tuple instead of a list), or "
-            "do not declare it static (containers of numbers are keyed by value, float arrays "
-            "are inputs)") from None
-    return ("static", type(v), v)
-
-
-def _private(v):
-    """A copy of an argument keyed by value that the caller cannot change under a program (its
-    arrays are the program's constants): arrays and containers copied, other values kept.
-
-    Example:
-        >>> a = [np.zeros(1)]; b = _private(a); a[0][0] = 1.0; b[0].tolist()
-        [0.0]
-    """
-    if isinstance(v, np.ndarray):
-        return v.copy()
-    if type(v) in (list, tuple):
-        return type(v)(_private(e) for e in v)
-    if type(v) is dict:
-        return {k: _private(e) for k, e in v.items()}
-    if isinstance(v, (list, tuple, dict)):  # a subclass (a namedtuple...): its own copy
-        return copy.deepcopy(v)
-    return v
-
-
-def _is_input(v) -> bool:
-    return isinstance(v, (np.ndarray, np.floating)) and np.issubdtype(np.asarray(v).dtype,
-                                                                         np.floating)
-
-
 #: argument signatures kept per function (the oldest goes first): arrays keyed by content can
 #: give a new signature at every call
 SIGNATURES_KEPT = 64
@@ -430,22 +282,22 @@ class CompiledFunction:
 
     def _signature(self, args, kwargs, nums, static):
         if static and self._params is None:
-            self._params = _positional_parameters(self.f)
+            self._params = positional_parameters(self.f)
         positions, names = static.resolve(self._params, len(args)) if static else ((), ())
         both = sorted(set(nums) & set(positions))
         if both:
             raise ValueError(f"argument {both[0]} is both differentiated (argnums) and static "
                              "(static_argnums / static_argnames): remove it from one of them")
         inputs = tuple(i for i, a in enumerate(args)
-                       if i in nums or (i not in positions and _is_input(a)))
+                       if i in nums or (i not in positions and is_input(a)))
         xs = list(args)
         for i in inputs:
             xs[i] = as_primal(args[i], f"argument {i}")
         key = (nums, inputs,
                tuple((xs[i].shape, xs[i].dtype.str) if i in inputs else
-                     (_static_key if i in positions else _value_key)(a, f"argument {i}")
+                     (static_key if i in positions else value_key)(a, f"argument {i}")
                      for i, a in enumerate(args)),
-               tuple((k, (_static_key if k in names else _value_key)(
+               tuple((k, (static_key if k in names else value_key)(
                    v, f"keyword argument {k!r}")) for k, v in sorted(kwargs.items())))
         return key, xs, inputs, positions, names
 
@@ -467,8 +319,8 @@ class CompiledFunction:
                 continue
         # the trace sees private copies: a program must not change when the caller later
         # writes into an array it was traced with (and keyed by)
-        xs = [a if i in inputs or i in positions else _private(a) for i, a in enumerate(xs)]
-        kwargs = {k: v if k in names else _private(v) for k, v in kwargs.items()}
+        xs = [a if i in inputs or i in positions else private_copy(a) for i, a in enumerate(xs)]
+        kwargs = {k: v if k in names else private_copy(v) for k, v in kwargs.items()}
         try:
             trace = Trace(self.f, xs, kwargs, inputs, "compiled", linearize=False)
         except MetOuterLevel:

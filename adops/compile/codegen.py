@@ -29,7 +29,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..registry import Arg, ElementwiseOp, LinearOp, Marker, Rule
+from ..ops.kinds import LinearOp
+from ..ops.registry import Arg, ElementwiseOp, Marker, Rule
 
 _FLOATS = ("float32", "float64")
 
@@ -195,7 +196,7 @@ class _Program:
     structural entries (``x[:-1]`` written twice is sliced, and its cotangent scattered, once)."""
 
     def __init__(self, tape, outs):
-        from ..registry import LinearOp
+        from ..ops.kinds import LinearOp
         self.ops, self.refs = list(tape.ops), [tuple(r) for r in tape.refs]
         self.params, self.shapes, self.dtypes = tape.params, tape.shapes, tape.dtypes
         self.leaves, seen, canon = tape.leaves, {}, {}

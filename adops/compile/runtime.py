@@ -15,9 +15,9 @@ import types
 import numpy as np
 from numba import njit
 
-from ..kernels import smul, unbroadcast  # noqa: F401  (generated code imports them from here)
-from ..program import BranchChanged, _same
-from ..transform import as_rows
+from ..core.kernels import smul, unbroadcast  # noqa: F401  (generated code imports them from here)
+from ..program.tape import BranchChanged, same as _same
+from ..program.transform import as_rows
 
 _SCALARS: dict = {}
 

@@ -30,7 +30,7 @@ import numpy as np
 
 import dualad
 import revad
-from adops.inputs import as_primal, auto_chunk
+from adops.program.inputs import as_primal, auto_chunk
 
 from .timing import best_of
 

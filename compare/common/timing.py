@@ -32,7 +32,7 @@ import numpy as np
 
 import dualad
 import revad
-from adops.inputs import as_primal, auto_chunk, identity_chunks
+from adops.program.inputs import as_primal, auto_chunk, identity_chunks
 
 
 #: the columns of results.csv, the rows :func:`measure` (and the compiled tier's measure) return

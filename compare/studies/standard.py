@@ -36,7 +36,7 @@ import numpy as np
 import dualad
 import revad
 from adops import sparse
-from adops.inputs import auto_chunk
+from adops.program.inputs import auto_chunk
 
 from ..common import peers as peers_mod
 from ..common.rows import CsvSink, read_csv

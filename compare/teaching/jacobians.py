@@ -18,7 +18,7 @@ import numpy as np
 
 import dualad
 import revad
-from adops.inputs import as_primal
+from adops.program.inputs import as_primal
 
 from .names import arg_names
 

@@ -31,7 +31,7 @@ import numpy as np
 
 import dualad
 import revad
-from adops.inputs import as_primal
+from adops.program.inputs import as_primal
 
 
 @dataclass

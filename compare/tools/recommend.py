@@ -25,7 +25,7 @@ import numpy as np
 
 import dualad
 import revad
-from adops.inputs import as_primal, auto_chunk
+from adops.program.inputs import as_primal, auto_chunk
 from ..common.compiled import own_copy as _own_copy, payoff
 from ..common.style import fmt_ms as _ms
 from ..common.timing import best_of, reverse_phases
@@ -133,7 +133,7 @@ def _reverse_probes(f, x, m, repeat, compiled):
 def _coloured_probes(f, x, repeat, sparsity):
     """{("forward-coloured", colours) or ("reverse-coloured", colours): measured seconds} where
     colouring saves at least half the passes; the pattern's colour counts in the reason."""
-    from adops.sparse import colour
+    from adops.sparsity import colour
     from adops.sparsity import Pattern, detect
     pattern = detect(f, x) if isinstance(sparsity, str) else sparsity
     p = pattern.pattern if isinstance(pattern, Pattern) else pattern

@@ -19,7 +19,7 @@ def generated_code(f, *args) -> str:
 
     Example:
         >>> src = generated_code(lambda x: np.sin(x) * x, 0.5)
-        >>> "adops.elementwise:sin_d" in src and "def k0_vjp(" in src
+        >>> "adops.ops.elementwise:sin_d" in src and "def k0_vjp(" in src
         True
     """
     def f_copy(*xs):        # its own programs, whatever f is (a ufunc cannot be weakly keyed)

@@ -13,10 +13,11 @@ import numpy as np
 import dualad
 import revad
 from adops import unbroadcast
-from adops.inputs import as_primal
-from adops.registry import ElementwiseLin, Marker, _Scaled, quiet
-from adops.levels import Level
-from adops.program import Trace, Var
+from adops.program.inputs import as_primal
+from adops.core.fpstate import quiet
+from adops.ops.registry import ElementwiseLin, Marker, Scaled as _Scaled
+from adops.core.levels import Level
+from revad.var import Trace, Var
 from revad.backward import adjoints
 
 from ..names import arg_names, fmt

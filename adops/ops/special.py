@@ -1,0 +1,172 @@
+"""``scipy.special``: the functions statistics code is written with, as elementwise ops.
+
+Contract: as :mod:`adops.ops.elementwise` (a primal and one local partial ``d_i(*xs, out)`` per
+input), except that the primal is scipy's own ufunc and each partial is a Python function of
+numpy calls and of these very ops (numba cannot call scipy.special). The same function serves
+plain and traced inputs, so nested transforms differentiate it: ``digamma``'s partial is
+``polygamma(1, x)``, whose partial is ``polygamma(2, x)``, and so on, to any order.
+
+scipy's ufuncs dispatch traced arrays through numpy's ``__array_ufunc__``, so
+``scipy.special.erf(x)`` just works in both modes. ``logsumexp``, ``softmax`` and
+``log_softmax`` are Python functions in scipy that convert their input with ``np.asarray``
+before anything could dispatch, so traced arrays cannot reach them; use :func:`logsumexp`,
+:func:`softmax` and :func:`log_softmax` of this module instead (same signatures, composites of
+ops, plain arrays accepted too).
+
+Conventions: ``xlogy(0, y) = 0`` with ``d/dy = 0`` there (and ``d/dx = log(y)``, ``-inf`` at
+``y = 0``); ``xlog1py`` likewise; ``logit`` and ``log`` at the edges of their domains are
+infinite, as their values are.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import scipy.special as sc
+
+from ..core.levels import bind
+from .registry import as_partial, defop, strong_mul
+
+SQRT_PI = math.sqrt(math.pi)
+SQRT_2PI = math.sqrt(2.0 * math.pi)
+
+
+def _like(value, x):
+    """``value`` in ``x``'s float dtype (scipy computes some functions in float64 only)."""
+    dtype = getattr(x, "dtype", None)
+    if dtype is not None and value.dtype != dtype and np.issubdtype(dtype, np.floating):
+        return value.astype(dtype)
+    return value
+
+
+# ------------------------------------------------------------------------ polygamma
+def polygamma_primal(n, x):
+    return _like(np.asarray(sc.polygamma(n, x)), np.asarray(x))
+
+
+def polygamma_dx(n, x, out):
+    return bind(POLYGAMMA, n + 1.0, x)
+
+
+POLYGAMMA = defop("polygamma", polygamma_primal, [None, polygamma_dx],
+                  doc="polygamma(n, x), n a non-negative integer (not differentiable): "
+                      "d/dx = polygamma(n + 1, x). The partial of digamma, gammaln and itself.")
+
+
+# ------------------------------------------------------------------------ partial rules
+def erf_dx(x, out): return (2.0 / SQRT_PI) * np.exp(-x * x)
+def erfc_dx(x, out): return (-2.0 / SQRT_PI) * np.exp(-x * x)
+def erfinv_dx(x, out): return (SQRT_PI / 2.0) * np.exp(out * out)
+def erfcinv_dx(x, out): return (-SQRT_PI / 2.0) * np.exp(out * out)
+def erfcx_dx(x, out): return 2.0 * x * out - 2.0 / SQRT_PI
+def expit_dx(x, out): return out * (1.0 - out)
+def log_expit_dx(x, out): return bind(EXPIT, -x)
+def logit_dx(x, out): return 1.0 / (x * (1.0 - x))
+def ndtr_dx(x, out): return np.exp(-0.5 * x * x) / SQRT_2PI
+def log_ndtr_dx(x, out): return np.exp(-0.5 * x * x - out) / SQRT_2PI
+def ndtri_dx(x, out): return SQRT_2PI * np.exp(0.5 * out * out)
+def gammaln_dx(x, out): return bind(DIGAMMA, x)
+def gamma_dx(x, out): return out * bind(DIGAMMA, x)
+def digamma_dx(x, out): return bind(POLYGAMMA, np.ones((), dtype=x.dtype), x)
+def entr_dx(x, out): return -np.log(x) - 1.0
+def xlogy_dx(x, y, out): return np.log(y)
+def xlogy_dy(x, y, out): return strong_mul(x, 1.0 / y)
+def xlog1py_dx(x, y, out): return np.log1p(y)
+def xlog1py_dy(x, y, out): return strong_mul(x, 1.0 / (1.0 + y))
+
+
+#: The scipy.special ufuncs made ops: (name, scipy ufunc, partials). The dispatch layer names
+#: them by it (:mod:`adops.numpy_api.special`).
+#            name        scipy ufunc     partials
+TABLE = [
+    ("erf",       sc.erf,       [erf_dx]),
+    ("erfc",      sc.erfc,      [erfc_dx]),
+    ("erfinv",    sc.erfinv,    [erfinv_dx]),
+    ("erfcinv",   sc.erfcinv,   [erfcinv_dx]),
+    ("erfcx",     sc.erfcx,     [erfcx_dx]),
+    ("expit",     sc.expit,     [expit_dx]),
+    ("log_expit", sc.log_expit, [log_expit_dx]),
+    ("logit",     sc.logit,     [logit_dx]),
+    ("ndtr",      sc.ndtr,      [ndtr_dx]),
+    ("log_ndtr",  sc.log_ndtr,  [log_ndtr_dx]),
+    ("ndtri",     sc.ndtri,     [ndtri_dx]),
+    ("gammaln",   sc.gammaln,   [gammaln_dx]),
+    ("gamma",     sc.gamma,     [gamma_dx]),
+    ("digamma",   sc.digamma,   [digamma_dx]),
+    ("entr",      sc.entr,      [entr_dx]),
+    ("xlogy",     sc.xlogy,     [xlogy_dx, xlogy_dy]),
+    ("xlog1py",   sc.xlog1py,   [xlog1py_dx, xlog1py_dy]),
+]
+
+DOMAINS = {
+    "erfinv": "x in (-1, 1).", "erfcinv": "x in (0, 2).", "logit": "x in (0, 1).",
+    "ndtri": "x in (0, 1).", "entr": "x > 0 (entr(0) = 0 has an infinite derivative).",
+    "gammaln": "log|gamma(x)|; derivative digamma(x) away from the poles 0, -1, -2...",
+    "gamma": "away from the poles 0, -1, -2...", "digamma": "away from the poles.",
+    "xlogy": "x log(y), 0 where x == 0 (d/dy = 0 there).",
+    "xlog1py": "x log1p(y), 0 where x == 0 (d/dy = 0 there).",
+}
+
+
+def _doc(name, partials):
+    rules = "; ".join(f"d/dx{j}: {as_partial(p).describe()}" for j, p in enumerate(partials))
+    return f"scipy.special.{name}: {rules}." + (f" Domain: {DOMAINS[name]}" if name in DOMAINS
+                                                else "")
+
+
+_OPS = {}
+for _name, _ufunc, _partials in TABLE:
+    _OPS[_name] = defop(_name, _ufunc, _partials, numpy=[_ufunc], doc=_doc(_name, _partials))
+EXPIT, DIGAMMA = _OPS["expit"], _OPS["digamma"]
+
+
+# ------------------------------------------------- scipy's Python-level functions, as composites
+def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
+    """``log(sum(b * exp(a), axis))`` computed stably, as ``scipy.special.logsumexp``.
+
+    A composite of ops, for plain and traced arrays (scipy's own converts with ``np.asarray``,
+    which a traced array refuses). The shift by the maximum cancels in the derivative, which is
+    ``softmax(a)`` (weighted by ``b``).
+
+    Example:
+        >>> import numpy as np, revad
+        >>> float(logsumexp(np.log([1.0, 3.0])))  # log 4
+        1.3862943611198906
+        >>> revad.grad(logsumexp)(np.log([1.0, 3.0])).tolist()
+        [0.25, 0.75]
+    """
+    shift = np.max(a, axis=axis, keepdims=True)
+    shift = np.where(np.isfinite(shift), shift, 0.0)
+    terms = np.exp(a - shift)
+    if b is not None:
+        terms = b * terms
+    total = np.sum(terms, axis=axis, keepdims=True)
+    sign = None
+    if return_sign:
+        sign = np.sign(total)
+        total = np.abs(total)
+    out = np.log(total) + shift
+    if not keepdims:
+        out = np.squeeze(out, axis=axis)
+        sign = None if sign is None else np.squeeze(sign, axis=axis)
+    return (out, sign) if return_sign else out
+
+
+def softmax(x, axis=None):
+    """``exp(x) / sum(exp(x), axis)``, as ``scipy.special.softmax`` (a composite of ops).
+
+    Example:
+        >>> np.round(softmax(np.log([1.0, 3.0])), 12).tolist()
+        [0.25, 0.75]
+    """
+    return np.exp(log_softmax(x, axis=axis))
+
+
+def log_softmax(x, axis=None):
+    """``x - logsumexp(x, axis, keepdims=True)``, as ``scipy.special.log_softmax``.
+
+    Example:
+        >>> np.round(log_softmax(np.log([1.0, 3.0])), 6).tolist()
+        [-1.386294, -0.287682]
+    """
+    return x - logsumexp(x, axis=axis, keepdims=True)
