@@ -24,6 +24,7 @@ from .numpy_api import supported_functions, supported_table, call, bind
 from .traced import Traced
 from .kernels import smul, unbroadcast, select
 from .levels import Level, LeakedTracer
+from . import tree, optimizers  # noqa: F401  (trees of arrays; autograd's optimizers)
 
 __all__ = ["OPS", "ONE", "NEG_ONE", "Arg", "Op", "ElementwiseOp", "LinearOp", "BilinearOp",
            "ReduceOp", "RuleOp", "unregister", "defop", "deflinear", "defbilinear", "defreduce",
