@@ -88,9 +88,9 @@ def scalar_message(x, kind: str) -> str:
                     use = "use the numpy function of the same name"
                 return (f"math.{name} cannot take {_what(x)}: it converts its argument to a "
                         f"Python float, which would drop the derivative; {use}")
-    return (f"{kind}() of {_what(x)} would drop its derivative (math.sin(x) and the other "
-            f"math functions call float(): use the numpy function of the same name, np.sin "
-            f"for math.sin); {tail}")
+    math_hint = (" (math.sin(x) and the other math functions call float(): use the numpy "
+                 "function of the same name, np.sin for math.sin)" if kind == "float" else "")
+    return f"{kind}() of {_what(x)} would drop its derivative{math_hint}; {tail}"
 
 
 def call_traced(f, args, kwargs):

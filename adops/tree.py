@@ -54,7 +54,12 @@ def tree_flatten(tree, is_leaf=None):
 
 
 def tree_unflatten(treedef, leaves):
-    """The tree of structure ``treedef`` holding ``leaves`` (see :func:`tree_flatten`)."""
+    """The tree of structure ``treedef`` holding ``leaves`` (see :func:`tree_flatten`).
+
+    Example:
+        >>> tree_unflatten(tree_structure([0, (0, None)]), [1.0, 2.0])
+        [1.0, (2.0, None)]
+    """
     return optree.tree_unflatten(treedef, leaves)
 
 
@@ -146,7 +151,12 @@ def ravel_pytree(tree):
 
 def is_leaf(x) -> bool:
     """Whether ``x`` is one leaf (an array, a number, a traced value): the transforms' fast
-    path, which flattens nothing."""
+    path, which flattens nothing.
+
+    Example:
+        >>> is_leaf(np.ones(2)), is_leaf(np.float32(1)), is_leaf([1.0])
+        (True, True, False)
+    """
     return isinstance(x, _LEAF_TYPES)
 
 
@@ -175,7 +185,15 @@ def check_leaves(leaves, treedef, root: str):
 
 def leaves_like(tree, treedef, what: str, of: str):
     """The leaves of ``tree`` (a tangent or cotangent), which must have ``treedef``'s
-    structure (its primal's or output's); a ValueError names both structures otherwise."""
+    structure (its primal's or output's); a ValueError names both structures otherwise.
+
+    Example:
+        >>> leaves_like({"a": 1.0}, tree_structure({"a": 0.0}), "tangent 0", "primal 0")
+        [1.0]
+        >>> leaves_like([1.0], tree_structure({"a": 0.0}), "tangent 0", "primal 0")
+        Traceback (most recent call last):
+        ValueError: tangent 0 has tree structure PyTreeSpec([*]) but primal 0 has PyTreeSpec({'a': *}); they must match (the same containers, keys and None entries, one array per leaf)
+    """
     leaves, got = tree_flatten(tree)
     if got != treedef:
         raise ValueError(f"{what} has tree structure {got} but {of} has {treedef}; they must "
@@ -352,7 +370,12 @@ def flat_args(f, args, nums, static=None, names=None) -> FlatArgs | None:
 
 def ravel_output(out):
     """An output tree as one vector (leaves raveled and concatenated, as
-    :func:`ravel_pytree`); a bare array is returned as it is."""
+    :func:`ravel_pytree`); a bare array is returned as it is.
+
+    Example:
+        >>> ravel_output({"b": np.ones(2), "a": [3.0, None]}).tolist()
+        [3.0, 1.0, 1.0]
+    """
     if is_leaf(out):
         return out
     leaves = tree_leaves(out)
