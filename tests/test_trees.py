@@ -271,6 +271,22 @@ def test_hessian_and_hvp_nest_as_jax():
     np.testing.assert_allclose(_ravel(hv), dense @ _ravel(v), rtol=1e-12)
 
 
+@pytest.mark.parametrize("name", sorted(TREES))
+def test_hessian_and_hvp_on_every_tree(name):
+    p = _copy(TREES[name])
+    H = revad.hessian(g_scalar)(p)
+    dense = _dense(H, p, p)   # nested in-tree of in-tree, leaves in.shape + in.shape
+    g = revad.grad(g_scalar)
+    np.testing.assert_allclose(dense, _dense(revad.jacrev(g)(p), p, p), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(dense, _fd_jacobian(g, p), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(dense, dense.T, rtol=1e-10, atol=1e-12)
+    r = np.random.default_rng(3)
+    v = _rebuild(p, [r.standard_normal(np.shape(x)) for x in _leaves(p)])
+    hv = revad.hvp(g_scalar, (p,), (v,))
+    assert _same_structure(hv, p)
+    np.testing.assert_allclose(_ravel(hv), dense @ _ravel(v), rtol=1e-10, atol=1e-12)
+
+
 def test_derivative_output_tree():
     d = dualad.derivative(lambda x: {"y": [x ** 2, None], "z": np.sin(x) * np.ones(2)})(0.5)
     assert _same_structure(d, {"y": [0, None], "z": 0})
@@ -303,6 +319,12 @@ def test_has_aux_everywhere():
     def fv(p):
         y = p["w"] * p["b"]
         return y ** 2, {"y": y}
+
+    # aux is computed at each call, also by a compiled program: a new point, a new aux
+    grad_aux = revad.grad(f, has_aux=True)
+    grad_aux(p)
+    _, aux_new = grad_aux({"w": np.array([3.0, 4.0]), "b": np.array(2.0)})
+    np.testing.assert_allclose(aux_new["y"], [6.0, 8.0])
 
     expected_aux = np.array([0.5, 1.0])
     g, aux = revad.grad(f, has_aux=True)(p)
