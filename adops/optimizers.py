@@ -21,16 +21,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from .tree import ravel_pytree
+from .tree import ravel_pytree, tree_map
 
 __all__ = ["sgd", "rmsprop", "adam"]
 
 
 def _flat(grad, x0, callback):
     """``(x, unravel, flat_grad, flat_callback)``: the optimizer's view on one vector."""
+    # integer leaves (a Python 0 as a start) become float64: a step must not be truncated
+    x0 = tree_map(lambda v: v if np.asarray(v).dtype.kind == "f" else
+                  np.asarray(v, dtype=np.float64), x0)
     x, unravel = ravel_pytree(x0)
-    x = np.array(x, dtype=np.result_type(x.dtype, np.float64) if x.dtype.kind != "f"
-                 else x.dtype, copy=True)
+    x = np.array(x, copy=True)
 
     def flat_grad(v, i):
         g, _ = ravel_pytree(grad(unravel(v), i))

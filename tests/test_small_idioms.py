@@ -118,6 +118,14 @@ def test_optimizer_signatures_match_autograd():
         "grad", "x0", "callback", "num_iters", "step_size", "gamma", "eps"]
 
 
+def test_optimizer_integer_start_is_not_truncated():
+    grad = revad.grad(lambda p, i: (p["b"] - 1.5) ** 2 + np.sum((p["w"] - 1.0) ** 2))
+    p = adam(grad, {"b": 0, "w": np.zeros(2, np.float32)}, num_iters=300, step_size=0.1)
+    assert abs(float(p["b"]) - 1.5) < 1e-3          # an int start must not round steps away
+    assert p["w"].dtype == np.float32                # float leaves keep their dtype
+    np.testing.assert_allclose(p["w"], [1.0, 1.0], atol=1e-3)
+
+
 def test_optimizer_refuses_a_gradient_of_another_structure():
     with pytest.raises(ValueError, match="x0's structure"):
         adam(lambda x, i: np.ones(3), {"w": np.zeros(2)}, num_iters=1)
