@@ -36,6 +36,8 @@ from .core.kernels import smul, unbroadcast, select
 from .core.levels import Level, LeakedTracer
 from .program import inputs, tape, transform  # noqa: F401
 from .sparsity import colouring as sparse  # noqa: F401
+from .program import tree  # noqa: F401  (trees of arrays: the public path adops.tree)
+from . import optimizers  # noqa: F401  (autograd's optimizers, over trees)
 
 #: Module paths of the flat layout that users, docs and other branches name, and where each
 #: module lives now (``import adops.registry`` is ``adops.ops.registry``). An alias, not a file at
@@ -43,6 +45,6 @@ from .sparsity import colouring as sparse  # noqa: F401
 MOVED = {"levels": levels, "fpstate": fpstate, "kernels": kernels, "registry": registry,
          "elementwise": elementwise, "special": special, "linear": linear,
          "reductions": reductions, "linalg": linalg, "einsum_spec": einsum_spec,
-         "inputs": inputs, "transform": transform, "sparse": sparse}
+         "inputs": inputs, "transform": transform, "sparse": sparse, "tree": tree}
 for _name, _module in MOVED.items():
     _sys.modules.setdefault(f"{__name__}.{_name}", _module)

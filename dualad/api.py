@@ -8,7 +8,9 @@ Contract: for ``f: R^(*in_shape) -> R^(*out_shape)`` written with plain numpy,
 - ``derivative(f)(x)`` is ``df/dx`` for a scalar ``x``, shape ``out_shape`` (a 0-d array for a
   scalar output, as ``revad.grad`` gives).
 
-Outputs may be tuples or lists of arrays; results mirror them. Every call opens its own level
+Arguments, tangents and outputs may be trees of arrays (lists, tuples, dicts, namedtuples, None
+as an empty subtree: :mod:`adops.tree`); results mirror them, and ``jacfwd`` nests as JAX's
+(output structure outside, argument structure inside). Every call opens its own level
 (:mod:`adops.levels`), so these transforms nest with each other and with revad's, to any depth.
 Results are fresh arrays the caller owns.
 """
@@ -18,11 +20,13 @@ import numpy as np
 
 from adops.compile import NO_STATIC, RunEagerly, Static, compiled as compiled_function, \
     use_compiled
+from adops.numpy_api.conversions import call_traced
 from adops.core.fpstate import quiet
 from adops.program.inputs import as_primal, check_seed
 from adops.core.levels import Level, any_traced
 from adops.program.transform import (argnums_tuple, as_rows, by_chunks, check_output, flatten, own,
                              result_dtype)
+from adops.program.tree import flat_args, is_leaf, leaves_like, path_names, raveled, split_aux
 from .dual import Dual
 
 
@@ -50,7 +54,7 @@ def push_forward(f, args, kwargs, seeds: dict, k: int, compiled: bool | None = N
         dargs = list(args)
         for i, t in seeds.items():
             dargs[i] = Dual(args[i], t, level)
-        out = f(*dargs, **kwargs)
+        out = call_traced(f, dargs, kwargs)
         leaves, rebuild = flatten(out)
         values, tangents = [], []
         for o in leaves:
@@ -72,32 +76,49 @@ def jvp(f, primals, tangents, *, batched: bool = False, compiled: bool | None = 
     """Jacobian-vector product of ``f`` at ``primals`` along ``tangents``.
 
     Args:
-        f: a function of ``len(primals)`` array arguments written with numpy.
-        primals: tuple of inputs (scalars or arrays; ints become float64).
-        tangents: tuple of the same length; each of its primal's shape, or with ``batched=True``
-            ``(k, *shape)`` for k directions pushed in one pass.
+        f: a function of ``len(primals)`` arguments written with numpy.
+        primals: tuple of inputs: scalars, arrays or trees of them (:mod:`adops.tree`); ints
+            become float64.
+        tangents: tuple of the same length; each of its primal's structure and shapes, or
+            with ``batched=True`` leaves ``(k, *shape)`` for k directions pushed in one pass.
         batched: whether tangents carry a leading axis of directions.
         compiled: run the compiled tier (:mod:`adops.compile`): traced once per argument
             signature, fused numba loops, the same numbers.
 
     Returns:
-        ``(out, out_tangent)``; ``out_tangent`` has ``out``'s shape, or ``(k, *out.shape)``
-        (tuples/lists when ``f`` returns them).
+        ``(out, out_tangent)``; ``out_tangent`` has ``out``'s structure and shapes, or leaves
+        ``(k, *out_leaf.shape)``.
 
     Example:
         >>> import numpy as np
         >>> out, t = jvp(lambda x: (3 * x + 1) ** 2, (2.0,), (1.0,))
         >>> float(out), float(t)
         (49.0, 42.0)
+        >>> jvp(lambda p: p["a"] * p["b"], ({"a": 2.0, "b": 3.0},), ({"a": 1.0, "b": 0.0},))[1]
+        array(3.)
     """
     if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
         raise TypeError("jvp(f, primals, tangents): primals and tangents must be tuples, "
                         "e.g. jvp(f, (x,), (v,))")
     if len(primals) != len(tangents):
         raise ValueError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
-    xs = [as_primal(p, f"primal {i}") for i, p in enumerate(primals)]
-    ts = [check_seed(t, x.shape, x.dtype, batched, f"tangent {i}", given=getattr(p, "dtype", None))
-          for i, (t, x, p) in enumerate(zip(tangents, xs, primals))]
+    names = [(f"primal {i}", f"tangent {i}") for i in range(len(primals))]
+    fa = flat_args(f, primals, range(len(primals)), names=[p for p, _ in names])
+    if fa is not None:  # trees: one primal and one tangent per leaf, on f of the leaves
+        flat_tangents, flat_names = [], []
+        for i, (p, t) in enumerate(zip(primals, tangents)):
+            if is_leaf(p):
+                flat_tangents.append(t)
+                flat_names.append(names[i])
+            else:
+                flat_tangents += leaves_like(t, fa.treedefs[i], f"jvp: tangent {i}",
+                                             f"primal {i}")
+                flat_names += zip(path_names(fa.treedefs[i], f"primal {i}"),
+                                  path_names(fa.treedefs[i], f"tangent {i}"))
+        f, primals, tangents, names = fa.f, fa.args, flat_tangents, flat_names
+    xs = [as_primal(p, name) for p, (name, _) in zip(primals, names)]
+    ts = [check_seed(t, x.shape, x.dtype, batched, name, given=getattr(p, "dtype", None))
+          for t, x, p, (_, name) in zip(tangents, xs, primals, names)]
     ks = {t.shape[0] for t in ts}
     if len(ks) > 1:
         raise ValueError(f"jvp: tangents carry different numbers of directions {sorted(ks)}")
@@ -110,20 +131,26 @@ def jvp(f, primals, tangents, *, batched: bool = False, compiled: bool | None = 
     return rebuild(values), rebuild(outs)
 
 
-def jacfwd(f, argnums=0, *, chunk: int | None = None, compiled: bool | None = None,
-           sparsity=None, static_argnums=(), static_argnames=()):
+def jacfwd(f, argnums=0, *, has_aux: bool = False, chunk: int | None = None,
+           compiled: bool | None = None, sparsity=None, static_argnums=(), static_argnames=()):
     """Jacobian of ``f`` by forward mode, shape ``out.shape + in.shape``.
 
     Args:
         f: function written with numpy; keyword arguments of the call are passed through.
         argnums: which positional argument(s) to differentiate; a tuple gives a tuple.
+            Arguments and outputs may be trees of arrays (:mod:`adops.tree`); the Jacobian
+            nests as JAX's: the output's structure outside, the argument's inside, each leaf
+            ``out_leaf.shape + in_leaf.shape``.
+        has_aux: ``f`` returns ``(out, aux)``; the result is ``(jacobian, aux)``, aux not
+            differentiated.
         chunk: directions per pass (``None``: :func:`adops.inputs.auto_chunk`); every chunk
             gives the same Jacobian, computed in ``ceil(n / chunk)`` passes.
         compiled: the compiled tier (see :func:`jvp`): one trace, then compiled passes.
         sparsity: ``"auto"`` (detect the structural pattern by one trace), a known ``(m, n)``
             pattern (scipy sparse or bool array, m = out.size, n = in.size) or an
             :class:`adops.sparsity.Pattern`: columns that share no row get one colour, one
-            pass per colour, and the result is a ``scipy.sparse.csr_matrix`` ``(m, n)``.
+            pass per colour, and the result is a ``scipy.sparse.csr_matrix`` ``(m, n)`` (over
+            the raveled output and argument trees, :func:`adops.tree.ravel_pytree`'s order).
         static_argnums, static_argnames: arguments the compiled tier keys by hash and
             equality (as ``jax.jit``): a new value traces again. For objects it cannot key by
             value (:mod:`adops.compile`); an unhashable one is a TypeError.
@@ -133,52 +160,73 @@ def jacfwd(f, argnums=0, *, chunk: int | None = None, compiled: bool | None = No
         >>> J = jacfwd(lambda x: np.sin(x) * 2)(np.zeros(3))
         >>> J.tolist()
         [[2.0, 0.0, 0.0], [0.0, 2.0, 0.0], [0.0, 0.0, 2.0]]
+        >>> J = jacfwd(lambda p: {"y": p[0] * p[1]})((np.ones(2), 3.0))
+        >>> J["y"][0].tolist(), J["y"][1].tolist()
+        ([[3.0, 0.0], [0.0, 3.0]], [1.0, 1.0])
     """
     static = Static(static_argnums, static_argnames)
 
     def jac(*args, **kwargs):
         multiple, nums = argnums_tuple(argnums, len(args))
-        args = [as_primal(a, f"argument {j}") if j in nums else a for j, a in enumerate(args)]
         if sparsity is not None:
+            if has_aux:
+                raise ValueError("sparsity= does not take has_aux=True: f must return the one "
+                                 "output whose Jacobian is sparse")
             return _sparse(f, args, kwargs, multiple, nums, sparsity, compiled, static)
-        per_arg, rebuild = [], None
-        for i in nums:
+        fa = flat_args(f, args, nums, static)
+        g, xnums, st = (fa.f, fa.nums, fa.static) if fa else (f, nums, static)
+        args = [as_primal(a, f"argument {j}") if j in xnums else a
+                for j, a in enumerate(fa.args if fa else args)]
+        per_arg, rebuild, values = [], None, None
+        for i in xnums:
             x = args[i]
 
             def push(seed, x=x, i=i):
-                nonlocal rebuild
+                nonlocal rebuild, values
                 w = seed.shape[0]
-                _, tans, rebuild = push_forward(f, args, kwargs,
-                                                {i: seed.reshape((w,) + x.shape)}, w, compiled,
-                                                static)
+                values, tans, rebuild = push_forward(g, args, kwargs,
+                                                     {i: seed.reshape((w,) + x.shape)}, w,
+                                                     compiled, st)
                 return tans
             blocks = by_chunks(push, x.size, chunk, x.dtype, "jacfwd",
                                fresh_seeds=any_traced([*args, *kwargs.values()]))
             per_arg.append([own(np.moveaxis(b, 0, -1).reshape(b.shape[1:] + x.shape),
                                 result_dtype(x.dtype), args) for b in blocks])
+        n_out = len(per_arg[0])
+        if has_aux:
+            n_out, rebuild, aux_rebuild = split_aux(rebuild, "jacfwd")
         # JAX's layout: the output structure outside, the argnums tuple inside
-        per_out = [tuple(p[j] for p in per_arg) if multiple else per_arg[0][j]
-                   for j in range(len(per_arg[0]))]
+        per_out = [fa.regroup([p[j] for p in per_arg], multiple) if fa else
+                   (tuple(p[j] for p in per_arg) if multiple else per_arg[0][j])
+                   for j in range(n_out)]
+        if has_aux:
+            return rebuild(per_out), aux_rebuild([own(v, guards=args)
+                                                  for v in values[n_out:]])
         return rebuild(per_out)
     jac.__name__ = f"jacfwd({getattr(f, '__name__', 'f')})"
     return jac
 
 
 def _sparse(f, args, kwargs, multiple, nums, sparsity, compiled, static):
-    """jacfwd with a sparsity pattern: one forward pass per colour of columns."""
-    from adops.sparsity import sparse_jacobian_of
+    """jacfwd with a sparsity pattern: one forward pass per colour of columns (over raveled
+    trees)."""
+    from adops.sparsity import Pattern, sparse_jacobian_of
     if multiple:
         raise ValueError("sparsity= takes a single argnums (one Jacobian (m, n)); call jacfwd "
                          "once per argument")
     (i,) = nums
+    if isinstance(sparsity, Pattern) and not is_leaf(args[i]):
+        raise ValueError("a detected Pattern takes a bare array argument; for a tree pass "
+                         "sparsity='auto' or an (m, n) pattern over the raveled trees")
+    f, x = raveled(f, i, args[i], f"argument {i}")
+    args = list(args)
+    args[i] = as_primal(x, f"argument {i}")
 
     def push_for(x):
         def push(seeds):
             tangents = seeds.reshape((seeds.shape[0],) + x.shape)
             _, tans, _ = push_forward(f, args, kwargs, {i: tangents}, seeds.shape[0], compiled,
                                       static)
-            if len(tans) != 1:
-                raise ValueError("sparsity= needs f to return one array")
             return as_rows(tans[0])
         return push
     return sparse_jacobian_of(f, args, kwargs, i, sparsity, "forward", push_for)

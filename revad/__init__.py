@@ -8,6 +8,7 @@ from .var import Tape, BranchChanged, Var
 from .backward import backward
 from .api import vjp, grad, value_and_grad, jacrev, record, Recording
 from .forward_over_reverse import hessian, hvp
+from .elementwise import elementwise_grad
 
 __all__ = ["Tape", "BranchChanged", "Var", "backward", "vjp", "grad", "value_and_grad", "jacrev",
-           "record", "Recording", "hessian", "hvp"]
+           "record", "Recording", "hessian", "hvp", "elementwise_grad"]

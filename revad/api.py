@@ -11,8 +11,11 @@ Contract: for ``f: R^(*in_shape) -> R^(*out_shape)`` written with plain numpy,
 - ``record(f, x0)`` traces once; the :class:`Recording` evaluates value and gradient at new
   inputs of the same shapes without tracing again.
 
-Outputs may be tuples or lists of arrays (``vjp`` then takes cotangents of the same structure;
-``jacrev`` gives one Jacobian per output). Every call opens its own level
+Arguments, outputs and cotangents may be trees of arrays (lists, tuples, dicts, namedtuples;
+:mod:`adops.tree`): gradients have the argument's structure, ``vjp`` takes cotangents of the
+output's structure, and ``jacrev`` nests as JAX's (output structure outside, argument inside).
+``has_aux=True`` (``grad``, ``value_and_grad``, ``vjp``, ``jacrev``): ``f`` returns
+``(out, aux)`` and ``aux`` comes back alongside, not differentiated. Every call opens its own level
 (:mod:`adops.levels`), so these transforms nest with each other and with dualad's. Keyword
 arguments of a transformed function's call are passed to ``f``. Results are fresh arrays the
 caller owns.
@@ -25,8 +28,10 @@ from adops.compile import NO_STATIC, RunEagerly, Static, compiled, use_compiled
 from adops.program.inputs import as_primal
 from adops.core.levels import any_traced
 from .var import BranchChanged, Tape, Trace, Var
+from adops.program import cotangent_seeds
 from adops.program.transform import (argnums_tuple, as_rows, batched_cotangents, by_chunks, own,
                                      result_dtype)
+from adops.program.tree import flat_args, is_leaf, raveled, split_aux
 from .backward import sweep
 
 
@@ -47,7 +52,7 @@ class Linearized:
             except RunEagerly:
                 pass
             else:
-                self.is_tree = isinstance(self.rebuild(self.values), (tuple, list))
+                self.is_tree = self.rebuild.is_tree
                 self.tape = None
                 return
         trace = Trace(f, args, kwargs, nums, name)
@@ -70,46 +75,76 @@ def pull_back(trace: Trace, seeds, lins=None):
     return batched_cotangents(bars, m, trace.shapes, trace.dtypes)
 
 
-def vjp(f, *primals, compiled: bool | None = None):
+def vjp(f, *primals, has_aux: bool = False, compiled: bool | None = None):
     """Vector-Jacobian product: ``(f(*primals), vjp_fn)``.
 
     Args:
-        f: a function of ``len(primals)`` arrays written with numpy, returning an array (or a
-            tuple/list of arrays).
-        *primals: inputs (scalars or arrays; ints become float64, float32 stays float32).
+        f: a function of ``len(primals)`` arguments written with numpy, returning an array or a
+            tree of arrays (lists, tuples, dicts, namedtuples; :mod:`adops.tree`).
+        *primals: inputs: scalars, arrays or trees of them (ints become float64, float32 stays
+            float32).
+        has_aux: ``f`` returns ``(out, aux)``; ``aux`` (a tree of arrays) is returned as the
+            third result, not differentiated.
         compiled: run the compiled tier (:mod:`adops.compile`): traced once per argument
             signature, fused numba loops, the same numbers.
 
     Returns:
-        ``(out, vjp_fn)``. ``vjp_fn(u)`` returns a tuple with one cotangent per primal, each of
-        its primal's shape; ``vjp_fn(u, batched=True)`` takes ``u: (m, *out.shape)`` and returns
-        ``(m, *primal.shape)`` each. ``vjp_fn`` can be called many times, from any thread.
+        ``(out, vjp_fn)`` (``(out, vjp_fn, aux)`` with ``has_aux``). ``vjp_fn(u)`` takes a
+        cotangent of ``out``'s structure and returns a tuple with one cotangent per primal,
+        each of its primal's structure and shapes; ``vjp_fn(u, batched=True)`` takes leaves
+        ``(m, *out_leaf.shape)`` and returns leaves ``(m, *primal_leaf.shape)``: m seeds in one
+        sweep. ``vjp_fn`` can be called many times, from any thread.
 
     Example:
         >>> import numpy as np
         >>> out, vjp_fn = vjp(lambda x: x ** 2, np.array([1.0, 2.0]))
         >>> vjp_fn(np.array([1.0, 1.0]))[0].tolist()
         [2.0, 4.0]
+        >>> out, vjp_fn = vjp(lambda p: {"y": p["w"] * 3.0}, {"w": np.ones(2)})
+        >>> vjp_fn({"y": np.array([1.0, 2.0])})[0]["w"].tolist()
+        [3.0, 6.0]
     """
-    lin = Linearized(f, primals, {}, tuple(range(len(primals))), "revad.vjp", compiled)
+    nums = tuple(range(len(primals)))
+    fa = flat_args(f, primals, nums, names=[f"primal {i}" for i in nums])
+    g, xs = (fa.f, fa.args) if fa else (f, primals)
+    lin = Linearized(g, xs, {}, nums if fa is None else fa.nums, "revad.vjp", compiled)
+    rebuild, values, aux_values = lin.rebuild, lin.values, []
+    if has_aux:
+        n_out, rebuild, aux_rebuild = split_aux(lin.rebuild, "vjp")
+        values, aux_values = lin.values[:n_out], lin.values[n_out:]
     # the tape may hold an output as a residual of a later op: the caller gets a copy
-    value = lin.rebuild([v if isinstance(v, Var) else np.array(v, copy=True)
-                         for v in lin.values])
+    value = rebuild([v if isinstance(v, Var) else np.array(v, copy=True) for v in values])
 
     def vjp_fn(cotangent, *, batched: bool = False):
-        leaves, seeds = lin.check_cotangent(cotangent, batched)
-        bars = lin.pull(seeds)
-        return tuple(own(b if batched else b[0], d, (*leaves, *seeds, *primals))
-                     for b, d in zip(bars, lin.dtypes))
+        leaves, seeds = cotangent_seeds(rebuild, values, cotangent, batched)
+        m = seeds[0].shape[0] if seeds else 1
+        bars = lin.pull(seeds + _zero_seeds(aux_values, m))
+        bars = [own(b if batched else b[0], d, (*leaves, *seeds, *xs))
+                for b, d in zip(bars, lin.dtypes)]
+        return fa.regroup(bars, True) if fa else tuple(bars)
 
     vjp_fn.tape = lin.tape  # the recorded tape (None in the compiled tier)
+    if has_aux:
+        return value, vjp_fn, aux_rebuild([own(v, guards=xs) for v in aux_values])
     return value, vjp_fn
 
 
-def value_and_grad(f, argnums=0, *, compiled: bool | None = None, static_argnums=(),
-                   static_argnames=()):
+def _zero_seeds(values, m):
+    """Zero seeds ``(m, *shape)`` for outputs that are not differentiated (``aux``)."""
+    return [np.zeros((m,) + tuple(np.shape(v)), dtype=result_dtype(v.dtype)) for v in values]
+
+
+def value_and_grad(f, argnums=0, *, has_aux: bool = False, compiled: bool | None = None,
+                   static_argnums=(), static_argnames=()):
     """``(f(x), grad f(x))`` for a scalar-valued ``f`` in one trace and one sweep
-    (``compiled=True``: the compiled tier, see :func:`vjp`).
+    (``compiled=True``: the compiled tier, see :func:`vjp`). Arguments may be trees of arrays
+    (:mod:`adops.tree`); each gradient has its argument's structure.
+
+    ``f`` must return shape ``()``, as JAX's ``grad`` requires: a size-1 output of shape
+    ``(1,)`` is refused (autograd accepts it), since a Jacobian row and a gradient differ in
+    shape and silently dropping the axis would hide a shape mistake; return ``out[0]`` or
+    ``np.sum(out)``. ``has_aux=True``: ``f`` returns ``(value, aux)``, and the result is
+    ``((value, aux), grad)``; aux is not differentiated.
 
     ``static_argnums`` / ``static_argnames`` (as ``jax.jit``, used by the compiled tier):
     arguments keyed by hash and equality, so a new value traces again; for objects the
@@ -124,105 +159,161 @@ def value_and_grad(f, argnums=0, *, compiled: bool | None = None, static_argnums
 
     def vg(*args, **kwargs):
         multiple, nums = argnums_tuple(argnums, len(args))
-        trace = Linearized(f, args, kwargs, nums, "revad.grad", compiled, static)
-        if trace.is_tree or tuple(trace.values[0].shape) != ():
-            got = (f"a {type(trace.rebuild(trace.values)).__name__} of {len(trace.values)} "
-                   "values" if trace.is_tree else f"shape {tuple(trace.values[0].shape)}")
-            raise TypeError(f"grad requires f to return a scalar (shape ()), but it returned "
-                            f"{got}; reduce it (e.g. np.sum) or use jacrev/vjp")
-        value = trace.values[0]
-        seeds = [np.ones((1,), dtype=result_dtype(value.dtype))]
-        grads = tuple(own(b[0], d, args) for b, d in zip(trace.pull(seeds), trace.dtypes))
-        return own(value, guards=args), (grads if multiple else grads[0])
+        fa = flat_args(f, args, nums, static)
+        g, xs, xnums, st = (fa.f, fa.args, fa.nums, fa.static) if fa else \
+            (f, args, nums, static)
+        trace = Linearized(g, xs, kwargs, xnums, "revad.grad", compiled, st)
+        rebuild, values, aux_values = trace.rebuild, trace.values, []
+        if has_aux:
+            n_out, rebuild, aux_rebuild = split_aux(trace.rebuild, "grad")
+            values, aux_values = trace.values[:n_out], trace.values[n_out:]
+        _check_scalar(rebuild, values)
+        value = values[0]
+        seeds = [np.ones((1,), dtype=result_dtype(value.dtype))] + _zero_seeds(aux_values, 1)
+        grads = [own(b[0], d, xs) for b, d in zip(trace.pull(seeds), trace.dtypes)]
+        grads = fa.regroup(grads, multiple) if fa else (tuple(grads) if multiple else grads[0])
+        value = own(value, guards=xs)
+        if has_aux:
+            return (value, aux_rebuild([own(v, guards=xs) for v in aux_values])), grads
+        return value, grads
     vg.__name__ = f"value_and_grad({getattr(f, '__name__', 'f')})"
     vg.__wrapped__ = f  # f's signature: static_argnames of a transform of vg find f's names
     return vg
 
 
-def grad(f, argnums=0, *, compiled: bool | None = None, static_argnums=(),
-         static_argnames=()):
-    """Gradient of a scalar-valued ``f``, with each argument's shape (``compiled=True``: the
-    compiled tier, see :func:`vjp`; ``static_argnums`` / ``static_argnames``: see
-    :func:`value_and_grad`).
+def _check_scalar(rebuild, values):
+    """grad's output must be one value of shape ()."""
+    if rebuild.is_tree or tuple(values[0].shape) != ():
+        shape = None if rebuild.is_tree else tuple(values[0].shape)
+        got = (f"a {type(rebuild(values)).__name__} of {len(values)} values" if shape is None
+               else f"shape {shape}")
+        hint = ("; a size-1 output is refused as in JAX (autograd accepts it): return out[0] "
+                "or np.sum(out)" if shape is not None and int(np.prod(shape)) == 1 else
+                "; reduce it (e.g. np.sum) or use jacrev/vjp")
+        raise TypeError(f"grad requires f to return a scalar (shape ()), but it returned "
+                        f"{got}{hint}")
+
+
+def grad(f, argnums=0, *, has_aux: bool = False, compiled: bool | None = None,
+         static_argnums=(), static_argnames=()):
+    """Gradient of a scalar-valued ``f``, with each argument's shape and tree structure
+    (``compiled=True``: the compiled tier, see :func:`vjp`; ``has_aux``, the refused ``(1,)``
+    output, ``static_argnums`` / ``static_argnames``: see :func:`value_and_grad`).
 
     Example:
         >>> import numpy as np
         >>> grad(lambda x: (3 * x + 1) ** 2)(2.0)
         array(42.)
+        >>> grad(lambda p: np.sum(p["w"] * 2.0) + p["b"] ** 2)({"w": np.ones(2), "b": 3.0})
+        {'w': array([2., 2.]), 'b': array(6.)}
     """
-    vg = value_and_grad(f, argnums, compiled=compiled, static_argnums=static_argnums,
-                        static_argnames=static_argnames)
+    vg = value_and_grad(f, argnums, has_aux=has_aux, compiled=compiled,
+                        static_argnums=static_argnums, static_argnames=static_argnames)
 
     def g(*args, **kwargs):
-        return vg(*args, **kwargs)[1]
+        value, grads = vg(*args, **kwargs)
+        return (grads, value[1]) if has_aux else grads
     g.__name__ = f"grad({getattr(f, '__name__', 'f')})"
     g.__wrapped__ = f  # f's signature (see value_and_grad)
     return g
 
 
-def jacrev(f, argnums=0, *, chunk: int | None = None, compiled: bool | None = None,
-           sparsity=None, static_argnums=(), static_argnames=()):
+def jacrev(f, argnums=0, *, has_aux: bool = False, chunk: int | None = None,
+           compiled: bool | None = None, sparsity=None, static_argnums=(), static_argnames=()):
     """Jacobian of ``f`` by reverse mode, shape ``out.shape + in.shape``.
 
     One recording, then ``ceil(m / chunk)`` sweeps that each seed ``chunk`` rows of the identity
     (``chunk=None``: :func:`adops.inputs.auto_chunk`); every chunk gives the same Jacobian.
+    Trees (:mod:`adops.tree`) nest as JAX's: the output's structure outside, the argument's
+    inside, each leaf ``out_leaf.shape + in_leaf.shape``. ``has_aux=True``: ``f`` returns
+    ``(out, aux)`` and the result is ``(jacobian, aux)``.
     ``compiled=True``: the compiled tier (see :func:`vjp`), one compiled forward pass and
     compiled sweeps. ``sparsity``: ``"auto"``, a known ``(m, n)`` pattern or an
     :class:`adops.sparsity.Pattern`: rows that share no column get one colour, one sweep per
-    colour, and the result is a ``scipy.sparse.csr_matrix`` ``(m, n)``. ``static_argnums`` /
+    colour, and the result is a ``scipy.sparse.csr_matrix`` ``(m, n)`` (over the raveled
+    output and argument trees, in :func:`adops.tree.ravel_pytree`'s order). ``static_argnums`` /
     ``static_argnames``: see :func:`value_and_grad`.
 
     Example:
         >>> import numpy as np
         >>> jacrev(lambda x: x[::-1] * 2.0)(np.zeros(2)).tolist()
         [[0.0, 2.0], [2.0, 0.0]]
+        >>> J = jacrev(lambda p: [p["a"] * p["b"]])({"a": np.ones(2), "b": 3.0})
+        >>> J[0]["a"].tolist(), J[0]["b"].tolist()
+        ([[3.0, 0.0], [0.0, 3.0]], [1.0, 1.0])
     """
     static = Static(static_argnums, static_argnames)
 
     def jac(*args, **kwargs):
         multiple, nums = argnums_tuple(argnums, len(args))
         if sparsity is not None:
+            if has_aux:
+                raise ValueError("sparsity= does not take has_aux=True: f must return the one "
+                                 "output whose Jacobian is sparse")
             return _sparse(f, args, kwargs, multiple, nums, sparsity, compiled, static)
-        trace = Linearized(f, args, kwargs, nums, "revad.jacrev", compiled, static)
-        shapes = [tuple(v.shape) for v in trace.values]
+        fa = flat_args(f, args, nums, static)
+        g, xs, xnums, st = (fa.f, fa.args, fa.nums, fa.static) if fa else \
+            (f, args, nums, static)
+        trace = Linearized(g, xs, kwargs, xnums, "revad.jacrev", compiled, st)
+        rebuild, values, aux_values = trace.rebuild, trace.values, []
+        if has_aux:
+            n_out, rebuild, aux_rebuild = split_aux(trace.rebuild, "jacrev")
+            values, aux_values = trace.values[:n_out], trace.values[n_out:]
+        shapes = [tuple(v.shape) for v in values]
         sizes = [int(np.prod(s)) for s in shapes]
         cuts = np.cumsum([0] + sizes)
-        dtype = result_dtype(np.result_type(*[v.dtype for v in trace.values])) \
-            if trace.values else np.float64
+        dtype = result_dtype(np.result_type(*[v.dtype for v in values])) \
+            if values else np.float64
 
         def push(seed):
             w = seed.shape[0]
             seeds = [seed[:, a:b].reshape((w,) + s) for a, b, s in zip(cuts, cuts[1:], shapes)]
-            return trace.pull(seeds)
+            return trace.pull(seeds + _zero_seeds(aux_values, w))
         blocks = by_chunks(push, int(cuts[-1]), chunk, dtype, "jacrev",
-                           fresh_seeds=any_traced([*args, *kwargs.values()]))
+                           fresh_seeds=any_traced([*xs, *kwargs.values()]))
         per_out = []
         for a, b, s in zip(cuts, cuts[1:], shapes):
-            jacs = tuple(own(blk[a:b].reshape(s + x_shape), d, args)
-                         for blk, x_shape, d in zip(blocks, trace.shapes, trace.dtypes))
-            per_out.append(jacs if multiple else jacs[0])
-        return trace.rebuild(per_out)
+            jacs = [own(blk[a:b].reshape(s + x_shape), d, xs)
+                    for blk, x_shape, d in zip(blocks, trace.shapes, trace.dtypes)]
+            per_out.append(fa.regroup(jacs, multiple) if fa else
+                           (tuple(jacs) if multiple else jacs[0]))
+        if has_aux:
+            return rebuild(per_out), aux_rebuild([own(v, guards=xs) for v in aux_values])
+        return rebuild(per_out)
     jac.__name__ = f"jacrev({getattr(f, '__name__', 'f')})"
     return jac
 
 
 def _sparse(f, args, kwargs, multiple, nums, sparsity, compiled, static):
-    """jacrev with a sparsity pattern: one sweep per colour of rows."""
-    from adops.sparsity import sparse_jacobian_of
+    """jacrev with a sparsity pattern: one sweep per colour of rows (over raveled trees)."""
+    from adops.sparsity import Pattern, sparse_jacobian_of
     if multiple:
         raise ValueError("sparsity= takes a single argnums (one Jacobian (m, n)); call jacrev "
                          "once per argument")
+    (i,) = nums
+    f, x = _raveled(f, args, i, sparsity)
+    args = list(args)
+    args[i] = x
 
     def push_for(x):
         lin = Linearized(f, args, kwargs, nums, "revad.jacrev", compiled, static)
-        if lin.is_tree:
-            raise ValueError("sparsity= needs f to return one array")
         out_shape = tuple(np.shape(lin.values[0]))
 
         def push(seeds):
             return as_rows(lin.pull([seeds.reshape((seeds.shape[0],) + out_shape)])[0])
         return push
-    return sparse_jacobian_of(f, args, kwargs, nums[0], sparsity, "reverse", push_for)
+    return sparse_jacobian_of(f, args, kwargs, i, sparsity, "reverse", push_for)
+
+
+def _raveled(f, args, i, sparsity):
+    """``f`` and ``args[i]`` over raveled trees for ``sparsity=`` (:func:`adops.tree.raveled`);
+    a :class:`adops.sparsity.Pattern` was detected for ``f`` itself, so it takes a bare
+    array."""
+    from adops.sparsity import Pattern
+    if isinstance(sparsity, Pattern) and not is_leaf(args[i]):
+        raise ValueError("a detected Pattern takes a bare array argument; for a tree pass "
+                         "sparsity='auto' or an (m, n) pattern over the raveled trees")
+    return raveled(f, i, args[i], f"argument {i}")
 
 
 class Recording:

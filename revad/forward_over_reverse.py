@@ -10,6 +10,10 @@ Contract, for a scalar ``f`` of ``x: (*shape)``:
   passes through one reverse sweep each;
 - ``hvp(f, (x,), (v,))``: ``H v`` with ``v: (*shape)``, ``jvp(grad(f), (x,), (v,))``: one forward
   pass through one sweep, a small multiple of a gradient's cost whatever n is.
+
+For a tree ``x`` (:mod:`adops.tree`) both follow from their parts, as in JAX: ``hessian`` nests
+the argument's structure inside itself (``H['a']['b']`` has shape ``a.shape + b.shape``) and
+``hvp`` takes and returns trees of ``x``'s structure.
 """
 from __future__ import annotations
 

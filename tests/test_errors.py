@@ -99,7 +99,7 @@ def test_bad_chunk():
 def test_non_array_output():
     with pytest.raises(TypeError, match="returned str"):
         dualad.jacfwd(lambda x: "no")(np.ones(2))
-    with pytest.raises(TypeError, match="returned dict"):
+    with pytest.raises(TypeError, match="returned a dict"):
         revad.grad(lambda x: {"a": x})(np.ones(2))
 
 

@@ -190,19 +190,12 @@ class Traced(TracedBase):
         return api.handle_function(type(self), func, args, kwargs)
 
     def __array__(self, dtype=None, copy=None):
-        raise TypeError(
-            f"np.asarray() of a traced {type(self).__name__} ({self._mode}) would drop its "
-            "derivative (also when it is stored into a plain numpy array, z[i] = x): keep "
-            "computing with numpy functions on it (build arrays from traced values with "
-            "np.stack or np.concatenate, or write into np.zeros_like(x), which stays traced), "
-            "and read values from what jvp/vjp/grad return. scipy.special.logsumexp, softmax "
-            "and log_softmax convert their input this way: use adops.special's versions")
+        from .conversions import TracedConversionError, array_message
+        raise TracedConversionError(array_message(self), self)
 
     def _no_scalar(self, kind):
-        raise TypeError(
-            f"{kind}() of a traced {type(self).__name__} ({self._mode}) would drop its "
-            "derivative: keep it an array (use np.where instead of a Python branch on values, "
-            "and return arrays from the function)")
+        from .conversions import TracedConversionError, scalar_message
+        raise TracedConversionError(scalar_message(self, kind), self)
 
     def __float__(self):
         self._no_scalar("float")

@@ -5,4 +5,4 @@
 checks, output trees, the chunk driver). Below: :mod:`adops.numpy_api`; above:
 :mod:`adops.compile`, :mod:`adops.sparsity` and the modes.
 """
-from .tape import BranchChanged, MetOuterLevel, Recorded, Tape, Trace  # noqa: F401
+from .tape import BranchChanged, MetOuterLevel, Recorded, Tape, Trace, cotangent_seeds  # noqa: F401

@@ -31,6 +31,8 @@ from .inputs import as_primal, check_seed
 from ..core.levels import Level
 from ..numpy_api.traced import Traced
 from .transform import check_output, flatten, result_dtype
+from .tree import leaves_like
+from ..numpy_api.conversions import call_traced
 
 
 class BranchChanged(RuntimeError):
@@ -333,9 +335,9 @@ class Trace:
                 v = tape.leaf(as_primal(args[i], f"argument {i}"))
                 xs[i] = v
                 self.leaves.append(v.index)
-            out = f(*xs, **kwargs)
-            self.is_tree = isinstance(out, (tuple, list))
+            out = call_traced(f, xs, kwargs)
             leaves, self.rebuild = flatten(out)
+            self.is_tree = self.rebuild.is_tree
             self.outs, self.values = [], []
             for o in leaves:
                 check_output(o, name)
@@ -352,19 +354,26 @@ class Trace:
 
     def check_cotangent(self, cotangent, batched):
         """Cotangent leaves and seeds ``(m, *out_j.shape)`` matching the output structure."""
-        leaves = flatten(cotangent)[0] if self.is_tree else [cotangent]
-        if len(leaves) != len(self.values):
-            raise ValueError(f"vjp: the function has {len(self.values)} outputs but the "
-                             f"cotangent has {len(leaves)}; pass one per output, in the same "
-                             "tuple/list structure")
-        seeds = []
-        for j, (u, v) in enumerate(zip(leaves, self.values)):
-            if not isinstance(v, Traced):
-                v = np.asarray(v)
-            name = f" {j}" if self.is_tree else ""
-            seeds.append(check_seed(u, v.shape, result_dtype(v.dtype), batched, "cotangent" + name,
-                                    given=v.dtype, of=f"output{name}" if name else "its output"))
-        ks = {s.shape[0] for s in seeds}
-        if len(ks) > 1:
-            raise ValueError(f"vjp: cotangents carry different numbers of seeds {sorted(ks)}")
-        return leaves, seeds
+        return cotangent_seeds(self.rebuild, self.values, cotangent, batched)
+
+
+def cotangent_seeds(rebuild, values, cotangent, batched):
+    """Cotangent leaves and seeds ``(m, *out_j.shape)`` for outputs ``values`` of structure
+    ``rebuild.treedef``: a tree cotangent must have the output's structure (both named
+    otherwise); a bare output takes the cotangent whole (a list of numbers is one array)."""
+    if rebuild.is_tree:
+        leaves = leaves_like(cotangent, rebuild.treedef, "vjp: the cotangent",
+                             "the function's output")
+    else:
+        leaves = [cotangent]
+    seeds = []
+    for j, (u, v) in enumerate(zip(leaves, values)):
+        if not isinstance(v, Traced):
+            v = np.asarray(v)
+        name = f" {j}" if rebuild.is_tree else ""
+        seeds.append(check_seed(u, v.shape, result_dtype(v.dtype), batched, "cotangent" + name,
+                                given=v.dtype, of=f"output{name}" if name else "its output"))
+    ks = {s.shape[0] for s in seeds}
+    if len(ks) > 1:
+        raise ValueError(f"vjp: cotangents carry different numbers of seeds {sorted(ks)}")
+    return leaves, seeds

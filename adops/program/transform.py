@@ -3,8 +3,8 @@ results the caller owns. Written once, so the two modes cannot drift apart.
 
 - :func:`argnums_tuple` and :func:`check_chunk` validate the transforms' options with errors that
   name the problem and the way out.
-- :func:`flatten` turns a function's output (an array, a scalar, or nested tuples/lists of them)
-  into leaves and a ``rebuild`` function.
+- :func:`flatten` turns a function's output (an array, a scalar, or a tree of them,
+  :mod:`adops.tree`) into leaves and a ``rebuild`` function.
 - :func:`by_chunks` is the one chunk driver: ``push(seeds: (w, n)) -> [(w, *shape_j)]`` is a
   batched JVP (forward) or VJP (reverse); it is called on ``ceil(n / k)`` blocks of identity rows
   and the blocks are stacked to ``(n, *shape_j)``. So ``jacfwd`` is the chunked ``jvp`` and
@@ -65,26 +65,16 @@ def check_chunk(chunk, where: str):
 
 
 def flatten(tree):
-    """``(leaves, rebuild)`` of an output: an array or scalar, or nested tuples/lists of them.
+    """``(leaves, rebuild)`` of an output: an array or scalar, or a tree of them (lists, tuples,
+    dicts, namedtuples, None as an empty subtree: :mod:`adops.tree`); ``rebuild.treedef`` is
+    its structure.
 
     >>> leaves, rebuild = flatten((1, [2, 3]))
     >>> leaves, rebuild([4, 5, 6])
     ([1, 2, 3], (4, [5, 6]))
     """
-    if isinstance(tree, (tuple, list)):
-        parts = [flatten(t) for t in tree]
-        sizes = [len(p[0]) for p in parts]
-        leaves = [leaf for p in parts for leaf in p[0]]
-        kind = type(tree)
-
-        def rebuild(values):
-            out, start = [], 0
-            for (_, sub), size in zip(parts, sizes):
-                out.append(sub(values[start:start + size]))
-                start += size
-            return kind(out)
-        return leaves, rebuild
-    return [tree], lambda values: values[0]
+    from .tree import flatten_output
+    return flatten_output(tree)
 
 
 def check_output(leaf, where: str):
@@ -92,7 +82,7 @@ def check_output(leaf, where: str):
     if isinstance(leaf, (TracedBase, np.ndarray, int, float, np.number, bool, np.bool_)):
         return
     raise TypeError(f"{where}: the function returned {type(leaf).__name__}; it must return an "
-                    "array or a number (or a tuple/list of them)")
+                    "array or a number (or a tree of them: lists, tuples, dicts, None)")
 
 
 def result_dtype(dtype):

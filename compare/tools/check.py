@@ -32,6 +32,7 @@ import numpy as np
 import dualad
 import revad
 from adops.program.inputs import as_primal
+from adops.program.tree import flat_args, ravel_output
 
 
 @dataclass
@@ -77,7 +78,9 @@ def check_grads(f, *args, rtol: float | None = None, atol: float | None = None,
     """Check ``f``'s derivatives at ``args`` in both modes and by finite differences.
 
     Args:
-        f: function of array arguments, written with numpy, returning one array.
+        f: function of array arguments, written with numpy, returning one array. Arguments
+            and the output may be trees of arrays (:mod:`adops.tree`): the checks then run on
+            their leaves, the output raveled to one vector.
         *args: the point; every argument is differentiated.
         rtol, atol: tolerances (default 1e-5 / 1e-7 for float64, 2e-2 / 1e-3 for float32).
         eps: finite-difference step (default ``eps_machine**(1/3) * max(1, max|x|)``).
@@ -101,9 +104,12 @@ def check_grads(f, *args, rtol: float | None = None, atol: float | None = None,
         True
         >>> check_grads(lambda x: np.sum(np.sin(x) * x), np.array([0.5, 1.5]), order=2).ok
         True
+        >>> check_grads(lambda p: {"y": p["w"] * p["b"]}, {"w": np.ones(2), "b": 2.0}).ok
+        True
     """
     if order not in (1, 2):
         raise ValueError(f"check_grads: order must be 1 or 2, got {order!r}")
+    f, args = _over_leaves(f, args)
     if order == 2:
         first = check_grads(f, *args, rtol=rtol, atol=atol, eps=eps, directions=directions,
                             seed=seed, max_jacobian=max_jacobian, raise_on_failure=False)
@@ -156,6 +162,21 @@ def check_grads(f, *args, rtol: float | None = None, atol: float | None = None,
     if raise_on_failure and not report.ok:
         raise AssertionError(str(report))
     return report
+
+
+def _over_leaves(f, args):
+    """``(g, leaves)``: ``f`` as a function of its arguments' leaves, returning its output
+    raveled to one vector when it is a tree (:mod:`adops.tree`); ``f`` itself when every
+    argument is an array and ``f`` returns one."""
+    fa = flat_args(f, args, tuple(range(len(args))))
+    h = f if fa is None else fa.f
+    if fa is not None:
+        args = fa.args
+
+    def g(*xs):
+        return ravel_output(h(*xs))
+    g.__name__ = getattr(f, "__name__", "f")
+    return g, tuple(args)
 
 
 # ----------------------------------------------------------------------------- second order
