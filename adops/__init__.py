@@ -16,6 +16,7 @@ from .registry import (OPS, ONE, NEG_ONE, Arg, Op, ElementwiseOp, LinearOp, Bili
                        strong_mul)
 from . import elementwise, linear, reductions, special, linalg  # noqa: F401  (the op set)
 from . import linalg_routes, composites, statistics, numerics  # noqa: F401  (numpy handlers)
+from . import scipy  # noqa: F401,E402  (adops.scipy: stats, special, integrate; issue 20)
 from .registry import unregister
 
 for _op in OPS.values():
