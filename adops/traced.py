@@ -190,13 +190,13 @@ class Traced(TracedBase):
         return api.handle_function(type(self), func, args, kwargs)
 
     def __array__(self, dtype=None, copy=None):
+        from .scipy.advice import advice  # names the replacement of a calling scipy function
         raise TypeError(
             f"np.asarray() of a traced {type(self).__name__} ({self._mode}) would drop its "
             "derivative (also when it is stored into a plain numpy array, z[i] = x): keep "
             "computing with numpy functions on it (build arrays from traced values with "
             "np.stack or np.concatenate, or write into np.zeros_like(x), which stays traced), "
-            "and read values from what jvp/vjp/grad return. scipy.special.logsumexp, softmax "
-            "and log_softmax convert their input this way: use adops.special's versions")
+            "and read values from what jvp/vjp/grad return. " + advice())
 
     def _no_scalar(self, kind):
         raise TypeError(

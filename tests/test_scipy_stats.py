@@ -263,3 +263,28 @@ def test_special_reexports_and_new_ops():
     check_grads(lambda x: S_special.polygamma(1, x), x)
     np.testing.assert_allclose(S_special.polygamma(2, x), sc.polygamma(2, x), rtol=1e-12)
     np.testing.assert_allclose(S_special.logsumexp(x), sc.logsumexp(x), rtol=1e-12)
+
+
+# ------------------------------------------------------------- the np.asarray refusal
+@pytest.mark.parametrize("call,advice", [
+    (lambda x: ss.norm.logpdf(x), "use adops.scipy.stats.norm.logpdf"),
+    (lambda x: ss.gamma(2.0).cdf(x), "use adops.scipy.stats.gamma.cdf"),
+    (lambda x: ss.multivariate_normal.logpdf(x, np.zeros(2)),
+     "use adops.scipy.stats.multivariate_normal.logpdf"),
+    (lambda x: ss.cauchy.logpdf(x), "cauchy.logpdf), which adops.scipy.stats does not provide"),
+    (lambda x: sc.logsumexp(x), "use adops.scipy.special.logsumexp"),
+    (lambda x: sc.softmax(x), "use adops.scipy.special.softmax"),
+    (lambda x: np.asarray(x), "have replacements in adops.scipy"),
+])
+def test_asarray_refusal_names_the_replacement(call, advice):
+    for transform in (revad.grad, dualad.jacfwd):
+        with pytest.raises(TypeError, match="would drop its derivative") as info:
+            transform(lambda x: np.sum(call(x)))(np.array([0.5, 1.5]))
+        assert advice in str(info.value)
+
+
+def test_asarray_refusal_from_scipy_integrate():
+    import scipy.integrate as si
+    with pytest.raises(TypeError, match="use adops.scipy.integrate.odeint"):
+        revad.grad(lambda y0: si.odeint(lambda y, t: -y, y0, np.array([0.0, 1.0])).sum())(
+            np.ones(2))

@@ -32,7 +32,7 @@ Example:
     >>> import numpy as np, revad
     >>> from adops.scipy import stats
     >>> float(np.round(stats.norm.logpdf(1.0, loc=0.5, scale=2.0), 6))
-    -1.643335
+    -1.643336
     >>> float(revad.grad(lambda mu: stats.norm.logpdf(1.0, loc=mu, scale=2.0))(0.5))
     0.125
 """
