@@ -198,3 +198,30 @@ def test_a_replay_at_another_input_never_reuses_the_step_sizes():
         rec.grad(K * 3.0)
     again = revad.record(f, K, rerecord=True)
     np.testing.assert_allclose(again.grad(K * 3.0), revad.grad(f)(K * 3.0), rtol=1e-12)
+
+
+def test_parameters_closed_over_by_func():
+    """A func closing over the differentiated value (common in user code) works in both modes;
+    a replay elsewhere is refused (its steps cannot be planned again), or recorded again."""
+    f = lambda k: np.sum(odeint(lambda y, t: -k * y, Y0, T)[-1])  # noqa: E731
+    want = -T[-1] * exact(Y0, T, K)[-1]
+    np.testing.assert_allclose(revad.grad(f)(K), want, rtol=1e-6)
+    np.testing.assert_allclose(dualad.jacfwd(f)(K), want, rtol=1e-6)
+    rec = revad.record(f, K)
+    np.testing.assert_allclose(rec.grad(K), want, rtol=1e-6)
+    with pytest.raises(BranchChanged, match="closes over"):
+        rec.grad(2.0 * K)
+    again = revad.record(f, K, rerecord=True)
+    np.testing.assert_allclose(again.grad(2.0 * K), -T[-1] * exact(Y0, T, 2.0 * K)[-1],
+                               rtol=1e-6)
+
+
+def test_compiled_tier_runs_odeint_eagerly():
+    """A compiled program would be compiled again for every step grid; the call is handed
+    back to the eager tier, with the same numbers, at once."""
+    f = lambda k: np.sum(odeint(decay, Y0, T, args=(k,))[-1])  # noqa: E731
+    g = revad.grad(f, compiled=True)
+    for k in (K, 2.0 * K):
+        np.testing.assert_allclose(g(k), -T[-1] * exact(Y0, T, k)[-1], rtol=1e-6)
+    np.testing.assert_allclose(dualad.jacfwd(f, compiled=True)(K), -T[-1] * exact(Y0, T, K)[-1],
+                               rtol=1e-6)

@@ -20,6 +20,14 @@ How it is differentiated (the design, and why here):
    them is the discrete adjoint of the accepted steps (exact for the computed solution, which
    is within the tolerance of the true one).
 
+``func`` may close over traced values (``lambda y, t: -k * y`` with ``k`` differentiated):
+``f0 = func(y0, t[0])`` then is traced and takes part in the guard. A replay of such a
+recording at another input cannot plan new steps (``func`` holds the recorded call's values)
+and raises ``BranchChanged`` (``revad.record(..., rerecord=True)`` records again); parameters
+passed through ``args`` have no such limit, and the plan then runs on plain values only (a
+closure also records the planning run's operations on reverse mode's tape). The compiled tier
+runs ``odeint`` calls eagerly (a compiled program would be compiled again for each new grid).
+
 ``adops`` may not import ``dualad`` or ``revad``, and this design needs neither: ``func`` is run
 on whatever traced values come in. Not done (yet): the continuous adjoint method (integrating
 ``a' = -a J_f`` backward with memory flat in the number of steps); reverse mode's memory here
@@ -48,7 +56,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..dispatch import nondiff_call
-from ..levels import TracedBase, any_traced
+from ..levels import LeakedTracer, TracedBase, any_traced
+from ..program import BranchChanged
 
 __all__ = ["odeint", "ODEintError"]
 
@@ -117,7 +126,8 @@ def _solve(func, y0, t, args, rtol, atol, mxstep, h0, hmax, hmin, tfirst):
     def f(y, s):
         nfev[0] += 1
         r = func(s, y.reshape(shape), *args) if tfirst else func(y.reshape(shape), s, *args)
-        return np.asarray(_as_state(r, shape), dtype=np.float64).ravel()
+        # a func closing over traced values returns traced ones: the plan needs their values
+        return np.asarray(_as_state(_deep_bottom(r), shape), dtype=np.float64).ravel()
 
     y = y0.astype(np.float64).ravel()
     out = np.empty((len(t), y.size))
@@ -198,13 +208,71 @@ def _initial_step(f, y, t0, f0, direction, rtol, atol):
     return min(100 * h0, h1)
 
 
-def _plan(y0, t, *args, func, options):
-    """The grid of accepted steps (a replay guard under reverse mode; see the module doc)."""
-    if any_traced((y0, t) + args):
-        return nondiff_call(_plan, (y0, t) + args, {"func": func, "options": options})
+def _plan(y0, t, f0, *args, func, options):
+    """The grid of accepted steps (a replay guard under reverse mode; see the module doc), and
+    the value of ``f0 = func(y0, t[0])``: values ``func`` closes over reach the guard through it
+    (a replay where ``f0`` differs is refused too)."""
+    if any_traced((y0, t, f0) + args):
+        return nondiff_call(_plan, (y0, t, f0) + args, {"func": func, "options": options})
     plain = tuple(_deep_bottom(a) for a in args)
-    return _solve(func, np.asarray(_bottom(y0), dtype=np.float64),
-                  np.asarray(_bottom(t), dtype=np.float64), plain, **options)[1]
+    key = _plan_key(func, options, (y0, t, f0) + plain)
+    if key is not None and key in _PLANS:
+        return _PLANS[key][1]
+    try:
+        grids = _solve(func, np.asarray(_bottom(y0), dtype=np.float64),
+                       np.asarray(_bottom(t), dtype=np.float64), plain, **options)[1]
+    except LeakedTracer:
+        # a replay re-plans with func, which closes over a value traced by the recorded call
+        raise BranchChanged(
+            "replay: odeint's func closes over a value traced when the program was recorded, "
+            "so the step sizes cannot be chosen again at the new input; record again "
+            "(revad.record(f, x) or rerecord=True), or pass the value through odeint's args, "
+            "which a replay can re-plan with") from None
+    result = grids + (np.asarray(f0, dtype=np.float64),)
+    if key is not None:
+        _PLANS[key] = (func, result)  # func kept alive: its id cannot be reused meanwhile
+        while len(_PLANS) > 8:
+            _PLANS.pop(next(iter(_PLANS)))
+    return result
+
+
+#: The last few plans, by function and input values: a replay at the recorded point (or a
+#: repeated call) finds its grid without solving again, also when func closes over values
+#: traced by the recorded call (which cannot be evaluated again).
+_PLANS: dict = {}
+
+
+def _plan_key(func, options, values):
+    parts = [id(func), tuple(sorted(options.items()))]
+    for v in values:
+        try:
+            a = np.asarray(v)
+        except TypeError:
+            return None
+        if a.dtype == object:
+            return None
+        parts.append((a.shape, a.dtype.str, a.tobytes()))
+    return tuple(parts)
+
+
+def _any_traced_deep(x):
+    if isinstance(x, (list, tuple)):
+        return any(_any_traced_deep(v) for v in x)
+    if isinstance(x, dict):
+        return any(_any_traced_deep(v) for v in x.values())
+    return isinstance(x, TracedBase)
+
+
+def _run_eagerly_if_compiled(values):
+    """The compiled tier would compile a new program for every step grid (each new input):
+    hand the call back to the eager tier, which the transforms do with the same numbers."""
+    for v in values:
+        while isinstance(v, TracedBase):
+            tape = getattr(v, "tape", None)
+            if tape is not None and tape.linearize is False:
+                from ..compile import RunEagerly
+                raise RunEagerly()
+            v = v._primal
 
 
 def odeint(func, y0, t, args=(), Dfun=None, col_deriv=0, full_output=0, ml=None, mu=None,
@@ -243,13 +311,17 @@ def odeint(func, y0, t, args=(), Dfun=None, col_deriv=0, full_output=0, ml=None,
         raise ValueError("odeint: t must be monotonic (increasing or decreasing)")
     options = dict(rtol=rtol, atol=atol, mxstep=mxstep, h0=h0, hmax=hmax, hmin=hmin,
                    tfirst=bool(tfirst))
-    traced = any_traced((y0, t) + args)
+    def first(y, s):
+        return _as_state(func(s, y, *args) if tfirst else func(y, s, *args), None)
+    f0 = first(y0, t[0])  # on the values as given: traced when func closes over traced values
+    traced = any_traced((y0, t) + args) or _any_traced_deep(f0)
     if not traced:
         y0a = np.asarray(_deep_bottom(y0), dtype=np.float64)
         ys, grids, nfev, steps = _solve(func, y0a, t_plain, tuple(_deep_bottom(a) for a in args),
                                         **options)
         return (ys, _info(steps, nfev)) if full_output else ys
-    grids = _plan(y0, t, *args, func=func, options=options)
+    _run_eagerly_if_compiled((y0, t, f0) + args)
+    grids = _plan(y0, t, f0, *args, func=func, options=options)[:-1]
     ys = _replay(func, y0, t, args, grids, bool(tfirst))
     if full_output:
         steps = [len(g) - 1 for g in grids]

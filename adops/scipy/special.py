@@ -73,7 +73,13 @@ class RefusingLin(ElementwiseLin):
 
 
 class ParameterOp(ElementwiseOp):
-    """An elementwise op not differentiable in some parameters (see :func:`not_differentiable`)."""
+    """An elementwise op not differentiable in some parameters (see :func:`not_differentiable`).
+    ``refuses`` holds their input positions."""
+
+    @property
+    def refuses(self):
+        return tuple(i for i, p in enumerate(self.partials)
+                     if isinstance(p, Marker) and p.name.startswith("refuse_"))
 
     def linearize(self, *xs):
         out, lin = super().linearize(*xs)
