@@ -7,8 +7,8 @@ program changes one import line::
     stats.norm.logpdf(x, loc=mu, scale=sigma)
 
 Distributions: ``norm``, ``multivariate_normal``, ``t``, ``gamma``, ``beta``, ``expon``,
-``laplace``, ``logistic``, ``dirichlet`` (densities), ``poisson``, ``bernoulli`` (mass
-functions). Methods, where scipy has them: ``logpdf``, ``pdf``, ``logcdf``, ``cdf``, ``logsf``,
+``laplace``, ``logistic``, ``cauchy``, ``uniform``, ``dirichlet`` (densities), ``poisson``,
+``bernoulli`` (mass functions). Methods, where scipy has them: ``logpdf``, ``pdf``, ``logcdf``, ``cdf``, ``logsf``,
 ``sf`` (``logpmf``, ``pmf`` for the discrete ones; ``ppf`` for ``norm``). Calling a distribution
 freezes its parameters, as scipy does: ``stats.norm(loc=1.0).logpdf(x)``.
 
@@ -50,7 +50,7 @@ LOG_2PI = math.log(2.0 * math.pi)
 LOG_SQRT_2PI = 0.5 * LOG_2PI
 
 __all__ = ["norm", "multivariate_normal", "t", "gamma", "beta", "expon", "laplace", "logistic",
-           "dirichlet", "poisson", "bernoulli"]
+           "cauchy", "uniform", "dirichlet", "poisson", "bernoulli"]
 
 
 def _arr(x):
@@ -406,6 +406,53 @@ class Logistic(Continuous):
         return _nan_unless(scale > 0, sc.log_expit(-z))
 
 
+@_quietly
+class Cauchy(Continuous):
+    """The Cauchy distribution: ``cauchy.logpdf(x, loc=0, scale=1)``.
+
+    >>> float(np.round(cauchy.cdf(1.0), 6))
+    0.75
+    """
+
+    name = "cauchy"
+
+    def logpdf(self, x, loc=0.0, scale=1.0):
+        z, scale = _standardize(x, loc, scale)
+        return _nan_unless(scale > 0, -math.log(math.pi) - np.log(scale) - np.log1p(z * z))
+
+    def cdf(self, x, loc=0.0, scale=1.0):
+        z, scale = _standardize(x, loc, scale)
+        return _nan_unless(scale > 0, 0.5 + np.arctan(z) / math.pi)
+
+    def sf(self, x, loc=0.0, scale=1.0):
+        z, scale = _standardize(x, loc, scale)
+        return _nan_unless(scale > 0, 0.5 - np.arctan(z) / math.pi)
+
+
+@_quietly
+class Uniform(Continuous):
+    """The uniform distribution on ``[loc, loc + scale]``: ``uniform.logpdf(x, loc=0, scale=1)``.
+
+    >>> float(uniform.cdf(0.25, scale=2.0))
+    0.125
+    """
+
+    name = "uniform"
+
+    def logpdf(self, x, loc=0.0, scale=1.0):
+        z, scale = _standardize(x, loc, scale)
+        inside = (z >= 0) & (z <= 1)
+        return _nan_unless(scale > 0, np.where(inside, -np.log(scale), -np.inf))
+
+    def cdf(self, x, loc=0.0, scale=1.0):
+        z, scale = _standardize(x, loc, scale)
+        return _nan_unless(scale > 0, np.clip(z, 0.0, 1.0))
+
+    def sf(self, x, loc=0.0, scale=1.0):
+        z, scale = _standardize(x, loc, scale)
+        return _nan_unless(scale > 0, 1.0 - np.clip(z, 0.0, 1.0))
+
+
 # ------------------------------------------------------------------------ discrete
 @_quietly
 class Discrete(Distribution):
@@ -574,6 +621,8 @@ beta = Beta()
 expon = Expon()
 laplace = Laplace()
 logistic = Logistic()
+cauchy = Cauchy()
+uniform = Uniform()
 poisson = Poisson()
 bernoulli = Bernoulli()
 dirichlet = Dirichlet()
