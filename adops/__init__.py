@@ -38,6 +38,7 @@ from .program import inputs, tape, transform  # noqa: F401
 from .sparsity import colouring as sparse  # noqa: F401
 from .program import tree  # noqa: F401  (trees of arrays: the public path adops.tree)
 from . import optimizers  # noqa: F401  (autograd's optimizers, over trees)
+from . import scipy  # noqa: F401  (adops.scipy: stats, special, integrate)
 
 #: Module paths of the flat layout that users, docs and other branches name, and where each
 #: module lives now (``import adops.registry`` is ``adops.ops.registry``). An alias, not a file at

@@ -197,6 +197,23 @@ SPECS.update({
 })
 
 
+# ------------------------------------------------------- scipy.special (adops/scipy/special.py)
+def shape_then(*domains, diff):
+    """Shape parameters (constants) then the differentiable argument(s)."""
+    def make(rng):
+        return [d(rng, SHAPE) for d in domains], {}, diff
+    return make
+
+
+SPECS.update({
+    "betaln": [elementwise(uniform(0.3, 4), uniform(0.3, 4))],
+    "gammainc": [shape_then(uniform(0.5, 4), uniform(0.2, 5), diff=(1,))],
+    "gammaincc": [shape_then(uniform(0.5, 4), uniform(0.2, 5), diff=(1,))],
+    "betainc": [shape_then(uniform(0.5, 4), uniform(0.5, 4), uniform(0.05, 0.95), diff=(2,))],
+    "stdtr": [shape_then(uniform(0.5, 6), uniform(-3, 3), diff=(1,))],
+})
+
+
 # ------------------------------------------------------------- numpy.linalg (adops/linalg.py)
 def well_conditioned(*batch, n=3):
     """Square matrices with singular values of order 1 (a diagonal shift keeps them away from 0)."""

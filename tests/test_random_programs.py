@@ -8,10 +8,13 @@ import dualad
 import revad
 
 
+# ops differentiable in every input (gammainc, stdtr... refuse their shape parameter)
 UNARY = sorted(n for n, op in adops.OPS.items()
-               if isinstance(op, adops.ElementwiseOp) and op.nin == 1 and op.numpy)
+               if isinstance(op, adops.ElementwiseOp) and op.nin == 1 and op.numpy
+               and not getattr(op, "refuses", ()))
 BINARY = sorted(n for n, op in adops.OPS.items()
-                if isinstance(op, adops.ElementwiseOp) and op.nin == 2 and op.numpy)
+                if isinstance(op, adops.ElementwiseOp) and op.nin == 2 and op.numpy
+                and not getattr(op, "refuses", ()))
 STRUCTURAL = ["sum0", "sum1", "T", "matmul", "slice", "index", "concat", "reshape", "max", "where",
               "cumsum", "prod", "mean"]
 

@@ -22,6 +22,8 @@ import sys
 
 import numpy as np
 
+from .advice import advice
+
 
 class TracedConversionError(TypeError):
     """A traced value was turned into a plain number or array (see module doc)."""
@@ -49,8 +51,7 @@ def array_message(x) -> str:
             "into a plain numpy array, z[i] = x or z[a:b] = x): keep computing with numpy "
             "functions on it (build arrays from traced values with np.stack or np.concatenate, "
             "or write into np.zeros_like(x) or z = x.copy(), which stay traced), and read "
-            "values from what jvp/vjp/grad return. scipy.special.logsumexp, softmax and "
-            "log_softmax convert their input this way: use adops.special's versions")
+            "values from what jvp/vjp/grad return. " + advice())
 
 
 _MATH_CALL = re.compile(r"\bmath\.(\w+)\s*\(")

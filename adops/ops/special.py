@@ -31,7 +31,7 @@ SQRT_PI = math.sqrt(math.pi)
 SQRT_2PI = math.sqrt(2.0 * math.pi)
 
 
-def _like(value, x):
+def in_dtype_of(value, x):
     """``value`` in ``x``'s float dtype (scipy computes some functions in float64 only)."""
     dtype = getattr(x, "dtype", None)
     if dtype is not None and value.dtype != dtype and np.issubdtype(dtype, np.floating):
@@ -41,7 +41,7 @@ def _like(value, x):
 
 # ------------------------------------------------------------------------ polygamma
 def polygamma_primal(n, x):
-    return _like(np.asarray(sc.polygamma(n, x)), np.asarray(x))
+    return in_dtype_of(np.asarray(sc.polygamma(n, x)), np.asarray(x))
 
 
 def polygamma_dx(n, x, out):
@@ -114,10 +114,11 @@ def _doc(name, partials):
                                                 else "")
 
 
-_OPS = {}
+#: the ops of :data:`TABLE` by name
+SCIPY_OPS = {}
 for _name, _ufunc, _partials in TABLE:
-    _OPS[_name] = defop(_name, _ufunc, _partials, numpy=[_ufunc], doc=_doc(_name, _partials))
-EXPIT, DIGAMMA = _OPS["expit"], _OPS["digamma"]
+    SCIPY_OPS[_name] = defop(_name, _ufunc, _partials, numpy=[_ufunc], doc=_doc(_name, _partials))
+EXPIT, DIGAMMA = SCIPY_OPS["expit"], SCIPY_OPS["digamma"]
 
 
 # ------------------------------------------------- scipy's Python-level functions, as composites

@@ -1,0 +1,145 @@
+"""``adops.scipy.special``: ``scipy.special`` for traced arrays (as ``jax.scipy.special``).
+
+Everything :mod:`adops.special` holds (``erf``, ``gammaln``, ``digamma``, ``xlogy``,
+``logsumexp``, ``softmax``, ``log_softmax``...), and the ops added here for the distribution
+functions of :mod:`adops.scipy.stats`:
+
+- ``betaln(a, b)``: differentiable in both (``digamma(a) - digamma(a + b)``...);
+- ``gammainc(a, x)``, ``gammaincc(a, x)``, ``betainc(a, b, x)``, ``stdtr(df, t)``:
+  differentiable in ``x`` (``t``) only. Their derivatives in the shape parameters ``a``, ``b``,
+  ``df`` are series scipy does not expose; a tangent or cotangent reaching one of them raises a
+  ``TypeError`` naming the parameter (never a silent zero).
+
+Each op's primal is scipy's ufunc and its partials are Python functions of numpy calls and of
+ops (as :mod:`adops.special`), so they nest to any order. scipy's ufuncs dispatch traced arrays,
+so ``scipy.special.gammainc(a, x)`` also works unchanged.
+
+Example:
+    >>> import numpy as np, revad
+    >>> from adops.scipy import special
+    >>> float(np.round(special.gammainc(2.0, 1.0), 6))  # 1 - 2/e
+    0.264241
+    >>> float(np.round(revad.grad(lambda x: special.gammainc(2.0, x))(1.0), 6))  # x e^-x
+    0.367879
+"""
+from __future__ import annotations
+
+import numpy as np
+import scipy.special as sc
+
+from ..core.levels import bind
+from ..ops.registry import ElementwiseLin, ElementwiseOp, Marker, as_partial, register
+from ..numpy_api.routes import display_as
+from ..ops.special import SCIPY_OPS as _SPECIAL_OPS, POLYGAMMA, in_dtype_of as _like
+from ..ops.special import logsumexp, softmax, log_softmax  # noqa: F401  (the re-export)
+
+# the ufuncs adops.special routes (erf, gammaln, digamma, xlogy...): scipy's own, which dispatch
+# traced arrays to their ops
+for _name in _SPECIAL_OPS:
+    globals()[_name] = getattr(sc, _name)
+
+
+def polygamma(n, x):
+    """``scipy.special.polygamma(n, x)`` (scipy's is a Python function over ``zeta``, which has
+    no op): the ``polygamma`` op, differentiable in ``x``.
+
+    >>> float(np.round(polygamma(1, 1.0), 6))  # pi**2 / 6
+    1.644934
+    """
+    return bind(POLYGAMMA, np.asarray(n, dtype=float) if not hasattr(n, "_primal") else n, x)
+
+
+def not_differentiable(op: str, param: str, differentiable: str) -> Marker:
+    """A partial that refuses: a tangent or cotangent for ``param`` raises a ``TypeError``."""
+    def refuse(t):
+        raise TypeError(
+            f"{op} is differentiable in {differentiable}, not in {param}: its derivative in "
+            f"{param} is not implemented (scipy exposes no function for it). Pass {param} as a "
+            "constant (a plain array, outside the differentiated arguments)")
+    return Marker(f"refuse_{op}_{param}", refuse, f"not differentiable ({param})")
+
+
+class RefusingLin(ElementwiseLin):
+    """A linearization whose refusing partials give no cotangent when the caller did not say
+    which inputs it needs (``vjp(out_bar)`` alone); asked for explicitly (reverse mode passes
+    ``needed``) or given a tangent, they raise."""
+
+    __slots__ = ()
+
+    def vjp(self, out_bar, needed=None):
+        if needed is None:
+            needed = tuple(not (isinstance(d, Marker) and d.name.startswith("refuse_"))
+                           for d in self.partials)
+        return super().vjp(out_bar, needed)
+
+
+class ParameterOp(ElementwiseOp):
+    """An elementwise op not differentiable in some parameters (see :func:`not_differentiable`).
+    ``refuses`` holds their input positions."""
+
+    @property
+    def refuses(self):
+        return tuple(i for i, p in enumerate(self.partials)
+                     if isinstance(p, Marker) and p.name.startswith("refuse_"))
+
+    def linearize(self, *xs):
+        out, lin = super().linearize(*xs)
+        return out, RefusingLin(lin.partials, lin.out_shape)
+
+
+def gammainc_dx(a, x, out):
+    return _like(np.exp(sc.xlogy(a - 1.0, x) - x - sc.gammaln(a)), x)
+
+
+def gammaincc_dx(a, x, out):
+    return -gammainc_dx(a, x, out)
+
+
+def betainc_dx(a, b, x, out):
+    return _like(np.exp(sc.xlogy(a - 1.0, x) + sc.xlog1py(b - 1.0, -x) - sc.betaln(a, b)), x)
+
+
+def stdtr_dt(df, t, out):
+    half = 0.5 * (df + 1.0)
+    return _like(np.exp(sc.gammaln(half) - sc.gammaln(0.5 * df) - 0.5 * np.log(np.pi * df)
+                        - half * np.log1p(t * t / df)), t)
+
+
+def betaln_da(a, b, out):
+    return sc.digamma(a) - sc.digamma(a + b)
+
+
+def betaln_db(a, b, out):
+    return sc.digamma(b) - sc.digamma(a + b)
+
+
+#            name         scipy ufunc    partials
+_TABLE = [
+    ("betaln",    sc.betaln,    [betaln_da, betaln_db]),
+    ("gammainc",  sc.gammainc,  [not_differentiable("gammainc", "a", "x"), gammainc_dx]),
+    ("gammaincc", sc.gammaincc, [not_differentiable("gammaincc", "a", "x"), gammaincc_dx]),
+    ("betainc",   sc.betainc,   [not_differentiable("betainc", "a", "x"),
+                                 not_differentiable("betainc", "b", "x"), betainc_dx]),
+    ("stdtr",     sc.stdtr,     [not_differentiable("stdtr", "df", "t"), stdtr_dt]),
+]
+
+DOMAINS = {
+    "betaln": "a, b > 0.", "gammainc": "a > 0, x >= 0; not differentiable in a.",
+    "gammaincc": "a > 0, x >= 0; not differentiable in a.",
+    "betainc": "a, b > 0, 0 <= x <= 1; not differentiable in a, b.",
+    "stdtr": "df > 0; not differentiable in df.",
+}
+
+OPS = {}
+for _name, _ufunc, _partials in _TABLE:
+    _rules = "; ".join(f"d/dx{j}: {as_partial(p).describe()}" for j, p in enumerate(_partials))
+    _doc = f"scipy.special.{_name}: {_rules}. Domain: {DOMAINS[_name]}"
+    OPS[_name] = register(ParameterOp(_name, _ufunc, _partials, numpy=[_ufunc], doc=_doc))
+    globals()[_name] = _ufunc  # scipy's ufunc dispatches traced arrays to the op
+
+
+for _name, _ufunc, _ in _TABLE:
+    display_as(_ufunc, f"scipy.special.{_name}")
+
+
+__all__ = sorted([*_SPECIAL_OPS, *OPS, "polygamma", "logsumexp", "softmax", "log_softmax"])
