@@ -203,3 +203,21 @@ def test_closures_and_nested_args_are_refused():
     with pytest.raises(ValueError, match=r"args\[0\] holds traced values inside a list"):
         revad.grad(lambda k: np.sum(odeint(lambda y, t, ks: -ks[0] * y, Y0, T, args=([k],),
                                            adjoint=True)))(K)
+
+
+def test_the_ops_jvp_is_the_transpose_of_its_vjp_and_options_carry_over():
+    """The op's own jvp (what tools pushing tangents through reverse mode's tape read) against
+    its vjp: the dot-product identity; tfirst and a matrix state go through the adjoint too."""
+    from adops.scipy.ode_adjoint import ADJOINT
+    f = lambda y0, k: odeint(decay, y0, T, args=(k,), adjoint=True, **TOL)  # noqa: E731
+    tape = Trace(f, (Y0, K), {}, (0, 1), "jvp test").tape
+    (lin,) = [lin for op, lin in zip(tape.ops, tape.lins) if op is ADJOINT]
+    rng = np.random.default_rng(5)
+    vy, vk, u = rng.normal(size=(1, 3)), rng.normal(size=(1, 3)), rng.normal(size=(1, 5, 3))
+    jv = lin.jvp([vy, None, vk])
+    bars = lin.vjp(u)
+    assert np.sum(u * jv) == pytest.approx(np.sum(bars[0] * vy) + np.sum(bars[2] * vk), rel=1e-9)
+    tf = lambda k: np.sum(odeint(lambda t, y, k: -k * y, np.ones((2, 2)), T, args=(k,),  # noqa
+                                 tfirst=True, adjoint=True, **TOL)[-1])
+    np.testing.assert_allclose(revad.grad(tf)(np.array(0.7)), -4 * T[-1] * np.exp(-0.7 * T[-1]),
+                               rtol=1e-8)

@@ -29,9 +29,21 @@ closure also records the planning run's operations on reverse mode's tape). The 
 runs ``odeint`` calls eagerly (a compiled program would be compiled again for each new grid).
 
 ``adops`` may not import ``dualad`` or ``revad``, and this design needs neither: ``func`` is run
-on whatever traced values come in. Not done (yet): the continuous adjoint method (integrating
-``a' = -a J_f`` backward with memory flat in the number of steps); reverse mode's memory here
-grows with the number of accepted steps, each holding ``func``'s record for 6 stages.
+on whatever traced values come in. Reverse mode's memory here grows with the number of accepted
+steps, each holding ``func``'s record for 6 stages.
+
+3. **``adjoint=True``** (:mod:`adops.scipy.ode_adjoint`): under reverse mode alone, the solve is
+   one op whose transpose integrates the adjoint system ``a' = -a df/dy``, ``g' = -a df/dp``
+   backward (Chen et al. 2018, JAX's ``jax.experimental.ode.odeint``), restarting ``y`` from
+   the stored solution at each output time (a checkpointed adjoint): reverse mode keeps
+   ``O(len(t) * y0.size)``, whatever the number of steps, and a replay at another input simply
+   solves again (no step grid to guard). Its gradients are those of the true solution, so they
+   agree with ``adjoint=False``'s to the solver's tolerance, not to rounding. The VJP of
+   ``func`` inside it comes from a fresh :class:`adops.program.Trace` swept by
+   :func:`adops.program.sweep.sweep` (the one reverse sweep, mode-neutral). Forward mode alone
+   takes the replay (2.); reverse mode nested with another transform (Hessians) is refused,
+   naming ``adjoint=False``, which differentiates to any order; parameters must come through
+   ``args`` (a closure over a traced value is refused: its gradient would be lost).
 
 Stiff problems are out of scope: an explicit method needs tiny steps on them, and ``mxstep``
 stops it with an :class:`ODEintError` naming the time reached and the step size, never a
@@ -49,6 +61,10 @@ Example:
     >>> g = revad.grad(lambda k: odeint(lambda y, t, k: -k * y, np.array([1.0]), t,
     ...                                 args=(k,))[-1, 0])(0.5)
     >>> bool(np.isclose(g, -2.0 * np.exp(-1.0)))   # d/dk exp(-2k) = -2 exp(-2k)
+    True
+    >>> g = revad.grad(lambda k: odeint(lambda y, t, k: -k * y, np.array([1.0]), t,
+    ...                                 args=(k,), adjoint=True)[-1, 0])(0.5)
+    >>> bool(np.isclose(g, -2.0 * np.exp(-1.0)))   # the same, memory flat in the steps
     True
 """
 from __future__ import annotations
@@ -144,6 +160,9 @@ def odeint(func, y0, t, args=(), Dfun=None, col_deriv=0, full_output=0, ml=None,
     output interval; exceeding it or a step size underflow raises :class:`ODEintError` with the
     time reached and the step size. ``full_output=True`` also returns a dict with ``nst`` (steps
     to each output time, cumulative), ``nfe`` (calls of ``func``) and ``message``.
+    ``adjoint=True`` differentiates in reverse mode by the continuous adjoint method, memory
+    flat in the number of steps (first order; differentiated parameters through ``args``); the
+    default ``False`` differentiates the accepted steps, to any order.
 
     Example:
         >>> import numpy as np, dualad
