@@ -29,9 +29,21 @@ closure also records the planning run's operations on reverse mode's tape). The 
 runs ``odeint`` calls eagerly (a compiled program would be compiled again for each new grid).
 
 ``adops`` may not import ``dualad`` or ``revad``, and this design needs neither: ``func`` is run
-on whatever traced values come in. Not done (yet): the continuous adjoint method (integrating
-``a' = -a J_f`` backward with memory flat in the number of steps); reverse mode's memory here
-grows with the number of accepted steps, each holding ``func``'s record for 6 stages.
+on whatever traced values come in. Reverse mode's memory here grows with the number of accepted
+steps, each holding ``func``'s record for 6 stages.
+
+3. **``adjoint=True``** (:mod:`adops.scipy.ode_adjoint`): under reverse mode alone, the solve is
+   one op whose transpose integrates the adjoint system ``a' = -a df/dy``, ``g' = -a df/dp``
+   backward (Chen et al. 2018, JAX's ``jax.experimental.ode.odeint``), restarting ``y`` from
+   the stored solution at each output time (a checkpointed adjoint): reverse mode keeps
+   ``O(len(t) * y0.size)``, whatever the number of steps, and a replay at another input simply
+   solves again (no step grid to guard). Its gradients are those of the true solution, so they
+   agree with ``adjoint=False``'s to the solver's tolerance, not to rounding. The VJP of
+   ``func`` inside it comes from a fresh :class:`adops.program.Trace` swept by
+   :func:`adops.program.sweep.sweep` (the one reverse sweep, mode-neutral). Forward mode alone
+   takes the replay (2.); reverse mode nested with another transform (Hessians) is refused,
+   naming ``adjoint=False``, which differentiates to any order; parameters must come through
+   ``args`` (a closure over a traced value is refused: its gradient would be lost).
 
 Stiff problems are out of scope: an explicit method needs tiny steps on them, and ``mxstep``
 stops it with an :class:`ODEintError` naming the time reached and the step size, never a
@@ -50,6 +62,10 @@ Example:
     ...                                 args=(k,))[-1, 0])(0.5)
     >>> bool(np.isclose(g, -2.0 * np.exp(-1.0)))   # d/dk exp(-2k) = -2 exp(-2k)
     True
+    >>> g = revad.grad(lambda k: odeint(lambda y, t, k: -k * y, np.array([1.0]), t,
+    ...                                 args=(k,), adjoint=True)[-1, 0])(0.5)
+    >>> bool(np.isclose(g, -2.0 * np.exp(-1.0)))   # the same, memory flat in the steps
+    True
 """
 from __future__ import annotations
 
@@ -57,156 +73,12 @@ import numpy as np
 
 from ..numpy_api.dispatch import nondiff_call
 from ..core.levels import LeakedTracer, TracedBase, any_traced
+from .ode_adjoint import SECOND_ORDER, adjoint_odeint, adjoint_route, probe
+from .dopri import (A, C, DEFAULT_MXSTEP, DEFAULT_TOL, ODEintError, as_state, bottom,  # noqa: F401
+                    deep_bottom, solve)
 from ..program import BranchChanged
 
 __all__ = ["odeint", "ODEintError"]
-
-# Dormand-Prince 5(4): nodes, stages, 5th-order weights (FSAL: the 7th stage is f at the new
-# point) and the error weights b - b_hat
-C = (0.0, 1 / 5, 3 / 10, 4 / 5, 8 / 9, 1.0, 1.0)
-A = ((),
-     (1 / 5,),
-     (3 / 40, 9 / 40),
-     (44 / 45, -56 / 15, 32 / 9),
-     (19372 / 6561, -25360 / 2187, 64448 / 6561, -212 / 729),
-     (9017 / 3168, -355 / 33, 46732 / 5247, 49 / 176, -5103 / 18656),
-     (35 / 384, 0.0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84))
-B = A[6]
-E = (71 / 57600, 0.0, -71 / 16695, 71 / 1920, -17253 / 339200, 22 / 525, -1 / 40)
-
-DEFAULT_TOL = 1.49012e-8
-DEFAULT_MXSTEP = 500
-IGNORED = ("Dfun", "col_deriv", "ml", "mu", "ixpr", "mxhnil", "mxordn", "mxords", "printmessg",
-           "tcrit")
-
-
-class ODEintError(RuntimeError):
-    """The solver could not reach an output time (``mxstep`` exceeded, step size underflow)."""
-
-
-def _bottom(x):
-    while isinstance(x, TracedBase):
-        x = x._primal
-    return x
-
-
-def _deep_bottom(x):
-    if isinstance(x, (list, tuple)):
-        return type(x)(_deep_bottom(v) for v in x)
-    if isinstance(x, dict):
-        return {k: _deep_bottom(v) for k, v in x.items()}
-    return _bottom(x)
-
-
-def _as_state(r, shape):
-    """``func``'s result as an array of the state's shape (a list of scalars is stacked)."""
-    if isinstance(r, (list, tuple)):
-        parts = [_as_state(v, None) for v in r]
-        r = np.stack(parts) if any_traced(parts) else np.asarray(parts, dtype=float)
-    elif not isinstance(r, TracedBase):
-        r = np.asarray(r, dtype=float)
-    if shape is not None and tuple(r.shape) != tuple(shape):
-        if int(np.prod(r.shape)) != int(np.prod(shape)):
-            raise ValueError(f"odeint: func returned shape {tuple(r.shape)}, the state y0 has "
-                             f"shape {tuple(shape)}")
-        r = np.reshape(r, shape)
-    return r
-
-
-def _rms(v):
-    return float(np.sqrt(np.mean(v * v))) if v.size else 0.0
-
-
-def _solve(func, y0, t, args, rtol, atol, mxstep, h0, hmax, hmin, tfirst):
-    """The adaptive loop on plain float64 values: the solution at ``t``, the grid of accepted
-    steps (fractions of each interval, from 0 to 1) and the number of calls of ``func``."""
-    shape = y0.shape
-    nfev = [0]
-
-    def f(y, s):
-        nfev[0] += 1
-        r = func(s, y.reshape(shape), *args) if tfirst else func(y.reshape(shape), s, *args)
-        # a func closing over traced values returns traced ones: the plan needs their values
-        return np.asarray(_as_state(_deep_bottom(r), shape), dtype=np.float64).ravel()
-
-    y = y0.astype(np.float64).ravel()
-    out = np.empty((len(t), y.size))
-    out[0] = y
-    grids, steps = [], []
-    k1 = f(y, t[0]) if len(t) > 1 else None
-    h = abs(float(h0))
-    for i in range(1, len(t)):
-        ta, tb = float(t[i - 1]), float(t[i])
-        span = tb - ta
-        if span == 0.0:
-            grids.append(np.array([0.0]))
-            out[i] = y
-            steps.append(0)
-            continue
-        direction = 1.0 if span > 0 else -1.0
-        if h == 0.0:
-            h = _initial_step(f, y, ta, k1, direction, rtol, atol)
-        cur, positions, attempts = ta, [0.0], 0
-        while True:
-            remaining = tb - cur
-            last = abs(h) >= abs(remaining)
-            step = remaining if last else direction * h
-            if hmax:
-                step = direction * min(abs(step), abs(float(hmax)))
-                last = abs(step) >= abs(remaining)
-            attempts += 1
-            if attempts > mxstep:
-                raise ODEintError(
-                    f"odeint: more than mxstep={mxstep} steps (accepted and rejected) between "
-                    f"t={ta:g} and t={tb:g}; stopped at t={cur:.10g} with step size "
-                    f"{abs(step):.3g}. The problem may be stiff (out of scope for this explicit "
-                    "Dormand-Prince solver) or need a larger mxstep or looser rtol/atol")
-            ks = [k1]
-            for s in range(1, 7):
-                yi = y + step * sum(a * k for a, k in zip(A[s], ks) if a != 0.0)
-                ks.append(f(yi, cur + C[s] * step))
-            y_new = yi  # the 7th stage point is the 5th-order solution (FSAL)
-            err_vec = step * sum(e * k for e, k in zip(E, ks) if e != 0.0)
-            scale = atol + rtol * np.maximum(np.abs(y), np.abs(y_new))
-            with np.errstate(all="ignore"):
-                err = _rms(err_vec / scale)
-            if not np.isfinite(err) or not np.all(np.isfinite(y_new)):
-                err = np.inf
-            if err <= 1.0:
-                cur = tb if last else cur + step
-                y, k1 = y_new, ks[6]
-                positions.append(1.0 if last else (cur - ta) / span)
-                factor = 5.0 if err == 0.0 else min(5.0, max(0.2, 0.9 * err ** -0.2))
-            else:
-                factor = 0.2 if not np.isfinite(err) else max(0.2, 0.9 * err ** -0.2)
-            h = abs(step) * factor
-            if hmax:
-                h = min(h, abs(float(hmax)))
-            if hmin and h < abs(float(hmin)):
-                h = abs(float(hmin))
-            if err <= 1.0 and last:
-                break
-            if h <= 16 * np.finfo(float).eps * max(abs(cur), abs(tb), 1e-300):
-                raise ODEintError(
-                    f"odeint: step size underflow at t={cur:.10g} (step size {h:.3g}) between "
-                    f"t={ta:g} and t={tb:g}: the solution may blow up or have a singularity, "
-                    "or func returned non-finite values")
-        grids.append(np.array(positions))
-        out[i] = y
-        steps.append(len(positions) - 1)
-    return out.reshape((len(t),) + shape), tuple(grids), nfev[0], steps
-
-
-def _initial_step(f, y, t0, f0, direction, rtol, atol):
-    """Hairer, Norsett & Wanner's starting step (II.4, order 5)."""
-    scale = atol + rtol * np.abs(y)
-    d0, d1 = _rms(y / scale), _rms(f0 / scale)
-    h0 = 1e-6 if d0 < 1e-5 or d1 < 1e-5 else 0.01 * d0 / d1
-    f1 = f(y + direction * h0 * f0, t0 + direction * h0)
-    d2 = _rms((f1 - f0) / scale) / h0
-    h1 = (max(1e-6, h0 * 1e-3) if max(d1, d2) <= 1e-15 else (0.01 / max(d1, d2)) ** 0.2)
-    return min(100 * h0, h1)
-
 
 def _plan(y0, t, f0, *args, func, options):
     """The grid of accepted steps (a replay guard under reverse mode; see the module doc), and
@@ -214,13 +86,13 @@ def _plan(y0, t, f0, *args, func, options):
     (a replay where ``f0`` differs is refused too)."""
     if any_traced((y0, t, f0) + args):
         return nondiff_call(_plan, (y0, t, f0) + args, {"func": func, "options": options})
-    plain = tuple(_deep_bottom(a) for a in args)
+    plain = tuple(deep_bottom(a) for a in args)
     key = _plan_key(func, options, (y0, t, f0) + plain)
     if key is not None and key in _PLANS:
         return _PLANS[key][1]
     try:
-        grids = _solve(func, np.asarray(_bottom(y0), dtype=np.float64),
-                       np.asarray(_bottom(t), dtype=np.float64), plain, **options)[1]
+        grids = solve(func, np.asarray(bottom(y0), dtype=np.float64),
+                       np.asarray(bottom(t), dtype=np.float64), plain, **options)[1]
     except LeakedTracer:
         # a replay re-plans with func, which closes over a value traced by the recorded call
         raise BranchChanged(
@@ -277,7 +149,7 @@ def _run_eagerly_if_compiled(values):
 
 def odeint(func, y0, t, args=(), Dfun=None, col_deriv=0, full_output=0, ml=None, mu=None,
            rtol=None, atol=None, tcrit=None, h0=0.0, hmax=0.0, hmin=0.0, ixpr=0, mxstep=0,
-           mxhnil=0, mxordn=12, mxords=5, printmessg=0, tfirst=False):
+           mxhnil=0, mxordn=12, mxords=5, printmessg=0, tfirst=False, adjoint=False):
     """Integrate ``dy/dt = func(y, t, *args)`` from ``y(t[0]) = y0``; ``scipy.integrate.odeint``'s
     signature and result shape ``(len(t), *y0.shape)``.
 
@@ -288,6 +160,9 @@ def odeint(func, y0, t, args=(), Dfun=None, col_deriv=0, full_output=0, ml=None,
     output interval; exceeding it or a step size underflow raises :class:`ODEintError` with the
     time reached and the step size. ``full_output=True`` also returns a dict with ``nst`` (steps
     to each output time, cumulative), ``nfe`` (calls of ``func``) and ``message``.
+    ``adjoint=True`` differentiates in reverse mode by the continuous adjoint method, memory
+    flat in the number of steps (first order; differentiated parameters through ``args``); the
+    default ``False`` differentiates the accepted steps, to any order.
 
     Example:
         >>> import numpy as np, dualad
@@ -303,7 +178,7 @@ def odeint(func, y0, t, args=(), Dfun=None, col_deriv=0, full_output=0, ml=None,
     mxstep = DEFAULT_MXSTEP if not mxstep else int(mxstep)
     if not isinstance(args, tuple):
         args = (args,)
-    t_plain = np.asarray(_bottom(t), dtype=np.float64)
+    t_plain = np.asarray(bottom(t), dtype=np.float64)
     if t_plain.ndim != 1 or len(t_plain) == 0:
         raise ValueError(f"odeint: t must be a non-empty 1-d array, got shape {t_plain.shape}")
     d = np.diff(t_plain)
@@ -311,13 +186,29 @@ def odeint(func, y0, t, args=(), Dfun=None, col_deriv=0, full_output=0, ml=None,
         raise ValueError("odeint: t must be monotonic (increasing or decreasing)")
     options = dict(rtol=rtol, atol=atol, mxstep=mxstep, h0=h0, hmax=hmax, hmin=hmin,
                    tfirst=bool(tfirst))
+    if adjoint not in (True, False):
+        raise TypeError(f"odeint: adjoint must be True or False, got {adjoint!r}")
+    if adjoint:
+        value = probe(func, y0, t, args, bool(tfirst))
+        route = adjoint_route((y0, t) + args + (value,))
+        if route != "plain":
+            _run_eagerly_if_compiled((y0, t) + args)
+        if route == "mixed":
+            raise NotImplementedError(SECOND_ORDER)
+        if route == "reverse":
+            ys = adjoint_odeint(func, y0, t, args, options, _any_traced_deep(value))
+            if full_output:
+                steps = solve(func, np.asarray(deep_bottom(y0), dtype=np.float64), t_plain,
+                              tuple(deep_bottom(a) for a in args), **options)[3]
+                return ys, _info(steps, None)
+            return ys
     def first(y, s):
-        return _as_state(func(s, y, *args) if tfirst else func(y, s, *args), None)
+        return as_state(func(s, y, *args) if tfirst else func(y, s, *args), None)
     f0 = first(y0, t[0])  # on the values as given: traced when func closes over traced values
     traced = any_traced((y0, t) + args) or _any_traced_deep(f0)
     if not traced:
-        y0a = np.asarray(_deep_bottom(y0), dtype=np.float64)
-        ys, grids, nfev, steps = _solve(func, y0a, t_plain, tuple(_deep_bottom(a) for a in args),
+        y0a = np.asarray(deep_bottom(y0), dtype=np.float64)
+        ys, grids, nfev, steps = solve(func, y0a, t_plain, tuple(deep_bottom(a) for a in args),
                                         **options)
         return (ys, _info(steps, nfev)) if full_output else ys
     _run_eagerly_if_compiled((y0, t, f0) + args)
@@ -342,7 +233,7 @@ def _replay(func, y0, t, args, grids, tfirst):
 
     def f(y, s):
         r = func(s, y, *args) if tfirst else func(y, s, *args)
-        return _as_state(r, shape)
+        return as_state(r, shape)
 
     y = y0 * 1.0
     ys = [y]
