@@ -75,6 +75,35 @@ def pull_back(trace: Trace, seeds, lins=None):
     return batched_cotangents(bars, m, trace.shapes, trace.dtypes)
 
 
+class _Outputs:
+    """``f`` linearized at ``args`` for one transform: tree arguments as their leaves
+    (:func:`adops.program.tree.flat_args`; ``xs``), the eager or compiled linearization
+    (``trace``), and its outputs with ``has_aux``'s aux split off (``values``, ``rebuild``;
+    ``aux_values``, :meth:`aux`)."""
+
+    def __init__(self, f, args, kwargs, nums, static, name, compiled, has_aux, names=None):
+        fa = flat_args(f, args, nums, static, names)
+        g, self.xs, xnums, st = (fa.f, fa.args, fa.nums, fa.static) if fa else \
+            (f, args, nums, static)
+        self.fa = fa
+        self.trace = Linearized(g, self.xs, kwargs, xnums, f"revad.{name}", compiled, st)
+        self.rebuild, self.values, self.aux_values = self.trace.rebuild, self.trace.values, []
+        if has_aux:
+            n_out, self.rebuild, self.aux_rebuild = split_aux(self.trace.rebuild, name)
+            self.values, self.aux_values = self.values[:n_out], self.values[n_out:]
+
+    def regroup(self, per_leaf, multiple: bool):
+        """Results per differentiated leaf, in the arguments' structures (a tuple of them
+        when ``argnums`` is a tuple)."""
+        if self.fa is not None:
+            return self.fa.regroup(per_leaf, multiple)
+        return tuple(per_leaf) if multiple else per_leaf[0]
+
+    def aux(self):
+        """The aux output, as fresh arrays the caller owns."""
+        return self.aux_rebuild([own(v, guards=self.xs) for v in self.aux_values])
+
+
 def vjp(f, *primals, has_aux: bool = False, compiled: bool | None = None):
     """Vector-Jacobian product: ``(f(*primals), vjp_fn)``.
 
@@ -105,13 +134,10 @@ def vjp(f, *primals, has_aux: bool = False, compiled: bool | None = None):
         [3.0, 6.0]
     """
     nums = tuple(range(len(primals)))
-    fa = flat_args(f, primals, nums, names=[f"primal {i}" for i in nums])
-    g, xs = (fa.f, fa.args) if fa else (f, primals)
-    lin = Linearized(g, xs, {}, nums if fa is None else fa.nums, "revad.vjp", compiled)
-    rebuild, values, aux_values = lin.rebuild, lin.values, []
-    if has_aux:
-        n_out, rebuild, aux_rebuild = split_aux(lin.rebuild, "vjp")
-        values, aux_values = lin.values[:n_out], lin.values[n_out:]
+    out = _Outputs(f, primals, {}, nums, NO_STATIC, "vjp", compiled, has_aux,
+                   names=[f"primal {i}" for i in nums])
+    lin, xs, rebuild, values, aux_values = out.trace, out.xs, out.rebuild, out.values, \
+        out.aux_values
     # the tape may hold an output as a residual of a later op: the caller gets a copy
     value = rebuild([v if isinstance(v, Var) else np.array(v, copy=True) for v in values])
 
@@ -121,11 +147,11 @@ def vjp(f, *primals, has_aux: bool = False, compiled: bool | None = None):
         bars = lin.pull(seeds + _zero_seeds(aux_values, m))
         bars = [own(b if batched else b[0], d, (*leaves, *seeds, *xs))
                 for b, d in zip(bars, lin.dtypes)]
-        return fa.regroup(bars, True) if fa else tuple(bars)
+        return out.regroup(bars, True)
 
     vjp_fn.tape = lin.tape  # the recorded tape (None in the compiled tier)
     if has_aux:
-        return value, vjp_fn, aux_rebuild([own(v, guards=xs) for v in aux_values])
+        return value, vjp_fn, out.aux()
     return value, vjp_fn
 
 
@@ -159,22 +185,16 @@ def value_and_grad(f, argnums=0, *, has_aux: bool = False, compiled: bool | None
 
     def vg(*args, **kwargs):
         multiple, nums = argnums_tuple(argnums, len(args))
-        fa = flat_args(f, args, nums, static)
-        g, xs, xnums, st = (fa.f, fa.args, fa.nums, fa.static) if fa else \
-            (f, args, nums, static)
-        trace = Linearized(g, xs, kwargs, xnums, "revad.grad", compiled, st)
-        rebuild, values, aux_values = trace.rebuild, trace.values, []
-        if has_aux:
-            n_out, rebuild, aux_rebuild = split_aux(trace.rebuild, "grad")
-            values, aux_values = trace.values[:n_out], trace.values[n_out:]
-        _check_scalar(rebuild, values)
+        out = _Outputs(f, args, kwargs, nums, static, "grad", compiled, has_aux)
+        trace, xs, values, aux_values = out.trace, out.xs, out.values, out.aux_values
+        _check_scalar(out.rebuild, values)
         value = values[0]
         seeds = [np.ones((1,), dtype=result_dtype(value.dtype))] + _zero_seeds(aux_values, 1)
         grads = [own(b[0], d, xs) for b, d in zip(trace.pull(seeds), trace.dtypes)]
-        grads = fa.regroup(grads, multiple) if fa else (tuple(grads) if multiple else grads[0])
+        grads = out.regroup(grads, multiple)
         value = own(value, guards=xs)
         if has_aux:
-            return (value, aux_rebuild([own(v, guards=xs) for v in aux_values])), grads
+            return (value, out.aux()), grads
         return value, grads
     vg.__name__ = f"value_and_grad({getattr(f, '__name__', 'f')})"
     vg.__wrapped__ = f  # f's signature: static_argnames of a transform of vg find f's names
@@ -251,14 +271,8 @@ def jacrev(f, argnums=0, *, has_aux: bool = False, chunk: int | None = None,
                 raise ValueError("sparsity= does not take has_aux=True: f must return the one "
                                  "output whose Jacobian is sparse")
             return _sparse(f, args, kwargs, multiple, nums, sparsity, compiled, static)
-        fa = flat_args(f, args, nums, static)
-        g, xs, xnums, st = (fa.f, fa.args, fa.nums, fa.static) if fa else \
-            (f, args, nums, static)
-        trace = Linearized(g, xs, kwargs, xnums, "revad.jacrev", compiled, st)
-        rebuild, values, aux_values = trace.rebuild, trace.values, []
-        if has_aux:
-            n_out, rebuild, aux_rebuild = split_aux(trace.rebuild, "jacrev")
-            values, aux_values = trace.values[:n_out], trace.values[n_out:]
+        out = _Outputs(f, args, kwargs, nums, static, "jacrev", compiled, has_aux)
+        trace, xs, values, aux_values = out.trace, out.xs, out.values, out.aux_values
         shapes = [tuple(v.shape) for v in values]
         sizes = [int(np.prod(s)) for s in shapes]
         cuts = np.cumsum([0] + sizes)
@@ -275,18 +289,17 @@ def jacrev(f, argnums=0, *, has_aux: bool = False, chunk: int | None = None,
         for a, b, s in zip(cuts, cuts[1:], shapes):
             jacs = [own(blk[a:b].reshape(s + x_shape), d, xs)
                     for blk, x_shape, d in zip(blocks, trace.shapes, trace.dtypes)]
-            per_out.append(fa.regroup(jacs, multiple) if fa else
-                           (tuple(jacs) if multiple else jacs[0]))
+            per_out.append(out.regroup(jacs, multiple))
         if has_aux:
-            return rebuild(per_out), aux_rebuild([own(v, guards=xs) for v in aux_values])
-        return rebuild(per_out)
+            return out.rebuild(per_out), out.aux()
+        return out.rebuild(per_out)
     jac.__name__ = f"jacrev({getattr(f, '__name__', 'f')})"
     return jac
 
 
 def _sparse(f, args, kwargs, multiple, nums, sparsity, compiled, static):
     """jacrev with a sparsity pattern: one sweep per colour of rows (over raveled trees)."""
-    from adops.sparsity import Pattern, sparse_jacobian_of
+    from adops.sparsity import sparse_jacobian_of
     if multiple:
         raise ValueError("sparsity= takes a single argnums (one Jacobian (m, n)); call jacrev "
                          "once per argument")
