@@ -107,3 +107,46 @@ class Discrete(Distribution):
 
     def logsf(self, k, *args, **kwargs):
         return np.log(self.sf(k, *args, **kwargs))
+
+
+@quietly
+class LocScale(Continuous):
+    """A location-scale family: ``x = loc + scale * z`` with ``z`` of the standard form, whose
+    methods a subclass gives as functions of ``z``: ``_logpdf`` and ``_cdf`` or ``_logcdf``, and
+    where it has a better form than the defaults, ``_sf``, ``_logsf``. Here they become the
+    public methods of ``x, loc, scale``: nan where ``scale <= 0`` (scipy's convention), and
+    ``logpdf`` less ``log(scale)``."""
+
+    def logpdf(self, x, loc=0.0, scale=1.0):
+        z, scale = standardize(x, loc, scale)
+        return nan_unless(scale > 0, self._logpdf(z) - np.log(scale))
+
+    def cdf(self, x, loc=0.0, scale=1.0):
+        z, scale = standardize(x, loc, scale)
+        return nan_unless(scale > 0, self._cdf(z))
+
+    def logcdf(self, x, loc=0.0, scale=1.0):
+        z, scale = standardize(x, loc, scale)
+        return nan_unless(scale > 0, self._logcdf(z))
+
+    def sf(self, x, loc=0.0, scale=1.0):
+        z, scale = standardize(x, loc, scale)
+        return nan_unless(scale > 0, self._sf(z))
+
+    def logsf(self, x, loc=0.0, scale=1.0):
+        z, scale = standardize(x, loc, scale)
+        return nan_unless(scale > 0, self._logsf(z))
+
+    # the standard form's defaults (a subclass overrides _cdf or _logcdf, at least)
+    def _cdf(self, z):
+        return np.exp(self._logcdf(z))
+
+    def _logcdf(self, z):
+        return np.log(self._cdf(z))
+
+    def _sf(self, z):
+        return 1.0 - self._cdf(z)
+
+    def _logsf(self, z):
+        return np.log(self._sf(z))
+

@@ -6,12 +6,15 @@ import math
 import numpy as np
 import scipy.special as sc
 
-from .base import LOG_SQRT_2PI, as_array, refuse_traced, standardize, nan_unless, quietly, Continuous
+from .base import (LOG_SQRT_2PI, Continuous, LocScale, as_array, nan_unless, quietly,
+                   refuse_traced, standardize)
+
+LOG_2, LOG_PI = math.log(2.0), math.log(math.pi)
 
 
 # --------------------------------------------------------------------------------- norm
 @quietly
-class Norm(Continuous):
+class Norm(LocScale):
     """The normal distribution: ``norm.logpdf(x, loc=0, scale=1)`` and friends.
 
     >>> from adops.scipy.stats import norm
@@ -22,25 +25,20 @@ class Norm(Continuous):
 
     name = "norm"
 
-    def logpdf(self, x, loc=0.0, scale=1.0):
-        z, scale = standardize(x, loc, scale)
-        return nan_unless(scale > 0, -0.5 * z * z - LOG_SQRT_2PI - np.log(scale))
+    def _logpdf(self, z):
+        return -0.5 * z * z - LOG_SQRT_2PI
 
-    def cdf(self, x, loc=0.0, scale=1.0):
-        z, scale = standardize(x, loc, scale)
-        return nan_unless(scale > 0, sc.ndtr(z))
+    def _cdf(self, z):
+        return sc.ndtr(z)
 
-    def logcdf(self, x, loc=0.0, scale=1.0):
-        z, scale = standardize(x, loc, scale)
-        return nan_unless(scale > 0, sc.log_ndtr(z))
+    def _logcdf(self, z):
+        return sc.log_ndtr(z)
 
-    def sf(self, x, loc=0.0, scale=1.0):
-        z, scale = standardize(x, loc, scale)
-        return nan_unless(scale > 0, sc.ndtr(-z))
+    def _sf(self, z):
+        return sc.ndtr(-z)
 
-    def logsf(self, x, loc=0.0, scale=1.0):
-        z, scale = standardize(x, loc, scale)
-        return nan_unless(scale > 0, sc.log_ndtr(-z))
+    def _logsf(self, z):
+        return sc.log_ndtr(-z)
 
     def ppf(self, q, loc=0.0, scale=1.0):
         q, loc, scale = as_array(q), as_array(loc), as_array(scale)
@@ -182,7 +180,7 @@ class Beta(Continuous):
 
 # ---------------------------------------------------------------- expon, laplace, logistic
 @quietly
-class Expon(Continuous):
+class Expon(LocScale):
     """The exponential distribution: ``expon.logpdf(x, loc=0, scale=1)``.
 
     >>> from adops.scipy.stats import expon
@@ -193,30 +191,25 @@ class Expon(Continuous):
 
     name = "expon"
 
-    def logpdf(self, x, loc=0.0, scale=1.0):
-        z, scale = standardize(x, loc, scale)
-        return nan_unless(scale > 0, np.where(z >= 0, -z - np.log(scale), -np.inf))
+    def _logpdf(self, z):
+        return np.where(z >= 0, -z, -np.inf)
 
-    def cdf(self, x, loc=0.0, scale=1.0):
-        z, scale = standardize(x, loc, scale)
-        return nan_unless(scale > 0, np.where(z > 0, -np.expm1(-np.maximum(z, 0.0)), 0.0))
+    def _cdf(self, z):
+        return np.where(z > 0, -np.expm1(-np.maximum(z, 0.0)), 0.0)
 
-    def logcdf(self, x, loc=0.0, scale=1.0):
-        z, scale = standardize(x, loc, scale)
+    def _logcdf(self, z):
         inside = z > 0
-        out = np.log(-np.expm1(-np.where(inside, z, 1.0)))
-        return nan_unless(scale > 0, np.where(inside, out, -np.inf))
+        return np.where(inside, np.log(-np.expm1(-np.where(inside, z, 1.0))), -np.inf)
 
-    def sf(self, x, loc=0.0, scale=1.0):
-        return np.exp(self.logsf(x, loc, scale))
+    def _sf(self, z):
+        return np.exp(self._logsf(z))
 
-    def logsf(self, x, loc=0.0, scale=1.0):
-        z, scale = standardize(x, loc, scale)
-        return nan_unless(scale > 0, np.where(z > 0, -z, 0.0))
+    def _logsf(self, z):
+        return np.where(z > 0, -z, 0.0)
 
 
 @quietly
-class Laplace(Continuous):
+class Laplace(LocScale):
     """The Laplace distribution: ``laplace.logpdf(x, loc=0, scale=1)``; its derivative in
     ``x`` at ``x == loc`` (the kink of ``|z|``) is 0, ``abs``'s convention.
 
@@ -228,35 +221,28 @@ class Laplace(Continuous):
 
     name = "laplace"
 
-    def logpdf(self, x, loc=0.0, scale=1.0):
-        z, scale = standardize(x, loc, scale)
-        return nan_unless(scale > 0, -np.abs(z) - np.log(2.0 * scale))
+    def _logpdf(self, z):
+        return -np.abs(z) - LOG_2
 
-    def cdf(self, x, loc=0.0, scale=1.0):
-        z, scale = standardize(x, loc, scale)
+    def _cdf(self, z):
         e = 0.5 * np.exp(-np.abs(z))
-        return nan_unless(scale > 0, np.where(z > 0, 1.0 - e, e))
+        return np.where(z > 0, 1.0 - e, e)
 
-    def sf(self, x, loc=0.0, scale=1.0):
-        z, scale = standardize(x, loc, scale)
+    def _sf(self, z):
         e = 0.5 * np.exp(-np.abs(z))
-        return nan_unless(scale > 0, np.where(z > 0, e, 1.0 - e))
+        return np.where(z > 0, e, 1.0 - e)
 
-    def logcdf(self, x, loc=0.0, scale=1.0):
-        z, scale = standardize(x, loc, scale)
+    def _logcdf(self, z):
         a = np.abs(z)
-        out = np.where(z > 0, np.log1p(-0.5 * np.exp(-a)), -a - math.log(2.0))
-        return nan_unless(scale > 0, out)
+        return np.where(z > 0, np.log1p(-0.5 * np.exp(-a)), -a - LOG_2)
 
-    def logsf(self, x, loc=0.0, scale=1.0):
-        z, scale = standardize(x, loc, scale)
+    def _logsf(self, z):
         a = np.abs(z)
-        out = np.where(z > 0, -a - math.log(2.0), np.log1p(-0.5 * np.exp(-a)))
-        return nan_unless(scale > 0, out)
+        return np.where(z > 0, -a - LOG_2, np.log1p(-0.5 * np.exp(-a)))
 
 
 @quietly
-class Logistic(Continuous):
+class Logistic(LocScale):
     """The logistic distribution: ``logistic.logpdf(x, loc=0, scale=1)``.
 
     >>> from adops.scipy.stats import logistic
@@ -267,30 +253,25 @@ class Logistic(Continuous):
 
     name = "logistic"
 
-    def logpdf(self, x, loc=0.0, scale=1.0):
-        z, scale = standardize(x, loc, scale)
+    def _logpdf(self, z):
         a = np.abs(z)  # the density is even in z; this form never overflows
-        return nan_unless(scale > 0, -a - 2.0 * np.log1p(np.exp(-a)) - np.log(scale))
+        return -a - 2.0 * np.log1p(np.exp(-a))
 
-    def cdf(self, x, loc=0.0, scale=1.0):
-        z, scale = standardize(x, loc, scale)
-        return nan_unless(scale > 0, sc.expit(z))
+    def _cdf(self, z):
+        return sc.expit(z)
 
-    def logcdf(self, x, loc=0.0, scale=1.0):
-        z, scale = standardize(x, loc, scale)
-        return nan_unless(scale > 0, sc.log_expit(z))
+    def _logcdf(self, z):
+        return sc.log_expit(z)
 
-    def sf(self, x, loc=0.0, scale=1.0):
-        z, scale = standardize(x, loc, scale)
-        return nan_unless(scale > 0, sc.expit(-z))
+    def _sf(self, z):
+        return sc.expit(-z)
 
-    def logsf(self, x, loc=0.0, scale=1.0):
-        z, scale = standardize(x, loc, scale)
-        return nan_unless(scale > 0, sc.log_expit(-z))
+    def _logsf(self, z):
+        return sc.log_expit(-z)
 
 
 @quietly
-class Cauchy(Continuous):
+class Cauchy(LocScale):
     """The Cauchy distribution: ``cauchy.logpdf(x, loc=0, scale=1)``.
 
     >>> from adops.scipy.stats import cauchy
@@ -301,21 +282,18 @@ class Cauchy(Continuous):
 
     name = "cauchy"
 
-    def logpdf(self, x, loc=0.0, scale=1.0):
-        z, scale = standardize(x, loc, scale)
-        return nan_unless(scale > 0, -math.log(math.pi) - np.log(scale) - np.log1p(z * z))
+    def _logpdf(self, z):
+        return -LOG_PI - np.log1p(z * z)
 
-    def cdf(self, x, loc=0.0, scale=1.0):
-        z, scale = standardize(x, loc, scale)
-        return nan_unless(scale > 0, 0.5 + np.arctan(z) / math.pi)
+    def _cdf(self, z):
+        return 0.5 + np.arctan(z) / math.pi
 
-    def sf(self, x, loc=0.0, scale=1.0):
-        z, scale = standardize(x, loc, scale)
-        return nan_unless(scale > 0, 0.5 - np.arctan(z) / math.pi)
+    def _sf(self, z):
+        return 0.5 - np.arctan(z) / math.pi
 
 
 @quietly
-class Uniform(Continuous):
+class Uniform(LocScale):
     """The uniform distribution on ``[loc, loc + scale]``: ``uniform.logpdf(x, loc=0, scale=1)``.
 
     >>> from adops.scipy.stats import uniform
@@ -326,15 +304,11 @@ class Uniform(Continuous):
 
     name = "uniform"
 
-    def logpdf(self, x, loc=0.0, scale=1.0):
-        z, scale = standardize(x, loc, scale)
-        inside = (z >= 0) & (z <= 1)
-        return nan_unless(scale > 0, np.where(inside, -np.log(scale), -np.inf))
+    def _logpdf(self, z):
+        return np.where((z >= 0) & (z <= 1), 0.0, -np.inf)
 
-    def cdf(self, x, loc=0.0, scale=1.0):
-        z, scale = standardize(x, loc, scale)
-        return nan_unless(scale > 0, np.clip(z, 0.0, 1.0))
+    def _cdf(self, z):
+        return np.clip(z, 0.0, 1.0)
 
-    def sf(self, x, loc=0.0, scale=1.0):
-        z, scale = standardize(x, loc, scale)
-        return nan_unless(scale > 0, 1.0 - np.clip(z, 0.0, 1.0))
+    def _sf(self, z):
+        return 1.0 - np.clip(z, 0.0, 1.0)
