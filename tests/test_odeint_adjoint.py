@@ -11,24 +11,10 @@ import dualad
 import revad
 from adops.scipy.integrate import odeint
 from revad.var import Trace
+from test_odeint import (BIAS, K, LV0, T, TL, TN, W, Y0, central, decay,  # the problems
+                         lotka_volterra, neural)
 
 TOL = dict(rtol=1e-10, atol=1e-10)
-T = np.linspace(0.0, 2.0, 5)
-Y0 = np.array([1.0, 2.0, -0.5])
-K = np.array([0.5, 1.5, 0.8])
-
-
-def decay(y, t, k):
-    return -k * y
-
-
-def central(f, x, h):
-    cols = []
-    for i in range(x.size):
-        e = np.zeros(x.size)
-        e[i] = h
-        cols.append((f(x + e.reshape(x.shape)) - f(x - e.reshape(x.shape))) / (2 * h))
-    return np.stack(cols, axis=-1).reshape(np.shape(cols[0]) + x.shape)
 
 
 def both(f_of_adjoint, args, argnums, jac=revad.jacrev):
@@ -80,12 +66,6 @@ def test_time_dependent_func_t_gradients_against_finite_differences():
 
 # ------------------------------------------------------------------ Lotka-Volterra
 P = np.array([1.0, 0.1, 1.5, 0.075])
-LV0 = np.array([10.0, 5.0])
-TL = np.linspace(0.0, 6.0, 7)
-
-
-def lotka_volterra(y, t, a, b, c, d):
-    return [a * y[0] - b * y[0] * y[1], -c * y[1] + d * y[0] * y[1]]
 
 
 def lv(adj):
@@ -122,14 +102,6 @@ def test_dot_product_identity_jacrev_against_jacfwd():
 
 
 # ------------------------------------------------------------------ a small neural ODE
-rng = np.random.default_rng(7)
-W = rng.normal(size=(3, 3)) * 0.6
-BIAS = rng.normal(size=3) * 0.3
-TN = np.array([0.0, 0.5, 1.5])
-
-
-def neural(y, t, w, b):
-    return np.tanh(w @ y + b)
 
 
 def test_neural_ode_against_the_discrete_adjoint_and_finite_differences():
