@@ -67,17 +67,17 @@ def advice(depth: int = 1, limit: int = 60) -> str:
         name = _stats_name(chain)
         what = f"{name}.{outer}" if name else outer
         if name is not None and hasattr(getattr(stats, name, None), outer):
-            return (f"it was called by scipy.stats ({what}): use adops.scipy.stats.{what} "
+            return (f"It was called by scipy.stats ({what}): use adops.scipy.stats.{what} "
                     "instead (from adops.scipy import stats; same signature)")
-        return (f"it was called by scipy.stats ({what}), which adops.scipy.stats does not "
+        return (f"It was called by scipy.stats ({what}), which adops.scipy.stats does not "
                 f"provide (it has {', '.join(stats.__all__)}): write the function with numpy "
                 "calls and adops.scipy.special")
     if package == "scipy.special":
         if hasattr(special, outer):
-            return (f"it was called by scipy.special.{outer}: use adops.scipy.special.{outer} "
+            return (f"It was called by scipy.special.{outer}: use adops.scipy.special.{outer} "
                     "instead (from adops.scipy import special; same signature)")
-        return (f"it was called by scipy.special.{outer}, which adops.scipy.special does not "
+        return (f"It was called by scipy.special.{outer}, which adops.scipy.special does not "
                 f"provide (it has {', '.join(special.__all__)})")
-    return (f"it was called by scipy.integrate.{outer}: use adops.scipy.integrate.odeint "
+    return (f"It was called by scipy.integrate.{outer}: use adops.scipy.integrate.odeint "
             "instead (scipy's odeint signature; an adaptive Dormand-Prince solver for non-stiff "
             "problems)")
