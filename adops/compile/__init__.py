@@ -111,8 +111,8 @@ def _source_version() -> str:
     import numba
     from ..core import kernels
     from ..ops import registry
-    from . import codegen, runtime
-    modules = {kernels, registry, codegen, runtime}
+    from . import codegen, loops, runtime
+    modules = {kernels, registry, codegen, loops, runtime}
     for op in list(registry.OPS.values()):
         if isinstance(op, registry.ElementwiseOp):
             for fn in (op.primal, *(p.body or p.kernel for p in op.partials

@@ -1,0 +1,193 @@
+"""Fused loops: a run of elementwise ops (a group) as three numba loops of scalar code.
+
+Contract. For a group of the schedule (:mod:`adops.compile.codegen`), :func:`shared_kernels`
+emits ``primal(n, a..., o...)``, ``jvp(n, k, a..., u..., o..., to...)`` (tangents of ``k``
+directions per element) and ``vjp(n, m, a..., b..., c...)`` (``m`` seeds, adjoints as scalars,
+the forward scalars recomputed): the ops' own rule bodies (``RULES[...]``, named by
+:func:`rule_key`) and the strong-zero product ``SMUL``, so no formula is written again. Identical
+runs share one compiled loop. :class:`Source` holds generated lines; :func:`literal` writes a
+scalar constant into the loop.
+"""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from ..ops.registry import Arg, Marker, Rule
+
+
+def literal(r):
+    """A Python or numpy scalar constant as source text (baked into the loop), else None."""
+    if type(r) is int:
+        return None
+    v = r.value
+    if isinstance(v, (bool, np.bool_)):
+        return repr(bool(v))
+    if isinstance(v, (int, float, np.integer, np.floating)):
+        v = float(v)
+        if v != v:
+            return "np.nan"
+        if v in (float("inf"), float("-inf")):
+            return "np.inf" if v > 0 else "(-np.inf)"
+        return repr(v)
+    return None
+
+
+class Source:
+    """Lines of generated code with indentation."""
+
+    def __init__(self):
+        self.lines = []
+
+    def __call__(self, line, depth=0):
+        self.lines.append("    " * depth + line)
+
+    def text(self):
+        return "\n".join(self.lines) + "\n"
+
+
+def rule_key(fn):
+    return f"{fn.py_func.__module__}:{fn.py_func.__qualname__}"
+
+
+# ------------------------------------------------------------------------- fused loops
+def _scalar_expr(tape, e, j, g, refname):
+    r = tape.refs[e][j]
+    if type(r) is int and r in g.entries:
+        return f"s{r}"
+    if literal(r) is not None:
+        return literal(r)
+    key = r if type(r) is int else ("c", e, j)
+    k = g.inputs.index(key)
+    return f"a{k}[{'0' if g.kinds[k] == 'one' else 'i'}]"
+
+
+def _forward_body(src, tape, g, rules, depth, partials):
+    """Scalars ``s{e}`` (values) and ``d{e}_{j}`` (partials) of every op of the group."""
+    for e in g.entries:
+        op = tape.ops[e]
+        xs = [_scalar_expr(tape, e, j, g, None) for j in range(len(tape.refs[e]))]
+        src(f"s{e} = {rules[rule_key(op.primal)]}({', '.join(xs)})", depth)
+        if not partials:
+            continue
+        for j, p in enumerate(op.partials):
+            if isinstance(p, Rule):
+                src(f"d{e}_{j} = {rules[rule_key(p.kernel)]}({', '.join(xs + [f's{e}'])})",
+                    depth)
+            elif isinstance(p, Arg):
+                src(f"d{e}_{j} = {p.scale!r} * {xs[p.index]}", depth)
+
+
+def _apply(p, e, j, t):
+    """``smul(d, t)`` for partial ``p`` of entry ``e``, input ``j``, as scalar code."""
+    if isinstance(p, Marker):
+        return t if p.name == "ONE" else f"(-{t})"
+    return f"SMUL(d{e}_{j}, {t})"
+
+
+_LOCAL = re.compile(r"\b(s|w|o|to|b)(\d+)\b")
+_LOCAL_D = re.compile(r"\bd(\d+)_(\d+)\b")
+
+
+def shared_kernels(src, tape, g, gi, rules, depends, emitted):
+    """A group's three loops, with variables named by position in the group, so that identical
+    runs (a chain repeating the same ops) share one compiled loop: emitted once, aliased after."""
+    own = Source()
+    _group_kernels(own, tape, g, "KERNEL", rules, depends)
+    local = {str(e): str(i) for i, e in enumerate(g.entries)}
+    text = _LOCAL.sub(lambda m: m.group(1) + local.get(m.group(2), m.group(2)), own.text())
+    text = _LOCAL_D.sub(lambda m: f"d{local.get(m.group(1), m.group(1))}_{m.group(2)}", text)
+    name = emitted.get(text)
+    if name is None:
+        name = emitted[text] = f"k{len(emitted)}"
+        src.lines.extend(text.replace("gKERNEL_", f"{name}_").splitlines())
+    src(f"# loop g{gi} runs {name}: " + ", ".join(
+        f"s{i} = #{e} {tape.ops[e].name}" for i, e in enumerate(g.entries)))
+    for kind in ("primal", "jvp", "vjp"):
+        src(f"g{gi}_{kind} = {name}_{kind}")
+    src("")
+
+
+def _group_kernels(src, tape, g, gi, rules, depends):
+    ins = [f"a{k}" for k in range(len(g.inputs))]
+    outs = [f"o{e}" for e in g.outputs]
+    # primal
+    src("@njit(cache=True, error_model='numpy')")
+    src(f"def g{gi}_primal(n, {', '.join(ins + outs)}):")
+    src("for i in range(n):", 1)
+    _forward_body(src, tape, g, rules, 2, partials=False)
+    for e in g.outputs:
+        src(f"o{e}[i] = s{e}", 2)
+    src("")
+    # jvp: tangents of the external inputs that carry one
+    tin = [k for k, key in enumerate(g.inputs) if type(key) is int and key in depends]
+    touts = [e for e in g.outputs if e in depends]
+    src("@njit(cache=True, error_model='numpy')")
+    src(f"def g{gi}_jvp(n, k, {', '.join(ins + [f'u{k}' for k in tin] + outs + [f'to{e}' for e in touts])}):")
+    src("for i in range(n):", 1)
+    _forward_body(src, tape, g, rules, 2, partials=True)
+    for e in g.outputs:
+        src(f"o{e}[i] = s{e}", 2)
+    if touts:
+        src("for q in range(k):", 2)
+        src("pass", 3)
+        for e in g.entries:
+            if e not in depends:
+                continue
+            terms = []
+            for j, (r, p) in enumerate(zip(tape.refs[e], tape.ops[e].partials)):
+                if p is None or type(r) is not int or r not in depends:
+                    continue
+                if r in g.entries:
+                    t = f"w{r}"
+                else:
+                    kk = g.inputs.index(r)
+                    t = f"u{kk}[q, {'0' if g.kinds[kk] == 'one' else 'i'}]"
+                terms.append(_apply(p, e, j, t))
+            src(f"w{e} = {' + '.join(terms) if terms else '0.0'}", 3)
+        for e in touts:
+            src(f"to{e}[q, i] = w{e}", 3)
+    src("")
+    # vjp: seeds of the needed outputs in, cotangents of the inputs that need one out
+    bouts = [e for e in g.outputs if e in depends]
+    cins = [k for k in tin]
+    src("@njit(cache=True, error_model='numpy')")
+    src(f"def g{gi}_vjp(n, m, {', '.join(ins + [f'b{e}' for e in bouts] + [f'c{k}' for k in cins])}):")
+    # one seed (a gradient) gets its own loop with no inner loop over seeds, which vectorizes
+    src("if m == 1:", 1)
+    src("for i in range(n):", 2)
+    _forward_body(src, tape, g, rules, 3, partials=True)
+    _adjoint_body(src, tape, g, depends, bouts, cins, 3, "0")
+    src("else:", 1)
+    src("for i in range(n):", 2)
+    _forward_body(src, tape, g, rules, 3, partials=True)
+    src("for q in range(m):", 3)
+    _adjoint_body(src, tape, g, depends, bouts, cins, 4, "q")
+    src("")
+
+
+def _adjoint_body(src, tape, g, depends, bouts, cins, depth, q):
+    """Adjoints of one seed ``q`` through the group, in reverse, as scalars."""
+    src("pass", depth)
+    for e in g.entries:
+        if e in depends:
+            src(f"w{e} = {f'b{e}[{q}, i]' if e in bouts else '0.0'}", depth)
+    for k in cins:
+        src(f"z{k} = 0.0", depth)
+    for e in reversed(g.entries):
+        if e not in depends:
+            continue
+        for j, (r, p) in enumerate(zip(tape.refs[e], tape.ops[e].partials)):
+            if p is None or type(r) is not int or r not in depends:
+                continue
+            term = _apply(p, e, j, f"w{e}")
+            if r in g.entries:
+                src(f"w{r} = w{r} + {term}", depth)
+            else:
+                src(f"z{g.inputs.index(r)} = z{g.inputs.index(r)} + {term}", depth)
+    for k in cins:
+        if g.kinds[k] == "one":
+            src(f"c{k}[{q}, 0] += z{k}", depth)
+        else:  # each (q, i) written once: no zero-fill needed
+            src(f"c{k}[{q}, i] = z{k}", depth)
