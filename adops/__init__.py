@@ -28,8 +28,6 @@ from .core import fpstate, kernels, levels  # noqa: F401
 from .ops import registry  # noqa: F401
 from . import numpy_api  # noqa: F401  (every numpy handler, routed)
 
-for _op in OPS.values():
-    _op.builtin = True
 from .numpy_api import supported_functions, supported_table, call, bind
 from .numpy_api.traced import Traced
 from .core.kernels import smul, unbroadcast, select
@@ -39,6 +37,9 @@ from .sparsity import colouring as sparse  # noqa: F401
 from .program import tree  # noqa: F401  (trees of arrays: the public path adops.tree)
 from . import optimizers  # noqa: F401  (autograd's optimizers, over trees)
 from . import scipy  # noqa: F401  (adops.scipy: stats, special, integrate)
+
+for _op in OPS.values():  # every op registered so far is the toolkit's own (adops.scipy's too)
+    _op.builtin = True
 
 #: Module paths of the flat layout that users, docs and other branches name, and where each
 #: module lives now (``import adops.registry`` is ``adops.ops.registry``). An alias, not a file at
