@@ -163,16 +163,20 @@ def test_under_the_cap_nothing_goes(cache, tmp_path, monkeypatch):
 
 def test_files_of_other_code_versions_go_on_the_first_write(cache, tmp_path, monkeypatch):
     monkeypatch.setattr(code_cache, "_swept", [False])  # as in a new process
-    other = _plant(cache, 1, version="000000000000")
-    unversioned = _plant(cache, 2, version="")          # written before files named a version
-    current = _plant(cache, 3)
+    old = time.time() - 3600
+    other = _plant(cache, 1, version="000000000000", used=old)
+    unversioned = _plant(cache, 2, version="", used=old)  # from before files named a version
+    current = _plant(cache, 3, used=old)
+    just_used = _plant(cache, 5, version="000000000000")  # another process may be compiling it
+    writing = cache / ("adops_generated_" + format(6, "020x") + ".py.x1y2.tmp")
+    writing.write_text("# being written by another process")
     unrelated = [cache / "notes.txt", cache / "__pycache__" / "other.cpython-312.pyc"]
     for f in unrelated:
         f.write_text("mine")
     load_source(_source(tmp_path))
     assert not any(f.exists() for f in other + unversioned)
-    assert all(f.exists() for f in current + unrelated)
-    later = _plant(cache, 4, version="000000000000")
+    assert all(f.exists() for f in current + unrelated + just_used + [writing])
+    later = _plant(cache, 4, version="000000000000", used=old)
     load_source(_source(tmp_path) + "# another\n")      # once per process: the sweep is done
     assert all(f.exists() for f in later)
 

@@ -12,7 +12,8 @@ The folder stays tidy. Each file starts with ``# adops code version <VERSION>``;
 write a process removes the modules of other code versions (and their numba files). After a
 write, when the generated modules and their numba files together exceed the cap
 (:func:`max_bytes`: ``$ADOPS_CACHE_MAX_MB``, default 256 MB), the least recently used modules
-go first, until they take under 80% of it; a module this process has loaded is never removed.
+go first, until they take under 80% of it; a module this process has loaded, or one used in
+the last minute (another process may be compiling it), is never removed.
 "Used" is the file's access time, which :func:`load_source` sets each time it loads a module
 (its modification time is numba's stamp of the source, so it is left alone). Nothing else in
 the folder is ever removed. ``python -m adops.compile cache info`` / ``cache clear`` show and
@@ -33,6 +34,9 @@ import types
 DEFAULT_MAX_MB = 256
 #: after an eviction the folder holds under this share of the cap
 EVICT_TO = 0.8
+#: a module used (or a temporary file written) this recently is never removed by a tidy: another
+#: process may be between writing it and compiling it
+GRACE_SECONDS = 60
 PREFIX = "adops_generated_"
 _OWN = re.compile(PREFIX + r"[0-9a-f]{20}(?=\.|$)")  # a generated module's name, at a file's start
 
@@ -257,7 +261,7 @@ class Entry:
 def scan(folder: str) -> dict:
     """Module name -> :class:`Entry` for every generated module in ``folder`` (one
     ``os.scandir`` pass over the folder and one over its ``__pycache__``)."""
-    entries = {}
+    entries, fresh = {}, time.time() - GRACE_SECONDS
     for where in (folder, os.path.join(folder, "__pycache__")):
         try:
             it = os.scandir(where)
@@ -272,6 +276,8 @@ def scan(folder: str) -> dict:
                     st = item.stat(follow_symlinks=False)
                 except FileNotFoundError:
                     continue
+                if item.name.endswith(".tmp") and st.st_mtime > fresh:
+                    continue  # another process is writing it
                 name = match.group(0)
                 entry = entries.get(name) or entries.setdefault(name, Entry(name))
                 entry.add(item.path, st, where == folder and item.name == name + ".py")
@@ -281,23 +287,25 @@ def scan(folder: str) -> dict:
 def tidy(folder: str) -> list:
     """Remove, once per process, the modules of other code versions; then, while the folder's
     modules exceed :func:`max_bytes`, the least recently used ones until under 80% of it. Never
-    a module loaded in this process. The names removed."""
-    entries = scan(folder)
+    a module loaded in this process, nor one used in the last :data:`GRACE_SECONDS`. The names
+    removed."""
+    found = scan(folder)
+    total = sum(e.size for e in found.values())
+    fresh = time.time() - GRACE_SECONDS
+    entries = [e for e in found.values() if e.name not in _loaded and e.used <= fresh]
     removed = []
     if not _swept[0]:
         _swept[0] = True
-        for name, entry in list(entries.items()):
-            if name not in _loaded and entry.version() != VERSION:
-                entry.remove()
-                removed.append(entries.pop(name).name)
+        for entry in [e for e in entries if e.version() != VERSION]:
+            entry.remove()
+            total -= entry.size
+            removed.append(entry.name)
+            entries.remove(entry)
     cap = max_bytes()
-    total = sum(e.size for e in entries.values())
     if total > cap:
-        for entry in sorted(entries.values(), key=lambda e: e.used):
+        for entry in sorted(entries, key=lambda e: e.used):
             if total <= EVICT_TO * cap:
                 break
-            if entry.name in _loaded:
-                continue
             entry.remove()
             total -= entry.size
             removed.append(entry.name)
