@@ -1,7 +1,16 @@
 import os
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.dirname(__file__))
+
+# The suite's code cache: a private folder of its own (kept between runs, so numba's cache stays
+# warm), never the user's ~/.cache/adops. Set before adops is imported, and inherited by the
+# subprocesses the tests start. A folder the user chose with ADOPS_CACHE_DIR is kept.
+if not os.environ.get("ADOPS_CACHE_DIR"):
+    _folder = os.path.join(tempfile.gettempdir(), f"adops-tests-{os.getuid()}")
+    os.makedirs(_folder, mode=0o700, exist_ok=True)
+    os.environ["ADOPS_CACHE_DIR"] = _folder
 
 
 # ------------------------------------------------------------- both tiers (eager, compiled)

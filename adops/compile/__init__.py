@@ -39,25 +39,18 @@ again for that input and keeps both programs (up to :data:`PROGRAMS_PER_SIGNATUR
 :data:`SIGNATURES_KEPT` signatures per function, the oldest dropped first).
 
 Caches: programs per function and signature in memory (a weak dictionary, so a function's
-programs go with it); the generated source on disk in :func:`cache_dir` (``ADOPS_CACHE_DIR``,
-default ``~/.cache/adops``, created private to the user; a folder others can write to is
-refused), one file per distinct source, so numba's ``cache=True`` keeps the compiled loops
-across processes and a warm process starts a cached program without compiling. A module is
-compiled from the source in memory, never from what the file holds; a file that differs from
-its source (truncated, corrupted, planted) is rewritten atomically.
+programs go with it); the generated source on disk (:mod:`adops.compile.cache`: in
+:func:`cache_dir`, one file per distinct source, so numba's ``cache=True`` keeps the compiled
+loops across processes and a warm process starts a cached program without compiling; the folder
+is private, kept under a size cap, and ``python -m adops.compile cache info|clear`` shows and
+empties it).
 """
 from __future__ import annotations
 
 from contextlib import contextmanager
 
 import contextvars
-import hashlib
-import importlib
-import os
 import sys
-import tempfile
-import threading
-import types
 import warnings
 import weakref
 
@@ -68,6 +61,7 @@ from ..program.inputs import as_primal
 from ..program.transform import batched_cotangents, result_dtype
 from ..program import BranchChanged, MetOuterLevel, Trace
 from ..ops.kinds import LinearLin, LinearOp
+from .cache import cache_dir, load_source  # noqa: F401 (API)
 from .codegen import generate
 from .arguments import (NO_STATIC, EagerFallbackWarning, RunEagerly, Static,  # noqa: F401 (API)
                         is_input, positional_parameters, private_copy, static_key, value_key)
@@ -99,132 +93,6 @@ def use_compiled(compiled) -> bool:
 
 #: programs kept per argument signature (one per branch pattern met)
 PROGRAMS_PER_SIGNATURE = 4
-
-
-def _source_version() -> str:
-    """A hash of everything generated code compiles in: the modules holding the primal and
-    partial bodies of every registered elementwise op (wherever those modules live), the kernels
-    (``select``, ``smul``), the registry (the scalar ``strong_mul``), the runtime, the code
-    generator and numba's version. numba's cache of a generated loop embeds the rules it calls
-    but tracks only its own file, so a changed rule must give new file names."""
-    import inspect
-    import numba
-    from ..core import kernels
-    from ..ops import registry
-    from . import codegen, loops, runtime
-    modules = {kernels, registry, codegen, loops, runtime}
-    for op in list(registry.OPS.values()):
-        if isinstance(op, registry.ElementwiseOp):
-            for fn in (op.primal, *(p.body or p.kernel for p in op.partials
-                                    if isinstance(p, registry.Rule))):
-                module = inspect.getmodule(getattr(fn, "py_func", fn))
-                if module is not None and getattr(module, "__file__", None):
-                    modules.add(module)
-    digest = hashlib.sha1(numba.__version__.encode())
-    for module in sorted(modules, key=lambda m: m.__name__):
-        digest.update(module.__name__.encode())  # generated code names rules by module path
-        with open(inspect.getsourcefile(module), "rb") as fh:
-            digest.update(fh.read())
-    return digest.hexdigest()[:12]
-
-
-_VERSION = _source_version()
-_lock = threading.Lock()
-
-
-def cache_dir() -> str:
-    """Where generated source lives: ``$ADOPS_CACHE_DIR`` or ``~/.cache/adops``.
-
-    The folder is created private to the user (mode 0o700). Its code is run, so a folder that
-    another user can write to (group or world writable, or owned by someone else) is refused.
-
-    Example:
-        >>> os.path.isdir(cache_dir())
-        True
-    """
-    path = os.environ.get("ADOPS_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
-        "adops")
-    os.makedirs(path, mode=0o700, exist_ok=True)
-    _check_private(path)
-    return path
-
-
-def _check_private(path: str):
-    """Refuse a code cache folder that others can write to (they could plant code we run)."""
-    st = os.stat(path)
-    foreign = hasattr(os, "getuid") and st.st_uid != os.getuid()
-    if st.st_mode & 0o022 or foreign:
-        who = "is owned by another user" if foreign else \
-            f"can be written by {'group and others' if st.st_mode & 0o002 else 'its group'}"
-        raise PermissionError(
-            f"adops code cache {path!r} {who} (mode {oct(st.st_mode & 0o777)}): the compiled "
-            "tier runs the code it finds there, so another user could plant code. Make it "
-            f"private (chmod 700 {path!r}) or set ADOPS_CACHE_DIR to a folder only you can "
-            "write to")
-
-
-def _rule(key):
-    module, name = key.split(":")
-    return getattr(importlib.import_module(module), name)
-
-
-def load_source(source: str):
-    """Run generated ``source`` as a module whose file is named by its hash.
-
-    The module is compiled from ``source`` itself; the file (rewritten atomically unless it
-    holds exactly ``source``) is there for numba's on-disk cache and for tracebacks, so a
-    truncated, corrupted or planted file is never run.
-
-    Example:
-        >>> load_source("VALUE = 6 * 7").VALUE
-        42
-    """
-    digest = hashlib.sha1((_VERSION + source).encode()).hexdigest()[:20]
-    name = f"adops_generated_{digest}"
-    module = sys.modules.get(name)
-    if module is not None:
-        return module
-    with _lock:
-        module = sys.modules.get(name)
-        if module is not None:
-            return module
-        path = os.path.join(cache_dir(), name + ".py")
-        _write_unless_same(path, source.encode())
-        module = types.ModuleType(name)
-        module.__file__ = path
-        module.__dict__["RULES"] = _Rules()
-        exec(compile(source, path, "exec"), module.__dict__)
-        sys.modules[name] = module
-        return module
-
-
-def _write_unless_same(path: str, data: bytes):
-    """Make the file at ``path`` hold ``data``: kept when it does (its numba cache stays
-    valid), else replaced atomically (a private temporary file in the same folder)."""
-    try:
-        with open(path, "rb") as fh:
-            if fh.read() == data:
-                return
-    except FileNotFoundError:
-        pass
-    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp",
-                               dir=os.path.dirname(path))
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
-class _Rules:
-    """``RULES[key]`` in generated code: the lazy kernel named ``module:qualname``."""
-
-    def __getitem__(self, key):
-        return _rule(key)
 
 
 class Program:
