@@ -136,7 +136,7 @@ def test_a_module_loaded_again_is_marked_used_and_its_numba_stamp_kept(cache, tm
 
 def test_over_the_cap_the_least_recently_used_modules_go_with_their_numba_files(
         cache, tmp_path, monkeypatch):
-    monkeypatch.setattr(code_cache, "_swept", [True])  # the version sweep is the next test's
+    monkeypatch.setattr(code_cache, "_swept", {str(cache)})  # the version sweep is the next test's
     monkeypatch.setenv("ADOPS_CACHE_MAX_MB", "0.5")    # 524288 bytes: evict to under 419430
     loaded = load_source(_source(tmp_path))             # loaded here: never removed
     now = time.time()
@@ -155,14 +155,15 @@ def test_over_the_cap_the_least_recently_used_modules_go_with_their_numba_files(
 
 
 def test_under_the_cap_nothing_goes(cache, tmp_path, monkeypatch):
-    monkeypatch.setattr(code_cache, "_swept", [True])
+    monkeypatch.setattr(code_cache, "_swept", {str(cache)})
     planted = [_plant(cache, tag, used=1000 + tag) for tag in range(3)]
     load_source(_source(tmp_path))
     assert all(f.exists() for files in planted for f in files)
 
 
 def test_files_of_other_code_versions_go_on_the_first_write(cache, tmp_path, monkeypatch):
-    monkeypatch.setattr(code_cache, "_swept", [False])  # as in a new process
+    monkeypatch.setattr(code_cache, "_swept", {"/another/folder"})  # a new process, or one that
+    # wrote to another folder first (compare times compile time against a fresh folder)
     old = time.time() - 3600
     other = _plant(cache, 1, version="000000000000", used=old)
     unversioned = _plant(cache, 2, version="", used=old)  # from before files named a version

@@ -42,7 +42,7 @@ _OWN = re.compile(PREFIX + r"[0-9a-f]{20}(?=\.|$)")  # a generated module's name
 
 _lock = threading.Lock()
 _loaded: set = set()       # names of the generated modules loaded in this process
-_swept = [False]           # whether this process has removed the other versions' files
+_swept: set = set()        # the folders whose other versions' files this process removed
 
 
 def source_version() -> str:
@@ -285,7 +285,7 @@ def scan(folder: str) -> dict:
 
 
 def tidy(folder: str) -> list:
-    """Remove, once per process, the modules of other code versions; then, while the folder's
+    """Remove, once per process and folder, the modules of other code versions; then, while the folder's
     modules exceed :func:`max_bytes`, the least recently used ones until under 80% of it. Never
     a module loaded in this process, nor one used in the last :data:`GRACE_SECONDS`. The names
     removed."""
@@ -294,8 +294,8 @@ def tidy(folder: str) -> list:
     fresh = time.time() - GRACE_SECONDS
     entries = [e for e in found.values() if e.name not in _loaded and e.used <= fresh]
     removed = []
-    if not _swept[0]:
-        _swept[0] = True
+    if folder not in _swept:  # per folder: a process may write to several (compare's fresh ones)
+        _swept.add(folder)
         for entry in [e for e in entries if e.version() != VERSION]:
             entry.remove()
             total -= entry.size
