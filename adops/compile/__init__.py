@@ -63,8 +63,9 @@ from ..program import BranchChanged, MetOuterLevel, Trace
 from ..ops.kinds import LinearLin, LinearOp
 from .cache import cache_dir, load_source  # noqa: F401 (API)
 from .codegen import generate
-from .arguments import (NO_STATIC, EagerFallbackWarning, RunEagerly, Static,  # noqa: F401 (API)
-                        is_input, positional_parameters, private_copy, static_key, value_key)
+from .arguments import (EagerFallbackWarning, RunEagerly, is_input, private_copy,  # noqa: F401
+                        static_key, value_key)
+from ..program.static import NO_STATIC, Static, positional_parameters  # noqa: F401 (API)
 
 _TIER = contextvars.ContextVar("adops_compiled_tier", default=False)
 

@@ -14,7 +14,6 @@ import hashlib
 import numpy as np
 
 from ..core.levels import TracedBase
-from ..program.static import NO_STATIC, Static, positional_parameters  # noqa: F401 (API)
 
 
 class RunEagerly(Exception):

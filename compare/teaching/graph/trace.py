@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import dualad
-import revad
 from adops import unbroadcast
 from adops.program.inputs import as_primal
 from adops.core.fpstate import quiet
