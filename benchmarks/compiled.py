@@ -3,11 +3,12 @@
     python benchmarks/compiled.py              # all targets
     python benchmarks/compiled.py --quick      # smaller sizes
 
-Prints, with the machine and BLAS threads: Rosenbrock n = 10^6, compiled grad / numpy f
+Prints, with the machine and BLAS threads: the fixed cost of a compiled call (grad of sum(x * x)
+at n = 4 minus the numpy f; target <= 5 us); Rosenbrock n = 10^6, compiled grad / numpy f
 (target <= 1.5) and / compiled primal (<= 3); compiled jvp with k = 1, 8, 32 / numpy f
 (<= 1 + 1.5 k); a two-layer MLP loss with ~10^5 parameters, compiled grad / numpy f (<= 3); a
 scalar chain of 1000 ops, compiled grad in us per op (<= 0.05); full Jacobians of tanh(W x + b)
-at (n, m) = (1000, 1), (1, 1000), (100, 100): best compiled and best eager mode, JAX jit and
+at (n, m) = (1000, 1), (1, 1000), (100, 100) and n, m in {4, 16, 64}: best compiled and best eager mode, JAX jit and
 torch.func beside them when installed. Compile time is excluded (warm-up first) and printed.
 Also: a new process's first compiled grad call with the generated code already on disk (a warm
 cache; target under 0.5 s), and with an empty cache.
@@ -91,20 +92,36 @@ def main(quick=False):
     print(f"scalar chain of 999 ops: compiled grad {tc / 999 * 1e6:.3f} us/op (target 0.05); "
           f"eager {te / 999 * 1e6:.2f} us/op")
 
+    # the fixed cost of a compiled call (issue 19: at most 5 us over the numpy f)
+    x4 = np.arange(4.0)
+    sq = lambda x: np.sum(x * x)
+    gs = revad.grad(sq, compiled=True)
+    gs(x4)
+    fs, gsc = best(lambda: sq(x4), 200), best(lambda: gs(x4), 200)
+    print(f"fixed cost: compiled grad of sum(x * x) at n = 4 {gsc * 1e6:.1f} us, numpy f "
+          f"{fs * 1e6:.1f} us, difference {(gsc - fs) * 1e6:.1f} us (target 5)")
+
     peers = _peers()
-    for n_in, m_out in ((1000, 1), (1, 1000), (100, 100)):
+    sizes = ((1000, 1), (1, 1000), (100, 100)) + tuple((a, b) for a in (4, 16, 64)
+                                                      for b in (4, 16, 64))
+    for n_in, m_out in sizes:
         rng = np.random.default_rng(n_in * 7 + m_out)
         W, bb = rng.normal(size=(m_out, n_in)) / np.sqrt(n_in), rng.normal(size=m_out)
         xi = rng.normal(size=n_in)
         dense = lambda x: np.tanh(W @ x + bb)
         cf, cr = dualad.jacfwd(dense, compiled=True), revad.jacrev(dense, compiled=True)
-        times = {"compiled fwd": best(lambda: cf(xi)), "compiled rev": best(lambda: cr(xi)),
+        reps = 50 if n_in * m_out < 10 ** 4 else 5
+        times = {"compiled fwd": best(lambda: cf(xi), reps),
+                 "compiled rev": best(lambda: cr(xi), reps),
                  "eager fwd": best(lambda: dualad.jacfwd(dense)(xi)),
                  "eager rev": best(lambda: revad.jacrev(dense)(xi))}
         for name, fn in peers(W, bb, xi).items():
-            times[name] = best(fn)
+            times[name] = best(fn, reps)
+        jax_best = min([v for k, v in times.items() if k.startswith("jax")], default=None)
+        ours = min(times["compiled fwd"], times["compiled rev"])
+        ratio = f"; best compiled / jax jit {ours / jax_best:.2f}" if jax_best else ""
         print(f"tanh(W x + b) Jacobian, n={n_in}, m={m_out}: " +
-              ", ".join(f"{k} {v * 1e6:.0f} us" for k, v in times.items()))
+              ", ".join(f"{k} {v * 1e6:.1f} us" for k, v in times.items()) + ratio)
 
 
 WARM_START = """

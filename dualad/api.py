@@ -20,6 +20,7 @@ import numpy as np
 
 from adops.compile import NO_STATIC, RunEagerly, Static, compiled as compiled_function, \
     use_compiled
+from adops.compile import fast
 from adops.numpy_api.conversions import call_traced
 from adops.core.fpstate import quiet
 from adops.program.inputs import as_primal, check_seed
@@ -72,6 +73,21 @@ def push_forward(f, args, kwargs, seeds: dict, k: int, compiled: bool | None = N
     return values, tangents, rebuild
 
 
+def _fast_jvp(f, primals, tangents, batched):
+    """:func:`jvp` by the compiled tier's fast path (:mod:`adops.compile.fast`), or None."""
+    ts = []
+    for x, t in zip(primals, tangents):
+        if type(t) is not np.ndarray or type(x) is not np.ndarray or \
+                t.shape != ((t.shape[:1] + x.shape) if batched else x.shape):
+            return None
+        ts.append(t if batched else t[None])
+    hit = fast.jvp(compiled_function(f), tuple(primals), tuple(range(len(primals))), ts)
+    if hit is None:
+        return None
+    out, out_dot = hit
+    return out, (out_dot if batched else out_dot[0])
+
+
 def jvp(f, primals, tangents, *, batched: bool = False, compiled: bool | None = None):
     """Jacobian-vector product of ``f`` at ``primals`` along ``tangents``.
 
@@ -102,6 +118,10 @@ def jvp(f, primals, tangents, *, batched: bool = False, compiled: bool | None = 
                         "e.g. jvp(f, (x,), (v,))")
     if len(primals) != len(tangents):
         raise ValueError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
+    if use_compiled(compiled):
+        hit = _fast_jvp(f, primals, tangents, batched)
+        if hit is not None:
+            return hit
     names = [(f"primal {i}", f"tangent {i}") for i in range(len(primals))]
     fa = flat_args(f, primals, range(len(primals)), names=[p for p, _ in names])
     if fa is not None:  # trees: one primal and one tangent per leaf, on f of the leaves
@@ -165,9 +185,17 @@ def jacfwd(f, argnums=0, *, has_aux: bool = False, chunk: int | None = None,
         ([[3.0, 0.0], [0.0, 3.0]], [1.0, 1.0])
     """
     static = Static(static_argnums, static_argnames)
+    argnums_of = {}  # argnums resolved per number of arguments
 
     def jac(*args, **kwargs):
-        multiple, nums = argnums_tuple(argnums, len(args))
+        mn = argnums_of.get(len(args)) or argnums_of.setdefault(
+            len(args), argnums_tuple(argnums, len(args)))
+        multiple, nums = mn
+        if not kwargs and not has_aux and sparsity is None and not static and \
+                use_compiled(compiled):
+            hit = fast.jacfwd(compiled_function(f), args, nums, chunk)
+            if hit is not None:
+                return tuple(hit) if multiple else hit[0]
         if sparsity is not None:
             if has_aux:
                 raise ValueError("sparsity= does not take has_aux=True: f must return the one "

@@ -25,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from adops.compile import NO_STATIC, RunEagerly, Static, compiled, use_compiled
+from adops.compile import compiled as compiled_function, fast
 from adops.program.inputs import as_primal
 from adops.core.levels import any_traced
 from .var import BranchChanged, Tape, Trace, Var
@@ -182,9 +183,16 @@ def value_and_grad(f, argnums=0, *, has_aux: bool = False, compiled: bool | None
         (array(10.), array([2., 6.]))
     """
     static = Static(static_argnums, static_argnames)
+    argnums_of = {}  # argnums resolved per number of arguments
 
     def vg(*args, **kwargs):
-        multiple, nums = argnums_tuple(argnums, len(args))
+        multiple, nums = argnums_of.get(len(args)) or argnums_of.setdefault(
+            len(args), argnums_tuple(argnums, len(args)))
+        if not kwargs and not has_aux and not static and use_compiled(compiled):
+            hit = fast.value_and_grad(compiled_function(f), args, nums)
+            if hit is not None:
+                value, grads = hit
+                return value, (tuple(grads) if multiple else grads[0])
         out = _Outputs(f, args, kwargs, nums, static, "grad", compiled, has_aux)
         trace, xs, values, aux_values = out.trace, out.xs, out.values, out.aux_values
         _check_scalar(out.rebuild, values)
@@ -263,9 +271,16 @@ def jacrev(f, argnums=0, *, has_aux: bool = False, chunk: int | None = None,
         ([[3.0, 0.0], [0.0, 3.0]], [1.0, 1.0])
     """
     static = Static(static_argnums, static_argnames)
+    argnums_of = {}  # argnums resolved per number of arguments
 
     def jac(*args, **kwargs):
-        multiple, nums = argnums_tuple(argnums, len(args))
+        multiple, nums = argnums_of.get(len(args)) or argnums_of.setdefault(
+            len(args), argnums_tuple(argnums, len(args)))
+        if not kwargs and not has_aux and sparsity is None and not static and \
+                use_compiled(compiled):
+            hit = fast.jacrev(compiled_function(f), args, nums, chunk)
+            if hit is not None:
+                return tuple(hit) if multiple else hit[0]
         if sparsity is not None:
             if has_aux:
                 raise ValueError("sparsity= does not take has_aux=True: f must return the one "

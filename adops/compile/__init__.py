@@ -63,6 +63,10 @@ from ..program import BranchChanged, MetOuterLevel, Trace
 from ..ops.kinds import LinearLin, LinearOp
 from .cache import cache_dir, load_source  # noqa: F401 (API)
 from .codegen import generate
+from .entries import WholeEntries
+from .fast import key_of as fast_key
+from .forms import Unsupported
+from .whole import Whole
 from .arguments import (EagerFallbackWarning, RunEagerly, is_input, private_copy,  # noqa: F401
                         static_key, value_key)
 from ..program.static import NO_STATIC, Static, positional_parameters  # noqa: F401 (API)
@@ -100,7 +104,54 @@ class Program:
     """One traced program and its generated code (see module doc)."""
 
     def __init__(self, trace: Trace, wrt, arg_positions):
-        self.trace, self.arg_positions = trace, list(arg_positions)
+        self.trace, self.arg_positions, self.wrt = trace, list(arg_positions), tuple(wrt)
+        tape = trace.tape
+        try:
+            #: the whole program as numba entries (one call per derivative), when every
+            #: entry has a numba form; else None and the Python driver below runs it
+            self.whole = WholeEntries(Whole(tape, trace.leaves, trace.outs, wrt))
+        except Unsupported as e:
+            self.whole, self.why_python = None, str(e)
+        self._driver = None
+
+    @property
+    def driver(self):
+        """The Python driver (:mod:`adops.compile.codegen`): structural ops from Python, fused
+        elementwise loops; generated when first needed."""
+        if self._driver is None:
+            self._driver = _Driver(self.trace, self.wrt)
+        return self._driver
+
+    @property
+    def source(self):
+        """The generated source that runs the program (the whole program's, else the driver's)."""
+        return self.whole.source if self.whole is not None else self.driver.source
+
+    @property
+    def module(self):
+        return self.whole.module if self.whole is not None else self.driver.module
+
+    def primal(self, V):
+        return (self.whole or self.driver).primal(V)
+
+    def numpy_primal(self, V):
+        """The primal through the Python driver (numpy's floating-point errors)."""
+        return self.driver.primal(V)
+
+    def jvp(self, V, T):
+        return (self.whole or self.driver).jvp(V, T)
+
+    def forward(self, V):
+        return (self.whole or self.driver).forward(V)
+
+    def backward(self, R, S):
+        return (self.whole or self.driver).backward(R, S)
+
+
+class _Driver:
+    """The generated Python entry points of :mod:`adops.compile.codegen` and their tables."""
+
+    def __init__(self, trace, wrt):
         tape = trace.tape
         self.source, _ = generate(tape, trace.leaves, trace.outs, wrt)
         self.module = load_source(self.source)
@@ -146,6 +197,8 @@ class CompiledFunction:
     def __init__(self, f):
         self.f = f
         self.programs: dict = {}
+        #: the fast call path's programs, by :func:`adops.compile.fast.key_of` (see there)
+        self.fast: dict = {}
         self.warned = False  # the eager-fallback warning is given once per function
         self._params = None  # f's positional parameter names, read when statics need them
 
@@ -183,9 +236,11 @@ class CompiledFunction:
         wrt = tuple(inputs.index(i) for i in nums)
         for program in list(self.programs.get(key, ())):
             try:
-                return program, _in_user_fp_state(program, V, call)
+                result = program, _in_user_fp_state(program, V, call)
             except BranchChanged:
                 continue
+            self.remember(args, kwargs, nums, static, program)
+            return result
         # the trace sees private copies: a program must not change when the caller later
         # writes into an array it was traced with (and keyed by)
         xs = [a if i in inputs or i in positions else private_copy(a) for i, a in enumerate(xs)]
@@ -200,7 +255,21 @@ class CompiledFunction:
         del kept[:-PROGRAMS_PER_SIGNATURE]
         while len(self.programs) > SIGNATURES_KEPT:
             self.programs.pop(next(iter(self.programs)), None)
-        return program, _in_user_fp_state(program, V, call)
+        result = program, _in_user_fp_state(program, V, call)
+        self.remember(args, kwargs, nums, static, program)
+        return result
+
+    def remember(self, args, kwargs, nums, static, program):
+        """Register ``program`` for the fast call path (:mod:`adops.compile.fast`) when this
+        call qualifies: plain float arrays only, one array out, one numba program."""
+        if kwargs or static or program.whole is None or program.trace.rebuild.is_tree or \
+                len(program.trace.outs) != 1 or program.trace.outs[0] is None:
+            return
+        key = fast_key(args, tuple(nums))
+        if key is not None:
+            self.fast[key] = program.whole
+            while len(self.fast) > SIGNATURES_KEPT:
+                self.fast.pop(next(iter(self.fast)), None)
 
     def primal(self, args, kwargs, static=NO_STATIC):
         program, outs = self._run(args, kwargs, (), static, lambda p, V: p.primal(V))
@@ -261,7 +330,7 @@ def _in_user_fp_state(program, V, call):
     state (as numpy would) and the derivative arithmetic with errors ignored; otherwise
     floating-point warnings are off (partials are inf/nan at kinks by design)."""
     if user_wants_errors():
-        program.primal(V)
+        program.numpy_primal(V)
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
         return call(program, V)
 

@@ -49,14 +49,15 @@ def source_version() -> str:
     """A hash of everything generated code compiles in: the modules holding the primal and
     partial bodies of every registered elementwise op (wherever those modules live), the kernels
     (``select``, ``smul``), the registry (the scalar ``strong_mul``), the runtime, the code
-    generator and numba's version. numba's cache of a generated loop embeds the rules it calls
+    generators (the Python driver's and the whole program's, with its forms, guards and row
+    helpers) and numba's version. numba's cache of a generated loop embeds the rules it calls
     but tracks only its own file, so a changed rule must give new file names."""
     import inspect
     import numba
     from ..core import kernels
     from ..ops import registry
-    from . import codegen, loops, runtime
-    modules = {kernels, registry, codegen, loops, runtime}
+    from . import codegen, forms, guards, loops, rows, runtime, whole
+    modules = {kernels, registry, codegen, loops, runtime, whole, forms, guards, rows}
     for op in list(registry.OPS.values()):
         if isinstance(op, registry.ElementwiseOp):
             for fn in (op.primal, *(p.body or p.kernel for p in op.partials

@@ -92,7 +92,7 @@ def schedule(tape):
     return steps
 
 
-def _finish_groups(tape, steps, outs):
+def finish_groups(tape, steps, outs):
     """Each group's external inputs (and how its loop reads them) and the members needed
     outside it (by a later step, a guard or the outputs)."""
     group_of = {}
@@ -161,7 +161,7 @@ def _freeze(v):
     return v
 
 
-class _Program:
+class ProgramView:
     """The tape as code generation reads it, after common-subexpression elimination of repeated
     structural entries (``x[:-1]`` written twice is sliced, and its cotangent scattered, once)."""
 
@@ -198,18 +198,18 @@ class _GuardView:
 def generate(tape, leaves, outs, wrt):
     """The module source for a program (see module doc). ``wrt``: leaf positions whose
     cotangents ``backward`` returns."""
-    tape = _Program(tape, outs)
+    tape = ProgramView(tape, outs)
     outs = tape.outs
     steps = schedule(tape)
-    _finish_groups(tape, steps, outs)
-    depends = _depends_on_leaves(tape, {leaves[i] for i in wrt})
+    finish_groups(tape, steps, outs)
+    depends = depends_on_leaves(tape, {leaves[i] for i in wrt})
     src = Source()
     src("import numpy as np")
     src("from numba import njit")
     src("from adops.compile.runtime import (SMUL, accumulate, add_into, check_guard,")
     src("                                   flat_input, flat_tangent, scalar, unbroadcast)")
     src("")
-    rules = _rule_names(tape, steps)
+    rules = rule_names(tape, steps)
     for kernel, name in rules.items():
         src(f"{name} = scalar(RULES[{kernel!r}])")
     src("")
@@ -217,14 +217,14 @@ def generate(tape, leaves, outs, wrt):
     emitted = {}
     for gi, g in enumerate(groups):
         shared_kernels(src, tape, g, gi, rules, depends, emitted)
-    guard_at = _guard_positions(tape, steps)
+    guard_at = guard_positions(tape, steps)
     _entry_primal(src, tape, steps, leaves, outs, groups, guard_at)
     _entry_jvp(src, tape, steps, leaves, outs, groups, guard_at, depends)
     _entry_vjp(src, tape, steps, leaves, outs, groups, guard_at, depends, wrt)
     return src.text(), list(rules)
 
 
-def _depends_on_leaves(tape, leaves):
+def depends_on_leaves(tape, leaves):
     dep = set(leaves)
     for e, op in enumerate(tape.ops):
         if op is not None and op is not ALIAS and any(type(r) is int and r in dep for r in tape.refs[e]):
@@ -232,7 +232,7 @@ def _depends_on_leaves(tape, leaves):
     return dep
 
 
-def _rule_names(tape, steps):
+def rule_names(tape, steps):
     """Every scalar function the groups call, by a stable key ``module:qualname``."""
     names = {}
     for kind, g in steps:
@@ -245,7 +245,7 @@ def _rule_names(tape, steps):
     return names
 
 
-def _guard_positions(tape, steps):
+def guard_positions(tape, steps):
     """For each step index, the guards whose inputs are all computed once it has run."""
     done, at = set(tape.leaves), {}
     pending = list(range(len(tape.guards)))

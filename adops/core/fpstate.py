@@ -36,11 +36,27 @@ def _is_quiet(err: dict) -> bool:
     return all(err[k] == "ignore" for k in _QUIET_KEYS)
 
 
+def _wants_errors(err: dict) -> bool:
+    return any(err[k] in ("raise", "call", "log") for k in _QUIET_KEYS)
+
+
+_last_wants = (object(), False)
+
+
 def user_wants_errors() -> bool:
     """Whether the user's state raises, calls or logs on divide/overflow/invalid (their primal
-    then runs under it, the derivative arithmetic with errors ignored)."""
-    err = np.geterr()
-    return any(err[k] in ("raise", "call", "log") for k in _QUIET_KEYS)
+    then runs under it, the derivative arithmetic with errors ignored). One context-variable
+    read when the state is the one seen last (a memo of a pure function of it)."""
+    global _last_wants
+    if _STATE is None:  # pragma: no cover
+        return _wants_errors(np.geterr())
+    state = _STATE.get()
+    last = _last_wants
+    if state is last[0]:
+        return last[1]
+    wants = _wants_errors(np.geterr())
+    _last_wants = (state, wants)
+    return wants
 
 
 def user_errstate_is_quiet() -> bool:

@@ -62,10 +62,10 @@ class LinearOp(Op):
     views = True
 
     def __init__(self, name, primal, apply, transpose, numpy=(), doc="", transpose_add=None,
-                 writeback=None):
+                 writeback=None, numba=None):
         self.name, self.primal, self.apply, self.transpose = name, primal, apply, transpose
         self.numpy, self.doc, self.transpose_add = tuple(numpy), doc, transpose_add
-        self.writeback = writeback
+        self.writeback, self.numba = writeback, numba
 
     def value(self, *xs, **params):
         return np.asarray(self.primal(*[np.asarray(x) for x in xs], **params))
@@ -240,8 +240,15 @@ class RuleOp(Op):
 
 
 def deflinear(name: str, primal, apply, transpose, *, numpy=(), doc: str = "",
-              transpose_add=None, writeback=None) -> LinearOp:
+              transpose_add=None, writeback=None, numba=None) -> LinearOp:
     """Register a structural (linear) op: its primal, batched map and transpose.
+
+    ``numba``, optional, says how the compiled tier emits the op inside one numba function
+    (:mod:`adops.compile.forms`): ``"gather"`` (each output entry is one input entry: indexing,
+    transposes, broadcasts, concatenation; the map is read off ``primal`` applied to entry
+    numbers), ``"sum"`` (each input entry adds into one output entry: sums; read off
+    ``transpose``), ``"same"`` (the flat entries are unchanged: reshape, cast). Without it, a
+    program holding the op runs its structural ops from Python.
 
     ``transpose_add(acc, out_bar, **params)``, optional, adds the transpose into an existing
     cotangent in place (for ops whose transpose is sparse, such as slicing).
@@ -258,15 +265,17 @@ def deflinear(name: str, primal, apply, transpose, *, numpy=(), doc: str = "",
         >>> adops.unregister("my_double")
     """
     op = register(LinearOp(name, primal, apply, transpose, numpy=numpy, doc=doc,
-                            transpose_add=transpose_add, writeback=writeback))
+                            transpose_add=transpose_add, writeback=writeback, numba=numba))
     return op
 
 
 def defbilinear(name, primal, apply_left, apply_right, transpose_left, transpose_right, *,
-                numpy=(), doc="") -> BilinearOp:
-    """Register a bilinear op (see :class:`BilinearOp`)."""
+                numpy=(), doc="", numba=None) -> BilinearOp:
+    """Register a bilinear op (see :class:`BilinearOp`). ``numba="contract"``: an einsum of two
+    operands (parameter ``spec``), emitted by the compiled tier as ``np.dot`` of 2-D blocks."""
     op = register(BilinearOp(name, primal, apply_left, apply_right, transpose_left,
                               transpose_right, numpy=numpy, doc=doc))
+    op.numba = numba
     return op
 
 

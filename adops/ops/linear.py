@@ -40,7 +40,8 @@ deflinear("sum",
           lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims),
           lambda t, axis, keepdims: np.sum(t, axis=_shift(axis), keepdims=keepdims),
           _sum_T, numpy=[np.sum],
-          doc="Sum over `axis` (a tuple); transpose broadcasts back.")
+          doc="Sum over `axis` (a tuple); transpose broadcasts back.",
+          numba="sum")
 
 # -------------------------------------------------------------------------- reshape
 deflinear("reshape",
@@ -49,7 +50,8 @@ deflinear("reshape",
           lambda ob, shapes, shape: (ob.reshape(ob.shape[:1] + shapes[0]),),
           numpy=[np.reshape, np.ravel],
           writeback=lambda base, view, shape: np.reshape(view, base.shape),
-          doc="Reshape to a resolved `shape` (no -1); transpose reshapes back.")
+          doc="Reshape to a resolved `shape` (no -1); transpose reshapes back.",
+          numba="same")
 
 # ------------------------------------------------------------------------ transpose
 deflinear("transpose",
@@ -58,7 +60,8 @@ deflinear("transpose",
           lambda ob, shapes, axes: (np.transpose(ob, (0,) + _shift(np.argsort(axes))),),
           numpy=[np.transpose],
           writeback=lambda base, view, axes: np.transpose(view, tuple(np.argsort(axes))),
-          doc="Permute axes by `axes` (a full permutation); transpose applies the inverse.")
+          doc="Permute axes by `axes` (a full permutation); transpose applies the inverse.",
+          numba="gather")
 
 # --------------------------------------------------------------------- broadcast_to
 deflinear("broadcast_to",
@@ -66,7 +69,8 @@ deflinear("broadcast_to",
           lambda t, shape: full_batch(t, shape),
           lambda ob, shapes, shape: (unbroadcast(ob, shapes[0]),),
           numpy=[np.broadcast_to],
-          doc="Broadcast to `shape`; transpose sums over the broadcast axes.")
+          doc="Broadcast to `shape`; transpose sums over the broadcast axes.",
+          numba="gather")
 
 
 # ------------------------------------------------------------------------- indexing
@@ -148,7 +152,8 @@ deflinear("getitem",
           _getitem_T, numpy=[], transpose_add=_getitem_T_add,
           writeback=lambda base, view, index: bind(OPS["setitem"], base, view, index=index),
           doc="x[index]: basic, advanced and boolean indexing (index normalized, no Ellipsis). "
-              "The transpose scatters with np.add.at, so repeated indices accumulate.")
+              "The transpose scatters with np.add.at, so repeated indices accumulate.",
+          numba="gather")
 
 deflinear("index_add", _index_add_primal, _index_add_apply, _index_add_T, numpy=[],
           doc="out = x with out[index] += v (np.add.at: repeated indices accumulate). Linear in "
@@ -199,7 +204,8 @@ def _setitem_T(ob, shapes, index):
 deflinear("setitem", _setitem_primal, _setitem_batched, _setitem_T, numpy=[],
           doc="out = x with out[index] = v (functional update, v cast to x's dtype). Linear in "
               "(x, v). With a repeated advanced index numpy keeps the last write; only the "
-              "entries of v that land get a cotangent, so both modes agree with numpy.")
+              "entries of v that land get a cotangent, so both modes agree with numpy.",
+          numba="gather")
 
 
 # ----------------------------------------------------------------------------- cast
@@ -212,7 +218,8 @@ deflinear("cast",
           lambda t, dtype, source: t.astype(dtype),
           _cast_T, numpy=[],
           doc="x.astype(dtype) between float32 and float64: tangents cast the same way, "
-              "cotangents back to the source dtype.")
+              "cotangents back to the source dtype.",
+          numba="same")
 
 
 # ------------------------------------------------------------------ concatenate / stack
@@ -225,14 +232,16 @@ deflinear("concatenate",
           lambda *xs, axis: np.concatenate(xs, axis=axis),
           lambda *ts, axis: np.concatenate(ts, axis=axis + 1),
           _concat_T, numpy=[np.concatenate],
-          doc="Join along an existing `axis`; transpose splits.")
+          doc="Join along an existing `axis`; transpose splits.",
+          numba="gather")
 
 deflinear("stack",
           lambda *xs, axis: np.stack(xs, axis=axis),
           lambda *ts, axis: np.stack(ts, axis=axis + 1),
           lambda ob, shapes, axis: tuple(np.take(ob, i, axis=axis + 1) for i in range(len(shapes))),
           numpy=[np.stack],
-          doc="Join along a new `axis`; transpose takes slices.")
+          doc="Join along a new `axis`; transpose takes slices.",
+          numba="gather")
 
 # --------------------------------------------------------------------------- cumsum
 deflinear("cumsum",
@@ -261,7 +270,8 @@ deflinear("diagonal",
           lambda x, offset, axis1, axis2: np.diagonal(x, offset, axis1, axis2),
           lambda t, offset, axis1, axis2: np.diagonal(t, offset, axis1 + 1, axis2 + 1),
           _diagonal_T, numpy=[np.diagonal],
-          doc="Diagonal of axes (axis1, axis2) with `offset`; transpose writes it into zeros.")
+          doc="Diagonal of axes (axis1, axis2) with `offset`; transpose writes it into zeros.",
+          numba="gather")
 
 
 # ---------------------------------------------------------------------------- einsum
@@ -377,7 +387,8 @@ defbilinear("einsum",
             lambda a, b_dot, spec: _einsum2(spec, a, b_dot, 1),
             _einsum2_T_left, _einsum2_T_right, numpy=[],
             doc="einsum of two operands with explicit letters (no repeated letter in one operand). "
-                "matmul, dot, inner, outer, vdot and tensordot lower onto it.")
+                "matmul, dot, inner, outer, vdot and tensordot lower onto it.",
+            numba="contract")
 
 
 def _einsum1_apply(t, spec):
@@ -393,4 +404,5 @@ def _einsum1_T(ob, shapes, spec):
 deflinear("einsum1",
           lambda x, spec: np.einsum(spec, x),
           _einsum1_apply, _einsum1_T, numpy=[],
-          doc="einsum of one operand (a sum and/or permutation), no repeated letter.")
+          doc="einsum of one operand (a sum and/or permutation), no repeated letter.",
+          numba="sum")

@@ -238,7 +238,7 @@ class Recorded(Traced):
         if self._view is not None:
             self._refresh()
         result = bool(self.primal)
-        self.tape.guard(_truth, (self.index,), {}, result)
+        self.tape.guard(truth, (self.index,), {}, result)
         return result
 
     def _assign(self, new):
@@ -266,7 +266,8 @@ class Recorded(Traced):
 Tape.node = Recorded
 
 
-def _truth(x):
+def truth(x):
+    """``bool(x)``: the function a guard records for a traced value used as a condition."""
     return bool(x)
 
 

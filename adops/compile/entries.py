@@ -1,0 +1,109 @@
+"""Calling a whole-program module (:mod:`adops.compile.whole`) with the program's own arrays.
+
+Contract. :class:`WholeEntries` takes what :class:`adops.compile.Program` passes to its Python
+entry points and returns the same things, so either can serve a program:
+
+- ``primal(V) -> outs`` (one array or None per traced output, None where the output does not
+  depend on the inputs);
+- ``jvp(V, T) -> (outs, tans)``: ``T[i]: (k, *leaf_i.shape)`` or None per leaf; ``tans[j]:
+  (k, *out_j.shape)`` or None;
+- ``forward(V) -> (outs, R)`` and ``backward(R, S) -> bars``: ``S[j]: (m, *out_j.shape)`` or None
+  (zero seed), ``bars[i]: (m, *leaf.shape)`` per ``wrt`` leaf.
+
+Arrays cross into numba flat and C-contiguous (``(n,)`` values, ``(k, n)`` rows) and come back
+reshaped; an output that is a leaf or repeats another is copied, so no two results share memory.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..program import BranchChanged
+from .cache import load_source
+
+
+def _flat(x, n):
+    return np.ascontiguousarray(x).reshape(n)
+
+
+def _rows(t, n):
+    return np.ascontiguousarray(t).reshape(t.shape[0], n)
+
+
+def _check(ok):
+    if not ok:
+        raise BranchChanged("a comparison or mask evaluates differently than when the program "
+                            "was traced")
+
+
+class WholeEntries:
+    """The numba entries of one :class:`adops.compile.whole.Whole` program."""
+
+    def __init__(self, whole):
+        prog = whole.prog
+        self.source = whole.source
+        self.module = load_source(whole.source)
+        self.tables = whole.runtime
+        self.leaf_shapes = [tuple(prog.shapes[l]) for l in whole.leaves]
+        self.leaf_dtypes = [np.dtype(prog.dtypes[l]) for l in whole.leaves]
+        self.leaf_sizes = [int(np.prod(s, dtype=np.int64)) for s in self.leaf_shapes]
+        self.wrt = list(whole.wrt)
+        self.outs = list(prog.outs)
+        self.out_shapes = [tuple(prog.shapes[o]) if o is not None else None for o in self.outs]
+        self.out_dtypes = [prog.dtypes[o] if o is not None else None for o in self.outs]
+        self.live = [j for j, o in enumerate(self.outs) if o is not None]
+        leaves = set(whole.leaves)
+        seen = set()
+        self.copy = []  # outputs handed back as copies: leaves and repeats
+        for j in self.live:
+            o = self.outs[j]
+            self.copy.append(o in leaves or o in seen)
+            seen.add(o)
+        tangent_outs = set(whole.tangent_outs)
+        self.tangent_live = [j for j in self.live if self.outs[j] in tangent_outs]
+
+    def _V(self, V):
+        return tuple(_flat(v, n) for v, n in zip(V, self.leaf_sizes))
+
+    def _outs(self, flat):
+        outs = [None] * len(self.outs)
+        for c, (j, a) in enumerate(zip(self.live, flat)):
+            a = a.reshape(self.out_shapes[j])
+            outs[j] = a.copy() if self.copy[c] else a
+        return outs
+
+    def primal(self, V):
+        ok, outs = self.module.primal(self._V(V), *self.tables)
+        _check(ok)
+        return self._outs(outs)
+
+    def jvp(self, V, T):
+        Ts = tuple(_rows(T[i], self.leaf_sizes[i]) for i in self.wrt)
+        ok, outs, tans = self.module.jvp(self._V(V), Ts, *self.tables)
+        _check(ok)
+        k = Ts[0].shape[0]
+        result = [None] * len(self.outs)
+        for j, t in zip(self.tangent_live, tans):
+            result[j] = t.reshape((k,) + self.out_shapes[j])
+        return self._outs(outs), result
+
+    def forward(self, V):
+        ok, outs, R = self.module.fwd(self._V(V), *self.tables)
+        _check(ok)
+        return self._outs(outs), R
+
+    def backward(self, R, S):
+        return self._reshape_bars(self.module.bwd(R, self._S(S), *self.tables), S)
+
+    def _S(self, S):
+        m = next(s.shape[0] for s in S if s is not None)
+        seeds = []
+        for j in self.live:
+            n = int(np.prod(self.out_shapes[j], dtype=np.int64))
+            s = S[j]
+            seeds.append(np.zeros((m, n), dtype=self.out_dtypes[j]) if s is None else
+                         _rows(s, n))
+        return tuple(seeds)
+
+    def _reshape_bars(self, bars, S):
+        m = next(s.shape[0] for s in S if s is not None)
+        return [b.reshape((m,) + self.leaf_shapes[i]) for b, i in zip(bars, self.wrt)]

@@ -1,0 +1,144 @@
+"""The fast call path: a compiled transform called again with arrays of a known signature.
+
+Contract. A call qualifies when every positional argument is a plain float ``np.ndarray`` (all
+of them inputs of the program), there are no keyword or static arguments, ``f`` returns one
+array (not a tree), the program runs as one numba program (:mod:`adops.compile.whole`: no
+guards) and the user has not asked numpy to raise floating-point errors. Then one dictionary
+lookup keyed by ``(argnums, shapes and dtypes)`` finds the program and one numba call per pass
+computes the derivative; no level, tape or program object is built. Each function returns
+None when the call does not qualify (the caller takes the general path, which registers the
+program for next time: :meth:`adops.compile.CompiledFunction.remember`):
+
+- :func:`value_and_grad` -> ``(value, [grad_i])`` for a scalar output;
+- :func:`jacrev` / :func:`jacfwd` -> ``[J_i]``, ``J_i: out.shape + args[i].shape``, computed
+  chunk by chunk exactly as the general path chunks them (``chunk=None``: :func:`auto_chunk`);
+- :func:`jvp` -> ``(out, out_dot)`` for tangents of the arguments ``nums``.
+
+Results are fresh arrays the caller owns (numba allocates every one).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..core.fpstate import user_wants_errors
+from ..program.inputs import auto_chunk
+from ..program.transform import check_chunk
+
+
+def key_of(args, nums):
+    """The fast-path key of a call, or None when an argument is not a plain float array."""
+    for a in args:
+        if type(a) is not np.ndarray or a.dtype.kind != "f":
+            return None
+    return nums, tuple([(a.shape, a.dtype) for a in args])
+
+
+def entries(cf, args, nums):
+    """The whole-program entries registered for this call's key, or None."""
+    if not cf.fast:
+        return None
+    key = key_of(args, nums)
+    if key is None:
+        return None
+    w = cf.fast.get(key)
+    if w is None or user_wants_errors():
+        return None
+    return w
+
+
+def _flat(args, w):
+    return tuple([np.ascontiguousarray(a).reshape(n) for a, n in zip(args, w.leaf_sizes)])
+
+
+def _cast(bar, w, i):
+    """A cotangent in its leaf's dtype (a sweep may carry a wider one)."""
+    d = w.leaf_dtypes[i]
+    return bar if bar.dtype == d else bar.astype(d)
+
+
+#: the seed of a gradient, per dtype (numba only reads it)
+_ONES = {np.dtype(d): np.ones((1, 1), dtype=d) for d in ("float32", "float64")}
+
+
+def _one(dtype):
+    seed = _ONES.get(dtype)
+    return seed if seed is not None else np.ones((1, 1), dtype=dtype)
+
+
+def value_and_grad(cf, args, nums):
+    w = entries(cf, args, nums)
+    if w is None or w.out_shapes[0] != ():
+        return None
+    dtype = w.out_dtypes[0]
+    ok, outs, R = w.module.fwd(_flat(args, w), *w.tables)
+    if not ok:  # a guard differs: the general path traces again
+        return None
+    bars = w.module.bwd(R, (_one(dtype),), *w.tables)
+    value = outs[0].reshape(())
+    if w.copy[0]:
+        value = value.copy()
+    return value, [_cast(b, w, i).reshape(w.leaf_shapes[i]) for b, i in zip(bars, w.wrt)]
+
+
+def jacrev(cf, args, nums, chunk):
+    w = entries(cf, args, nums)
+    if w is None:
+        return None
+    out_shape, dtype = w.out_shapes[0], w.out_dtypes[0]
+    m = int(np.prod(out_shape, dtype=np.int64))
+    if m == 0:
+        return None
+    chunk = check_chunk(chunk, "jacrev")
+    k = auto_chunk(m, np.dtype(dtype).itemsize) if chunk is None else min(chunk, m)
+    V = _flat(args, w)
+    eye = np.eye(m, dtype=dtype)
+    ok, _, R = w.module.fwd(V, *w.tables)
+    if not ok:
+        return None
+    if k >= m:
+        bars = w.module.bwd(R, (eye,), *w.tables)
+    else:
+        parts = [w.module.bwd(R, (eye[a:a + k],), *w.tables) for a in range(0, m, k)]
+        bars = [np.concatenate(p, axis=0) for p in zip(*parts)]
+    return [_cast(b, w, i).reshape(out_shape + w.leaf_shapes[i]) for b, i in zip(bars, w.wrt)]
+
+
+def jacfwd(cf, args, nums, chunk):
+    w = entries(cf, args, nums)
+    if w is None or len(w.wrt) != 1:
+        return None
+    (i,) = w.wrt
+    n, x_dtype = w.leaf_sizes[i], args[nums[0]].dtype
+    out_shape = w.out_shapes[0]
+    if n == 0 or not w.tangent_live:
+        return None
+    chunk = check_chunk(chunk, "jacfwd")
+    k = auto_chunk(n, x_dtype.itemsize) if chunk is None else min(chunk, n)
+    V = _flat(args, w)
+    eye = np.eye(n, dtype=x_dtype)
+    cols = []
+    for a in range(0, n, k):
+        ok, _, tans = w.module.jvp(V, (eye[a:a + k],), *w.tables)
+        if not ok:
+            return None
+        cols.append(tans[0])
+    Jt = cols[0] if len(cols) == 1 else np.concatenate(cols, axis=0)  # (n, m)
+    return [np.ascontiguousarray(Jt.T).reshape(out_shape + w.leaf_shapes[i])]
+
+
+def jvp(cf, args, nums, tangents):
+    """``tangents[j]: (k, *args[nums[j]].shape)``, one per argument in ``nums`` (all of them)."""
+    w = entries(cf, args, nums)
+    if w is None or not w.tangent_live:
+        return None
+    T = []
+    for t, i in zip(tangents, w.wrt):
+        if type(t) is not np.ndarray or t.dtype != args[nums[len(T)]].dtype:
+            return None
+        T.append(np.ascontiguousarray(t).reshape(t.shape[0], w.leaf_sizes[i]))
+    ok, outs, tans = w.module.jvp(_flat(args, w), tuple(T), *w.tables)
+    if not ok:
+        return None
+    k = T[0].shape[0]
+    out = outs[0].reshape(w.out_shapes[0])
+    return (out.copy() if w.copy[0] else out), tans[0].reshape((k,) + w.out_shapes[0])

@@ -1,0 +1,301 @@
+"""How a structural op is emitted inside one numba function (its *form*).
+
+Contract. Whole-program code (:mod:`adops.compile.whole`) holds every value as a flat array
+``v: (n,)`` and every tangent or cotangent as rows ``(k, n)``. An op declares its form where it
+is defined (``deflinear(..., numba="gather")``, ``defbilinear(..., numba="contract")``); the
+form turns one tape entry into source lines for its value, its JVP and its VJP, and puts what
+depends on sizes (index arrays, block sizes) into the program's run-time tables, so the source
+is the same for every size of a problem and one compile serves them all:
+
+- :class:`Gather`: each output entry is one input entry. The map is read off the op's own
+  primal applied to entry numbers, so indexing of every kind, transposes, broadcasts,
+  concatenation and functional ``setitem`` share one loop (:func:`adops.compile.rows.gather`);
+  the transpose scatters back.
+- :class:`SumInto`: each input entry adds into one output entry (sums over axes, ``einsum`` of
+  one operand), read off the op's transpose; the transpose gathers.
+- :class:`Same`: the flat entries do not change (reshape) or change dtype only (cast).
+- :class:`Contract`: ``einsum`` of two operands, as ``np.dot`` of 2-D blocks (BLAS), one per
+  entry of the batch letters, and permutations of rows.
+
+A form that cannot serve an entry raises :class:`Unsupported`; the program then runs its
+structural ops from Python (:mod:`adops.compile.codegen`). Each form checks the map it read off
+against the op's own primal at trace time.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ops.einsum_spec import parse_spec
+
+
+class Unsupported(Exception):
+    """An entry no form can emit inside numba: the program keeps its Python driver."""
+
+
+class Tables:
+    """The run-time tables of one program, named in its source: integer index arrays, packed
+    into one array ``ID`` whose slices ``IX`` locates; sizes, also in ``IX``; other constant arrays
+    in the tuple ``K``. Few arrays cross into numba per call (each one costs its unboxing)."""
+
+    def __init__(self):
+        self.slots, self.parts, self.offset, self.K = [], [], 0, []
+
+    def array(self, a) -> str:
+        a = np.ascontiguousarray(a)
+        if a.dtype == np.int64 and a.ndim == 1:
+            i = len(self.slots)
+            self.slots += [self.offset, self.offset + a.shape[0]]
+            self.parts.append(a)
+            self.offset += a.shape[0]
+            return f"ID[IX[{i}]:IX[{i + 1}]]"
+        self.K.append(a)
+        return f"K[{len(self.K) - 1}]"
+
+    def size(self, n) -> str:
+        self.slots.append(int(n))
+        return f"IX[{len(self.slots) - 1}]"
+
+    def runtime(self):
+        """``(IX, ID, K)``: what the entry points take after their own arguments."""
+        ID = np.concatenate(self.parts) if self.parts else np.zeros(0, dtype=np.int64)
+        return np.array(self.slots, dtype=np.int64), ID, tuple(self.K)
+
+
+def size_of(shape):
+    return int(np.prod(shape, dtype=np.int64)) if len(shape) else 1
+
+
+def entry_ids(shape, offset=0):
+    return np.arange(size_of(shape), dtype=np.int64).reshape(shape) + offset
+
+
+def _check(op, params, xs_shapes, ref_out, rng=np.random.default_rng(0)):
+    """The op's primal on random inputs, flat, beside the map read off: they must agree."""
+    xs = [rng.standard_normal(s) for s in xs_shapes]
+    want = np.asarray(op.value(*xs, **params), dtype=float).ravel()
+    got = ref_out(xs)
+    # sums may add in another order than numpy's pairwise summation: equal to rounding
+    if want.shape != got.shape or not np.allclose(want, got, rtol=1e-12, atol=1e-12):
+        raise Unsupported(f"{op.name}: its map is not a {type(op).__name__}")
+
+
+class Form:
+    """One entry's emission. ``args`` name the inputs' flat values, ``tans`` their tangent rows
+    (None: no tangent), ``b`` the output's cotangent rows. ``value``/``jvp`` give lines that set
+    ``{out}``; ``vjp`` gives ``(lines, [(input j, expression of its cotangent rows)])``."""
+
+    def __init__(self, prog, e, tables: Tables):
+        self.e, self.prog, self.tables = e, prog, tables
+        self.op, self.params = prog.ops[e], prog.params[e] or {}
+        self.refs = prog.refs[e]
+        self.shapes = [tuple(prog.shapes[r]) if type(r) is int else np.shape(r.value)
+                       for r in self.refs]
+        self.dtypes = [np.dtype(prog.dtypes[r]) if type(r) is int else np.asarray(r.value).dtype
+                       for r in self.refs]
+        self.out_shape, self.dtype = tuple(prog.shapes[e]), np.dtype(prog.dtypes[e])
+        self.n_out = size_of(self.out_shape)
+
+
+class Gather(Form):
+    def __init__(self, prog, e, tables):
+        super().__init__(prog, e, tables)
+        offsets = np.cumsum([0] + [size_of(s) for s in self.shapes])
+        idx = [entry_ids(s, o) for s, o in zip(self.shapes, offsets)]
+        try:
+            ids = np.asarray(self.op.value(*idx, **self.params))
+        except Exception as exc:  # noqa: BLE001 (an op whose primal refuses integers)
+            raise Unsupported(f"{self.op.name}: {exc}") from None
+        if ids.dtype.kind not in "iu" or ids.shape != self.out_shape:
+            raise Unsupported(f"{self.op.name}: not a gather")
+        ids = ids.ravel().astype(np.int64)
+        self.parts = []  # (input j, positions in the output, entries of input j)
+        for j, (lo, hi) in enumerate(zip(offsets[:-1], offsets[1:])):
+            pos = np.nonzero((ids >= lo) & (ids < hi))[0]
+            self.parts.append((j, pos, ids[pos] - lo))
+        if sum(len(p) for _, p, _ in self.parts) != self.n_out:
+            raise Unsupported(f"{self.op.name}: not every output entry is an input entry")
+
+        def ref(xs):
+            flat = np.concatenate([x.ravel() for x in xs]) if xs else np.zeros(0)
+            return flat[ids]
+        _check(self.op, self.params, self.shapes, ref)
+        self.single = len(self.refs) == 1
+        t = self.tables
+        self.names = [(j, t.array(pos), t.array(src)) for j, pos, src in self.parts]
+        self.ids = t.array(ids) if self.single else None
+        self.n = t.size(self.n_out)
+        self.n_in = [t.size(size_of(s)) for s in self.shapes]
+
+    def value(self, args):
+        if self.single:
+            return [f"{{out}} = gather({args[0]}.reshape((1, {args[0]}.shape[0])), {self.ids})[0]"]
+        lines = [f"{{out}}_ = np.empty((1, {self.n}), dtype=np.{self.dtype})"]
+        for j, pos, src in self.names:
+            lines.append(f"put({{out}}_, {args[j]}.reshape((1, {args[j]}.shape[0])), {pos}, {src})")
+        return lines + ["{out} = {out}_[0]"]
+
+    def jvp(self, args, tans):
+        if self.single:
+            return [f"{{out}} = gather({tans[0]}, {self.ids})"]
+        live = next(t for t in tans if t is not None)
+        lines = [f"{{out}} = np.zeros(({live}.shape[0], {self.n}), dtype=np.{self.dtype})"]
+        for j, pos, src in self.names:
+            if tans[j] is not None:
+                lines.append(f"put({{out}}, {tans[j]}, {pos}, {src})")
+        return lines
+
+    def vjp(self, args, b, needed):
+        if self.single:
+            return [], [(0, f"scatter_add({b}, {self.ids}, {self.n_in[0]})")]
+        lines, outs = [], []
+        for j, pos, src in self.names:
+            if needed[j]:
+                lines += [f"c{self.e}_{j} = np.zeros(({b}.shape[0], {self.n_in[j]}), "
+                          f"dtype=np.{self.dtypes[j]})",
+                          f"scatter_add_at(c{self.e}_{j}, {b}, {pos}, {src})"]
+                outs.append((j, f"c{self.e}_{j}"))
+        return lines, outs
+
+
+class SumInto(Form):
+    def __init__(self, prog, e, tables):
+        super().__init__(prog, e, tables)
+        if len(self.refs) != 1:
+            raise Unsupported(f"{self.op.name}: a sum of one input")
+        seed = entry_ids(self.out_shape)[None]
+        try:
+            ids = self.op.transpose(seed, self.shapes, **self.params)[0]
+        except Exception as exc:  # noqa: BLE001
+            raise Unsupported(f"{self.op.name}: {exc}") from None
+        ids = np.asarray(ids)
+        if ids.dtype.kind not in "iu":
+            raise Unsupported(f"{self.op.name}: not a sum")
+        ids = np.broadcast_to(ids, (1,) + self.shapes[0]).ravel().astype(np.int64)
+
+        def ref(xs):
+            out = np.zeros(self.n_out)
+            np.add.at(out, ids, xs[0].ravel())
+            return out
+        _check(self.op, self.params, self.shapes, ref)
+        self.ids, self.n = tables.array(ids), tables.size(self.n_out)
+        self.n_in = tables.size(size_of(self.shapes[0]))
+
+    def value(self, args):
+        return [f"{{out}} = scatter_add({args[0]}.reshape((1, {args[0]}.shape[0])), {self.ids}, "
+                f"{self.n})[0]"]
+
+    def jvp(self, args, tans):
+        return [f"{{out}} = scatter_add({tans[0]}, {self.ids}, {self.n})"]
+
+    def vjp(self, args, b, needed):
+        return [], [(0, f"gather({b}, {self.ids})")]
+
+
+class Same(Form):
+    def __init__(self, prog, e, tables):
+        super().__init__(prog, e, tables)
+        if len(self.refs) != 1 or size_of(self.shapes[0]) != self.n_out:
+            raise Unsupported(f"{self.op.name}: not a relabelling")
+        _check(self.op, self.params, self.shapes, lambda xs: xs[0].ravel())
+
+    def _cast(self, x, dtype):
+        return x if dtype == self.dtypes[0] == self.dtype else f"{x}.astype(np.{dtype})"
+
+    def value(self, args):
+        return [f"{{out}} = {self._cast(args[0], self.dtype)}"]
+
+    def jvp(self, args, tans):
+        return [f"{{out}} = {self._cast(tans[0], self.dtype)}"]
+
+    def vjp(self, args, b, needed):
+        return [], [(0, self._cast(b, self.dtypes[0]))]
+
+
+class Contract(Form):
+    """``einsum(spec, a, b)``: letters split into batch, kept-from-a, contracted and
+    kept-from-b; blocks ``(batch, rows, cols)`` multiplied by ``np.dot`` per batch entry."""
+
+    def __init__(self, prog, e, tables):
+        super().__init__(prog, e, tables)
+        if len(self.refs) != 2:
+            raise Unsupported("einsum of two operands")
+        (la, lb), lo = parse_spec(self.params["spec"])
+        sa, sb = self.shapes
+        size = {}
+        for letters, shape in ((la, sa), (lb, sb)):
+            for l, s in zip(letters, shape):
+                if size.setdefault(l, s) != s:
+                    raise Unsupported("einsum with broadcast letters")
+        only = [l for l in la + lb if (l in la) != (l in lb) and l not in lo]
+        if only or len(set(la)) < len(la) or len(set(lb)) < len(lb):
+            raise Unsupported("einsum with one-sided summed or repeated letters")
+        self.size, t = size, tables
+        batch = [l for l in lo if l in la and l in lb]
+        keep_a = [l for l in la if l in lo and l not in batch]
+        contr = [l for l in la if l in lb and l not in lo]
+        keep_b = [l for l in lb if l in lo and l not in batch]
+        prod = lambda ls: int(np.prod([size[l] for l in ls], dtype=np.int64)) if ls else 1
+        self.nb, self.pa, self.pc, self.pb = (t.size(prod(ls)) for ls in (batch, keep_a, contr,
+                                                                             keep_b))
+        A, B, O = batch + keep_a + contr, batch + contr + keep_b, batch + keep_a + keep_b
+        la, lb, lo = list(la), list(lb), list(lo)
+        self.a_in, self.b_in, self.to_out = self._perm(la, A), self._perm(lb, B), self._perm(O, lo)
+        self.out_in = self._perm(lo, O)
+        self.a_back, self.b_back = self._perm(A, la), self._perm(B, lb)
+        self.b_T = self._perm(B, batch + keep_b + contr)   # B's blocks transposed
+        self.a_T = self._perm(A, batch + contr + keep_a)   # A's blocks transposed
+
+    def _perm(self, have, want):
+        """A gather of rows from letter order ``have`` to ``want``, or None for the same order."""
+        if have == want:
+            return None
+        shape = tuple(self.size[l] for l in have)
+        ids = np.transpose(entry_ids(shape), [have.index(l) for l in want]).ravel()
+        return self.tables.array(ids)
+
+    @staticmethod
+    def _rows(x, perm):
+        return x if perm is None else f"gather({x}, {perm})"
+
+    def _flat(self, x, perm):
+        return x if perm is None else f"gather({x}.reshape((1, {x}.shape[0])), {perm})[0]"
+
+    def value(self, args):
+        A, B = self._flat(args[0], self.a_in), self._flat(args[1], self.b_in)
+        r = f"bmm_rows({A}.reshape((1, {A}.shape[0])), {B}, {self.nb}, {self.pa}, {self.pc}, {self.pb})"
+        return [f"{{out}} = {self._rows(r, self.to_out)}[0]"]
+
+    def jvp(self, args, tans):
+        A, B = self._flat(args[0], self.a_in), self._flat(args[1], self.b_in)
+        dims = f"{self.nb}, {self.pa}, {self.pc}, {self.pb}"
+        terms = []
+        if tans[0] is not None:
+            terms.append(f"bmm_rows({self._rows(tans[0], self.a_in)}, {B}, {dims})")
+        if tans[1] is not None:
+            terms.append(f"bmm_left_rows({A}, {self._rows(tans[1], self.b_in)}, {dims})")
+        return [f"{{out}} = {self._rows(' + '.join(terms), self.to_out)}"]
+
+    def vjp(self, args, b, needed):
+        lines, outs = [f"o{self.e} = {self._rows(b, self.out_in)}"], []
+        if needed[0]:  # a_bar blocks = ob blocks (pa, pb) @ B^T (pb, pc)
+            BT = self._flat(self._flat(args[1], self.b_in), self.b_T)
+            r = f"bmm_rows(o{self.e}, {BT}, {self.nb}, {self.pa}, {self.pb}, {self.pc})"
+            outs.append((0, self._rows(r, self.a_back)))
+        if needed[1]:  # b_bar blocks = A^T (pc, pa) @ ob blocks (pa, pb)
+            AT = self._flat(self._flat(args[0], self.a_in), self.a_T)
+            r = f"bmm_left_rows({AT}, o{self.e}, {self.nb}, {self.pc}, {self.pa}, {self.pb})"
+            outs.append((1, self._rows(r, self.b_back)))
+        return lines, outs
+
+
+#: the form of each ``numba=`` name an op declares
+FORMS = {"gather": Gather, "sum": SumInto, "same": Same, "contract": Contract}
+
+
+def form_of(prog, e, tables) -> Form:
+    """The form of entry ``e`` (:class:`Unsupported` when its op declares none)."""
+    op = prog.ops[e]
+    cls = FORMS.get(getattr(op, "numba", None))
+    if cls is None:
+        raise Unsupported(f"{op.name}: no numba form")
+    return cls(prog, e, tables)

@@ -1,0 +1,153 @@
+"""numba helpers that whole-program code (:mod:`adops.compile.whole`) calls on rows of entries.
+
+Contract. Inside one compiled program every value is a flat C-contiguous array of its entries
+(``(n,)``), every tangent and cotangent a block of rows ``(k, n)``: one row per direction or
+seed. A structural op that moves entries is an index array ``ids`` read off the op itself when
+the program is traced (:mod:`adops.compile.forms`), so these few loops serve every shape:
+
+- :func:`gather` ``(k, n_in) -> (k, len(ids))``: ``out[q, j] = t[q, ids[j]]``;
+- :func:`put` writes ``t[q, ids[i]]`` at ``out[q, pos[i]]`` (one input of several);
+- :func:`scatter_add` ``(k, n_in) -> (k, n_out)``: ``out[q, ids[i]] += t[q, i]`` (a sum's
+  value, a gather's transpose), and :func:`scatter_add_at` its several-input form;
+- :func:`dot_rows` multiplies blocks of rows by a matrix with ``np.dot`` (BLAS).
+
+All are ``nogil`` and cached on disk, and none raises: indices were checked at trace time.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+_OPTS = dict(cache=True, nogil=True, error_model="numpy", boundscheck=False)
+
+
+@njit(**_OPTS)
+def gather(t, ids):
+    """``out[q, j] = t[q, ids[j]]``.
+
+    >>> gather(np.array([[1.0, 2.0, 3.0]]), np.array([2, 0])).tolist()
+    [[3.0, 1.0]]
+    """
+    k, n = t.shape[0], ids.shape[0]
+    out = np.empty((k, n), dtype=t.dtype)
+    for q in range(k):
+        for j in range(n):
+            out[q, j] = t[q, ids[j]]
+    return out
+
+
+@njit(**_OPTS)
+def put(out, t, pos, ids):
+    """``out[q, pos[i]] = t[q, ids[i]]`` in place (converting to ``out``'s dtype)."""
+    for q in range(out.shape[0]):
+        for i in range(pos.shape[0]):
+            out[q, pos[i]] = t[q, ids[i]]
+
+
+@njit(**_OPTS)
+def scatter_add(t, ids, n_out):
+    """``out[q, ids[i]] += t[q, i]`` into zeros ``(k, n_out)``.
+
+    >>> scatter_add(np.array([[1.0, 2.0, 3.0]]), np.array([1, 0, 1]), 2).tolist()
+    [[2.0, 4.0]]
+    """
+    k = t.shape[0]
+    out = np.zeros((k, n_out), dtype=t.dtype)
+    for q in range(k):
+        for i in range(ids.shape[0]):
+            out[q, ids[i]] += t[q, i]
+    return out
+
+
+@njit(**_OPTS)
+def scatter_add_at(out, t, pos, ids):
+    """``out[q, ids[i]] += t[q, pos[i]]`` in place: an input's share of a gather's transpose."""
+    for q in range(out.shape[0]):
+        for i in range(pos.shape[0]):
+            out[q, ids[i]] += t[q, pos[i]]
+
+
+@njit(**_OPTS)
+def zeros_rows(k, n, like):
+    """Zeros ``(k, n)`` of ``like``'s dtype."""
+    return np.zeros((k, n), dtype=like.dtype)
+
+
+@njit(**_OPTS)
+def matmul2(a, b):
+    """``a @ b`` of two 2-D blocks by ``np.dot`` (contiguous copies when needed; an empty
+    operand gives zeros, which numba's BLAS call refuses)."""
+    if a.shape[0] == 0 or a.shape[1] == 0 or b.shape[1] == 0:
+        return np.zeros((a.shape[0], b.shape[1]), dtype=a.dtype)
+    return np.dot(np.ascontiguousarray(a), np.ascontiguousarray(b))
+
+
+@njit(**_OPTS)
+def batched_matmul(a, b, nb, pa, pc, pb):
+    """``nb`` products ``(pa, pc) @ (pc, pb)`` of flat blocks, stacked: ``(nb * pa * pb,)``."""
+    out = np.empty(nb * pa * pb, dtype=a.dtype)
+    a3 = a.reshape((nb, pa, pc))
+    b3 = b.reshape((nb, pc, pb))
+    o3 = out.reshape((nb, pa, pb))
+    for i in range(nb):
+        o3[i] = matmul2(a3[i], b3[i])
+    return out
+
+
+@njit(**_OPTS)
+def left_rows(a, rows, pc, pb):
+    """Rows ``(k, pc * pb)`` each read as a ``(pc, pb)`` block ``B_q``: ``a @ B_q`` for
+    ``a: (pa, pc)``, as rows ``(k, pa * pb)`` (one BLAS call when ``pb`` is 1)."""
+    k, pa = rows.shape[0], a.shape[0]
+    if pb == 1:
+        return matmul2(rows, np.ascontiguousarray(a.T))
+    out = np.empty((k, pa * pb), dtype=rows.dtype)
+    for q in range(k):
+        out[q] = matmul2(a, rows[q].reshape((pc, pb))).reshape(pa * pb)
+    return out
+
+
+@njit(**_OPTS)
+def bmm_rows(rows, y, nb, p, q, r):
+    """Rows ``(k, nb * p * q)`` each read as ``nb`` blocks ``(p, q)``, times the blocks ``(q, r)``
+    of ``y: (nb * q * r,)``: rows ``(k, nb * p * r)`` (one BLAS call when ``nb`` is 1)."""
+    k = rows.shape[0]
+    if nb == 1:
+        return matmul2(rows.reshape((k * p, q)), y.reshape((q, r))).reshape((k, p * r))
+    out = np.empty((k, nb * p * r), dtype=rows.dtype)
+    for i in range(k):
+        out[i] = batched_matmul(rows[i], y, nb, p, q, r)
+    return out
+
+
+@njit(**_OPTS)
+def bmm_left_rows(x, rows, nb, p, q, r):
+    """The blocks ``(p, q)`` of ``x: (nb * p * q,)`` times rows ``(k, nb * q * r)`` each read as
+    ``nb`` blocks ``(q, r)``: rows ``(k, nb * p * r)``."""
+    k = rows.shape[0]
+    if nb == 1:
+        return left_rows(x.reshape((p, q)), rows, q, r)
+    out = np.empty((k, nb * p * r), dtype=rows.dtype)
+    for i in range(k):
+        out[i] = batched_matmul(x, rows[i], nb, p, q, r)
+    return out
+
+
+@njit(**_OPTS)
+def same(now, recorded):
+    """Whether a guard's result now equals the recorded one, entry by entry (a size-1 result
+    stands for every entry)."""
+    n = recorded.shape[0]
+    if now.size == 1 and n != 1:
+        v = now.ravel()[0]
+        for i in range(n):
+            if v != recorded[i]:
+                return False
+        return True
+    flat = now.ravel()
+    if flat.shape[0] != n:
+        return False
+    for i in range(n):
+        if flat[i] != recorded[i]:
+            return False
+    return True

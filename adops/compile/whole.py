@@ -1,0 +1,344 @@
+"""Whole-program code: a traced program as numba functions, one per derivative.
+
+Contract. From one program (leaves ``V``, outputs, leaves ``wrt`` differentiated) this module
+generates, when every entry has a numba form, ``@njit(nogil=True)`` entries of flat arrays:
+
+- ``primal(V, IX, ID, K) -> (ok, outs)``: ``V[i]: (n_i,)`` the leaves' entries, ``outs`` one flat array per
+  live output;
+- ``jvp(V, T, IX, ID, K) -> (ok, outs, tans)``: ``T[j]: (k, n_j)`` for the ``wrt`` leaves, ``tans`` rows
+  ``(k, n_o)`` for the outputs that depend on them (:attr:`Whole.tangent_outs`);
+- ``fwd(V, IX, ID, K) -> (ok, outs, R)`` and ``bwd(R, S, IX, ID, K) -> bars``: the forward pass,
+  keeping in ``R`` what the sweep reads, and one sweep of ``m`` seeds ``S[j]: (m, n_o)`` (one per
+  live output), ``bars[i]: (m, n_i)`` per ``wrt`` leaf. A gradient is two calls; a Jacobian one
+  ``fwd`` and a ``bwd`` per chunk of seeds. (A fused forward-and-sweep entry would save one call
+  of about a microsecond but compile the forward pass twice.)
+
+``IX``, ``ID`` (sizes and index arrays) and ``K`` (other constant arrays) are the program's
+run-time tables (:class:`adops.compile.forms.Tables`):
+the source names no size, so one compile serves every size of a problem. Elementwise runs are
+the fused loops of :mod:`adops.compile.loops` (single ops too); structural ops are emitted by
+their forms (:mod:`adops.compile.forms`); guards (comparisons and masks recorded by the trace)
+are evaluated inside (:mod:`adops.compile.guards`), and ``ok`` is False when one differs, so
+the caller traces again. A program with an entry no form serves raises :class:`Unsupported` and
+keeps its Python driver (:mod:`adops.compile.codegen`).
+"""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from ..ops.registry import ElementwiseOp
+from .codegen import (ALIAS, Group, depends_on_leaves, finish_groups, guard_positions,
+                      ProgramView, rule_names, fusable, schedule)
+from .guards import GuardStep
+from .forms import Tables, Unsupported, form_of, entry_ids, size_of
+from .loops import Source, literal, shared_kernels
+
+_JIT = "@njit(cache=True, nogil=True, error_model='numpy')"
+
+
+class Whole:
+    """The generated source of one program and its tables (see module doc)."""
+
+    def __init__(self, tape, leaves, outs, wrt):
+        prog = ProgramView(tape, outs)
+        self.live_outs = [o for o in prog.outs if o is not None]
+        if not self.live_outs:
+            raise Unsupported("no output depends on the inputs")
+        self.prog, self.leaves, self.wrt = prog, list(leaves), list(wrt)
+        self.steps = _steps(prog)
+        finish_groups(prog, self.steps, prog.outs)
+        self.depends = depends_on_leaves(prog, {leaves[i] for i in wrt})
+        self.tables = Tables()
+        src = Source()
+        src("import numpy as np")
+        src("from numba import njit")
+        src("from adops.compile.runtime import SMUL, scalar")
+        src("from adops.compile.rows import (bmm_left_rows, bmm_rows, gather, put, same,")
+        src("                                scatter_add, scatter_add_at)")
+        src("")
+        rules = rule_names(prog, self.steps)
+        for kernel, name in rules.items():
+            src(f"{name} = scalar(RULES[{kernel!r}])")
+        emitted, self.parts = {}, []
+        gi = 0
+        guard_at = guard_positions(prog, self.steps)
+        self.parts += [GuardStep(self, tape.guards[g], prog.guards[g]) for g in guard_at.get(-1, [])]
+        for si, (kind, s) in enumerate(self.steps):
+            if kind == "group":
+                shared_kernels(src, prog, s, gi, rules, self.depends, emitted)
+                self.parts.append(_GroupStep(self, s, gi))
+                gi += 1
+            elif prog.ops[s].name == "constant":
+                self.parts.append(_ConstStep(self, s))
+            else:
+                self.parts.append(_OpStep(self, s))
+            self.parts += [GuardStep(self, tape.guards[g], prog.guards[g])
+                           for g in guard_at.get(si, [])]
+        self.tangent_outs = [o for o in self.live_outs if o in self.depends]
+        self._primal(src)
+        self._jvp(src)
+        self._vjp(src)
+        self.source = src.text()
+        self.runtime = self.tables.runtime()
+
+    # ------------------------------------------------------------------ entries
+    def _leaves(self, src):
+        for i, leaf in enumerate(self.leaves):
+            src(f"v{leaf} = V[{i}]", 1)
+
+    def _outs(self):
+        return "(" + "".join(f"v{o}, " for o in self.live_outs) + ")"
+
+    def _primal(self, src):
+        src(_JIT)
+        src("def primal(V, IX, ID, K):")
+        self._leaves(src)
+        src("ok = True", 1)
+        for p in self.parts:
+            p.value(src)
+        src(f"return ok, {self._outs()}", 1)
+        src("")
+
+    def _jvp(self, src):
+        src(_JIT)
+        src("def jvp(V, T, IX, ID, K):")
+        self._leaves(src)
+        src("ok = True", 1)
+        for j, i in enumerate(self.wrt):
+            src(f"t{self.leaves[i]} = T[{j}]", 1)
+        for p in self.parts:
+            if p.touches(self.depends):
+                p.jvp(src)
+            else:
+                p.value(src)
+        tans = "(" + "".join(f"t{o}, " for o in self.tangent_outs) + ")"
+        src(f"return ok, {self._outs()}, {tans}", 1)
+        src("")
+
+    def _sweep(self):
+        """The backward body (lines at depth 1) and the forward names it reads."""
+        body = Source()
+        body("m = S[0].shape[0]", 1)
+        acc = _Cotangents(self, body)
+        for j, o in enumerate(self.live_outs):
+            if o in self.depends:
+                acc.add(o, f"S[{j}]")
+        for p in reversed(self.parts):
+            if p.touches(self.depends):
+                p.vjp(body, acc)
+        bars = []
+        for i in self.wrt:
+            leaf = self.leaves[i]
+            n = self.tables.size(size_of(self.prog.shapes[leaf]))
+            bars.append(f"b{leaf}" if leaf in acc.assigned else
+                        f"np.zeros((m, {n}), dtype=np.{self.prog.dtypes[leaf]})")
+        body(f"return ({''.join(b + ', ' for b in bars)})", 1)
+        text = body.text()
+        defined = set()
+        for p in self.parts:
+            defined.update(p.defines())
+        defined.update(f"v{leaf}" for leaf in self.leaves)
+        reads = sorted({m.group(0) for m in re.finditer(r"\b[va]\d+(?:_\d+)?\b", text)} & defined,
+                       key=lambda n: (n[0], [int(x) for x in n[1:].split("_")]))
+        return body, reads
+
+    def _vjp(self, src):
+        body, reads = self._sweep()
+        src(_JIT)
+        src("def fwd(V, IX, ID, K):")
+        self._leaves(src)
+        src("ok = True", 1)
+        for p in self.parts:
+            p.value(src)
+        src(f"return ok, {self._outs()}, ({''.join(r + ', ' for r in reads)})", 1)
+        src("")
+        src(_JIT)
+        src("def bwd(R, S, IX, ID, K):")
+        if reads:
+            src(f"({''.join(r + ', ' for r in reads)}) = R", 1)
+        src.lines.extend(body.lines)
+        src("")
+
+
+def _steps(prog):
+    """The schedule with every elementwise entry in a group (a run of one included)."""
+    steps = []
+    for kind, s in schedule(prog):
+        if kind == "op" and isinstance(prog.ops[s], ElementwiseOp):
+            if not fusable(prog.ops[s], prog.dtypes[s]):
+                raise Unsupported(f"{prog.ops[s].name} on {prog.dtypes[s]}: no fused loop")
+            steps.append(("group", Group([s], prog.shapes[s], str(prog.dtypes[s]))))
+        else:
+            steps.append((kind, s))
+    return steps
+
+
+class _Cotangents:
+    """Running cotangent sums ``b{e}`` (rows), known statically: the first contribution is
+    bound, later ones added (never in place, so no value is shared by mistake)."""
+
+    def __init__(self, whole, src):
+        self.whole, self.src, self.assigned = whole, src, set()
+
+    def add(self, r, expr, depth=1):
+        if type(r) is not int or r not in self.whole.depends:
+            return
+        if r in self.assigned:
+            self.src(f"b{r} = b{r} + {expr}", depth)
+        else:
+            self.src(f"b{r} = {expr}", depth)
+            self.assigned.add(r)
+
+
+class _ConstStep:
+    def __init__(self, whole, e):
+        self.e = e
+        value = np.asarray(whole.prog.params[e]["value"])
+        self.name = whole.tables.array(value.reshape(-1))
+
+    def touches(self, depends):
+        return False
+
+    def defines(self):
+        return [f"v{self.e}"]
+
+    def value(self, src):
+        src(f"v{self.e} = {self.name}", 1)
+
+
+class _OpStep:
+    """A structural entry, emitted by its form."""
+
+    def __init__(self, whole, e):
+        prog = whole.prog
+        self.whole, self.e, self.form = whole, e, form_of(prog, e, whole.tables)
+        self.args = []
+        for j, r in enumerate(prog.refs[e]):
+            if type(r) is int:
+                self.args.append(f"v{r}")
+            else:  # a constant operand: its entries in the tables
+                self.args.append(whole.tables.array(np.asarray(r.value).reshape(-1)))
+
+    def touches(self, depends):
+        return self.e in depends
+
+    def defines(self):
+        return [f"v{self.e}"]
+
+    def _lines(self, src, lines, out):
+        for line in lines:
+            src(line.replace("{out}", out), 1)
+
+    def value(self, src):
+        self._lines(src, self.form.value(self.args), f"v{self.e}")
+
+    def jvp(self, src):
+        self.value(src)
+        refs = self.whole.prog.refs[self.e]
+        tans = [f"t{r}" if type(r) is int and r in self.whole.depends else None for r in refs]
+        self._lines(src, self.form.jvp(self.args, tans), f"t{self.e}")
+
+    def vjp(self, src, acc):
+        if self.e not in acc.assigned:
+            return
+        refs = self.whole.prog.refs[self.e]
+        needed = [type(r) is int and r in self.whole.depends for r in refs]
+        lines, outs = self.form.vjp(self.args, f"b{self.e}", needed)
+        self._lines(src, lines, f"b{self.e}")
+        for j, expr in outs:
+            acc.add(refs[j], expr)
+
+
+class _GroupStep:
+    """A run of elementwise entries: one fused loop per entry point."""
+
+    def __init__(self, whole, g, gi):
+        prog, t = whole.prog, whole.tables
+        self.whole, self.g, self.gi = whole, g, gi
+        self.n = t.size(size_of(g.shape))
+        self.reads, self.ids = [], {}
+        for k, key in enumerate(g.inputs):
+            if type(key) is int:
+                self.reads.append(f"v{key}")
+                if g.kinds[k] == "broadcast":
+                    self.ids[k] = t.array(_broadcast_ids(prog.shapes[key], g.shape))
+                    self.reads[-1] = (f"gather(v{key}.reshape((1, v{key}.shape[0])), "
+                                      f"{self.ids[k]})[0]")
+            else:  # a constant array operand, stored at the loop's shape
+                _, e, j = key
+                value = np.asarray(prog.refs[e][j].value)
+                if g.kinds[k] == "broadcast":
+                    value = np.broadcast_to(value, g.shape)
+                self.reads.append(t.array(value.reshape(-1)))
+        self.tin = [k for k, key in enumerate(g.inputs) if type(key) is int and
+                    key in whole.depends]
+        self.touts = [e for e in g.outputs if e in whole.depends]
+
+    def touches(self, depends):
+        return any(e in depends for e in self.g.entries)
+
+    def defines(self):
+        return [f"v{e}" for e in self.g.outputs] + \
+            [f"a{self.gi}_{k}" for k in range(len(self.g.inputs))]
+
+    def _inputs(self, src):
+        for k, read in enumerate(self.reads):
+            src(f"a{self.gi}_{k} = {read}", 1)
+        for e in self.g.outputs:
+            src(f"v{e} = np.empty({self.n}, dtype=np.{self.g.dtype})", 1)
+
+    def value(self, src):
+        self._inputs(src)
+        args = [f"a{self.gi}_{k}" for k in range(len(self.g.inputs))] + \
+            [f"v{e}" for e in self.g.outputs]
+        src(f"g{self.gi}_primal({self.n}, {', '.join(args)})", 1)
+
+    def jvp(self, src):
+        self._inputs(src)
+        g, gi = self.g, self.gi
+        for k in self.tin:
+            r = g.inputs[k]
+            read = f"gather(t{r}, {self.ids[k]})" if k in self.ids else f"t{r}"
+            src(f"u{gi}_{k} = {read}", 1)
+        k0 = g.inputs[self.tin[0]]
+        for e in self.touts:
+            src(f"t{e} = np.empty((t{k0}.shape[0], {self.n}), dtype=np.{g.dtype})", 1)
+        args = [f"a{gi}_{k}" for k in range(len(g.inputs))] + [f"u{gi}_{k}" for k in self.tin] + \
+            [f"v{e}" for e in g.outputs] + [f"t{e}" for e in self.touts]
+        src(f"g{gi}_jvp({self.n}, t{k0}.shape[0], {', '.join(args)})", 1)
+
+    def vjp(self, src, acc):
+        g, gi, prog = self.g, self.gi, self.whole.prog
+        if not any(e in acc.assigned for e in self.touts):
+            return
+        for e in self.touts:
+            src(f"q{e} = {f'b{e}' if e in acc.assigned else f'np.zeros((m, {self.n}), dtype=np.{g.dtype})'}", 1)
+        for k in self.tin:
+            alloc, n = ("zeros", "1") if g.kinds[k] == "one" else ("empty", self.n)
+            src(f"c{gi}_{k} = np.{alloc}((m, {n}), dtype=np.{g.dtype})", 1)
+        args = [f"a{gi}_{k}" for k in range(len(g.inputs))] + [f"q{e}" for e in self.touts] + \
+            [f"c{gi}_{k}" for k in self.tin]
+        src(f"g{gi}_vjp({self.n}, m, {', '.join(args)})", 1)
+        for k in self.tin:
+            r = g.inputs[k]
+            if k in self.ids:
+                n_r = self.whole.tables.size(size_of(prog.shapes[r]))
+                acc.add(r, f"scatter_add(c{gi}_{k}, {self.ids[k]}, {n_r})")
+            else:
+                acc.add(r, f"c{gi}_{k}")
+
+
+def _broadcast_ids(shape, to):
+    shape, to = tuple(shape), tuple(to)
+    padded = (1,) * (len(to) - len(shape)) + shape
+    return np.broadcast_to(entry_ids(shape).reshape(padded), to).ravel()
+
+
+def generate_whole(tape, leaves, outs, wrt) -> Whole:
+    """The :class:`Whole` program, or :class:`Unsupported` (see module doc)."""
+    return Whole(tape, leaves, outs, wrt)
+
+
+__all__ = ["Whole", "Unsupported", "generate_whole", "ALIAS", "literal"]
