@@ -12,6 +12,7 @@ and the tools.
     python -m compare vanishing                              # gradient norm per layer study
     python -m compare hessian                                # Hessians: the four compositions
     python -m compare standard                               # GMM, BA, HT, LSTM (ADBench sizes)
+    python -m compare claims reports                         # recompute summary.md's numbers
 
 ``package.module:function`` (``--problem``, ``recommend``, ``graph``) is a problem factory only
 when its required positional parameters are exactly ``n, m, xp, rng`` (it returns ``(f, x)``);
@@ -196,7 +197,8 @@ def _parser():
                "'graph package.module:function --x ...' draws the computation; 'vanishing' "
                "runs the gradient-norm-per-layer study; 'hessian' times the full Hessian by "
                "the four compositions of the modes and hvp; 'standard' times GMM, BA, HT, LSTM "
-               "at ADBench's sizes.")
+               "and the banded problem at ADBench's sizes; 'claims DIR' recomputes every number "
+               "of DIR/summary.md from its CSVs. Each has its own -h.")
     _add_out(ap)
     ap.add_argument("--quick", action="store_true", help="reduced grid, under a minute")
     ap.add_argument("--problem", help="one problem: " + PROBLEM_RULE)
@@ -384,8 +386,29 @@ def _standard(argv) -> int:
     return 0
 
 
+def _claims(argv) -> int:
+    ap = argparse.ArgumentParser(
+        prog="python -m compare claims",
+        description="Recompute every number of a report's summary.md from its CSVs (the "
+                    "queries in claims.json) and print each with its recorded value; exit 1 "
+                    "when one differs.")
+    ap.add_argument("folder", nargs="?", default=DEFAULT_OUT, help="a report folder")
+    a = ap.parse_args(argv)
+    from .common.claims import recompute
+    if not os.path.isfile(os.path.join(a.folder, "claims.json")):
+        return _fail(f"{a.folder}: no claims.json; run python -m compare (or plot) first")
+    bad = 0
+    for text, shown, recorded, again in recompute(a.folder):
+        ok = abs(again - recorded) <= 1e-9 * max(abs(recorded), 1e-300)
+        bad += not ok
+        print(f"{'ok  ' if ok else 'DIFF'} {shown:>10} = {again:.6g}   in: {text[:90]}")
+    print(f"{bad} of the numbers differ from their recomputation" if bad else
+          "every number recomputed from the CSVs")
+    return 1 if bad else 0
+
+
 SUBCOMMANDS = {"plot": _plot, "recommend": _recommend, "graph": _graph, "vanishing": _vanishing,
-               "standard": _standard, "hessian": _hessian}
+               "standard": _standard, "hessian": _hessian, "claims": _claims}
 
 
 def main(argv=None) -> int:
