@@ -153,7 +153,7 @@ def plot_cost(best, path):
 def plot_memory(rows, path):
     plt = _plt()
     peaks = peak(rows)
-    fig, ax = plt.subplots(figsize=(6.4, 5))
+    fig, ax = plt.subplots(figsize=(9, 5))
     for p in ("dense", "rosenbrock", "mlp_loss"):
         for mode in ("forward", "reverse"):
             pts = sorted((n, b) for (pp, n, m, md), b in peaks.items()
@@ -169,7 +169,8 @@ def plot_memory(rows, path):
     ax.set_ylabel("peak bytes allocated (tracemalloc)")
     ax.set_title("Peak memory vs inputs n at a fixed, shallow depth", fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right")
+    if ax.lines:
+        ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.text(0.5, 0.005, "What grows here is forward mode's tangent width: every value carries k "
              "directions (k up to 256),\nso forward memory rises with n. These functions are a "
              "few ops deep, so the tape stays short.\nReverse mode's memory grows with depth "
