@@ -329,3 +329,19 @@ def test_vanishing_study_measures_sigmoid_vanishing():
     sig, res = norms["sigmoid"], norms["residual tanh"]
     assert sig[0] / sig[-1] < 1e-6, "sigmoid gradients must vanish toward the input"
     assert res[0] / res[-1] > 1e-2, "the residual chain keeps its gradient"
+
+
+def test_vanishing_study_keeps_a_csv_and_explains_the_residual_scale(tmp_path):
+    from compare.common.rows import read_csv
+    from compare.studies.vanishing import write
+    paths = write(str(tmp_path), depth=12, width=6)
+    rows = read_csv(paths[0], ints=("layer",), floats=("activation_norm",), optional=("grad_norm",))
+    assert len(rows) == 4 * 13 and {r["variant"] for r in rows} == {
+        "sigmoid", "tanh", "relu", "residual tanh"}
+    res = [r for r in rows if r["variant"] == "residual tanh"]
+    plain = [r for r in rows if r["variant"] == "tanh"]
+    # the residual chain's activations grow, plain tanh's shrink: the loss scale differs
+    assert res[-1]["activation_norm"] > res[0]["activation_norm"] > plain[-1]["activation_norm"]
+    md = (tmp_path / "vanishing.md").read_text()
+    assert f"||h_L|| = {res[-1]['activation_norm']:.3g}" in md
+    assert f"plain tanh ends at {plain[-1]['activation_norm']:.3g}" in md
