@@ -208,9 +208,10 @@ def slope(pts) -> float | None:
 
 
 def plot(rows, path: str) -> str:
-    """``hessian.png``: seconds and peak bytes of each method vs n (log-log)."""
+    """``hessian.png``: seconds and peak bytes of each method vs n (log-log), with the theory's
+    n^3 and n^4 as guide lines on the seconds."""
     plt = _plt()
-    fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(11, 4.6))
+    fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(11, 5.8))
     for method, pts in _by_method(rows).items():
         color, marker = STYLE.get(method, ("black", "."))
         s = slope(pts)
@@ -218,6 +219,7 @@ def plot(rows, path: str) -> str:
             (f", slope {s:.2g}" if s is not None else "")
         ax_t.plot([p[0] for p in pts], [p[1] for p in pts], marker=marker, color=color,
                   linestyle="--" if method in ("hvp", "grad") else "-", label=label)
+    _guides(ax_t, _by_method(rows))
     for method, pts in _by_method(rows, "peak_bytes").items():
         color, marker = STYLE.get(method, ("black", "."))
         ax_m.plot([p[0] for p in pts], [max(p[1], 1.0) for p in pts], marker=marker,
@@ -231,11 +233,29 @@ def plot(rows, path: str) -> str:
         ax.set_ylabel(ylabel)
         ax.set_title(title, fontsize=10)
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def _guides(ax, series):
+    """The theory's slopes as dotted guide lines through the largest measured n: n^3 (reverse
+    outside: n sweeps of an O(n^2) gradient) and n^4 (forward inside: n directions each)."""
+    at = {m: pts[-1] for m, pts in series.items() if pts and not m.startswith(("hvp", "grad"))}
+    if not at:
+        return
+    ns = sorted({p[0] for pts in series.values() for p in pts})
+    t_lo = min(p[1] for pts in series.values() for p in pts)
+    for power, method in ((3, "forward-over-reverse"), (4, "forward-over-forward")):
+        if method not in at:
+            continue
+        n1, t1 = at[method]
+        # from where the guide meets the fastest time measured, so it does not stretch the axis
+        xs = np.array([max(ns[0], n1 * (t_lo / t1) ** (1 / power)), n1], dtype=float)
+        ax.plot(xs, t1 * (xs / n1) ** power, color="0.55", linestyle=":", lw=1.2,
+                label=f"theory guide: n^{power} through {method} at n = {n1}")
 
 
 def _fmt(s):
