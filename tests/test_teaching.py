@@ -345,3 +345,11 @@ def test_vanishing_study_keeps_a_csv_and_explains_the_residual_scale(tmp_path):
     md = (tmp_path / "vanishing.md").read_text()
     assert f"||h_L|| = {res[-1]['activation_norm']:.3g}" in md
     assert f"plain tanh ends at {plain[-1]['activation_norm']:.3g}" in md
+
+
+def test_examples_write_nothing_into_reports():
+    """reports/ holds what python -m compare makes; the examples write into a temp folder."""
+    for name in os.listdir(os.path.join(ROOT, "examples")):
+        if name.endswith(".py"):
+            text = open(os.path.join(ROOT, "examples", name)).read()
+            assert "reports" not in text, name
