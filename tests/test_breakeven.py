@@ -53,8 +53,14 @@ def test_noise_floor_is_the_largest_spread_and_names_ties():
     floor, parts = be.noise_floor(facts)
     assert floor.value == pytest.approx(1.5)
     ns, ms, cells = be.ratios(facts, "eager")
-    ties = [c for c in be.crossings(ns, ms, cells, floor.value) if c.tie]
-    assert ties == []           # neighbours differ 4x in ratio: no crossing between two ties
+    inside = [c.inside for c in be.crossings(ns, ms, cells, floor.value)]
+    assert inside == [0] * 6    # each crossing's cells differ from 1 by x2: outside x1.5
+    inside = [c.inside for c in be.crossings(ns, ms, cells, 2.5)]
+    assert sorted(set(inside)) == [2]   # a floor above x2: every crossing is between two ties
+    lines = [c.text for c in summary.conclusions(_table(spread=2.5))]
+    measured = next(t for t in lines if t.startswith("- **Break-even, eager tier, measured"))
+    assert "does not cross 1 along n or m between cells outside the noise" in measured
+    assert "6 further sign changes lie between two cells within noise of 1" in measured
     text = summary.noise_claim(facts)[1].text
     assert "x1.5," in text
 
@@ -62,10 +68,12 @@ def test_noise_floor_is_the_largest_spread_and_names_ties():
 def test_summary_states_the_boundary_in_both_directions():
     lines = [c.text for c in summary.conclusions(_table())]
     measured = next(t for t in lines if t.startswith("- **Break-even, eager tier, measured"))
-    assert "m = 8: between n = 2 and 8 (n* ~ 4)" in measured
-    assert "m = 128: between n = 32 and 128 (n* ~ 64)" in measured
-    assert "n = 8: between m = 8 and 32 (m* ~ 16)" in measured
+    along_n, along_m = measured.split("And along m")
+    assert "m = 8: n* ~ 4 (between 2 and 8)" in along_n
+    assert "m = 128: n* ~ 64 (between 32 and 128)" in along_n
+    assert "n = 8: m* ~ 16 (between 8 and 32)" in along_m
     assert "runs from 0.00781 to 32" in measured       # 2 / (2 x 128) and 128 / (2 x 2)
+    assert "within noise" not in measured              # every cell differs from 1 by >= x2
     theory = next(t for t in lines if t.startswith("- **Break-even, eager tier, theory"))
     # one pass each: per pass forward 2 n ms, reverse m ms; medians over the cells
     assert "forward 40 ms and reverse 20 ms" in theory

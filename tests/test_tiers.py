@@ -147,3 +147,16 @@ def test_graph_code_option_prints_the_source(tmp_path, capsys):
     captured = capsys.readouterr()
     assert "def jvp(V, T, O, P, C, G, L):" in captured.out and "def backward(R, S):" in captured.out
     assert "graph.html" in captured.err and "graph.html" not in captured.out
+
+
+def test_configurations_are_measured_once_by_their_actual_sizes(tmp_path):
+    """mlp_loss rounds n to whole hidden units: n = 4 and n = 16 are both 11 parameters, so
+    they are one configuration, with the compiled rows the second one asked for."""
+    grid = Grid([("mlp_loss", 4, 1), ("mlp_loss", 16, 1)], repeat=1, chunks=(None,),
+                compiled=[("mlp_loss", 16, 1)])
+    run_grid(grid, str(tmp_path / "results.csv"), progress=False)
+    with open(tmp_path / "results.csv") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["phase"] == "jacobian"]
+    assert sorted((r["mode"], r["n"]) for r in rows) == [
+        ("finite_differences", "11"), ("forward", "11"), ("forward-compiled", "11"),
+        ("reverse", "11"), ("reverse-compiled", "11")]

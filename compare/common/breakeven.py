@@ -66,14 +66,15 @@ def ratios(facts, panel: str, problem: str = "dense"):
 @dataclass
 class Crossing:
     """``t_rev = t_fwd`` between ``lo`` and ``hi`` of the varied size ``along`` (``n`` or ``m``)
-    at the other size ``at``; ``where``: the interpolated size; ``tie``: both cells in noise."""
+    at the other size ``at``; ``where``: the interpolated size; ``inside``: how many of the two
+    cells lie within the noise floor of 1 (2: a sign change between two ties)."""
 
     along: str
     at: int
     lo: int
     hi: int
     where: Number
-    tie: bool = False
+    inside: int = 0
 
 
 def _interp(s0, s1, r0: Number, r1: Number) -> Number:
@@ -97,8 +98,8 @@ def crossings(ns, ms, cells, floor: float = 1.0) -> list:
                 key = (lambda s: (s, at)) if along == "n" else (lambda s: (at, s))
                 r0, r1 = cells[key(s0)], cells[key(s1)]
                 if (r0.value - 1) * (r1.value - 1) < 0:
-                    tie = all(max(r.value, 1 / r.value) < floor for r in (r0, r1))
-                    out.append(Crossing(along, at, s0, s1, _interp(s0, s1, r0, r1), tie))
+                    inside = sum(max(r.value, 1 / r.value) < floor for r in (r0, r1))
+                    out.append(Crossing(along, at, s0, s1, _interp(s0, s1, r0, r1), inside))
     return out
 
 

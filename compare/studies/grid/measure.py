@@ -104,16 +104,21 @@ def run_grid(grid: Grid, csv_path: str, peers=(), progress=True, problems=PROBLE
     count = 0
     bar = tqdm(grid.configs, disable=not progress, unit="config", file=sys.stderr)
     compiled = set(grid.compiled)
-    seen = set()
+    seen, seen_blas = {}, {}      # actual (problem, n, m) -> its compiled rows measured?
     with tiers.cold_cache() if compiled else contextlib.nullcontext():
         for name, n, m in bar:
             bar.set_description(f"{name} n={n} m={m}")
             problem: Problem = problems[name]
             m_eff = 1 if problem.scalar else m
             f, x = problem.make(n, m_eff, np, np.random.default_rng(0))
-            if (name, np.size(x), m_eff) in seen:       # mlp_loss: n = 4 and n = 16 are both 11
+            key = (name, np.size(x), m_eff)     # mlp_loss: n = 4 and n = 16 are both 11
+            if key in seen:
+                if (name, n, m) in compiled and not seen[key]:
+                    rows = _compiled_rows(f, x, name, m_eff, grid, ver, seen_blas[key])
+                    seen[key] = True
+                    sink.write(rows)
+                    count += len(rows)
                 continue
-            seen.add((name, np.size(x), m_eff))
             rows = tiers.tag_eager(measure(
                 f, x, problem=name, n=np.size(x), m=m_eff, chunks=grid.chunks,
                 repeat=grid.repeat, fd=np.size(x) <= grid.fd_max_n, versions=ver,
@@ -121,6 +126,7 @@ def run_grid(grid: Grid, csv_path: str, peers=(), progress=True, problems=PROBLE
             if (name, n, m) in compiled:
                 bar.set_description(f"{name} n={n} m={m} compiled")
                 rows += _compiled_rows(f, x, name, m_eff, grid, ver, rows[0]["blas"])
+            seen[key], seen_blas[key] = (name, n, m) in compiled, rows[0]["blas"]
             sink.write(rows)
             count += len(rows)
         if grid.noise and grid.noise[0] in problems:

@@ -96,27 +96,33 @@ def _break_even(facts, floor, panel):
     cross = be.crossings(ns, ms, cells, floor.value if floor is not None else 1.0)
     title = be.TITLES[panel]
     nums, parts = [], []
-    for along, label in (("n", "along n"), ("m", "along m")):
-        these = [c for c in cross if c.along == along]
-        if not these:
-            continue
+    shown = [c for c in cross if c.inside < 2]
+    for along in ("n", "m"):
         other = "m" if along == "n" else "n"
+        ats = sorted({c.at for c in shown if c.along == along})
         bits = []
-        for c in these:
-            bits.append(f"{other} = {c.at}: between {along} = {c.lo} and {c.hi} "
-                        f"({along}* ~ {{}}{', within noise' if c.tie else ''})")
-            nums.append((c.where, lambda v: f"{v:.3g}"))
-        parts.append(f"{label}, " + "; ".join(bits))
+        for at in ats:
+            each = []
+            for c in (c for c in shown if c.along == along and c.at == at):
+                each.append(f"{along}* ~ {{}} (between {c.lo} and {c.hi}"
+                            + (", one side within noise)" if c.inside else ")"))
+                nums.append((c.where, lambda v: f"{v:.3g}"))
+            bits.append(f"{other} = {at}: " + ", ".join(each))
+        if bits:
+            parts.append(f"along {along}, at " + "; ".join(bits))
+    ties = len(cross) - len(shown)
     lo = combine("min", list(cells.values()))
     hi = combine("max", list(cells.values()))
+    tail = (f" {ties} further sign change{'s lie' if ties != 1 else ' lies'} between two cells "
+            "within noise of 1 (ties, not listed)." if ties else "")
     if parts:
         text = (f"- **Break-even, {title}, measured** (dense, heatmap.png: the black contour): "
-                f"t_reverse / t_forward crosses 1 " + ". ".join(parts)
-                + f". Over the {len(ns)} x {len(ms)} cells it runs from {{}} to {{}}.")
+                f"t_reverse / t_forward crosses 1 " + ". And ".join(parts) + "." + tail
+                + f" Over the {len(ns)} x {len(ms)} cells the ratio runs from {{}} to {{}}.")
     else:
         text = (f"- **Break-even, {title}, measured** (dense, heatmap.png): t_reverse / "
-                f"t_forward does not cross 1 along n or m inside the {len(ns)} x {len(ms)} cells "
-                "(from {} to {}).")
+                f"t_forward does not cross 1 along n or m between cells outside the noise "
+                f"inside the {len(ns)} x {len(ms)} cells (from {{}} to {{}}).{tail}")
     claims = [Claim(text, nums + [(lo, _ratio), (hi, _ratio)])]
     tf, tr = be.per_pass(facts, panel, ns, ms)
     if panel == "scalar":
