@@ -52,7 +52,8 @@ def write_report(csv_path: str, out_dir: str, command: str = "python -m compare 
                     "[claims.md](claims.md) (`python -m compare claims DIR` checks them)."]
              + grid_summary.table(rows, grid.plots + tiers.plots + depth.plots + teaching.plots))
     later = [study.render(csv_dir, out_dir) for study in extra]
-    claims.write(found + hessian.parts.get("claims", []), cj, cm, csv_dir)
+    claims.write(found + hessian.parts.get("claims", [])
+                 + [c for s in later for c in s.parts.get("claims", [])], cj, cm, csv_dir)
     md = os.path.join(out_dir, "summary.md")
     with open(md, "w") as fh:
         fh.write("\n".join(lines) + hessian.text + "".join(s.text for s in later))

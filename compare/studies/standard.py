@@ -39,6 +39,7 @@ from adops import sparse
 from adops.program.inputs import auto_chunk
 
 from ..common import peers as peers_mod
+from ..common.claims import Claim, Facts, lines as claim_lines
 from ..common.rows import CsvSink, read_csv
 from ..common.style import STANDARD_COLOURS as COLOURS, fmt_time as _fmt_t, plt as _plt
 from ..common.timing import best_of, finite_differences, versions as _versions
@@ -464,10 +465,14 @@ class StandardStudy(Study):
                  "Derivative time / objective time, our best mode per instance (full table, "
                  "gradbench's published ratios and plots in [standard.md](standard.md); the larger "
                  "instances with `python -m compare standard`):", ""]
+        facts, found = Facts(rows, self.csv), []
         for (problem, label), ms in _table(rows).items():
             best, which = best_ours(ms)
             if best is not None:
-                lines.append(f"- {problem} {label}: {best:.3g} ({which}"
-                             + (f", {ms[which]['passes']} passes" if "coloured" in which else "")
-                             + ")")
-        return Section(paths, text="\n".join(lines) + "\n")
+                t = [facts.q("seconds", "min", problem=problem, instance=label, method=md)
+                     for md in (which, "objective")]
+                found.append(Claim(f"- {problem} {label}: {{}} ({which}"
+                                   + (f", {ms[which]['passes']} passes" if "coloured" in which
+                                      else "") + ")", [(t[0] / t[1], lambda v: f"{v:.3g}")]))
+        return Section(paths, text="\n".join(lines + claim_lines(found)) + "\n",
+                       parts={"claims": found})
