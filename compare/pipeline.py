@@ -2,7 +2,7 @@
 
 Contract: :func:`run(settings, grid=..., problems=..., user=False)` measures, in order, the grid
 (results.csv, with the compiled tier beside each eager configuration), memory vs depth
-(depth.csv), second order (hessian.csv), the vanishing-gradient study (vanishing.md) and the
+(depth.csv), second order (hessian.csv), the vanishing-gradient study (vanishing.csv, .png, .md) and the
 standard problems (standard.csv); then :func:`compare.report.write_report` draws every plot and
 summary.md, with the standard problems' section last. A ``user`` run (``--problem``) measures
 the grid alone and removes a stale depth.csv / hessian.csv from the folder, so a report never

@@ -8,12 +8,15 @@ pictures (``jacobian_sweeps.png``, ``graph/``) and second order (``hessian.png``
 ``hessian.csv`` is there); then writes ``summary.md``: the grid's header, every study's
 conclusions (the grid's memory-vs-inputs line after the tiers'), the grid's table with every
 study's plots, the second-order section, and the sections of ``extra`` studies (the default run
-passes the standard problems). Returns the paths written.
+passes the standard problems); and ``claims.json`` / ``claims.md``: each conclusion that is a
+:class:`compare.common.claims.Claim` with the query over the CSVs behind each of its numbers.
+Returns the paths written.
 """
 from __future__ import annotations
 
 import os
 
+from .common import claims
 from .studies import grid as grid_study
 from .studies.depth import DepthStudy
 from .studies.grid import summary as grid_summary
@@ -41,13 +44,18 @@ def write_report(csv_path: str, out_dir: str, command: str = "python -m compare 
     grid, tiers, depth, teaching, hessian = (study.render(csv_dir, out_dir)
                                              for study in sections(csv_path))
     rows = grid.parts["rows"]
-    lines = (grid_summary.header(rows, command, peers_note) + grid.conclusions
-             + tiers.conclusions + grid.parts["memory"] + depth.conclusions
-             + teaching.conclusions
+    found = (grid.conclusions + tiers.conclusions + grid.parts["memory"] + depth.conclusions
+             + teaching.conclusions)
+    cj, cm = os.path.join(out_dir, "claims.json"), os.path.join(out_dir, "claims.md")
+    lines = (grid_summary.header(rows, command, peers_note) + claims.lines(found)
+             + ["", "Every number above is recomputed from the CSVs by the query listed in "
+                    "[claims.md](claims.md) (`python -m compare claims DIR` checks them)."]
              + grid_summary.table(rows, grid.plots + tiers.plots + depth.plots + teaching.plots))
     later = [study.render(csv_dir, out_dir) for study in extra]
+    claims.write(found + hessian.parts.get("claims", [])
+                 + [c for s in later for c in s.parts.get("claims", [])], cj, cm, csv_dir)
     md = os.path.join(out_dir, "summary.md")
     with open(md, "w") as fh:
         fh.write("\n".join(lines) + hessian.text + "".join(s.text for s in later))
-    return (grid.paths + tiers.paths + depth.paths + teaching.paths + hessian.paths + [md]
+    return (grid.paths + tiers.paths + depth.paths + teaching.paths + hessian.paths + [md, cj, cm]
             + [p for s in later for p in s.paths])

@@ -8,6 +8,7 @@ steps the same sweeps).
 """
 import os
 import sys
+import tempfile
 
 import numpy as np
 
@@ -38,7 +39,7 @@ def show(name, f, args, by_hand):
     print(f"  forward mode: {n} sweeps, reverse mode: {m} sweeps")
 
 
-def main(out_dir="reports/jacobians"):
+def main(out_dir=os.path.join(tempfile.gettempdir(), "adops-examples", "jacobians")):
     show("f_3_to_2", f_3_to_2, (1.0, 2.0, 3.0), by_hand_3_to_2)
     show("f_2_to_3", f_2_to_3, (1.0, 2.0), by_hand_2_to_3)
     paths = write(out_dir)

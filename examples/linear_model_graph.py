@@ -5,7 +5,9 @@ paths); the graph as PNG, SVG and an HTML page that steps either sweep.
 
     python examples/linear_model_graph.py [OUT_DIR]
 """
+import os
 import sys
+import tempfile
 
 import numpy as np
 
@@ -18,7 +20,7 @@ def loss(w, b):
     return (w * X + b - Y) ** 2 + LAM * w ** 2
 
 
-def main(out_dir="reports/graph"):
+def main(out_dir=os.path.join(tempfile.gettempdir(), "adops-examples", "graph")):
     w, b = 0.5, 0.1
     graph = trace_graph(loss, w, b, wrt=0)
     print("node                 value     local partials           tangent d/dw   adjoint dL/dnode")

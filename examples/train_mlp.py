@@ -3,7 +3,9 @@ is saved as a plot.
 
     python examples/train_mlp.py [OUT_PNG]
 """
+import os
 import sys
+import tempfile
 
 import numpy as np
 
@@ -20,7 +22,8 @@ def loss(params):
     return np.mean((h @ w2 + b2 - Y) ** 2)
 
 
-def main(out_png="reports/mlp_loss.png", steps=300, lr=0.1):
+def main(out_png=os.path.join(tempfile.gettempdir(), "adops-examples", "mlp_loss.png"),
+         steps=300, lr=0.1):
     params = [rng.normal(size=(1, 16)) * 0.5, np.zeros(16), rng.normal(size=(16, 1)) * 0.5,
               np.zeros(1)]
     value_and_grad = revad.value_and_grad(lambda *p: loss(p), argnums=(0, 1, 2, 3))
@@ -41,6 +44,7 @@ def main(out_png="reports/mlp_loss.png", steps=300, lr=0.1):
     ax.set_ylabel("mean squared error")
     ax.set_title("MLP fitting sin(x), trained with revad.grad")
     fig.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(out_png)), exist_ok=True)
     fig.savefig(out_png, dpi=110)
     print(out_png)
     print("ok")

@@ -150,6 +150,7 @@ def test_keyboard_interrupt_anywhere_in_main(monkeypatch, capsys):
     def interrupted(*a, **k):
         raise KeyboardInterrupt
     monkeypatch.setattr(cli, "load_problem", interrupted)
+    monkeypatch.setattr(cli, "load_callable", interrupted)     # graph: f of several arguments
     for argv in (["--problem", "x:f"], ["recommend", "x:f"], ["graph", "x:f", "--x", "1"]):
         assert main(argv) == 130
         err = capsys.readouterr().err
@@ -312,3 +313,25 @@ def test_plain_function_with_defaults_is_measured_with_one_blas_thread(module, t
     with pytest.raises(SystemExit):
         main(["--blas-threads", "-1"])
     assert "--blas-threads must be an integer >= 0" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------ graph
+def test_graph_takes_several_arguments_arrays_and_wrt_by_name(module, tmp_path, capsys):
+    name = module("import numpy as np\n\n"
+                  "def f(x, w):\n"
+                  "    return np.sin(x[0] * x[1]) + w * np.exp(x[1])\n")
+    pages = []
+    for k, argv in enumerate((["--x", "1.0", "2.0", "--x", "0.5"],
+                              ["--x", "1.0,2.0", "--x", "0.5", "--wrt", "w"])):
+        out = tmp_path / f"g{k}"
+        assert main(["graph", f"{name}:f", *argv, "--out", str(out)]) == 0
+        pages.append((out / "graph.html").read_text())
+    assert "evaluated at x = [1, 2], w = 0.5" in pages[0]
+    assert "def f(x, w):" in pages[0]
+    # --wrt w: the pictures' forward seed is e_2 (x has entries 0 and 1), the page offers all
+    assert '"start": [0, 0]' in pages[0] and '"start": [2, 0]' in pages[1]
+    one_line_error(capsys, main(["graph", f"{name}:f", "--x", "1", "--wrt", "v",
+                                 "--x", "2", "--out", str(tmp_path / "g")]),
+                   "--wrt 'v' is not one of its arguments ['x', 'w']")
+    one_line_error(capsys, main(["graph", f"{name}:f", "--x", "1", "--out",
+                                 str(tmp_path / "g")]), "give one --x per argument")

@@ -33,7 +33,10 @@ def test_quick_run_writes_csv_with_columns(quick_reports):
     modes = {r["mode"] for r in rows}
     assert {"numpy", "forward", "reverse", "finite_differences"} <= modes
     phases = {r["phase"] for r in rows if r["mode"] == "reverse"}
-    assert phases == {"record", "sweep", "jacobian"}
+    assert phases == {"record", "sweep", "jacobian", "repeat"}     # repeat: the noise floor
+    sizes = [(r["problem"], r["n"], r["m"]) for r in rows
+             if r["mode"] == "reverse" and r["phase"] == "record" and r["chunk_rule"] == "auto"]
+    assert len(sizes) == len(set(sizes)), "a configuration measured twice (by its actual n, m)"
     assert all(float(r["seconds"]) > 0 for r in rows)
     assert any(r["peak_bytes"] for r in rows if r["mode"] == "forward")
 
@@ -46,6 +49,54 @@ def test_quick_run_writes_every_plot_and_a_break_even(quick_reports):
         assert path.read_bytes()[:4] == b"\x89PNG"
     text = (quick_reports / "summary.md").read_text()
     assert "Break-even" in text and "machine" in text and "| problem |" in text
+
+
+_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "MB": 1e6, "kB": 1e3}
+
+
+def _q(rows_of, name, column, agg, **where):
+    rows = [r for r in rows_of(name) if all(r[k] == v for k, v in where.items())]
+    if agg == "count":
+        return len(rows)
+    values = [float(r[column]) for r in rows]
+    return min(values) if agg == "min" else max(values)
+
+
+def test_every_number_of_the_summary_is_recomputed_from_the_csv(quick_reports):
+    """Each number of summary.md's conclusions, recomputed here from results.csv by the query
+    claims.json gives for it (its own reader: csv rows, min / max / count), equals the number
+    recorded, and the sentence in summary.md shows it to its digits."""
+    import json
+    import math
+    import statistics
+    tables = {}
+
+    def rows_of(name):
+        if name not in tables:
+            with open(quick_reports / name, newline="") as fh:
+                tables[name] = list(csv.DictReader(fh))
+        return tables[name]
+    saved = json.loads((quick_reports / "claims.json").read_text())
+    assert saved["csv_dir"] == "."
+    summary = (quick_reports / "summary.md").read_text()
+    scope = {"q": lambda *a, **k: _q(rows_of, *a, **k), "median": statistics.median,
+             "max": max, "min": min, "log": math.log, "exp": math.exp, "ceil": math.ceil,
+             "abs": abs, "sum": sum, "__builtins__": {}}
+    checked = 0
+    for claim in saved["claims"]:
+        assert claim["text"] in summary
+        for number in claim["numbers"]:
+            value = eval(number["expr"], scope)
+            assert value == pytest.approx(number["value"], rel=1e-9), number
+            token, *unit = number["text"].split()
+            shown = float(token) * (_UNITS[unit[0]] if unit else 1.0)
+            digits = len(token.replace(".", "").replace("-", "").lstrip("0").split("e")[0])
+            assert shown == pytest.approx(value, rel=0.51 * 10 ** (1 - max(digits, 1)),
+                                          abs=1e-300), number
+            checked += 1
+    assert checked >= 30
+    assert "within noise" in summary and "Noise floor of this run" in summary
+    assert main(["claims", str(quick_reports)]) == 0
 
 
 def test_plot_redraws_from_csv_alone(quick_reports, tmp_path):

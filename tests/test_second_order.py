@@ -159,5 +159,5 @@ def test_paragraph_flags_a_wrong_hessian():
         ("forward-over-reverse", 1.0, 0.0), ("reverse-over-reverse", 2.0, 0.0),
         ("forward-over-forward", 3.0, 0.0), ("reverse-over-forward", 4.0, 0.2))]
     text = paragraph(rows)
-    assert "n = 10: forward-over-reverse (2x ahead)" in text
+    assert "n = 10: forward-over-reverse (2x ahead of reverse-over-reverse)" in text
     assert "reverse-over-forward at n = 10 differs from forward-over-reverse by 0.2" in text

@@ -194,7 +194,7 @@ def test_a_real_browser_steps_both_sweeps_and_shows_the_modes_arithmetic(tmp_pat
         for _ in range(len(rg.forward_steps)):
             click("fwd-step")
         info = browser.find_element(By.ID, "stepinfo").text
-        assert f"forward sweep, step {len(rg.nodes)}/{len(rg.nodes)}" in info
+        assert f"), step {len(rg.nodes)}/{len(rg.nodes)}" in info and "column 0" in info
         lines, products, result = _arith(browser, By)
         assert lines[0].startswith(f"tangent of #{rg.output} = ")
         assert len(products) == 2 and np.isclose(sum(a * c for a, c in products), result)
@@ -240,6 +240,70 @@ def test_a_real_browser_steps_both_sweeps_and_shows_the_modes_arithmetic(tmp_pat
         browser.quit()
 
 
+def test_a_real_browser_fills_one_column_per_forward_sweep_and_one_row_per_backward(tmp_path):
+    """The page seeds the forward sweep with e_i and the backward sweep with e_j: at the end of
+    a forward sweep the output's tangent is column i of the Jacobian, at the end of a backward
+    sweep the inputs' adjoints are row j (screenshots of both in tmp_path)."""
+    chrome, driver_path = _browser()
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+    f, args = jacobians.f_3_to_2, (1.0, 2.0, 3.0)
+    J = np.stack(revad.jacrev(f, argnums=(0, 1, 2))(*args), axis=1)        # (m, n) = (2, 3)
+    assert np.allclose(J, np.stack(dualad.jacfwd(f, argnums=(0, 1, 2))(*args), axis=1))
+    x, y, z = args
+    assert np.allclose(J, [[y, x, 1], [np.cos(x) * z, 0, np.sin(x)]])       # by hand
+    draw(f, *args, out_dir=str(tmp_path), code=False)
+    g = trace_graph(f, *args)
+    ids = {n.name: n.id for n in g.nodes}
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = chrome
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--window-size=1300,1000", f"--user-data-dir={tmp_path / 'profile'}"):
+        opts.add_argument(flag)
+    browser = webdriver.Chrome(service=Service(driver_path), options=opts)
+    text = lambda id_: browser.find_element(By.ID, id_).text  # noqa: E731
+    try:
+        browser.get((tmp_path / "graph.html").as_uri())
+        assert "def f_3_to_2(x, y, z)" in text("source")
+        assert text("point") == "evaluated at x = 1, y = 2, z = 3"
+        for i in (0, 2):
+            Select(browser.find_element(By.ID, "seed-in")).select_by_index(i)
+            for _ in range(len(g.forward_steps)):
+                browser.find_element(By.ID, "fwd-step").click()
+            assert f"computes column {i} of the Jacobian" in text("stepinfo")
+            assert text(f"node-{g.output}-2") == f"tangent = {fmt(J[:, i])}"
+            seeds = [text(f"node-{ids[v]}-2") for v in "xyz"]
+            assert seeds == [f"tangent = {1 if k == i else 0}" for k in range(3)]
+            browser.save_screenshot(str(tmp_path / f"forward-column-{i}.png"))
+        for j in (0, 1):
+            Select(browser.find_element(By.ID, "seed-out")).select_by_index(j)
+            for _ in range(len(g.backward_steps)):
+                browser.find_element(By.ID, "bwd-step").click()
+            assert f"computes row {j} of the Jacobian" in text("stepinfo")
+            row = [float(text(f"node-{ids[v]}-3").split("= ")[1]) for v in "xyz"]
+            assert np.allclose(row, J[j], rtol=1e-5)
+            browser.save_screenshot(str(tmp_path / f"backward-row-{j}.png"))
+        # the index nodes read as indexing, and each step keeps its node in view
+        active = browser.find_element(By.CSS_SELECTOR, ".node.active rect")
+        assert active.is_displayed()
+    finally:
+        browser.quit()
+    for name in ("forward-column-0", "forward-column-2", "backward-row-0", "backward-row-1"):
+        assert (tmp_path / f"{name}.png").stat().st_size > 10000
+
+
+def test_index_nodes_read_as_indexing():
+    g = trace_graph(lambda x: np.sin(x[0] * x[1]) + np.exp(x[1:]).sum(), np.array([1.0, 2.0]))
+    labels = [n.label for n in g.nodes if n.op == "getitem"]
+    assert labels == ["x[0]", "x[1]", "x[1:]"]
+    # the forward seed e_0 is column 0 of the Jacobian: d f / d x0 = cos(x0 x1) x1
+    assert fmt(g.node(g.output).tangent) == fmt(np.cos(2.0) * 2.0)
+    with pytest.raises(ValueError, match="seed_in=2: the inputs have 2 entries"):
+        trace_graph(lambda x: x * 2.0, np.array([1.0, 2.0]), seed_in=2)
+
+
 def test_memory_grows_with_depth_in_reverse_mode_only(tmp_path):
     rows = depth.study(depths=(1, 30, 300), width=8, repeat=1)
     peak = {(r["mode"], r["depth"]): r["peak_bytes"] for r in rows}
@@ -265,3 +329,27 @@ def test_vanishing_study_measures_sigmoid_vanishing():
     sig, res = norms["sigmoid"], norms["residual tanh"]
     assert sig[0] / sig[-1] < 1e-6, "sigmoid gradients must vanish toward the input"
     assert res[0] / res[-1] > 1e-2, "the residual chain keeps its gradient"
+
+
+def test_vanishing_study_keeps_a_csv_and_explains_the_residual_scale(tmp_path):
+    from compare.common.rows import read_csv
+    from compare.studies.vanishing import write
+    paths = write(str(tmp_path), depth=12, width=6)
+    rows = read_csv(paths[0], ints=("layer",), floats=("activation_norm",), optional=("grad_norm",))
+    assert len(rows) == 4 * 13 and {r["variant"] for r in rows} == {
+        "sigmoid", "tanh", "relu", "residual tanh"}
+    res = [r for r in rows if r["variant"] == "residual tanh"]
+    plain = [r for r in rows if r["variant"] == "tanh"]
+    # the residual chain's activations grow, plain tanh's shrink: the loss scale differs
+    assert res[-1]["activation_norm"] > res[0]["activation_norm"] > plain[-1]["activation_norm"]
+    md = (tmp_path / "vanishing.md").read_text()
+    assert f"||h_L|| = {res[-1]['activation_norm']:.3g}" in md
+    assert f"plain tanh ends at {plain[-1]['activation_norm']:.3g}" in md
+
+
+def test_examples_write_nothing_into_reports():
+    """reports/ holds what python -m compare makes; the examples write into a temp folder."""
+    for name in os.listdir(os.path.join(ROOT, "examples")):
+        if name.endswith(".py"):
+            text = open(os.path.join(ROOT, "examples", name)).read()
+            assert "reports" not in text, name

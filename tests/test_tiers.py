@@ -10,11 +10,11 @@ from compare import recommend
 from compare.__main__ import main
 from compare.graph import draw, generated_code
 from compare.common.compiled import payoff
-from compare.common.results import best_times, break_even, complete_grid, heatmap_grids, read_rows
+from compare.common.results import best_times, complete_grid, heatmap_grids, read_rows
 from compare.common.timing import COLUMNS
 from compare.report import write_report
 from compare.studies.grid import Grid, run_grid
-from compare.studies.grid.plots import plot_heatmap
+from compare.studies.grid.heatmap import plot_heatmap
 
 HEAT = [("dense", n, m) for n in (2, 16) for m in (2, 16)]
 
@@ -49,8 +49,9 @@ def test_csv_has_both_tiers_and_a_compile_time_column(tier_reports):
 def test_summary_and_plots_show_both_tiers(tier_reports):
     text = (tier_reports / "summary.md").read_text()
     assert "forward-compiled" in text and "compile s (fwd/rev)" in text
-    assert "Compile time" in text and "faster than the eager one in" in text
-    assert "Cost of a gradient, compiled" in text and "Break-even by tier" in text
+    assert "Compile time" in text and "the compiled call was faster in" in text
+    assert "Largest gain" in text and "Largest loss" in text
+    assert "Cost of a gradient, compiled" in text and "Break-even, compiled tier, measured" in text
     png = tier_reports / "tiers.png"
     assert png.read_bytes()[:4] == b"\x89PNG" and png.stat().st_size > 5000
 
@@ -73,32 +74,28 @@ def test_complete_grid_drops_sparse_rows_and_columns():
     assert all((n, m) in cells for n in ns for m in ms) and len(ns) * len(ms) >= 3
 
 
-def _synthetic_best(tiers=("eager", "compiled")):
+def _synthetic_rows():
     """t_forward = n, t_reverse = m (x 2 in the compiled tier): break-even m = n, m = n / 2."""
-    best = {}
+    rows = []
     for n in (2, 8, 32, 128):
         for m in (2, 8, 32, 128):
-            best[("dense", n, m)] = {"forward": (n * 1e-3, 1), "reverse": (m * 1e-3, 1)}
-            if "compiled" in tiers:
-                best[("dense", n, m)].update({"forward-compiled": (n * 1e-4, 1),
-                                              "reverse-compiled": (2 * m * 1e-4, 1)})
-    return best
+            for mode, t, k in (("forward", n * 1e-3, n), ("reverse", m * 1e-3, m),
+                               ("forward-compiled", n * 1e-4, n),
+                               ("reverse-compiled", 2 * m * 1e-4, m)):
+                rows.append(dict(problem="dense", mode=mode, n=n, m=m, chunk=k,
+                                 chunk_rule="auto", phase="jacobian", seconds=t))
+    return rows
 
 
 def test_break_even_is_drawn_as_a_line_per_tier(tmp_path):
-    best = _synthetic_best()
-    drawn = plot_heatmap(best, str(tmp_path / "h.png"))
-    assert set(drawn) == {(a, b) for a in ("eager", "compiled") for b in ("eager", "compiled")}
-    for key, (x, y) in drawn.items():
-        assert len(x) >= 10 and np.ptp(x) >= 2 and np.ptp(y) >= 2, key   # a line, not a dot
+    drawn = plot_heatmap(_synthetic_rows(), str(tmp_path / "h.png"))
+    assert set(drawn) == {"eager", "compiled"}
     # sizes step by 4x, one cell each: eager's m* = n is the diagonal, compiled's m* = n / 2
     # half a cell below it
-    x, y = drawn[("eager", "eager")]
-    assert np.allclose(x, y)
-    x, y = drawn[("eager", "compiled")]
-    assert np.allclose(y, x - 0.5)
-    assert break_even(best, tier="eager")[8] == pytest.approx(8)
-    assert break_even(best, tier="compiled")[8] == pytest.approx(4)
+    (x, y), = drawn["eager"]["measured"]
+    assert np.ptp(x) >= 2 and np.allclose(x, y)
+    (x, y), = drawn["compiled"]["measured"]
+    assert np.ptp(x) >= 2 and np.allclose(y, x - 0.5)
 
 
 def test_payoff():
@@ -150,3 +147,16 @@ def test_graph_code_option_prints_the_source(tmp_path, capsys):
     captured = capsys.readouterr()
     assert "def jvp(V, T, O, P, C, G, L):" in captured.out and "def backward(R, S):" in captured.out
     assert "graph.html" in captured.err and "graph.html" not in captured.out
+
+
+def test_configurations_are_measured_once_by_their_actual_sizes(tmp_path):
+    """mlp_loss rounds n to whole hidden units: n = 4 and n = 16 are both 11 parameters, so
+    they are one configuration, with the compiled rows the second one asked for."""
+    grid = Grid([("mlp_loss", 4, 1), ("mlp_loss", 16, 1)], repeat=1, chunks=(None,),
+                compiled=[("mlp_loss", 16, 1)])
+    run_grid(grid, str(tmp_path / "results.csv"), progress=False)
+    with open(tmp_path / "results.csv") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["phase"] == "jacobian"]
+    assert sorted((r["mode"], r["n"]) for r in rows) == [
+        ("finite_differences", "11"), ("forward", "11"), ("forward-compiled", "11"),
+        ("reverse", "11"), ("reverse-compiled", "11")]

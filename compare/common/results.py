@@ -1,13 +1,12 @@
 """results.csv read back, and the analyses of its rows that more than one study draws on: each
-mode's best time per configuration, the break-even of the two modes and its fit to a tier's
-(n, m) grid.
+mode's best time per configuration, a tier's complete (n, m) grid and a power law fitted to its
+break-even (the measured break-even and the noise floor: :mod:`compare.common.breakeven`).
 
 For each configuration a mode's time is its best chunk width (forward: the fastest chunk;
 reverse: record + sweep at the fastest chunk).
 """
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 
 import numpy as np
@@ -48,30 +47,6 @@ def peak(rows):
 def tier_modes(tier):
     """The (forward, reverse) mode names of a tier in results.csv."""
     return ("forward", "reverse") if tier == "eager" else ("forward-compiled", "reverse-compiled")
-
-
-def break_even(best, problem="dense", tier="eager"):
-    """For each n, the m at which t_reverse / t_forward crosses 1 (log-interpolated), in
-    ``tier`` (``eager`` or ``compiled``).
-
-    Returns ``{n: m*}``; ``m*`` is None when one mode wins over the whole measured range.
-    """
-    fwd, rev = tier_modes(tier)
-    by_n = defaultdict(list)
-    for (p, n, m), modes in best.items():
-        if p == problem and fwd in modes and rev in modes:
-            by_n[n].append((m, modes[rev][0] / modes[fwd][0]))
-    out = {}
-    for n, pts in sorted(by_n.items()):
-        pts.sort()
-        out[n] = None
-        for (m0, r0), (m1, r1) in zip(pts, pts[1:]):
-            if (r0 - 1) * (r1 - 1) <= 0 and r0 != r1:
-                l0, l1 = math.log(r0), math.log(r1)
-                frac = l0 / (l0 - l1) if l0 != l1 else 0.5
-                out[n] = float(math.exp(math.log(m0) + frac * (math.log(m1) - math.log(m0))))
-                break
-    return out
 
 
 def complete_grid(cells):

@@ -35,6 +35,7 @@ import dualad
 import revad
 
 from ..common import peers as peers_mod
+from ..common.claims import Claim, Facts, lines as claim_lines
 from ..common.rows import CsvSink, read_csv as _read_csv, remove_stale
 from ..common.style import HESSIAN_STYLE as STYLE, fmt_time, plt as _plt
 from ..common.timing import BLAS_THREADS, fixed_threads, peak_bytes, thread_note, timed, versions
@@ -208,9 +209,10 @@ def slope(pts) -> float | None:
 
 
 def plot(rows, path: str) -> str:
-    """``hessian.png``: seconds and peak bytes of each method vs n (log-log)."""
+    """``hessian.png``: seconds and peak bytes of each method vs n (log-log), with the theory's
+    n^3 and n^4 as guide lines on the seconds."""
     plt = _plt()
-    fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(11, 4.6))
+    fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(11, 5.8))
     for method, pts in _by_method(rows).items():
         color, marker = STYLE.get(method, ("black", "."))
         s = slope(pts)
@@ -218,6 +220,7 @@ def plot(rows, path: str) -> str:
             (f", slope {s:.2g}" if s is not None else "")
         ax_t.plot([p[0] for p in pts], [p[1] for p in pts], marker=marker, color=color,
                   linestyle="--" if method in ("hvp", "grad") else "-", label=label)
+    _guides(ax_t, _by_method(rows))
     for method, pts in _by_method(rows, "peak_bytes").items():
         color, marker = STYLE.get(method, ("black", "."))
         ax_m.plot([p[0] for p in pts], [max(p[1], 1.0) for p in pts], marker=marker,
@@ -231,45 +234,86 @@ def plot(rows, path: str) -> str:
         ax.set_ylabel(ylabel)
         ax.set_title(title, fontsize=10)
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
 
 
+def _guides(ax, series):
+    """The theory's slopes as dotted guide lines through the largest measured n: n^3 (reverse
+    outside: n sweeps of an O(n^2) gradient) and n^4 (forward inside: n directions each)."""
+    at = {m: pts[-1] for m, pts in series.items() if pts and not m.startswith(("hvp", "grad"))}
+    if not at:
+        return
+    ns = sorted({p[0] for pts in series.values() for p in pts})
+    t_lo = min(p[1] for pts in series.values() for p in pts)
+    for power, method in ((3, "forward-over-reverse"), (4, "forward-over-forward")):
+        if method not in at:
+            continue
+        n1, t1 = at[method]
+        # from where the guide meets the fastest time measured, so it does not stretch the axis
+        xs = np.array([max(ns[0], n1 * (t_lo / t1) ** (1 / power)), n1], dtype=float)
+        ax.plot(xs, t1 * (xs / n1) ** power, color="0.55", linestyle=":", lw=1.2,
+                label=f"theory guide: n^{power} through {method} at n = {n1}")
+
+
 def _fmt(s):
     return fmt_time(s, seconds=True)
 
 
-def paragraph(rows) -> str:
-    """The conclusions of the second-order study, in the measured numbers (markdown)."""
+def _r3(v):
+    return f"{v:.3g}"
+
+
+def _r2(v):
+    return f"{v:.2g}"
+
+
+def claims(rows) -> list:
+    """The conclusions of the second-order study: :class:`compare.common.claims.Claim` s whose
+    numbers carry their query over hessian.csv (the slopes are least-squares fits, stated as
+    text), and plain lines."""
     t = {(r["method"], r["n"]): r["seconds"] for r in rows if r["seconds"] is not None}
     mem = {(r["method"], r["n"]): r["peak_bytes"] for r in rows if r["peak_bytes"]}
     ns = sorted({n for _, n in t})
     comps = [c for c in COMPOSITIONS if any((c, n) in t for n in ns)]
     if not comps:
-        return ""
+        return []
+    facts = Facts([r for r in rows if r["seconds"] is not None], CSV_NAME)
+
+    def T(method, n):
+        return facts.q("seconds", "min", method=method, n=n)
+
+    peaks = Facts([r for r in rows if r["peak_bytes"]], CSV_NAME)
+
+    def M(method, n):
+        return peaks.q("peak_bytes", "max", method=method, n=n)
     series = _by_method(rows)
-    lines = ["## Second order: Hessians by the four compositions", ""]
-    wins = []
+    out = ["## Second order: Hessians by the four compositions", ""]
+    text, nums = [], []
     for n in ns:
         here = {c: t[c, n] for c in comps if (c, n) in t}
         if here:
             w = min(here, key=here.get)
-            runner = sorted(here.values())[1] if len(here) > 1 else None
-            ahead = f" ({runner / here[w]:.3g}x ahead)" if runner else ""
-            wins.append(f"n = {n}: {w}{ahead}")
-    lines.append("- **Fastest composition** (full dense Hessian, hessian.png): " + "; ".join(wins)
-                 + ".")
+            runner = min((c for c in here if c != w), key=here.get, default=None)
+            if runner:
+                text.append(f"n = {n}: {w} ({{}}x ahead of {runner})")
+                nums.append((T(runner, n) / T(w, n), _r3))
+            else:
+                text.append(f"n = {n}: {w}")
+    out.append(Claim("- **Fastest composition** (full dense Hessian, hessian.png): "
+                     + "; ".join(text) + ".", nums))
     all4 = [n for n in ns if all((c, n) in t for c in comps)]
     if all4:
         n = all4[-1]
-        lines.append(f"- **At n = {n}** (largest n all four ran): "
-                     + ", ".join(f"{c} {_fmt(t[c, n])}" for c in comps) + ".")
+        out.append(Claim(f"- **At n = {n}** (largest n all four ran): "
+                         + ", ".join(f"{c} {{}}" for c in comps) + ".",
+                         [(T(c, n), _fmt) for c in comps]))
     slopes = {c: slope(series[c]) for c in comps if c in series}
     sl = ", ".join(f"{c} {s:.2g}" for c, s in slopes.items() if s is not None)
-    lines.append(
+    out.append(
         "- **Why**: every composition computes n Hessian-vector products, so its cost is n times "
         "the cost of the inner gradient. With reverse mode inside, that gradient costs a few "
         "evaluations of f (O(n^2) for this dense f): forward-over-reverse runs ceil(n/k) forward "
@@ -278,59 +322,66 @@ def paragraph(rows) -> str:
         "n^3. With forward mode inside, the inner gradient alone costs n directions: "
         "forward-over-forward carries k x k tangents (n^2 directions in all) on every value, and "
         "reverse-over-forward records every inner direction on the outer tape and sweeps it with "
-        "n seeds; both grow like n^4. Measured slopes of log t vs log n over the last three "
-        f"sizes: {sl} (below these exponents where the fixed Python cost per op still "
-        "dominates, at small n).")
+        "n seeds; both grow like n^4 (hessian.png draws both as guide lines). Measured slopes of "
+        f"log t vs log n over the last three sizes (least-squares fits): {sl} (below these "
+        "exponents where the fixed Python cost per op still dominates, at small n).")
     stopped = [f"{r['method']} at n = {r['n']} (extrapolated {_fmt(r['predicted_seconds'])} "
                "per Hessian)" for r in rows if r.get("predicted_seconds")]
     if stopped:
-        lines.append("- **Not timed** (over the per-point time limit, extrapolated from the two "
-                     "sizes before): " + "; ".join(stopped) + ".")
-    big = [n for n in ns if (comps[0], n) in mem and any((c, n) in mem for c in comps[1:])]
-    if big:
+        out.append("- **Not timed** (over the per-point time limit, extrapolated from the two "
+                   "sizes before): " + "; ".join(stopped) + ".")
+    if [n for n in ns if (comps[0], n) in mem and any((c, n) in mem for c in comps[1:])]:
         n = max(n for n in ns if sum((c, n) in mem for c in comps) == max(
             sum((c, k) in mem for c in comps) for k in ns))
-        lines.append(f"- **Peak memory** at n = {n}: "
-                     + ", ".join(f"{c} {mem[c, n] / 1e6:.3g} MB" for c in comps if (c, n) in mem)
-                     + " (tracemalloc, numpy buffers); the forward-inside compositions hold k x k "
-                       "(or k directions x k seeds) blocks per value.")
+        here = [c for c in comps if (c, n) in mem]
+        out.append(Claim(f"- **Peak memory** at n = {n}: " + ", ".join(f"{c} {{}}" for c in here)
+                         + " (tracemalloc, numpy buffers); the forward-inside compositions hold "
+                           "k x k (or k directions x k seeds) blocks per value.",
+                         [(M(c, n), lambda v: f"{v / 1e6:.3g} MB") for c in here]))
     hv = [n for n in ns if ("hvp", n) in t and ("grad", n) in t]
     if hv:
         n = hv[-1]
-        best_h = min((t[c, n], c) for c in comps if (c, n) in t) if any(
-            (c, n) in t for c in comps) else None
-        txt = (f"- **hvp vs the full Hessian** (n = {n}): one `revad.hvp` (forward-over-reverse, "
-               f"one forward pass through one sweep) takes {_fmt(t['hvp', n])}, "
-               f"{t['hvp', n] / t['grad', n]:.2g}x a gradient ({_fmt(t['grad', n])})")
+        text = (f"- **hvp vs the full Hessian** (n = {n}): one `revad.hvp` (forward-over-reverse, "
+                "one forward pass through one sweep) takes {}, {}x a gradient ({})")
+        nums = [(T("hvp", n), _fmt), (T("hvp", n) / T("grad", n), _r2), (T("grad", n), _fmt)]
+        best_h = min(((t[c, n], c) for c in comps if (c, n) in t), default=None)
         if best_h:
-            txt += (f"; the full Hessian by {best_h[1]} takes {_fmt(best_h[0])}, "
-                    f"{best_h[0] / t['hvp', n]:.3g} hvps. When only H v is needed (Newton-CG, "
-                    "curvature along a direction), never form H")
-        hv_r = [f"{t['hvp', k] / t['grad', k]:.2g}" for k in ns if ("hvp", k) in t and
-                ("grad", k) in t]
-        lines.append(txt + f". hvp / grad over n = {', '.join(map(str, hv))}: "
-                           f"{', '.join(hv_r)}.")
+            text += (f"; the full Hessian by {best_h[1]} takes {{}}, {{}} hvps. When only H v is "
+                     "needed (Newton-CG, curvature along a direction), never form H")
+            nums += [(T(best_h[1], n), _fmt), (T(best_h[1], n) / T("hvp", n), _r3)]
+        text += (f". hvp / grad over n = {', '.join(map(str, hv))}: "
+                 + ", ".join("{}" for _ in hv) + ".")
+        nums += [(T("hvp", k) / T("grad", k), _r2) for k in hv]
+        out.append(Claim(text, nums))
     peers = [p for p in ("jax-hessian", "torch-hessian") if p in series]
     if peers:
         n = max(n for n in ns if any((p, n) in t for p in peers))
+        here = [p for p in peers if (p, n) in t]
         ours = min(((t[c, n], c) for c in comps if (c, n) in t), default=None)
-        lines.append(f"- **Peers** (n = {n}): " + ", ".join(
-            f"{p} {_fmt(t[p, n])}" for p in peers if (p, n) in t)
-            + (f"; ours at best {ours[1]} {_fmt(ours[0])}" if ours else "")
+        out.append(Claim(
+            f"- **Peers** (n = {n}): " + ", ".join(f"{p} {{}}" for p in here)
+            + (f"; ours at best {ours[1]} {{}}" if ours else "")
             + ". jax.hessian is jacfwd(jacrev) compiled by XLA (compile time in "
-              "first_call_seconds), torch.func.hessian is jacfwd(jacrev) under vmap.")
+              "first_call_seconds), torch.func.hessian is jacfwd(jacrev) under vmap.",
+            [(T(p, n), _fmt) for p in here] + ([(T(ours[1], n), _fmt)] if ours else [])))
     bad = sorted({(r["method"], r["n"], r["rel_error"]) for r in rows
                   if r["rel_error"] is not None and r["rel_error"] > 1e-8},
                  key=lambda b: (b[0], b[1]))
     if bad:
-        lines.append("- **Wrong results**: " + "; ".join(
+        out.append("- **Wrong results**: " + "; ".join(
             f"{m} at n = {n} differs from forward-over-reverse by {e:.2g} (relative)"
             for m, n, e in bad)
             + ". These are not rounding: `compare.check_grads(f, x, order=2)` reports them.")
     else:
-        lines.append("- All methods agree with forward-over-reverse to a relative 1e-8 at every "
-                     "n measured.")
-    return "\n".join(lines) + "\n"
+        out.append("- All methods agree with forward-over-reverse to a relative 1e-8 at every "
+                   "n measured.")
+    return out
+
+
+def paragraph(rows) -> str:
+    """The conclusions of the second-order study (:func:`claims`) as markdown."""
+    found = claims(rows)
+    return "\n".join(claim_lines(found)) + "\n" if found else ""
 
 
 def md(rows, command: str, peers_note: str) -> str:
@@ -405,5 +456,8 @@ class HessianStudy(Study):
         rows = read_csv(path)
         if not rows:
             return Section()
+        found = claims(rows)
         return Section([plot(rows, os.path.join(out_dir, PLOT_NAME))],
-                       text="\n" + paragraph(rows) + f"\nPlot: [{PLOT_NAME}]({PLOT_NAME})\n")
+                       text="\n" + "\n".join(claim_lines(found)) + "\n"
+                            + f"\nPlot: [{PLOT_NAME}]({PLOT_NAME})\n",
+                       parts={"claims": found})

@@ -39,6 +39,7 @@ from adops import sparse
 from adops.program.inputs import auto_chunk
 
 from ..common import peers as peers_mod
+from ..common.claims import Claim, Facts, lines as claim_lines
 from ..common.rows import CsvSink, read_csv
 from ..common.style import STANDARD_COLOURS as COLOURS, fmt_time as _fmt_t, plt as _plt
 from ..common.timing import best_of, finite_differences, versions as _versions
@@ -318,7 +319,7 @@ def plot_problem(problem, table, path):
     plt = _plt()
     keys = [k for k in table if k[0] == problem]
     methods = [mt for mt in PLOT_METHODS if any(mt in table[k] for k in keys)]
-    fig, ax = plt.subplots(figsize=(max(6, 2.2 * len(keys) + 2), 4.5))
+    fig, ax = plt.subplots(figsize=(max(6, 2.2 * len(keys) + 2) + 2.4, 4.5))
     width = 0.8 / max(1, len(methods))
     for j, mt in enumerate(methods):
         for i, key in enumerate(keys):
@@ -342,10 +343,10 @@ def plot_problem(problem, table, path):
     ax.set_yscale("log")
     ax.axhline(1, color="black", linewidth=0.5)
     ax.set_ylabel("derivative time / objective time")
-    ax.set_title(f"{problem}: cost of the derivative in objective evaluations "
+    ax.set_title(f"{problem}: cost of the derivative in objective evaluations\n"
                  "(hatched: estimated from one pass)", fontsize=9)
     ax.grid(True, axis="y", which="both", alpha=0.3)
-    ax.legend(fontsize=7, ncol=2)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -389,8 +390,27 @@ def summary(rows, command, peers_note=""):
                 f"{'-' if best is None else f'**{best:.3g}** ({which})'} | "
                 f"{_cell(ms.get('jax-derivative'))} | {_cell(ms.get('torch-derivative'))} | "
                 f"{pub_cell('manual')} | {pub_cell('jax')} | {pub_cell('pytorch')} |")
+        lines += _objective_only(table, problem)
         lines += ["", f"![{problem}](standard_{problem}.png)", ""]
     return "\n".join(lines)
+
+
+def _objective_only(table, problem) -> list:
+    """A note for each instance whose peers timed the objective but no derivative: their dense
+    Jacobian would not fit (:func:`_dense_ok`), and they have no colouring."""
+    out = []
+    for key, ms in table.items():
+        peers = [(tool, ms[f"{tool.lower()}-objective"]["seconds"]) for tool in ("JAX", "torch")
+                 if key[0] == problem and f"{tool.lower()}-objective" in ms
+                 and f"{tool.lower()}-derivative" not in ms]
+        if peers:
+            r0 = ms["objective"]
+            out.append(f"\n{key[1]}: " + ", ".join(f"{t}'s objective {_fmt_t(s)}" for t, s in peers)
+                       + f" (ours {_fmt_t(r0['seconds'])}); no peer derivative: its dense "
+                       f"{r0['m']} x {r0['n']} Jacobian would take "
+                       f"{int(r0['m']) * int(r0['n']) * 8 / 1e6:.0f} MB, and the peers have no "
+                       "colouring.")
+    return out
 
 
 def write_report(csv_path, out_dir, command="python -m compare standard", peers_note=""):
@@ -445,10 +465,14 @@ class StandardStudy(Study):
                  "Derivative time / objective time, our best mode per instance (full table, "
                  "gradbench's published ratios and plots in [standard.md](standard.md); the larger "
                  "instances with `python -m compare standard`):", ""]
+        facts, found = Facts(rows, self.csv), []
         for (problem, label), ms in _table(rows).items():
             best, which = best_ours(ms)
             if best is not None:
-                lines.append(f"- {problem} {label}: {best:.3g} ({which}"
-                             + (f", {ms[which]['passes']} passes" if "coloured" in which else "")
-                             + ")")
-        return Section(paths, text="\n".join(lines) + "\n")
+                t = [facts.q("seconds", "min", problem=problem, instance=label, method=md)
+                     for md in (which, "objective")]
+                found.append(Claim(f"- {problem} {label}: {{}} ({which}"
+                                   + (f", {ms[which]['passes']} passes" if "coloured" in which
+                                      else "") + ")", [(t[0] / t[1], lambda v: f"{v:.3g}")]))
+        return Section(paths, text="\n".join(lines + claim_lines(found)) + "\n",
+                       parts={"claims": found})

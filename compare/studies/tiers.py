@@ -13,7 +13,9 @@ import os
 from collections import defaultdict
 
 from ..common.compiled import COMPILED, payoff
-from ..common.results import best_times, break_even_fit, compile_times, heatmap_grids, read_rows
+from ..common.breakeven import noise_floor
+from ..common.claims import Claim, Facts, combine, const, count_between
+from ..common.results import best_times, compile_times, read_rows
 from ..common.style import LINES, STYLE, fmt_time, plt as _plt
 from .base import Section, Study
 
@@ -78,85 +80,98 @@ def plot(best, rows, path):
     plt.close(fig)
 
 
-def paragraph(best, rows, fits) -> list:
-    """The conclusions about the two tiers, as summary.md bullet lines (empty without compiled
-    rows). ``fits``: ``{tier: (fit, ns, ms)}``, each tier's break-even line ``fit = (K, p)``,
-    ``m* = K n^p`` (:func:`compare.common.results.break_even_fit`, None for none) over its grid's sizes."""
+def _ratio(v):
+    return f"{v:.3g}"
+
+
+def paragraph(best, rows) -> list:
+    """The conclusions about the two tiers, as :class:`compare.common.claims.Claim` s (empty
+    without compiled rows): the m = 1 sweep of dense in both tiers, the compiled gradient's cost
+    in evaluations of f, and compile time with the gains and the losses of every pair timed in
+    both tiers (a difference inside the run's noise floor counted apart)."""
     comp = compile_times(rows)
     if not comp:
         return []
+    facts = Facts(rows, "results.csv")
+
+    def t(p, mode, n, m, phase="jacobian"):
+        return facts.q("seconds", "min", problem=p, mode=mode, n=n, m=m, phase=phase)
     lines = []
-    dense = [(n, modes) for (p, n, m), modes in sorted(best.items())
+    rc, fc = COMPILED["reverse"], COMPILED["forward"]
+    dense = [n for (p, n, m), modes in sorted(best.items())
              if p == "dense" and m == 1 and all(COMPILED[md] in modes for md in COMPILED)
              and "numpy" in modes]
     if len(dense) >= 2:
-        (n_lo, lo), (n_hi, hi) = dense[0], dense[-1]
-        rc, fc = COMPILED["reverse"], COMPILED["forward"]
-        lines.append(
-            f"- **Compiled tier, many inputs, one output** (dense, m = 1): from n = {n_lo} to "
-            f"n = {n_hi} compiled reverse mode goes from {fmt_time(lo[rc][0])} to {fmt_time(hi[rc][0])} "
-            f"(x{hi[rc][0] / lo[rc][0]:.2g}; {lo[rc][0] / lo['numpy'][0]:.3g} to "
-            f"{hi[rc][0] / hi['numpy'][0]:.3g} evaluations of f), compiled forward mode from "
-            f"{fmt_time(lo[fc][0])} to {fmt_time(hi[fc][0])} (x{hi[fc][0] / lo[fc][0]:.2g}, ceil(n/k) "
-            f"passes of k = {hi[fc][1]} directions); eager: reverse {fmt_time(lo['reverse'][0])} to "
-            f"{fmt_time(hi['reverse'][0])}, forward {fmt_time(lo['forward'][0])} to "
-            f"{fmt_time(hi['forward'][0])}.")
-    evals = [(p, n, modes[COMPILED["reverse"]][0] / modes["numpy"][0],
-              modes[COMPILED["reverse"]][0], modes["numpy"][0])
-             for (p, n, m), modes in best.items()
-             if m == 1 and COMPILED["reverse"] in modes and "numpy" in modes]
-    if evals:
-        lo = min(evals, key=lambda e: e[2])
-        hi = max(evals, key=lambda e: e[2])
-        fastest = min(evals, key=lambda e: e[3])
-        f_max = max(evals, key=lambda e: e[4])
-        lines.append(
-            f"- **Cost of a gradient, compiled** (m = 1, cost_in_evals.png): "
-            f"{lo[2]:.3g} ({lo[0]}, n = {lo[1]}) to {hi[2]:.3g} ({hi[0]}, n = {hi[1]}) "
-            f"evaluations of f, not the theory's 3-4: the fastest compiled gradient took "
-            f"{fmt_time(fastest[3])} ({fastest[0]}, n = {fastest[1]}), the compiled tier's fixed cost "
-            f"per call (argument checks, the chunk driver, one numpy call per op outside a fused "
-            f"loop), while the costliest f here takes {fmt_time(f_max[4])} ({f_max[0]}, "
-            f"n = {f_max[1]}). The 3-4 needs an f that costs well above that fixed cost "
-            "(benchmarks/compiled.py: Rosenbrock at n = 10^6).")
-    if fits:
-        def line(entry):
-            fit, ns, ms = entry
-            if fit is None:
-                return "none (the ratio does not grow with m)"
-            K, p = fit
-            at = []
-            for n in (ns[0], ns[-1]):
-                v = K * n ** p
-                where = "" if ms[0] <= v <= ms[-1] else ", outside the measured m"
-                at.append(f"n = {n}: m* ~ {v:.3g}{where}")
-            return f"m* ~ {K:.2g} n^{p:.2f} ({'; '.join(at)})"
-        lines.append(
-            "- **Break-even by tier** (dense, t_reverse = t_forward, fitted to each tier's grid "
-            "of heatmap.png, where both are drawn as lines): "
-            + "; ".join(f"{tier}: {line(fit)}" for tier, fit in fits.items())
-            + ". Reverse wins below a tier's line, forward above; the theory's line is m* ~ n "
-              "once n and m exceed the chunk width.")
+        lo, hi = dense[0], dense[-1]
+        nums = []
+        for mode in (rc, fc, "reverse", "forward"):
+            a, b = t("dense", mode, lo, 1), t("dense", mode, hi, 1)
+            nums.append([(a, fmt_time), (b, fmt_time), (b / a, lambda v: f"{v:.2g}")])
+        ev = [(t("dense", rc, n, 1) / t("dense", "numpy", n, 1, "eval"), _ratio) for n in (lo, hi)]
+        k = best[("dense", hi, 1)][fc][1]
+        lines.append(Claim(
+            f"- **Compiled tier, many inputs, one output** (dense, m = 1): from n = {lo} to "
+            f"n = {hi} compiled reverse mode goes from {{}} to {{}} (x{{}}; {{}} to {{}} "
+            f"evaluations of f), compiled forward mode from {{}} to {{}} (x{{}}, ceil(n/k) "
+            f"passes of k = {k} directions); eager: reverse {{}} to {{}} (x{{}}), forward {{}} "
+            f"to {{}} (x{{}}).",
+            nums[0] + ev + nums[1] + nums[2] + nums[3]))
+    keys = [(p, n) for (p, n, m), modes in sorted(best.items())
+            if m == 1 and rc in modes and "numpy" in modes]
+    if keys:
+        evals = {key: t(key[0], rc, key[1], 1) / t(key[0], "numpy", key[1], 1, "eval")
+                 for key in keys}
+        lo = min(keys, key=lambda k: evals[k].value)
+        hi = max(keys, key=lambda k: evals[k].value)
+        fastest = min(keys, key=lambda k: best[(k[0], k[1], 1)][rc][0])
+        f_max = max(keys, key=lambda k: best[(k[0], k[1], 1)]["numpy"][0])
+        lines.append(Claim(
+            f"- **Cost of a gradient, compiled** (m = 1, cost_in_evals.png): {{}} ({lo[0]}, "
+            f"n = {lo[1]}) to {{}} ({hi[0]}, n = {hi[1]}) evaluations of f, not the theory's "
+            f"3-4: the fastest compiled gradient took {{}} ({fastest[0]}, n = {fastest[1]}), the "
+            "compiled tier's fixed cost per call (argument checks, the chunk driver, one numpy "
+            f"call per op outside a fused loop), while the costliest f here takes {{}} "
+            f"({f_max[0]}, n = {f_max[1]}). The 3-4 needs an f that costs well above that fixed "
+            "cost (benchmarks/compiled.py: Rosenbrock at n = 10^6).",
+            [(combine("min", list(evals.values())), _ratio),
+             (combine("max", list(evals.values())), _ratio),
+             (t(fastest[0], rc, fastest[1], 1), fmt_time),
+             (t(f_max[0], "numpy", f_max[1], 1, "eval"), fmt_time)]))
     both = pairs(best, rows)
     if both:
-        cs = sorted(c for *_, c in both)
-        faster = [(t_e / t_c) for *_, t_e, t_c, _ in both]
-        paid = [(p, n, m, mode, payoff(t_e, t_c, c), t_e, t_c, c) for p, n, m, mode, t_e, t_c, c in both]
-        wins = sum(1 for f in faster if f > 1)
-        example = max((e for e in paid if e[4] is not None), key=lambda e: e[5] / e[6],
-                      default=None)
-        text = (f"- **Compile time** (tiers.png): {cs[0]:.2g} s to {cs[-1]:.2g} s per (problem, "
-                f"n, m, mode), median {cs[len(cs) // 2]:.2g} s (trace, code generation, numba, "
-                f"from a cold cache; a warm disk cache starts a program in under 0.5 s). The "
-                f"compiled call was faster than the eager one in {wins} of {len(both)} "
-                f"(configuration, mode) pairs (median speed-up {sorted(faster)[len(faster) // 2]:.2g}x).")
-        if example:
-            p, n, m, mode, q, t_e, t_c, c = example
-            text += (f" Largest gain: {p} n = {n}, m = {m}, {mode} mode: {fmt_time(t_c)} compiled "
-                     f"after a {c:.2g} s compile, eager {fmt_time(t_e)}: compiling pays off after "
-                     f"{q} Jacobians.")
-        lines.append(text)
+        floor, _ = noise_floor(facts)
+        f = floor.value if floor is not None else 1.0
+        cs = [facts.q("compile_seconds", "max", problem=p, mode=COMPILED[mode], n=n, m=m,
+                      phase="jacobian") for p, n, m, mode, *_ in both]
+        speed = [t(p, mode, n, m) / t(p, COMPILED[mode], n, m) for p, n, m, mode, *_ in both]
+        gain = max(range(len(both)), key=lambda i: speed[i].value)
+        loss = min(range(len(both)), key=lambda i: speed[i].value)
+        s2 = lambda v: f"{v:.2g}"   # noqa: E731
+        nums = [(combine("min", cs), s2), (combine("max", cs), s2), (combine("median", cs), s2),
+                (count_between(speed, f, float("inf")), _count),
+                (count_between(speed, 0.0, 1 / f), _count),
+                (count_between(speed, 1 / f, f), _count), (floor or const(1), _ratio),
+                (combine("median", speed), s2)]
+        text = ("- **Compile time and what it buys** (tiers.png): {} s to {} s per (problem, n, "
+                "m, mode), median {} s (trace, code generation, numba, from a cold cache; a warm "
+                "disk cache starts a program in under 0.5 s). Of the " + str(len(both))
+                + " (configuration, mode) pairs timed in both tiers, the compiled call was "
+                "faster in {}, slower in {} and within noise in {} (noise floor x{}); median "
+                "speed-up {}x.")
+        for label, i in (("Largest gain", gain), ("Largest loss", loss)):
+            p, n, m, mode, t_e, t_c, c = both[i]
+            q = payoff(t_e, t_c, c)
+            text += (f" {label}: {p} n = {n}, m = {m}, {mode} mode: {{}} compiled against {{}} "
+                     f"eager (x{{}})" + (f", so the {{}} s compile pays off after {q} Jacobians."
+                                         if q is not None else ", so compiling never pays off."))
+            nums += [(t(p, COMPILED[mode], n, m), fmt_time), (t(p, mode, n, m), fmt_time),
+                     (speed[i], s2)] + ([(cs[i], s2)] if q is not None else [])
+        lines.append(Claim(text, nums))
     return lines
+
+
+def _count(v):
+    return str(int(v))
 
 
 class TiersStudy(Study):
@@ -177,6 +192,4 @@ class TiersStudy(Study):
         best = best_times(rows)
         path = os.path.join(out_dir, PLOT)
         plot(best, rows, path)
-        fits = {tier: (break_even_fit(ns, ms, grid), ns, ms)
-                for tier, ns, ms, grid in heatmap_grids(best)}
-        return Section([path], paragraph(best, rows, fits), [PLOT])
+        return Section([path], paragraph(best, rows), [PLOT])

@@ -20,7 +20,7 @@ import dualad
 import revad
 from adops.program.inputs import as_primal
 
-from .names import arg_names
+from .names import arg_names, entry_names, point_text
 
 
 def f_3_to_2(x, y, z):
@@ -31,16 +31,6 @@ def f_3_to_2(x, y, z):
 def f_2_to_3(u, v):
     """R^2 -> R^3: ``[u v, u + v, sin(u) v]``: the mirror, more outputs (forward needs fewer)."""
     return np.stack([u * v, u + v, np.sin(u) * v])
-
-
-def _entry_names(names, shapes):
-    out = []
-    for name, shape in zip(names, shapes):
-        if shape == ():
-            out.append(name)
-        else:
-            out += [f"{name}[{', '.join(map(str, idx))}]" for idx in np.ndindex(*shape)]
-    return out
 
 
 def sweeps(f, *args) -> dict:
@@ -74,8 +64,8 @@ def sweeps(f, *args) -> dict:
         seed[i] = 1.0
         bars = vjp_fn(seed.reshape(value.shape))
         rows.append(np.concatenate([np.asarray(b, dtype=float).ravel() for b in bars]))
-    outputs = ["f"] if value.shape == () else _entry_names(["f"], [value.shape])
-    return {"inputs": _entry_names(arg_names(f, len(xs)), [x.shape for x in xs]),
+    outputs = ["f"] if value.shape == () else entry_names(["f"], [value.shape])
+    return {"inputs": entry_names(arg_names(f, len(xs)), [x.shape for x in xs]),
             "outputs": outputs, "columns": columns, "rows": rows, "value": value.ravel()}
 
 
@@ -103,9 +93,11 @@ def _matrix(ax, s, filled, new, color, title):
     ax.set_title(title, fontsize=8)
 
 
-def plot(cases, path: str):
+def plot(cases, path: str, points=None):
     """Draw ``cases = [(title, sweeps(...)), ...]``: per case, a row of forward sweeps (columns
-    filling) and a row of reverse sweeps (rows filling), the new column or row outlined."""
+    filling) and a row of reverse sweeps (rows filling), the new column or row outlined;
+    ``points``: each case's evaluation point as text (:func:`compare.teaching.names.point_text`),
+    stated in its title."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -116,10 +108,11 @@ def plot(cases, path: str):
     fig_w, fig_h = widest + 0.3, sum(heights) + 0.2
     fig = plt.figure(figsize=(fig_w, fig_h))
     top = fig_h - 0.1
-    for (title, s), h in zip(cases, heights):
+    points = points or [None] * len(cases)
+    for (title, s), h, at in zip(cases, heights, points):
         n, m = len(s["inputs"]), len(s["outputs"])
         fig.text(0.15 / fig_w, (top - 0.2) / fig_h,
-                 f"{title}: R^{n} -> R^{m}\nforward mode: {n} sweeps, one column each (one "
+                 f"{title}: R^{n} -> R^{m}" + (f", at {at}" if at else "") + "\nforward mode: {n} sweeps, one column each (one "
                  f"per input);  reverse mode: {m} sweeps, one row each (one per output)",
                  fontsize=10, fontweight="bold", va="top")
         y = top - head
@@ -148,5 +141,6 @@ def write(out_dir: str) -> list[str]:
     os.makedirs(out_dir, exist_ok=True)
     path = os.path.join(out_dir, "jacobian_sweeps.png")
     plot([("f_3_to_2(x, y, z) = [x y + z, sin(x) z]", sweeps(f_3_to_2, 1.0, 2.0, 3.0)),
-          ("f_2_to_3(u, v) = [u v, u + v, sin(u) v]", sweeps(f_2_to_3, 1.0, 2.0))], path)
+          ("f_2_to_3(u, v) = [u v, u + v, sin(u) v]", sweeps(f_2_to_3, 1.0, 2.0))], path,
+         points=[point_text(f_3_to_2, (1.0, 2.0, 3.0)), point_text(f_2_to_3, (1.0, 2.0))])
     return [path]

@@ -1,4 +1,5 @@
-"""Names and numbers on the teaching pictures: a value as short text, a function's argument names.
+"""Names and numbers on the teaching pictures: a value as short text, a function's argument names,
+each entry's name.
 
 Shared by :mod:`compare.teaching.graph` and :mod:`compare.teaching.jacobians`.
 """
@@ -45,3 +46,27 @@ def arg_names(f, nargs: int) -> list:
         names.append(p.name)
     return (names + [f"x{i}" for i in range(len(names), nargs)])[:nargs]
 
+
+
+def entry_names(names, shapes) -> list:
+    """Each entry's name: ``x`` for a scalar, ``x[0]``, ``w[1, 2]`` for arrays.
+
+    Example:
+        >>> entry_names(["x", "w"], [(), (2,)])
+        ['x', 'w[0]', 'w[1]']
+    """
+    out = []
+    for name, shape in zip(names, shapes):
+        out += ([name] if shape == () else
+                [f"{name}[{', '.join(map(str, idx))}]" for idx in np.ndindex(*shape)])
+    return out
+
+
+def point_text(f, args) -> str:
+    """The evaluation point as text, each argument by its parameter's name.
+
+    Example:
+        >>> point_text(lambda x, y: x * y, (1.0, np.array([2.0, 3.0])))
+        'x = 1, y = [2, 3]'
+    """
+    return ", ".join(f"{name} = {fmt(a)}" for name, a in zip(arg_names(f, len(args)), args))

@@ -3,7 +3,7 @@ of (problem, n, m), in the eager tier and (for a subset) the compiled one -> res
 plots and the main part of summary.md.
 
 Modules: :mod:`.measure` (the grids and :func:`run_grid`), :mod:`.plots` (time_vs_n.png,
-time_vs_m.png, heatmap.png, cost_in_evals.png, memory.png), :mod:`.summary` (header,
+time_vs_m.png, cost_in_evals.png, memory.png), :mod:`.heatmap` (heatmap.png), :mod:`.summary` (header,
 conclusions, table). The rows' shared analyses are in :mod:`compare.common.results`.
 """
 from __future__ import annotations
@@ -14,6 +14,7 @@ from ...common.results import best_times, read_rows
 from ...common.timing import COLUMNS
 from ..base import Section, Study
 from . import plots as _plots
+from .heatmap import plot_heatmap
 from . import summary as _summary
 from .measure import Grid, default_grid, quick_grid, run_grid  # noqa: F401
 
@@ -27,7 +28,7 @@ def draw(rows, out_dir: str) -> list[str]:
     paths = [os.path.join(out_dir, p) for p in PLOTS]
     _plots.plot_time_vs_n(rows, paths[0])
     _plots.plot_time_vs_m(rows, paths[1])
-    _plots.plot_heatmap(best, paths[2])
+    plot_heatmap(rows, paths[2])
     _plots.plot_cost(best, paths[3])
     _plots.plot_memory(rows, paths[4])
     return paths

@@ -6,7 +6,10 @@ Contract: :func:`run_grid` measures each configuration of a :class:`Grid` with
 exist, so an interrupted run keeps every row measured so far. The configurations in
 ``Grid.compiled`` are timed in the compiled tier too (:mod:`compare.common.compiled`, each
 compiled once per (problem, n, m, mode) from a fresh cache, compile time in
-``compile_seconds``). Column order is
+``compile_seconds``). A configuration whose actual sizes (``x.size``, m) were measured already
+is skipped (mlp_loss rounds n to whole hidden units). ``Grid.noise``: one configuration timed
+``noise_repeats`` times more (``phase = "repeat"`` rows), the run's noise floor
+(:mod:`compare.common.breakeven`). Column order is
 :data:`compare.common.timing.COLUMNS`. :data:`PEERS`: JAX and PyTorch timing the grid's
 problems.
 """
@@ -38,6 +41,8 @@ class Grid:
     name: str = "default"
     blas_threads: int | None = BLAS_THREADS
     compiled: list = field(default_factory=list)
+    noise: tuple | None = None      # (problem, n, m): timed ``noise_repeats`` times over
+    noise_repeats: int = 5
 
 
 def _configs(sweep_n, sweep_m, heat, elementwise, n_fixed):
@@ -76,14 +81,16 @@ def default_grid() -> Grid:
                 compiled=_compiled_configs(
                     {"dense": [4, 16, 64, 256, 1024, 4096], "rosenbrock": [16, 256, 4096],
                      "mlp_loss": [16, 256, 4096]},
-                    sweep_m=[1, 16, 256, 4096], heat=[2, 8, 32, 128, 512], n_fixed=16))
+                    sweep_m=[1, 16, 256, 4096], heat=[2, 8, 32, 128, 512], n_fixed=16),
+                noise=("dense", 32, 32))
 
 
 def quick_grid() -> Grid:
     return Grid(_configs(sweep_n=[4, 64, 2048], sweep_m=[1, 8, 512], heat=[2, 16, 128],
                          elementwise=[8], n_fixed=8), repeat=2, name="quick",
                 compiled=_compiled_configs({"dense": [4, 64, 2048]}, sweep_m=[8, 512],
-                                           heat=[2, 16, 128], n_fixed=8))
+                                           heat=[2, 16, 128], n_fixed=8),
+                noise=("dense", 16, 16))
 
 
 def run_grid(grid: Grid, csv_path: str, peers=(), progress=True, problems=PROBLEMS) -> int:
@@ -97,12 +104,21 @@ def run_grid(grid: Grid, csv_path: str, peers=(), progress=True, problems=PROBLE
     count = 0
     bar = tqdm(grid.configs, disable=not progress, unit="config", file=sys.stderr)
     compiled = set(grid.compiled)
+    seen, seen_blas = {}, {}      # actual (problem, n, m) -> its compiled rows measured?
     with tiers.cold_cache() if compiled else contextlib.nullcontext():
         for name, n, m in bar:
             bar.set_description(f"{name} n={n} m={m}")
             problem: Problem = problems[name]
             m_eff = 1 if problem.scalar else m
             f, x = problem.make(n, m_eff, np, np.random.default_rng(0))
+            key = (name, np.size(x), m_eff)     # mlp_loss: n = 4 and n = 16 are both 11
+            if key in seen:
+                if (name, n, m) in compiled and not seen[key]:
+                    rows = _compiled_rows(f, x, name, m_eff, grid, ver, seen_blas[key])
+                    seen[key] = True
+                    sink.write(rows)
+                    count += len(rows)
+                continue
             rows = tiers.tag_eager(measure(
                 f, x, problem=name, n=np.size(x), m=m_eff, chunks=grid.chunks,
                 repeat=grid.repeat, fd=np.size(x) <= grid.fd_max_n, versions=ver,
@@ -110,9 +126,31 @@ def run_grid(grid: Grid, csv_path: str, peers=(), progress=True, problems=PROBLE
             if (name, n, m) in compiled:
                 bar.set_description(f"{name} n={n} m={m} compiled")
                 rows += _compiled_rows(f, x, name, m_eff, grid, ver, rows[0]["blas"])
+            seen[key], seen_blas[key] = (name, n, m) in compiled, rows[0]["blas"]
+            sink.write(rows)
+            count += len(rows)
+        if grid.noise and grid.noise[0] in problems:
+            rows = noise_rows(grid, problems[grid.noise[0]], *grid.noise, ver)
             sink.write(rows)
             count += len(rows)
     return count
+
+
+def noise_rows(grid: Grid, problem: Problem, name: str, n: int, m: int, ver: str) -> list:
+    """One configuration's full Jacobian in both modes (automatic chunk), timed
+    ``grid.noise_repeats`` times as the grid times it (each a best of ``grid.repeat``):
+    rows with ``phase = "repeat"``, whose spread is the run's noise floor."""
+    m_eff = 1 if problem.scalar else m
+    f, x = problem.make(n, m_eff, np, np.random.default_rng(0))
+    out = []
+    for _ in range(grid.noise_repeats):
+        rows = measure(f, x, problem=name, n=np.size(x), m=m_eff, chunks=(None,),
+                       repeat=grid.repeat, memory=False, fd=False, versions=ver,
+                       blas_threads=grid.blas_threads)
+        for r in tiers.tag_eager(rows):
+            if r["phase"] == "jacobian":
+                out.append(dict(r, phase="repeat"))
+    return out
 
 
 def _compiled_rows(f, x, name, m, grid, ver, blas):

@@ -1,13 +1,16 @@
 """The computation as a picture: each op of a traced function with its forward value, local
 partials, forward tangent (dualad) and reverse adjoint (revad), and both sweeps step by step.
 
-Contract: :func:`trace_graph(f, *args, wrt=0)` returns a :class:`Graph` whose nodes are the
-tape entries that the output depends on, inputs named after ``f``'s parameters (``w``, ``b``;
-``x0``, ``x1``... where the signature gives no name). For node i with value ``v_i: (*shape_i)``:
-- ``tangent``: ``d v_i / d t`` along the direction that is all ones in argument ``wrt`` and zero
-  elsewhere, computed by ``dualad`` running the same function;
-- ``adjoint``: ``d out / d v_i`` (the output summed if it is not a scalar), computed by the
-  ``revad`` sweep; ``order`` is the sequence in which that sweep visits the nodes;
+Contract: :func:`trace_graph(f, *args, wrt=0, seed_in=None, seed_out=0)` returns a
+:class:`Graph` whose nodes are the tape entries that the output depends on, inputs named after
+``f``'s parameters (``w``, ``b``; ``x0``, ``x1``... where the signature gives no name), index
+nodes as indexing (``x[0]``). For node i with value ``v_i: (*shape_i)``:
+- ``tangent``: ``d v_i / d t`` along the unit vector ``e_i`` of input entry ``seed_in`` (a flat
+  index over every argument's entries; default the first entry of argument ``wrt``), computed
+  by ``dualad`` running the same function: the output's tangent is column i of the Jacobian;
+- ``adjoint``: ``d out_j / d v_i`` for the output entry ``seed_out`` (the backward seed
+  ``e_j``), computed by the ``revad`` sweep: the inputs' adjoints are row j of the Jacobian;
+  ``order`` is the sequence in which that sweep visits the nodes;
 - ``partials``: each input's local partial, as text.
 Each edge ``src -> dst`` is a :class:`Term` of the chain rule: the local partial ``d dst / d src``
 (a number when both are scalars), ``forward`` = what ``src``'s tangent adds to ``dst``'s (the
@@ -18,7 +21,8 @@ nodes it feeds going backward: multiply along a path, add across paths).
 :func:`layout` places the boxes in columns by depth with igraph's layered (Sugiyama) layout;
 edges run in the gaps between columns and across a column only at a free slot, so no edge
 crosses a box. :func:`draw` writes ``graph.png``, ``graph.svg`` (matplotlib), ``graph.html``
-(self-contained: step either sweep, click a node for its numbers, fill the Jacobian by columns
+(self-contained: the function's source and the evaluation point; step either sweep with the
+seed e_i / e_j picked on the page, click a node for its numbers, fill the Jacobian by columns
 or rows, see :mod:`compare.teaching.jacobians`; and, with ``code=True``, the generated code of the
 derivative) and ``jacobian.png``. :func:`generated_code` is what the compiled tier
 (:mod:`adops.compile`) made of the chain rule for ``f``: the Python + numba source of its

@@ -3,9 +3,12 @@ with graph.html and jacobian.png.
 """
 from __future__ import annotations
 
+import inspect
 import os
+import textwrap
 
 from .. import jacobians
+from ..names import point_text
 from .code import generated_code
 from .layout import layout
 from .page import to_html
@@ -47,19 +50,34 @@ def draw_matplotlib(graph: Graph, png: str, svg: str):
         ax.text(x + 6, y + h / 2, "\n".join(texts[n.id]), ha="left", va="center",
                 fontsize=font, family="monospace", linespacing=1.15)
     ax.text(width / 2, -margin - title_h / 2,
-            f"values, local partials (on the edges), tangents along {graph.wrt_name} (dualad) "
-            f"and adjoints "
-            f"(revad)", ha="center", va="center", fontsize=9)
+            f"values, local partials (on the edges), tangents seeded with e_{graph.seed_in} at "
+            f"{graph.wrt_name} (dualad: column {graph.seed_in} of the Jacobian) and adjoints "
+            f"seeded with e_{graph.seed_out} at {graph.out_names[graph.seed_out]} (revad: row "
+            f"{graph.seed_out})", ha="center", va="center", fontsize=9)
     fig.savefig(png, dpi=130)
     fig.savefig(svg)
     plt.close(fig)
+
+
+#: the page offers a forward seed per input entry and a backward seed per output entry up to this
+SEEDS = 16
+
+
+def source_of(f) -> str:
+    """``f``'s source text, or its name when Python cannot find it (a builtin, a ufunc)."""
+    try:
+        return textwrap.dedent(inspect.getsource(f)).strip()
+    except (OSError, TypeError):
+        return getattr(f, "__name__", repr(f))
 
 
 def draw(f, *args, out_dir: str = "reports/graph", wrt: int = 0, code: bool = True) -> list:
     """Trace ``f`` at ``args``; write graph.png, graph.svg, graph.html and jacobian.png into
     ``out_dir``. ``code``: the page shows the generated code of f's derivative
     (:func:`generated_code`; a compile, about a second the first time); a function the compiled
-    tier cannot run gets a note in its place.
+    tier cannot run gets a note in its place. The picture's forward sweep is seeded with e_i at
+    the first entry of argument ``wrt``, its backward sweep with e_0 of the output; the page
+    offers every input entry and every output entry as a seed (up to :data:`SEEDS` of each).
 
     Example:
         >>> import tempfile
@@ -69,6 +87,10 @@ def draw(f, *args, out_dir: str = "reports/graph", wrt: int = 0, code: bool = Tr
     """
     graph = trace_graph(f, *args, wrt=wrt)
     jac = jacobians.sweeps(f, *args)
+    forward = [graph if i == graph.seed_in else trace_graph(f, *args, seed_in=i)
+               for i in range(min(len(graph.in_names), SEEDS))]
+    backward = [graph if j == graph.seed_out else trace_graph(f, *args, wrt=wrt, seed_out=j)
+                for j in range(min(len(graph.out_names), SEEDS))]
     os.makedirs(out_dir, exist_ok=True)
     png, svg, page, jpng = (os.path.join(out_dir, name) for name in
                             ("graph.png", "graph.svg", "graph.html", "jacobian.png"))
@@ -83,6 +105,7 @@ def draw(f, *args, out_dir: str = "reports/graph", wrt: int = 0, code: bool = Tr
                       f"{' '.join(str(e).split())}")
     with open(page, "w") as fh:
         fh.write(to_html(graph, jac, title=f"{name}: the computation, both sweeps step by step",
-                         code=source))
-    jacobians.plot([(name, jac)], jpng)
+                         code=source, forward=forward, backward=backward, source=source_of(f),
+                         point=point_text(f, args)))
+    jacobians.plot([(name, jac)], jpng, points=[point_text(f, args)])
     return [png, svg, page, jpng]

@@ -19,7 +19,7 @@ from adops.core.levels import Level
 from revad.var import Trace, Var
 from revad.backward import adjoints
 
-from ..names import arg_names, fmt
+from ..names import arg_names, entry_names, fmt
 
 
 
@@ -66,6 +66,10 @@ class Graph:
     names: dict = field(default_factory=dict)
     wrt_name: str = ""
     terms: list = field(default_factory=list)
+    seed_in: int = 0            # the forward seed e_i: flat index over every input entry
+    seed_out: int = 0           # the backward seed e_j: flat index over the output's entries
+    in_names: list = field(default_factory=list)      # every input entry's name (x, w[1], ...)
+    out_names: list = field(default_factory=list)     # every output entry's name
     forward_steps: list = field(default_factory=list)
     backward_steps: list = field(default_factory=list)
 
@@ -154,8 +158,10 @@ def _sweeps(graph):
     for i in ids:
         n = graph.node(i)
         if n.op == "input":
-            seed = ("the seed: differentiating with respect to " + n.name
-                    if n.name == wrt_name else f"the seed: {n.name} is held fixed")
+            seed = (f"the seed e_{graph.seed_in}: 1 at {wrt_name}, 0 elsewhere, so this sweep "
+                    f"computes column {graph.seed_in} of the Jacobian, d f / d {wrt_name}"
+                    if wrt_name == n.name or wrt_name.startswith(n.name + "[")
+                    else f"the seed: {n.name} is held fixed")
             forward.append(Step(i, [], [f"tangent of {n.name} = {fmt(n.tangent)}  ({seed})"],
                                 n.tangent))
             continue
@@ -173,7 +179,10 @@ def _sweeps(graph):
     for i in reversed(ids):
         n = graph.node(i)
         if i == graph.output:
-            what = "dL/dL = 1" if n.value.size == 1 else "ones: the outputs summed"
+            what = ("d f / d f = 1: this sweep computes the gradient, the Jacobian's one row"
+                    if n.value.size == 1 else
+                    f"e_{graph.seed_out}: 1 at {graph.out_names[graph.seed_out]}, 0 elsewhere, "
+                    f"so this sweep computes row {graph.seed_out} of the Jacobian")
             backward.append(Step(i, [], [f"adjoint of {n.name} = {fmt(n.adjoint)}  "
                                          f"(the seed: {what})"], n.adjoint))
             continue
@@ -190,8 +199,20 @@ def _sweeps(graph):
     return forward, backward
 
 
-def trace_graph(f, *args, wrt: int = 0) -> Graph:
+def _unit(shape, dtype, k):
+    e = np.zeros((1,) + shape, dtype)
+    if k is not None:
+        e.reshape(-1)[k] = 1
+    return e
+
+
+def trace_graph(f, *args, wrt: int = 0, seed_in: int | None = None, seed_out: int = 0) -> Graph:
     """Trace ``f(*args)`` in both modes and pair every value with its tangent and adjoint.
+
+    The forward sweep is seeded with the unit vector ``e_i`` of input entry ``seed_in`` (a flat
+    index over every argument's entries, in order; default: the first entry of argument
+    ``wrt``), so its tangents are one column of the Jacobian; the backward sweep with ``e_j`` of
+    output entry ``seed_out``, so the inputs' adjoints are one row.
 
     Example:
         >>> g = trace_graph(lambda x: (3 * x + 1) ** 2, 2.0)
@@ -199,20 +220,39 @@ def trace_graph(f, *args, wrt: int = 0) -> Graph:
         ['42']
         >>> g.backward_steps[1].lines
         ['adjoint of #2 = adjoint of #3 × d#3/d#2', '              = 1 × 14', '              = 14']
+        >>> h = trace_graph(lambda x: np.sin(x[0] * x[1]) + np.exp(x[1]), np.array([1.0, 2.0]),
+        ...                 seed_in=1)
+        >>> h.wrt_name, fmt(h.node(h.output).tangent)      # d f / d x[1]: one column
+        ('x[1]', '6.97291')
     """
     xs = [as_primal(a, f"argument {i}") for i, a in enumerate(args)]
+    params = arg_names(f, len(xs))
+    in_names = entry_names(params, [x.shape for x in xs])
+    if not 0 <= wrt < len(xs):
+        raise ValueError(f"wrt={wrt}: f has {len(xs)} argument(s); give 0 .. {len(xs) - 1}")
+    starts = np.cumsum([0] + [x.size for x in xs])
+    seed_in = int(starts[wrt]) if seed_in is None else seed_in
+    if not 0 <= seed_in < len(in_names):
+        raise ValueError(f"seed_in={seed_in}: the inputs have {len(in_names)} entries "
+                         f"({', '.join(in_names[:6])}{', ...' if len(in_names) > 6 else ''}); "
+                         f"give 0 .. {len(in_names) - 1}")
+    wrt = int(np.searchsorted(starts, seed_in, side="right") - 1)
     trace = Trace(f, xs, {}, range(len(xs)), "compare.graph")
     tape = trace.tape
     if len(trace.outs) != 1 or trace.outs[0] is None:
         raise TypeError("the function's output does not depend on its inputs (or is a tuple)")
     out = Var(tape, trace.outs[0], trace.values[0])
     values, _ = tape.replay(xs)
-    seed = np.ones((1,) + values[out.index].shape, dtype=values[out.index].dtype)
-    bars, order = adjoints(tape, out.index, seed)
+    out_value = values[out.index]
+    out_names = entry_names(["f"], [out_value.shape])
+    if not 0 <= seed_out < out_value.size:
+        raise ValueError(f"seed_out={seed_out}: the output has {out_value.size} entries; give "
+                         f"0 .. {out_value.size - 1}")
+    bars, order = adjoints(tape, out.index, _unit(out_value.shape, out_value.dtype, seed_out))
 
     logged = []
     logging_dual = _logging_dual(logged)
-    tangents_in = [np.ones((1,) + x.shape, x.dtype) if i == wrt else np.zeros((1,) + x.shape, x.dtype)
+    tangents_in = [_unit(x.shape, x.dtype, seed_in - starts[i] if i == wrt else None)
                    for i, x in enumerate(xs)]
     with quiet(), Level("compare.graph") as level:
         f(*[logging_dual(x, t, level) for x, t in zip(xs, tangents_in)])
@@ -230,7 +270,6 @@ def trace_graph(f, *args, wrt: int = 0) -> Graph:
             continue
         needed.add(i)
         stack.extend(r for r in tape.refs[i] if type(r) is int)
-    params = arg_names(f, len(xs))
     names = {i: (params[tape.leaves.index(i)] if tape.ops[i] is None else f"#{i}")
              for i in needed}
 
@@ -241,18 +280,39 @@ def trace_graph(f, *args, wrt: int = 0) -> Graph:
         op, refs = tape.ops[i], tape.refs[i]
         kind = "input" if op is None else op.name
         label = names[i] if op is None else f"{kind}(" + ", ".join(ref(r) for r in refs) + ")"
+        index = (tape.params[i] or {}).get("index") if op is not None else None
+        if kind == "getitem" and index is not None and len(refs) == 1:
+            label = f"{ref(refs[0])}[{_index_text(index)}]"
         nodes.append(Node(i, kind, list(dict.fromkeys(r for r in refs if type(r) is int)),
                           values[i],
                           [] if tape.lins[i] is None else _partials(tape.lins[i], refs, ref),
                           tangent.get(i), None if bars[i] is None else bars[i][0], label,
                           names[i]))
-    graph = Graph(nodes, out.index, [i for i in order if i in needed], wrt, names, params[wrt],
-                  _terms(tape, needed, values, tangent, bars))
+    graph = Graph(nodes, out.index, [i for i in order if i in needed], wrt, names,
+                  in_names[seed_in], _terms(tape, needed, values, tangent, bars), seed_in,
+                  seed_out, in_names, out_names)
     graph.forward_steps, graph.backward_steps = _sweeps(graph)
     return graph
 
 
-# ------------------------------------------------------------------------------ layout
+def _index_text(index) -> str:
+    """An index as Python writes it: ``0``, ``1:3``, ``::2, 0``, ``...``."""
+    parts = index if isinstance(index, tuple) else (index,)
+
+    def one(p):
+        if isinstance(p, slice):
+            ends = (p.start, p.stop) if p.step is None else (p.start, p.stop, p.step)
+            return ":".join("" if v is None else str(v) for v in ends)
+        if p is Ellipsis:
+            return "..."
+        if p is None:
+            return "None"
+        if isinstance(p, np.ndarray):
+            return fmt(p)
+        return str(p)
+    return ", ".join(one(p) for p in parts)
+
+
 
 
 # ------------------------------------------------------------------ the text on each box and edge
