@@ -50,6 +50,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 import contextvars
+import os
 import sys
 import warnings
 import weakref
@@ -91,6 +92,43 @@ def tier(compiled: bool):
         _TIER.reset(token)
 
 
+def _whole_after_default() -> int:
+    value = os.environ.get("ADOPS_WHOLE_AFTER", "2")
+    try:
+        n = int(value)
+    except ValueError:
+        raise ValueError(f"ADOPS_WHOLE_AFTER={value!r}: expected a whole number of calls "
+                         "(1: build the whole program at the first call)") from None
+    if n < 1:
+        raise ValueError(f"ADOPS_WHOLE_AFTER={n}: expected at least 1")
+    return n
+
+
+_WHOLE_AFTER = contextvars.ContextVar("adops_whole_after", default=_whole_after_default())
+
+
+@contextmanager
+def whole_after(calls: int):
+    """Within the block, a program is compiled whole (:mod:`adops.compile.whole`: one numba
+    function per derivative) at its ``calls``-th call with one argument signature; earlier calls
+    run its Python driver (fused loops only), which compiles in a fraction of the time. The
+    default is 2 (``ADOPS_WHOLE_AFTER``): a program called once is not worth compiling whole.
+
+    Example:
+        >>> import numpy as np, revad
+        >>> with whole_after(1):
+        ...     revad.grad(lambda x: np.sum(x * x), compiled=True)(np.ones(2)).tolist()
+        [2.0, 2.0]
+    """
+    if not isinstance(calls, int) or isinstance(calls, bool) or calls < 1:
+        raise ValueError(f"whole_after({calls!r}): expected a whole number of calls >= 1")
+    token = _WHOLE_AFTER.set(calls)
+    try:
+        yield
+    finally:
+        _WHOLE_AFTER.reset(token)
+
+
 def use_compiled(compiled) -> bool:
     """A transform's ``compiled`` option: True/False, or None for the tier in force."""
     return _TIER.get() if compiled is None else bool(compiled)
@@ -105,14 +143,23 @@ class Program:
 
     def __init__(self, trace: Trace, wrt, arg_positions):
         self.trace, self.arg_positions, self.wrt = trace, list(arg_positions), tuple(wrt)
-        tape = trace.tape
-        try:
-            #: the whole program as numba entries (one call per derivative), when every
-            #: entry has a numba form; else None and the Python driver below runs it
-            self.whole = WholeEntries(Whole(tape, trace.leaves, trace.outs, wrt))
-        except Unsupported as e:
-            self.whole, self.why_python = None, str(e)
+        #: the whole program as numba entries (one call per derivative), once built (see
+        #: :func:`whole_after`) and when every entry has a numba form; else None and the
+        #: Python driver runs the program
+        self.whole, self.why_python, self.calls = None, "not built yet", 0
         self._driver = None
+        self.count_call()
+
+    def count_call(self):
+        """Count a call; build the whole program at the call :func:`whole_after` names."""
+        self.calls += 1
+        if self.calls == _WHOLE_AFTER.get():
+            try:
+                self.whole = WholeEntries(Whole(self.trace.tape, self.trace.leaves,
+                                                self.trace.outs, self.wrt))
+                self.why_python = None
+            except Unsupported as e:
+                self.why_python = str(e)
 
     @property
     def driver(self):
@@ -235,6 +282,7 @@ class CompiledFunction:
         V = [xs[i] for i in inputs]
         wrt = tuple(inputs.index(i) for i in nums)
         for program in list(self.programs.get(key, ())):
+            program.count_call()
             try:
                 result = program, _in_user_fp_state(program, V, call)
             except BranchChanged:

@@ -1,0 +1,116 @@
+"""The whole-program compiled tier and its fast call path (issue 19): the same numbers as the
+eager tier, guards checked inside, fresh results, and the path actually taken."""
+import numpy as np
+import pytest
+
+import dualad
+import revad
+from adops.compile import compiled, whole_after
+
+
+def rosenbrock(x):
+    return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2)
+
+
+def _programs(f):
+    return [p for ps in compiled(f).programs.values() for p in ps]
+
+
+def test_the_whole_program_is_numba_entries_with_no_op_object_called():
+    x = np.linspace(-1, 1, 7)
+    with whole_after(1):
+        revad.grad(rosenbrock, compiled=True)(x)
+    (program,) = _programs(rosenbrock)
+    src = program.source
+    assert program.whole is not None
+    for entry in ("def primal(V, IX, ID, K):", "def jvp(V, T, IX, ID, K):",
+                  "def fwd(V, IX, ID, K):", "def bwd(R, S, IX, ID, K):"):
+        assert entry in src
+    assert "O[" not in src and "linearize" not in src  # no op object, no Python driver
+    # sizes are tables, not source: one source serves every n
+    with whole_after(1):
+        revad.grad(rosenbrock, compiled=True)(np.linspace(-1, 1, 30))
+    sources = {p.source for p in _programs(rosenbrock)}
+    assert len(_programs(rosenbrock)) == 2 and len(sources) == 1
+
+
+def test_a_program_is_built_whole_at_the_call_whole_after_names():
+    f = lambda x: np.sum(np.sin(x) * x)
+    x = np.linspace(-1, 1, 5)
+    g = revad.grad(f, compiled=True)
+    with whole_after(3):
+        for call in range(1, 5):
+            np.testing.assert_allclose(g(x), revad.grad(f)(x), rtol=1e-13)
+            (program,) = _programs(f)
+            assert (program.whole is not None) == (call >= 3)
+    with pytest.raises(ValueError, match="whole number of calls"):
+        with whole_after(0):
+            pass
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_fast_path_jacobians_equal_eager_and_are_fresh(dtype):
+    rng = np.random.default_rng(0)
+    W = rng.normal(size=(5, 4)).astype(dtype)
+    b = rng.normal(size=5).astype(dtype)
+    f = lambda x: np.tanh(W @ x + b) * 0.5
+    x = rng.normal(size=4).astype(dtype)
+    tol = 1e-6 if dtype == np.float32 else 1e-13
+    for jac in (revad.jacrev, dualad.jacfwd):
+        want = jac(f)(x)
+        for chunk in (None, 2):
+            J = jac(f, compiled=True, chunk=chunk)
+            results = [J(x) for _ in range(3)]  # the third call takes the fast path
+            for r in results:
+                assert r.dtype == dtype and r.shape == (5, 4) and r.flags.writeable
+                np.testing.assert_allclose(r, want, rtol=tol, atol=tol)
+            results[2][:] = 7.0  # a result the caller owns: writing it changes nothing else
+            np.testing.assert_allclose(J(x), want, rtol=tol, atol=tol)
+    assert compiled(f).fast, "the fast path registered the program"
+
+
+def test_fast_path_grad_value_and_jvp():
+    f = lambda x, y: np.sum(np.exp(x) * y[:3]) + np.sum(y ** 2)
+    x, y = np.array([0.1, -0.2, 0.3]), np.array([1.0, 2.0, -1.0, 0.5])
+    vg = revad.value_and_grad(f, argnums=(0, 1), compiled=True)
+    want_v, want_g = revad.value_and_grad(f, argnums=(0, 1))(x, y)
+    for _ in range(3):
+        v, (gx, gy) = vg(x, y)
+        assert v.shape == () and float(v) == pytest.approx(float(want_v), rel=1e-14)
+        np.testing.assert_allclose(gx, want_g[0], rtol=1e-14)
+        np.testing.assert_allclose(gy, want_g[1], rtol=1e-14)
+    tx, ty = np.ones(3), np.arange(4.0)
+    want = dualad.jvp(f, (x, y), (tx, ty))
+    for _ in range(3):
+        out, t = dualad.jvp(f, (x, y), (tx, ty), compiled=True)
+        assert float(out) == pytest.approx(float(want[0]), rel=1e-14)
+        assert float(t) == pytest.approx(float(want[1]), rel=1e-14)
+
+
+def test_guards_inside_the_whole_program_trace_again_when_a_branch_changes():
+    def f(x):
+        y = np.where(x > 0, x ** 2, -x)
+        if np.sum(x) > 0:
+            return np.sum(y * 2.0)
+        return np.sum(y)
+    g = revad.grad(f, compiled=True)
+    points = [np.array([1.0, -2.0, 3.0]), np.array([2.0, -1.0, 3.0]),
+              np.array([-2.0, -1.0, 3.0]), np.array([-2.0, -1.0, -3.0])]
+    with whole_after(1):
+        for _ in range(2):
+            for x in points:  # each pattern of signs, again and again: never a stale program
+                np.testing.assert_allclose(g(x), revad.grad(f)(x), rtol=1e-14)
+    assert all(p.whole is not None for p in _programs(f))
+    assert len(_programs(f)) >= 3
+
+
+def test_the_users_errstate_still_raises_in_the_compiled_tier():
+    f = lambda x: np.sum(np.log(x))
+    g = revad.grad(f, compiled=True)
+    x = np.array([1.0, 2.0])
+    with whole_after(1):
+        for _ in range(3):
+            g(x)
+        with np.errstate(divide="raise"):
+            with pytest.raises(FloatingPointError):
+                g(np.array([0.0, 1.0]))
