@@ -17,20 +17,32 @@ import numpy as np
 from ..ops.registry import Arg, Marker, Rule
 
 
-def literal(r):
-    """A Python or numpy scalar constant as source text (baked into the loop), else None."""
+def literal(r, dtype=None):
+    """A Python or numpy scalar constant as source text (baked into the loop), else None.
+
+    In a float32 loop a Python number is written as a float32 (numpy 2 keeps
+    ``float32_array * 0.1`` in float32; numba would compute it in float64), a numpy float64
+    scalar stays float64 (numpy promotes with it too).
+
+    >>> from adops.program.tape import Const
+    >>> literal(Const(0.1), "float32"), literal(Const(np.float64(0.1)), "float32")
+    ('np.float32(0.1)', '0.1')
+    """
     if type(r) is int:
         return None
     v = r.value
     if isinstance(v, (bool, np.bool_)):
         return repr(bool(v))
     if isinstance(v, (int, float, np.integer, np.floating)):
+        weak = type(v) in (int, float)
         v = float(v)
         if v != v:
-            return "np.nan"
-        if v in (float("inf"), float("-inf")):
-            return "np.inf" if v > 0 else "(-np.inf)"
-        return repr(v)
+            text = "np.nan"
+        elif v in (float("inf"), float("-inf")):
+            text = "np.inf" if v > 0 else "(-np.inf)"
+        else:
+            text = repr(v)
+        return f"np.float32({text})" if weak and str(dtype) == "float32" else text
     return None
 
 
@@ -56,8 +68,8 @@ def _scalar_expr(tape, e, j, g, refname):
     r = tape.refs[e][j]
     if type(r) is int and r in g.entries:
         return f"s{r}"
-    if literal(r) is not None:
-        return literal(r)
+    if literal(r, g.dtype) is not None:
+        return literal(r, g.dtype)
     key = r if type(r) is int else ("c", e, j)
     k = g.inputs.index(key)
     return f"a{k}[{'0' if g.kinds[k] == 'one' else 'i'}]"
@@ -76,7 +88,8 @@ def _forward_body(src, tape, g, rules, depth, partials):
                 src(f"d{e}_{j} = {rules[rule_key(p.kernel)]}({', '.join(xs + [f's{e}'])})",
                     depth)
             elif isinstance(p, Arg):
-                src(f"d{e}_{j} = {p.scale!r} * {xs[p.index]}", depth)
+                scale = f"np.float32({p.scale!r})" if g.dtype == "float32" else repr(p.scale)
+                src(f"d{e}_{j} = {scale} * {xs[p.index]}", depth)
 
 
 def _apply(p, e, j, t):
