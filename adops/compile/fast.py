@@ -1,7 +1,7 @@
 """The fast call path: a compiled transform called again with arrays of a known signature.
 
-Contract. A call qualifies when every positional argument is a plain float ``np.ndarray`` (all
-of them inputs of the program), there are no keyword or static arguments, ``f`` returns one
+Contract. A call qualifies when every positional argument is a plain float ``np.ndarray`` or
+numpy float scalar (all of them inputs of the program), there are no keyword or static arguments, ``f`` returns one
 array (not a tree), the program runs as one numba program (:mod:`adops.compile.whole`: no
 guards) and the user has not asked numpy to raise floating-point errors. Then one dictionary
 lookup keyed by ``(argnums, shapes and dtypes)`` finds the program and one numba call per pass
@@ -21,16 +21,23 @@ from __future__ import annotations
 import numpy as np
 
 from ..core.fpstate import user_wants_errors
-from ..program.inputs import auto_chunk
+from ..program.inputs import auto_chunk, identity_chunks
 from ..program.transform import check_chunk
 
 
 def key_of(args, nums):
     """The fast-path key of a call, or None when an argument is not a plain float array."""
     for a in args:
-        if type(a) is not np.ndarray or a.dtype.kind != "f":
+        if type(a) is np.ndarray:
+            if a.dtype.kind != "f":
+                return None
+        elif type(a) not in _SCALARS:
             return None
     return nums, tuple([(a.shape, a.dtype) for a in args])
+
+
+#: numpy float scalars, inputs of a program as float arrays are (Python floats are keyed by value)
+_SCALARS = (np.float64, np.float32)
 
 
 def entries(cf, args, nums):
@@ -48,6 +55,12 @@ def entries(cf, args, nums):
 
 def _flat(args, w):
     return tuple([np.ascontiguousarray(a).reshape(n) for a, n in zip(args, w.leaf_sizes)])
+
+
+def _unshared(blocks, seed):
+    """The blocks, each copied if it is the seed buffer (an output that is an input passes its
+    seed through), which the next chunk overwrites."""
+    return [np.array(b, copy=True) if np.may_share_memory(b, seed) else b for b in blocks]
 
 
 def _cast(bar, w, i):
@@ -91,15 +104,13 @@ def jacrev(cf, args, nums, chunk):
     chunk = check_chunk(chunk, "jacrev")
     k = auto_chunk(m, np.dtype(dtype).itemsize) if chunk is None else min(chunk, m)
     V = _flat(args, w)
-    eye = np.eye(m, dtype=dtype)
     ok, _, R = w.module.fwd(V, *w.tables)
     if not ok:
         return None
-    if k >= m:
-        bars = w.module.bwd(R, (eye,), *w.tables)
-    else:
-        parts = [w.module.bwd(R, (eye[a:a + k],), *w.tables) for a in range(0, m, k)]
-        bars = [np.concatenate(p, axis=0) for p in zip(*parts)]
+    # seeds from one reused buffer: a fresh identity of m x m entries cost more than the sweeps
+    parts = [_unshared(w.module.bwd(R, (seed,), *w.tables), seed)
+             for _, seed in identity_chunks(m, k, dtype)]
+    bars = parts[0] if len(parts) == 1 else [np.concatenate(p, axis=0) for p in zip(*parts)]
     return [_cast(b, w, i).reshape(out_shape + w.leaf_shapes[i]) for b, i in zip(bars, w.wrt)]
 
 
@@ -115,13 +126,12 @@ def jacfwd(cf, args, nums, chunk):
     chunk = check_chunk(chunk, "jacfwd")
     k = auto_chunk(n, x_dtype.itemsize) if chunk is None else min(chunk, n)
     V = _flat(args, w)
-    eye = np.eye(n, dtype=x_dtype)
     cols = []
-    for a in range(0, n, k):
-        ok, _, tans = w.module.jvp(V, (eye[a:a + k],), *w.tables)
+    for _, seed in identity_chunks(n, k, x_dtype):
+        ok, _, tans = w.module.jvp(V, (seed,), *w.tables)
         if not ok:
             return None
-        cols.append(tans[0])
+        cols.append(_unshared(tans, seed)[0])
     Jt = cols[0] if len(cols) == 1 else np.concatenate(cols, axis=0)  # (n, m)
     return [np.ascontiguousarray(Jt.T).reshape(out_shape + w.leaf_shapes[i])]
 

@@ -56,7 +56,7 @@ class Whole:
         src("from numba import njit")
         src("from adops.compile.runtime import SMUL, scalar")
         src("from adops.compile.rows import (bmm_left_rows, bmm_rows, gather, put, same,")
-        src("                                scatter_add, scatter_add_at)")
+        src("                                scatter_add, scatter_add_at, sum_rows)")
         src("")
         rules = rule_names(prog, self.steps)
         for kernel, name in rules.items():

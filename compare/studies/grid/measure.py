@@ -4,8 +4,9 @@ results.csv.
 Contract: :func:`run_grid` measures each configuration of a :class:`Grid` with
 :func:`compare.common.timing.measure` and appends its rows to ``results.csv`` as soon as they
 exist, so an interrupted run keeps every row measured so far. The configurations in
-``Grid.compiled`` are timed in the compiled tier too (:mod:`compare.common.compiled`, each
-compiled once per (problem, n, m, mode) from a fresh cache, compile time in
+``Grid.compiled`` (every configuration of the default and quick grids) are timed in the compiled
+tier too (:mod:`compare.common.compiled`, from one fresh code cache per run: a problem compiles
+once per mode, its other sizes load that code; the first call's extra time in
 ``compile_seconds``). A configuration whose actual sizes (``x.size``, m) were measured already
 is skipped (mlp_loss rounds n to whole hidden units). ``Grid.noise``: one configuration timed
 ``noise_repeats`` times more (``phase = "repeat"`` rows), the run's noise floor
@@ -32,7 +33,7 @@ from ...problems import PROBLEMS, Problem
 class Grid:
     """What to measure: (problem, n, m) triples and the timing settings (``blas_threads``: BLAS
     and PyTorch threads while timing, None for the libraries' defaults). ``compiled``: the
-    triples also timed in the compiled tier (a subset: each costs a compile per mode)."""
+    triples also timed in the compiled tier."""
 
     configs: list
     repeat: int = 3
@@ -63,33 +64,20 @@ def _configs(sweep_n, sweep_m, heat, elementwise, n_fixed):
     return out
 
 
-def _compiled_configs(sweep_n, sweep_m, heat, n_fixed):
-    """The compiled tier's share of a grid: the m = 1 sweeps, wide's sweep over m and the whole
-    heatmap (so each tier has a complete one), each compiled once per mode."""
-    configs = [(p, n, 1) for p in ("dense", "rosenbrock", "mlp_loss") for n in sweep_n.get(p, ())]
-    configs += [("wide", n_fixed, m) for m in sweep_m]
-    configs += [("dense", n, m) for n in heat for m in heat]
-    return list(dict.fromkeys(configs))
-
-
 def default_grid() -> Grid:
-    # the compiled tier: every n of dense, fewer of the other m = 1 problems, 4 sizes of wide
-    return Grid(_configs(sweep_n=[4, 16, 64, 256, 1024, 4096],
-                         sweep_m=[1, 4, 16, 64, 256, 1024, 4096],
-                         heat=[2, 8, 32, 128, 512], elementwise=[4, 64, 512], n_fixed=16),
-                repeat=3, name="default",
-                compiled=_compiled_configs(
-                    {"dense": [4, 16, 64, 256, 1024, 4096], "rosenbrock": [16, 256, 4096],
-                     "mlp_loss": [16, 256, 4096]},
-                    sweep_m=[1, 16, 256, 4096], heat=[2, 8, 32, 128, 512], n_fixed=16),
+    # the compiled tier times every configuration: its programs do not depend on n, so a
+    # problem compiles once per mode and every other size loads that code
+    configs = _configs(sweep_n=[4, 16, 64, 256, 1024, 4096],
+                       sweep_m=[1, 4, 16, 64, 256, 1024, 4096],
+                       heat=[2, 8, 32, 128, 512], elementwise=[4, 64, 512], n_fixed=16)
+    return Grid(configs, repeat=3, name="default", compiled=list(configs),
                 noise=("dense", 32, 32))
 
 
 def quick_grid() -> Grid:
-    return Grid(_configs(sweep_n=[4, 64, 2048], sweep_m=[1, 8, 512], heat=[2, 16, 128],
-                         elementwise=[8], n_fixed=8), repeat=2, name="quick",
-                compiled=_compiled_configs({"dense": [4, 64, 2048]}, sweep_m=[8, 512],
-                                           heat=[2, 16, 128], n_fixed=8),
+    configs = _configs(sweep_n=[4, 64, 2048], sweep_m=[1, 8, 512], heat=[2, 16, 128],
+                       elementwise=[8], n_fixed=8)
+    return Grid(configs, repeat=2, name="quick", compiled=list(configs),
                 noise=("dense", 16, 16))
 
 
