@@ -19,6 +19,7 @@ import functools
 import numpy as np
 
 from ..compile import use_compiled
+from ..core.fpstate import quiet
 from ..core.levels import TracedBase, bind
 from ..ops.registry import Op
 from ..program.tape import Recorded
@@ -79,7 +80,8 @@ class RematOp(Op):
     doc = "revad.checkpoint: f's program, its intermediates recomputed in the sweep"
 
     def value(self, *args, program, tier):
-        outs = engine(program, tier, args).run(list(args), "when recomputed")
+        with quiet():
+            outs = engine(program, tier, args).run(list(args), "when recomputed")
         return Layout(program, len(outs), 0).pack(outs, [])
 
     def linearize(self, *args, program, tier):
@@ -98,18 +100,20 @@ class RematLin:
     def vjp(self, out_bar, needed=None):
         layout = Layout(self.program, len(self.program.outs), 0)
         bars, _ = layout.unpack(out_bar, (out_bar.shape[0],))
-        _, pull = engine(self.program, self.tier, self.args).linearize(self.args,
-                                                                       "when recomputed")
+        with quiet():
+            _, pull = engine(self.program, self.tier, self.args).linearize(self.args,
+                                                                           "when recomputed")
+            out = pull(bars)
         count(steps=1, recomputed=1, sweeps=1)
-        out = pull(bars)
         return out if needed is None else [b if n else None for b, n in zip(out, needed)]
 
     def jvp(self, x_dots):
         if all(d is None for d in x_dots):
             return None
         k = next(d.shape[0] for d in x_dots if d is not None)
-        _, dots = engine(self.program, self.tier, self.args).push(self.args, list(x_dots),
-                                                                  "when recomputed")
+        with quiet():
+            _, dots = engine(self.program, self.tier, self.args).push(self.args, list(x_dots),
+                                                                      "when recomputed")
         layout = Layout(self.program, len(self.program.outs), 0)
         full = [np.zeros((k,) + s, layout.dtype) if d is None else d
                 for d, s in zip(dots, layout.c_shapes)]

@@ -36,11 +36,14 @@ steps taken, the recomputations and the most carries kept (for tests and the ben
 """
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from checkpoint_schedules import Copy, EndForward, Forward, Move, Reverse
 
 from ..compile import use_compiled
+from ..core.fpstate import quiet
 from ..core.levels import bind
 from ..numpy_api.traced import bottom
 from ..ops.registry import Op
@@ -189,7 +192,13 @@ class Layout:
 
 
 def _fingerprint(carry):
-    return np.array([np.sum(np.asarray(bottom(c), dtype=np.float64)) for c in carry])
+    """A sum per carry leaf: what a recomputed step is checked against (8 bytes per leaf and
+    step, where the carries themselves are not kept)."""
+    return [float(np.asarray(bottom(c)).sum()) for c in carry]
+
+
+def _differs(a: float, b: float) -> bool:
+    return a != b and not (a != a and b != b)
 
 
 class _Loop:
@@ -218,20 +227,21 @@ class ScanOp(Op):
     def value(self, *args, program, length, snapshots, tier, nc, nx):
         loop = _Loop(args, program, length, nc, nx, tier)
         carry, ys = loop.init, []
-        for t in range(length):
-            outs = loop.engine.run(loop.args(carry, t), loop.where(t))
-            carry, y = outs[:nc], outs[nc:]
-            ys.append(y)
+        with quiet():
+            for t in range(length):
+                outs = loop.engine.run(loop.args(carry, t), loop.where(t))
+                carry, y = outs[:nc], outs[nc:]
+                ys.append(y)
         _count(steps=length)
         return loop.layout.pack(carry, _stack(ys, loop.layout))
 
     def linearize(self, *args, program, length, snapshots, tier, nc, nx):
         loop = _Loop(args, program, length, nc, nx, tier)
         lin = ScanLin(loop, snapshots)
-        ys = [None] * length
-        lin.store, lin.deps = lin.forward_phase(ys)
-        lin.done_forward = True
-        return loop.layout.pack(lin.last, _stack(ys, loop.layout)), lin
+        ys = [None] * length if loop.layout.y_shapes else None
+        with quiet():
+            lin.store, lin.deps = lin.forward_phase(ys, first=True)
+        return loop.layout.pack(lin.last, _stack(ys or [], loop.layout)), lin
 
 
 def _stack(ys, layout):
@@ -248,17 +258,18 @@ class ScanLin:
         self.loop, self.s = loop, s
         sched = actions(loop.T, s) if s is not None else (Forward(0, loop.T, False, True, None),
                                                           EndForward(), Reverse(loop.T, 0, True))
-        end = next(i for i, a in enumerate(sched) if isinstance(a, EndForward))
-        self.forward_actions, self.reverse_actions = sched[:end], sched[end + 1:]
+        # the cached schedule is read in place (a slice would copy ~4 T references per call)
+        self.sched = sched
+        self.end = next(i for i, a in enumerate(sched) if isinstance(a, EndForward))
         self.fingerprints = np.zeros((loop.T, loop.nc))
-        self.store, self.deps, self.last, self.done_forward = None, None, None, False
+        self.store, self.deps, self.last = None, None, None
 
-    def forward_phase(self, ys):
+    def forward_phase(self, ys, first: bool):
         """Run the schedule's forward part from the initial carry: ``(snapshots, step
         linearizations)``; the outputs ``y`` into ``ys`` (when given)."""
         loop, store, deps = self.loop, {}, {}
         carry = loop.init
-        for a in self.forward_actions:
+        for a in itertools.islice(self.sched, self.end):
             if a.write_ics:
                 store[a.n0] = carry
             for t in a:
@@ -267,7 +278,7 @@ class ScanLin:
                     ys[t] = y
             _count(kept=len(store))
         self.last = carry
-        _count(steps=loop.T, recomputed=0 if ys is not None else loop.T)
+        _count(steps=loop.T, recomputed=0 if first else loop.T)
         return store, deps
 
     def _advance(self, carry, t, linearize, deps, check):
@@ -277,9 +288,9 @@ class ScanLin:
         else:
             outs = loop.engine.run(loop.args(carry, t), loop.where(t))
         carry = outs[:nc]
-        fp = _fingerprint(carry)
+        fp, known = _fingerprint(carry), self.fingerprints[t]
         if check:
-            if not np.array_equal(fp, self.fingerprints[t], equal_nan=True):
+            if any(_differs(a, float(b)) for a, b in zip(fp, known)):
                 raise ValueError(
                     f"adops.scan: recomputing step {t} from a checkpoint gave a carry that "
                     "differs from the forward pass's: the step function is not pure (it reads "
@@ -287,7 +298,8 @@ class ScanLin:
                     "written, or draws random numbers). Pass what changes through the carry "
                     "or xs, or use checkpoints=None, which recomputes nothing")
         else:
-            self.fingerprints[t] = fp
+            for j, a in enumerate(fp):
+                known[j] = a
         return carry, outs[nc:]
 
     def vjp(self, out_bar, needed=None):
@@ -297,11 +309,22 @@ class ScanLin:
         store, self.store = self.store, None
         deps = dict(self.deps)
         if store is None and self.s is not None:  # a second sweep: the snapshots were used up
-            store, deps = self.forward_phase(None)
+            store, deps = self.forward_phase(None, first=False)
         x_bars = [[None] * T for _ in loop.xs]
         c_bars = [None] * len(loop.consts)
+        with quiet():
+            carry_bar, c_bars, recomputed = self._reverse(store, deps, carry_bar, ys_bar,
+                                                          x_bars, c_bars)
+        _count(steps=recomputed, recomputed=recomputed, sweeps=1)
+        needed = needed if needed is not None else [True] * (nc + len(loop.xs) + len(c_bars))
+        out = list(carry_bar) + [_stack_bars(b, m, x) for b, x in zip(x_bars, loop.xs)] + c_bars
+        return [o if n else None for o, n in zip(out, needed)]
+
+    def _reverse(self, store, deps, carry_bar, ys_bar, x_bars, c_bars):
+        """The schedule's reverse part: sweeps, restores and recomputations."""
+        loop, nc = self.loop, self.loop.nc
         work, recomputed = None, 0
-        for a in self.reverse_actions:
+        for a in itertools.islice(self.sched, self.end + 1, None):
             if isinstance(a, Reverse):
                 for t in a:
                     pull = deps[t] if self.s is None else deps.pop(t)
@@ -320,10 +343,7 @@ class ScanLin:
                     work, _ = self._advance(work, t, a.write_adj_deps, deps, check=True)
                     recomputed += 1
                 _count(kept=len(store))
-        _count(steps=recomputed, recomputed=recomputed, sweeps=1)
-        needed = needed if needed is not None else [True] * (nc + len(loop.xs) + len(c_bars))
-        out = list(carry_bar) + [_stack_bars(b, m, x) for b, x in zip(x_bars, loop.xs)] + c_bars
-        return [o if n else None for o, n in zip(out, needed)]
+        return carry_bar, c_bars, recomputed
 
     def jvp(self, x_dots):
         loop, nc, nx = self.loop, self.loop.nc, len(self.loop.xs)
@@ -333,11 +353,12 @@ class ScanLin:
         carry, carry_dot = loop.init, list(x_dots[:nc])
         xs_dot, c_dots = x_dots[nc:nc + nx], list(x_dots[nc + nx:])
         y_dots = []
-        for t in range(loop.T):
-            dots = carry_dot + [None if d is None else d[:, t] for d in xs_dot] + c_dots
-            outs, out_dots = loop.engine.push(loop.args(carry, t), dots, loop.where(t))
-            carry, carry_dot = outs[:nc], list(out_dots[:nc])
-            y_dots.append(out_dots[nc:])
+        with quiet():
+            for t in range(loop.T):
+                dots = carry_dot + [None if d is None else d[:, t] for d in xs_dot] + c_dots
+                outs, out_dots = loop.engine.push(loop.args(carry, t), dots, loop.where(t))
+                carry, carry_dot = outs[:nc], list(out_dots[:nc])
+                y_dots.append(out_dots[nc:])
         _count(steps=loop.T)
         layout = loop.layout
         c_full = [_zeros_if_none(d, k, s, layout.dtype) for d, s in zip(carry_dot,

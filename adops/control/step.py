@@ -152,6 +152,15 @@ class StepProgram:
         """The entries whose cotangents a sweep returns: inputs, then constant slots."""
         return self.inputs + self.const_entries
 
+    def _plan(self):
+        plan = getattr(self, "_entries", None)
+        if plan is None:
+            tape = self.tape
+            plan = self._entries = [
+                (i, op, tape.refs[i], tape.params[i] or {}, getattr(op, "value", None) is not None)
+                for i, op in enumerate(tape.ops) if op is not None]
+        return plan
+
     def _evaluate(self, inputs, consts, linearize: bool, where: str):
         tape = self.tape
         values = [None] * len(tape.ops)
@@ -159,21 +168,18 @@ class StepProgram:
         for e, v in zip(self.wrt, list(inputs) + list(consts)):
             values[e] = v
         guards, g = tape.guards, 0
-        ops, refs, params = tape.ops, tape.refs, tape.params
-        for i, op in enumerate(ops):
+        for i, op, refs, params, has_value in self._plan():
             while g < len(guards) and guards[g].position <= i:
                 self._check(guards[g], values, where)
                 g += 1
-            if op is None:
-                continue
-            args = [values[r] if type(r) is int else r.value for r in refs[i]]
-            if linearize or getattr(op, "value", None) is None:
-                out, lin = op.linearize(*args, **params[i])
+            args = [values[r] if type(r) is int else r.value for r in refs]
+            if linearize or not has_value:
+                out, lin = op.linearize(*args, **params)
                 values[i] = out
                 if linearize:
                     lins[i] = lin
             else:
-                values[i] = bind(op, *args, **params[i])
+                values[i] = bind(op, *args, **params)
         for guard in guards[g:]:
             self._check(guard, values, where)
         outs = [values[e] if e is not None else v for e, v in zip(self.outs, self.values)]
@@ -190,15 +196,14 @@ class StepProgram:
                 "np.clip, which are differentiable and need no branch")
 
     def run(self, inputs, consts, where: str = "at a later step"):
-        """The output leaves at ``inputs`` and constant values ``consts`` (plain or traced)."""
-        with quiet():
-            return self._evaluate(inputs, consts, False, where)[0]
+        """The output leaves at ``inputs`` and constant values ``consts`` (plain or traced).
+        Callers run a loop of steps inside one ``adops.core.fpstate.quiet()`` block."""
+        return self._evaluate(inputs, consts, False, where)[0]
 
     def linearize(self, inputs, consts, where: str = "at a later step"):
         """``(outs, lins)``: the outputs and every entry's linearization, for :meth:`pull` and
-        :meth:`push`."""
-        with quiet():
-            return self._evaluate(inputs, consts, True, where)
+        :meth:`push` (inside ``quiet()``, as :meth:`run`)."""
+        return self._evaluate(inputs, consts, True, where)
 
     def pull(self, lins, out_bars) -> list:
         """Cotangents ``(m, *shape)`` (or None) of the inputs then the constant slots, for output
@@ -218,14 +223,12 @@ class StepProgram:
         t = [None] * len(tape.ops)
         for e, d in zip(self.wrt, dots):
             t[e] = d
-        with quiet():
-            for i, lin in enumerate(lins):
-                if lin is None:
-                    continue
-                rs = tape.refs[i]
-                args = [t[r] if type(r) is int else None for r in rs]
-                if any(a is not None for a in args):
-                    t[i] = lin.jvp(args)
+        for i, lin in enumerate(lins):
+            if lin is None:
+                continue
+            args = [t[r] if type(r) is int else None for r in tape.refs[i]]
+            if any(a is not None for a in args):
+                t[i] = lin.jvp(args)
         return [t[e] if e is not None else None for e in self.outs]
 
     def replay_function(self):
