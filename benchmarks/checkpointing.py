@@ -24,8 +24,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import revad  # noqa: E402
 from adops.control import counting, optimal_recomputations  # noqa: E402
 from compare.common.timing import best_of, fixed_threads, peak_bytes, thread_note  # noqa: E402
-from compare.studies.checkpointing import recurrence_scan  # noqa: E402
-from compare.studies.depth import recurrence  # noqa: E402
+from compare.problems.recurrence import recurrence, recurrence_scan  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -55,7 +54,8 @@ def _run(T, width, repeat) -> int:
               for s in (None, sq, 10)]
     print(f"\nT = {T} (a scan of {steps} steps after h_1 = tanh(x)), width {width}, best of "
           f"{repeat}\n")
-    print("| gradient | seconds | x plain | peak | % of plain | recomputed | optimum | same bits |")
+    print("| gradient | seconds | x plain | peak | % of plain | recomputed | optimum "
+          "| same bits |")
     print("|---|---|---|---|---|---|---|---|")
     base = {}
     results = {}

@@ -7,8 +7,7 @@ and the tools.
     python -m compare --problem mypkg.mod:f --n 100 --m 1    # your own function
     python -m compare plot reports/results.csv               # redraw plots from the CSV only
     python -m compare recommend mypkg.mod:f --n 1000         # which mode and tier for your f
-    python -m compare recommend mypkg.mod:f --memory-budget 50  # ... and checkpointing, if its tape
-                                                             # needs more than 50 MB
+    python -m compare recommend mypkg.mod:f --memory-budget 50   # and whether to checkpoint
     python -m compare graph mypkg.mod:f --x 2.0 --x 0.5      # the computation as a picture
     python -m compare graph mypkg.mod:f --x 2.0 --code       # and the derivative's generated code
     python -m compare vanishing                              # gradient norm per layer study

@@ -30,7 +30,7 @@ from ..core.levels import Level, TracedBase, bind
 from ..numpy_api.traced import bottom
 from ..program.inputs import as_primal
 from ..program.sweep import sweep
-from ..program.tape import Const, MetOuterLevel, Recorded, Tape, same
+from ..program.tape import Const, MetOuterLevel, Recorded, Tape, guard_holds
 from ..numpy_api.conversions import call_traced
 
 
@@ -40,27 +40,16 @@ class StepBranchChanged(ValueError):
 
 
 class StepNode(Recorded):
-    """A value of a step being recorded. Values traced by other (outer) transforms become inputs
-    of the program (its constant slots); the op runs on plain values."""
+    """A value of a step being recorded (on a tape that records values only). Values traced by
+    other (outer) transforms become inputs of the program (its constant slots), and the op runs
+    on their plain values."""
 
     __slots__ = ()
     _mode = "a step function (adops.scan / revad.checkpoint) being recorded"
 
-    @classmethod
-    def _bind(cls, op, args, params, level):
-        tape, refs, values = _step_refs(args, level)
-        out = op.value(*values, **params)
-        return cls(tape, tape.push(op, params, refs, None, out), out)
-
-    @classmethod
-    def _nondiff(cls, func, args, kwargs, level):
-        tape, refs, values = _step_refs(args, level)
-        kwargs = {k: (v.primal if isinstance(v, Recorded) and v.level is level else bottom(v))
-                  for k, v in kwargs.items()}
-        result = func(*values, **kwargs)
-        if tape is not None:
-            tape.guard(func, refs, kwargs, result)
-        return result
+    @staticmethod
+    def _entries_of(args, level):
+        return _step_refs(args, level)
 
 
 class StepTape(Tape):
@@ -186,8 +175,7 @@ class StepProgram:
         return outs, lins
 
     def _check(self, guard, values, where):
-        args = [values[r] if type(r) is int else r.value for r in guard.refs]
-        if not same(guard.func(*args, **guard.kwargs), guard.result):
+        if not guard_holds(guard, values):
             name = getattr(guard.func, "__name__", repr(guard.func))
             raise StepBranchChanged(
                 f"{self.name}: {name}(...) evaluates differently {where} than when the step was "

@@ -1,12 +1,12 @@
 """Checkpointing, measured: reverse mode's peak memory against its time for one deep recurrence,
 as the number of kept carries ``s`` varies (part of the depth study, :mod:`.depth`).
 
-Contract: the problem is :mod:`.depth`'s recurrence ``h_t = tanh(W h_(t-1) + x)``, ``T`` steps at
-``width``, written as one ``adops.scan`` (:func:`recurrence_scan`, the same numbers as the
-unrolled loop). :func:`tradeoff` measures, for about eight ``s`` spaced on a log scale from a
-few to ``T`` (:func:`s_values`), the gradient with ``checkpoints=s``: best-of-``repeat``
-seconds, peak bytes (``tracemalloc``), the step recomputations counted
-(:func:`adops.control.counting`) and the optimum ``r T - C(s + r, s + 1)``; and as reference
+Contract: the problem is the depth study's recurrence ``h_t = tanh(W h_(t-1) + x)``, ``T``
+steps at ``width``, written as one ``adops.scan``
+(:func:`compare.problems.recurrence.recurrence_scan`: the same numbers as the unrolled loop).
+:func:`tradeoff` measures, for about eight ``s`` spaced on a log scale from a few to ``T``
+(:func:`s_values`), the gradient with ``checkpoints=s``: best-of-``repeat`` seconds, peak
+bytes (``tracemalloc``), the step recomputations counted (:func:`adops.control.counting`) and the optimum ``r T - C(s + r, s + 1)``; and as reference
 points the plain tape (``revad.grad`` of the unrolled loop), the scan without checkpoints and
 forward mode (``dualad.jacfwd``, all ``width`` directions in one pass). Rows go to
 ``checkpointing.csv`` (:data:`COLUMNS`); :func:`plot` draws ``checkpointing_tradeoff.png``;
@@ -19,7 +19,6 @@ import math
 
 import numpy as np
 
-import adops
 import dualad
 import revad
 from adops.control import counting, optimal_recomputations
@@ -27,6 +26,7 @@ from adops.control import counting, optimal_recomputations
 from ..common.rows import CsvSink, read_csv as _read_csv
 from ..common.style import fmt_bytes as _mb, fmt_time, plt as _plt
 from ..common.timing import best_of, peak_bytes
+from ..problems.recurrence import recurrence, recurrence_scan
 
 COLUMNS = ["label", "checkpoints", "depth", "width", "seconds", "peak_bytes", "recomputed",
            "optimum"]
@@ -36,42 +36,6 @@ DEFAULT_T, QUICK_T = 1000, 200
 REFERENCES = {"plain tape": "revad.grad of the unrolled loop (the whole tape)",
               "scan, no checkpoints": "adops.scan, checkpoints=None (every step kept)",
               "forward, k directions": "dualad.jacfwd, k = width directions (nothing kept)"}
-
-
-def weights(width: int, seed: int = 0):
-    """``(W, x)`` of :mod:`.depth`'s recurrence (the same draws)."""
-    rng = np.random.default_rng(seed)
-    W = rng.normal(size=(width, width)) * (0.9 / np.sqrt(width))
-    return W, rng.normal(size=width)
-
-
-def recurrence_scan(depth: int, width: int, checkpoints=None, seed: int = 0):
-    """``(f, x)``: :func:`compare.studies.depth.recurrence` as one ``adops.scan`` of ``depth - 1``
-    steps with ``checkpoints``.
-
-    Example:
-        >>> f, x = recurrence_scan(depth=3, width=4, checkpoints=1)
-        >>> x.shape, float(f(x)) > 0
-        ((4,), True)
-    """
-    W, x = weights(width, seed)
-
-    def f(x):
-        h, _ = adops.scan(lambda h, _: (np.tanh(W @ h + x), None), np.tanh(x),
-                          length=depth - 1, checkpoints=checkpoints)
-        return 0.5 * np.sum(h * h)
-    return f, x
-
-
-def _unrolled(depth, width, seed=0):
-    W, x = weights(width, seed)
-
-    def f(x):
-        h = np.tanh(x)
-        for _ in range(depth - 1):
-            h = np.tanh(W @ h + x)
-        return 0.5 * np.sum(h * h)
-    return f, x
 
 
 def s_values(T: int, count: int = 8, low: int = 4) -> list[int]:
@@ -106,7 +70,7 @@ def tradeoff(T: int = DEFAULT_T, width: int = 32, repeat: int = 2, csv_path: str
     """
     sink = CsvSink(csv_path, COLUMNS) if csv_path else None
     rows = []
-    plain, x = _unrolled(T, width)
+    plain, x = recurrence(T, width)
     runs = [(f"s = {s}", s, revad.grad(recurrence_scan(T, width, s)[0]))
             for s in (s_list or s_values(T - 1))]
     runs += [("plain tape", None, revad.grad(plain)),

@@ -2,8 +2,9 @@
 do not.
 
 Contract: the problem family is a recurrence unrolled ``depth`` steps at fixed ``width``,
-``h_t = tanh(W h_(t-1) + x)`` with ``h_0 = 0``, ``x: (width,)``, loss ``sum(h_T^2) / 2`` (a
-deep tanh network whose layers share one weight matrix). :func:`study` measures, for each depth,
+``h_t = tanh(W h_(t-1) + x)`` with ``h_1 = tanh(x)``, ``x: (width,)``, loss ``sum(h_T^2) / 2`` (a
+deep tanh network whose layers share one weight matrix; :mod:`compare.problems.recurrence`,
+:func:`recurrence` re-exported here). :func:`study` measures, for each depth,
 one evaluation of f (plain numpy, the unit), forward mode along one direction
 (``dualad.jvp``), forward mode along ``k = width`` directions at once (``dualad.jacfwd`` with
 chunk k: the whole gradient in one pass), reverse mode (``revad.grad``: record the tape, one
@@ -12,10 +13,10 @@ sweep) and reverse mode through the same recurrence written as one ``adops.scan`
 seconds, peak bytes (``tracemalloc``, a separate untimed run) and, for reverse mode, the tape's
 own ``nbytes``. The study also measures the memory/time trade-off at one depth
 (:mod:`.checkpointing`: ``checkpointing.csv``, ``checkpointing_tradeoff.png``) and draws a small
-schedule (:mod:`compare.teaching.schedule`: ``checkpoint_schedule.png``). :func:`write_csv` / :func:`read_csv` keep the rows
-in ``depth.csv`` (columns :data:`COLUMNS`); :func:`slopes` fits how each mode's peak memory and
-time grow with depth; :func:`plot` draws ``memory_vs_depth.png``; :func:`paragraph` states the
-measured slopes in words for summary.md.
+schedule (:mod:`compare.teaching.schedule`: ``checkpoint_schedule.png``). :func:`write_csv` /
+:func:`read_csv` keep the rows in ``depth.csv`` (columns :data:`COLUMNS`); :func:`slopes` fits
+how each mode's peak memory and time grow with depth; :func:`plot` draws
+``memory_vs_depth.png``; :func:`paragraph` states the measured slopes in words for summary.md.
 """
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ import revad
 from ..common.rows import CsvSink, read_csv as _read_csv, remove_stale, write_csv as _write_csv
 from ..common.style import DEPTH_STYLE as STYLE, fmt_bytes as _mb, plt as _plt
 from ..common.timing import best_of, fixed_threads, peak_bytes
+from ..problems.recurrence import recurrence, recurrence_scan
 from ..teaching import schedule
 from . import checkpointing
 from .base import Section, Study
@@ -50,26 +52,6 @@ MODES = {
 CHECKPOINTED = {"reverse, sqrt(T) checkpoints": "sqrt", "reverse, 10 checkpoints": 10}
 
 
-def recurrence(depth: int, width: int, seed: int = 0):
-    """``(f, x)``: ``f(x) = sum(h_T^2) / 2`` with ``h_t = tanh(W h_(t-1) + x)``, T = ``depth``.
-
-    Example:
-        >>> f, x = recurrence(depth=3, width=4)
-        >>> x.shape, float(f(x)) > 0
-        ((4,), True)
-    """
-    rng = np.random.default_rng(seed)
-    W = rng.normal(size=(width, width)) * (0.9 / np.sqrt(width))
-    x = rng.normal(size=width)
-
-    def f(x):
-        h = np.tanh(x)
-        for _ in range(depth - 1):
-            h = np.tanh(W @ h + x)
-        return 0.5 * np.sum(h * h)
-    return f, x
-
-
 def measure_depth(depth: int, width: int = 32, repeat: int = 3) -> list[dict]:
     """Rows (dicts with :data:`COLUMNS`) for the four modes at one depth.
 
@@ -86,8 +68,7 @@ def measure_depth(depth: int, width: int = 32, repeat: int = 3) -> list[dict]:
     runs = {"numpy": lambda: f(x), "forward, 1 direction": jvp1,
             "forward, k directions": lambda: jack(x), "reverse": lambda: grad(x)}
     for mode, s in CHECKPOINTED.items():
-        runs[mode] = (lambda g: lambda: g(x))(revad.grad(checkpointing.recurrence_scan(
-            depth, width, s)[0]))
+        runs[mode] = (lambda g: lambda: g(x))(revad.grad(recurrence_scan(depth, width, s)[0]))
     directions = {"numpy": 0, "forward, 1 direction": 1, "forward, k directions": width}
     rows = []
     for mode, fn in runs.items():
@@ -199,8 +180,8 @@ def plot(rows, path: str):
     ax_t.set_title("Time: every mode does work proportional to depth", fontsize=10)
     fig.text(0.5, 0.005, "Reverse mode keeps every step's values and partials for its backward "
              "sweep (memory ~ depth: why checkpointing exists); forward mode carries its tangents "
-             "along and drops each step's after use (memory flat); adops.scan(checkpoints=s) keeps s "
-             "carries and recomputes the other steps in the sweep. Slopes: d log y / d log T "
+             "along and drops each step's after use (memory flat); adops.scan(checkpoints=s) "
+             "keeps s carries and recomputes the other steps in the sweep. Slopes: d log y / d log T "
              "over the deeper half.", ha="center", va="bottom", fontsize=7.5, wrap=True)
     fig.tight_layout(rect=(0, 0.05, 1, 1))
     fig.savefig(path, dpi=110)
