@@ -267,3 +267,23 @@ def test_a_branch_that_changes_between_steps_is_named():
         return (c + x if np.sum(c) < 1.0 else c - x), None
     with pytest.raises(StepBranchChanged, match="np.where"):
         adops.scan(f, np.zeros(1), np.ones((4, 1)))
+
+
+@pytest.mark.parametrize("ck", [None, 3])
+def test_gradient_with_respect_to_init_and_xs(ck):
+    def loss(init, xs):
+        h, ys = adops.scan(lambda h, x: (np.tanh(W @ h + x), h * x), init, xs, checkpoints=ck)
+        return np.sum(h) + np.sum(ys)
+
+    def plain(init, xs):
+        h, ys = init, []
+        for x in xs:
+            ys.append(h * x)
+            h = np.tanh(W @ h + x)
+        return np.sum(h) + np.sum(np.stack(ys))
+    init = RNG.normal(size=3)
+    got = revad.grad(loss, argnums=(0, 1))(init, XS)
+    want = revad.grad(plain, argnums=(0, 1))(init, XS)
+    assert all(np.array_equal(g, w) for g, w in zip(got, want))
+    jf = dualad.jacfwd(loss, argnums=1)(init, XS)
+    assert np.allclose(jf, want[1], atol=1e-13)
