@@ -287,3 +287,15 @@ def test_gradient_with_respect_to_init_and_xs(ck):
     assert all(np.array_equal(g, w) for g, w in zip(got, want))
     jf = dualad.jacfwd(loss, argnums=1)(init, XS)
     assert np.allclose(jf, want[1], atol=1e-13)
+
+
+def test_second_order_through_a_scan_compiled():
+    def loss(w):
+        h, s = adops.scan(lambda h, x: (np.tanh(w @ h + x), np.sum(h * h)), np.zeros(3),
+                          XS[:5], checkpoints=2)
+        return np.sum(h) + np.sum(s)
+    want = revad.hessian(loss)(W)
+    assert np.allclose(revad.hessian(loss, compiled=True)(W), want, atol=1e-12)
+    v = RNG.normal(size=W.shape)
+    assert np.allclose(revad.hvp(loss, (W,), (v,), compiled=True),
+                       np.tensordot(want, v, axes=2), atol=1e-12)
