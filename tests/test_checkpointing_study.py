@@ -5,7 +5,8 @@ import pytest
 
 from adops.control import optimal_recomputations
 from compare.cli import main
-from compare.studies import checkpointing, depth
+from compare.studies import depth
+from compare.studies.depth import checkpointing
 from compare.teaching import schedule
 from compare.tools.memory import memory_advice
 

@@ -28,13 +28,13 @@ import numpy as np
 import dualad
 import revad
 
-from ..common.rows import CsvSink, read_csv as _read_csv, remove_stale, write_csv as _write_csv
-from ..common.style import DEPTH_STYLE as STYLE, fmt_bytes as _mb, plt as _plt
-from ..common.timing import best_of, fixed_threads, peak_bytes
-from ..problems.recurrence import recurrence, recurrence_scan
-from ..teaching import schedule
+from ...common.rows import CsvSink, read_csv as _read_csv, remove_stale, write_csv as _write_csv
+from ...common.style import DEPTH_STYLE as STYLE, fmt_bytes as _mb, plt as _plt
+from ...common.timing import best_of, fixed_threads, peak_bytes
+from ...problems.recurrence import recurrence, recurrence_scan
+from compare.teaching import schedule  # absolute: "...teaching" reads as the teaching study
 from . import checkpointing
-from .base import Section, Study
+from ..base import Section, Study
 
 COLUMNS = ["mode", "depth", "width", "directions", "seconds", "peak_bytes", "tape_bytes"]
 DEFAULT_DEPTHS = (1, 3, 10, 30, 100, 300, 1000, 3000)
@@ -181,7 +181,8 @@ def plot(rows, path: str):
     fig.text(0.5, 0.005, "Reverse mode keeps every step's values and partials for its backward "
              "sweep (memory ~ depth: why checkpointing exists); forward mode carries its tangents "
              "along and drops each step's after use (memory flat); adops.scan(checkpoints=s) "
-             "keeps s carries and recomputes the other steps in the sweep. Slopes: d log y / d log T "
+             "keeps s carries and recomputes the other steps in the sweep. Slopes: "
+             "d log y / d log T "
              "over the deeper half.", ha="center", va="bottom", fontsize=7.5, wrap=True)
     fig.tight_layout(rect=(0, 0.05, 1, 1))
     fig.savefig(path, dpi=110)

@@ -1,13 +1,13 @@
 """Checkpointing, measured: reverse mode's peak memory against its time for one deep recurrence,
-as the number of kept carries ``s`` varies (part of the depth study, :mod:`.depth`).
+as the number of kept carries ``s`` varies (part of the depth study, :mod:`compare.studies.depth`).
 
 Contract: the problem is the depth study's recurrence ``h_t = tanh(W h_(t-1) + x)``, ``T``
 steps at ``width``, written as one ``adops.scan``
 (:func:`compare.problems.recurrence.recurrence_scan`: the same numbers as the unrolled loop).
 :func:`tradeoff` measures, for about eight ``s`` spaced on a log scale from a few to ``T``
 (:func:`s_values`), the gradient with ``checkpoints=s``: best-of-``repeat`` seconds, peak
-bytes (``tracemalloc``), the step recomputations counted (:func:`adops.control.counting`) and the optimum ``r T - C(s + r, s + 1)``; and as reference
-points the plain tape (``revad.grad`` of the unrolled loop), the scan without checkpoints and
+bytes (``tracemalloc``), the step recomputations counted (:func:`adops.control.counting`) and
+the optimum ``r T - C(s + r, s + 1)``; and as reference points the plain tape (``revad.grad`` of the unrolled loop), the scan without checkpoints and
 forward mode (``dualad.jacfwd``, all ``width`` directions in one pass). Rows go to
 ``checkpointing.csv`` (:data:`COLUMNS`); :func:`plot` draws ``checkpointing_tradeoff.png``;
 :func:`budget_choices` and :func:`paragraph` turn the rows into the advice of summary.md
@@ -23,10 +23,10 @@ import dualad
 import revad
 from adops.control import counting, optimal_recomputations
 
-from ..common.rows import CsvSink, read_csv as _read_csv
-from ..common.style import fmt_bytes as _mb, fmt_time, plt as _plt
-from ..common.timing import best_of, peak_bytes
-from ..problems.recurrence import recurrence, recurrence_scan
+from ...common.rows import CsvSink, read_csv as _read_csv
+from ...common.style import fmt_bytes as _mb, fmt_time, plt as _plt
+from ...common.timing import best_of, peak_bytes
+from ...problems.recurrence import recurrence, recurrence_scan
 
 COLUMNS = ["label", "checkpoints", "depth", "width", "seconds", "peak_bytes", "recomputed",
            "optimum"]
