@@ -299,3 +299,12 @@ def test_second_order_through_a_scan_compiled():
     v = RNG.normal(size=W.shape)
     assert np.allclose(revad.hvp(loss, (W,), (v,), compiled=True),
                        np.tensordot(want, v, axes=2), atol=1e-12)
+
+
+def test_a_checkpointed_function_that_is_not_pure_is_named():
+    buf = np.ones(3)
+    block = revad.checkpoint(lambda w, h: np.tanh(w @ h) * buf)
+    out, vjp_fn = revad.vjp(lambda w: block(w, np.ones(3)), W)
+    buf[:] = 2.0
+    with pytest.raises(ValueError, match="checkpoint.*not pure"):
+        vjp_fn(np.ones(3))

@@ -27,7 +27,7 @@ from ..program.tree import tree_flatten, tree_unflatten
 from .engine import engine
 from .scan import Layout
 from .stats import count
-from .step import StepProgram
+from .step import StepProgram, differs, fingerprint
 
 
 def _is_input(leaf) -> bool:
@@ -85,27 +85,38 @@ class RematOp(Op):
         return Layout(program, len(outs), 0).pack(outs, [])
 
     def linearize(self, *args, program, tier):
-        return self.value(*args, program=program, tier=tier), RematLin(args, program, tier)
+        out = self.value(*args, program=program, tier=tier)
+        return out, RematLin(args, program, tier, fingerprint([out]))
 
 
 class RematLin:
     """Keeps the inputs only; both maps replay the program linearized."""
 
-    __slots__ = ("args", "program", "tier")
+    __slots__ = ("args", "program", "tier", "sums")
     nbytes = 0
 
-    def __init__(self, args, program, tier):
-        self.args, self.program, self.tier = list(args), program, tier
+    def __init__(self, args, program, tier, sums):
+        self.args, self.program, self.tier, self.sums = list(args), program, tier, sums
 
     def vjp(self, out_bar, needed=None):
         layout = Layout(self.program, len(self.program.outs), 0)
         bars, _ = layout.unpack(out_bar, (out_bar.shape[0],))
         with quiet():
-            _, pull = engine(self.program, self.tier, self.args).linearize(self.args,
-                                                                           "when recomputed")
+            outs, pull = engine(self.program, self.tier, self.args).linearize(self.args,
+                                                                              "when recomputed")
+            self._check(outs)
             out = pull(bars)
         count(steps=1, recomputed=1, sweeps=1)
         return out if needed is None else [b if n else None for b, n in zip(out, needed)]
+
+    def _check(self, outs):
+        layout = Layout(self.program, len(outs), 0)
+        if any(differs(a, b) for a, b in zip(fingerprint([layout.pack(outs, [])]), self.sums)):
+            raise ValueError(
+                f"{self.program.name}: recomputing f in the sweep gave results that differ from "
+                "the forward pass's: f is not pure (it reads state that changed since, such as "
+                "an array it closes over that was written, or draws random numbers); pass what "
+                "changes as an argument, or call f without revad.checkpoint")
 
     def jvp(self, x_dots):
         if all(d is None for d in x_dots):
