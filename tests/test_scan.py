@@ -308,3 +308,20 @@ def test_a_checkpointed_function_that_is_not_pure_is_named():
     buf[:] = 2.0
     with pytest.raises(ValueError, match="checkpoint.*not pure"):
         vjp_fn(np.ones(3))
+
+
+def test_an_inner_scan_is_not_compiled_in_the_eager_tier(monkeypatch):
+    from adops.control import engine
+
+    def refuse(self, program):
+        raise AssertionError("a step was compiled in the eager tier")
+    monkeypatch.setattr(engine.CompiledStep, "__init__", refuse)
+
+    def nested(w):
+        def outer(h, x):
+            return adops.scan(lambda c, _: (np.tanh(w @ c + x), None), h, length=2)[0], None
+        return np.sum(adops.scan(outer, np.zeros(3), XS[:3], checkpoints=1)[0])
+    assert np.isfinite(revad.grad(nested)(W)).all()
+    inner = revad.checkpoint(layer)
+    assert np.isfinite(revad.grad(lambda w: np.sum(adops.scan(
+        lambda h, x: (inner(w, h + x), None), np.zeros(3), XS[:3])[0]))(W)).all()

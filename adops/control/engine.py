@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..compile import compiled
+from ..compile import compiled, use_compiled
 from ..core.levels import any_traced
+from ..program.tape import Recorded
+from .step import StepNode
 
 
 class EagerStep:
@@ -70,6 +72,16 @@ class CompiledStep:
                     for a, d in zip(args, dots)]
         outs, tans, _ = self.cf.jvp(tuple(args), {}, nums, tangents)
         return outs, tans
+
+
+def wants_compiled(values) -> bool:
+    """Whether a scan or checkpoint met with ``values`` runs its steps compiled: the compiled
+    tier is in force (:func:`adops.compile.tier`), or the values are traced by the compiled
+    tier's trace of a whole function (a tape that records values only; a step being recorded
+    by an enclosing scan is such a tape too, but not the compiled tier's)."""
+    return use_compiled(None) or any(
+        isinstance(v, Recorded) and not v.tape.linearize and not isinstance(v, StepNode)
+        for v in values)
 
 
 def engine(program, tier: bool, args):

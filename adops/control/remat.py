@@ -18,13 +18,11 @@ import functools
 
 import numpy as np
 
-from ..compile import use_compiled
 from ..core.fpstate import quiet
 from ..core.levels import TracedBase, bind
 from ..ops.registry import Op
-from ..program.tape import Recorded
 from ..program.tree import tree_flatten, tree_unflatten
-from .engine import engine
+from .engine import engine, wants_compiled
 from .scan import Layout
 from .stats import count
 from .step import StepProgram, differs, fingerprint
@@ -64,8 +62,7 @@ def remat(f):
         inputs = [leaves[i] for i in where]
         program = StepProgram(g, inputs, f"revad.checkpoint({getattr(f, '__name__', 'f')})")
         args_all = inputs + list(program.consts)
-        tier = use_compiled(None) or any(isinstance(a, Recorded) and not a.tape.linearize
-                                         for a in args_all)
+        tier = wants_compiled(args_all)
         n_out = len(program.outs)
         packed = bind(REMAT, *args_all, program=program, tier=tier)
         outs, _ = Layout(program, n_out, 0).unpack(packed)

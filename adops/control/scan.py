@@ -42,15 +42,13 @@ import numpy as np
 
 from checkpoint_schedules import Copy, EndForward, Forward, Move, Reverse
 
-from ..compile import use_compiled
 from ..core.fpstate import quiet
 from ..core.levels import TracedBase, bind
 from ..numpy_api.traced import bottom
 from ..ops.registry import Op
 from ..program.inputs import as_primal
-from ..program.tape import Recorded
 from ..program.tree import path_names, tree_flatten, tree_unflatten
-from .engine import engine
+from .engine import engine, wants_compiled
 from .schedule import actions, snapshots
 from .stats import count as _count
 from .step import StepProgram, differs as _differs, fingerprint as _fingerprint
@@ -124,8 +122,7 @@ def scan(f, init, xs=None, length=None, checkpoints=None):
         ys = [np.zeros((0,) + sh, dt) for sh, dt in zip(layout.y_shapes, layout.y_dtypes)]
     else:
         inputs = carry_leaves + x_leaves + list(program.consts)
-        tier = use_compiled(None) or any(isinstance(a, Recorded) and not a.tape.linearize
-                                         for a in inputs)
+        tier = wants_compiled(inputs)
         packed = bind(SCAN, *inputs, program=program, length=T, snapshots=s, tier=tier,
                       nc=nc, nx=nx)
         carry, ys = layout.unpack(packed)
