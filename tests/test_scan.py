@@ -325,3 +325,22 @@ def test_an_inner_scan_is_not_compiled_in_the_eager_tier(monkeypatch):
     inner = revad.checkpoint(layer)
     assert np.isfinite(revad.grad(lambda w: np.sum(adops.scan(
         lambda h, x: (inner(w, h + x), None), np.zeros(3), XS[:3])[0]))(W)).all()
+
+
+@pytest.mark.parametrize("ck", [None, 4])
+def test_forward_mode_keeps_nothing(ck):
+    from compare.common.timing import peak_bytes
+    xs = RNG.normal(size=(400, 8)) * 0.3
+    w = RNG.normal(size=(8, 8)) * 0.3
+
+    def loss(w0):
+        return np.sum(adops.scan(lambda h, x: (np.tanh(w0 @ h + x), None), np.zeros(8), xs,
+                                 checkpoints=ck)[0])
+    v = np.ones_like(w)
+    short = lambda: dualad.jvp(loss, (w,), (v,))                      # noqa: E731
+    short()
+    with counting() as stats:
+        peak = peak_bytes(short)
+    assert stats.recomputed == 0
+    # a step's linearization kept per step would take 400 x (8 x 8 x 8 bytes) at least
+    assert peak < 400 * 8 * 8 * 8 / 4

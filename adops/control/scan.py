@@ -14,7 +14,8 @@ values, and whose output is every result packed into one flat array (unpacked by
 
 - ``value``: the loop, each step a replay of the program;
 - ``lin.jvp`` (forward mode): the loop again, each step linearized and its tangents pushed; it
-  keeps nothing, so ``checkpoints`` does not change it;
+  keeps nothing, so ``checkpoints`` does not change it (a loop bound by forward mode, ``keep``
+  False, is linearized by its value alone: no step's linearization is kept);
 - ``lin.vjp`` (reverse mode): with ``checkpoints=None`` every step's linearization is kept by the
   forward pass (the plain tape's memory) and swept backward; with ``checkpoints=s`` the forward
   pass keeps at most ``s`` carries, as the binomial schedule of
@@ -43,10 +44,11 @@ import numpy as np
 from checkpoint_schedules import Copy, EndForward, Forward, Move, Reverse
 
 from ..core.fpstate import quiet
-from ..core.levels import TracedBase, bind
+from ..core.levels import TracedBase, bind, top_tracer
 from ..numpy_api.traced import bottom
 from ..ops.registry import Op
 from ..program.inputs import as_primal
+from ..program.tape import Recorded
 from ..program.tree import path_names, tree_flatten, tree_unflatten
 from .engine import engine, wants_compiled
 from .schedule import actions, snapshots
@@ -123,8 +125,10 @@ def scan(f, init, xs=None, length=None, checkpoints=None):
     else:
         inputs = carry_leaves + x_leaves + list(program.consts)
         tier = wants_compiled(inputs)
+        # forward mode binds the loop (a value that is not on a tape): it keeps nothing
+        keep = isinstance(top_tracer(inputs), Recorded)
         packed = bind(SCAN, *inputs, program=program, length=T, snapshots=s, tier=tier,
-                      nc=nc, nx=nx)
+                      nc=nc, nx=nx, keep=keep)
         carry, ys = layout.unpack(packed)
     return tree_unflatten(carry_def, carry), tree_unflatten(y_def, ys)
 
@@ -216,7 +220,7 @@ class ScanOp(Op):
     name = "scan"
     doc = "adops.scan's loop: f(carry, x) -> (carry, y) over T steps"
 
-    def value(self, *args, program, length, snapshots, tier, nc, nx):
+    def value(self, *args, program, length, snapshots, tier, nc, nx, keep):
         loop = _Loop(args, program, length, nc, nx, tier)
         carry, ys = loop.init, []
         with quiet():
@@ -227,7 +231,11 @@ class ScanOp(Op):
         _count(steps=length)
         return loop.layout.pack(carry, _stack(ys, loop.layout))
 
-    def linearize(self, *args, program, length, snapshots, tier, nc, nx):
+    def linearize(self, *args, program, length, snapshots, tier, nc, nx, keep):
+        if not keep:      # forward mode: the tangents are pushed by recomputing each step
+            out = self.value(*args, program=program, length=length, snapshots=snapshots,
+                             tier=tier, nc=nc, nx=nx, keep=keep)
+            return out, ScanLin(_Loop(args, program, length, nc, nx, tier), snapshots)
         loop = _Loop(args, program, length, nc, nx, tier)
         lin = ScanLin(loop, snapshots)
         ys = [None] * length if loop.layout.y_shapes else None
@@ -299,8 +307,9 @@ class ScanLin:
         m = out_bar.shape[0]
         carry_bar, ys_bar = loop.layout.unpack(out_bar, (m,))
         store, self.store = self.store, None
-        deps = dict(self.deps)
-        if store is None and self.s is not None:  # a second sweep: the snapshots were used up
+        deps = dict(self.deps or {})
+        if store is None and (self.s is not None or self.deps is None):
+            # a second sweep (the snapshots were used up) or a loop bound by forward mode
             store, deps = self.forward_phase(None, first=False)
         x_bars = [[None] * T for _ in loop.xs]
         c_bars = [None] * len(loop.consts)
