@@ -37,6 +37,7 @@ from .sparsity import colouring as sparse  # noqa: F401
 from .program import tree  # noqa: F401  (trees of arrays: the public path adops.tree)
 from . import optimizers  # noqa: F401  (autograd's optimizers, over trees)
 from . import scipy  # noqa: F401  (adops.scipy: stats, special, integrate)
+from .control import scan, counting  # noqa: F401  (loops with checkpointing: adops.control)
 
 for _op in OPS.values():  # every op registered so far is the toolkit's own (adops.scipy's too)
     _op.builtin = True

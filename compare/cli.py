@@ -7,6 +7,7 @@ and the tools.
     python -m compare --problem mypkg.mod:f --n 100 --m 1    # your own function
     python -m compare plot reports/results.csv               # redraw plots from the CSV only
     python -m compare recommend mypkg.mod:f --n 1000         # which mode and tier for your f
+    python -m compare recommend mypkg.mod:f --memory-budget 50   # and whether to checkpoint
     python -m compare graph mypkg.mod:f --x 2.0 --x 0.5      # f(a, b) at (2.0, 0.5), a picture
     python -m compare graph mypkg.mod:g --x 1.0 2.0 --wrt x  # g(x) at the array [1.0, 2.0]
     python -m compare graph mypkg.mod:f --x 2.0 --code       # and the derivative's generated code
@@ -185,15 +186,22 @@ def _recommend(argv) -> int:
                          "1000)")
     ap.add_argument("--no-compiled", action="store_true",
                     help="probe the eager tier only (no compile)")
+    ap.add_argument("--memory-budget", type=_positive_number("--memory-budget"), default=None,
+                    metavar="MB", help="megabytes reverse mode may use: measure its tape and "
+                    "peak, and advise checkpointing (adops.scan(..., checkpoints=s), "
+                    "revad.checkpoint) when they exceed it")
     _add_blas_threads(ap)
     a = ap.parse_args(argv)
     from .common.timing import fixed_threads
+    from .tools.memory import memory_advice
     from .tools.recommend import CALLS, recommend
     problem = load_problem(a.problem, "recommend")
     try:
         f, x = problem.make(a.n, a.m, np, np.random.default_rng(0))
         with fixed_threads(a.blas_threads):
             print(recommend(f, x, compiled=not a.no_compiled, calls=a.calls or CALLS))
+            if a.memory_budget is not None:
+                print(memory_advice(f, x, a.memory_budget * 1e6))
     except Exception as e:
         return _fail(f"{a.problem}: {type(e).__name__}: {e}")
     return 0

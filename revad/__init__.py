@@ -9,6 +9,7 @@ from .backward import backward
 from .api import vjp, grad, value_and_grad, jacrev, record, Recording
 from .forward_over_reverse import hessian, hvp
 from .elementwise import elementwise_grad
+from .checkpoint import checkpoint
 
 __all__ = ["Tape", "BranchChanged", "Var", "backward", "vjp", "grad", "value_and_grad", "jacrev",
-           "record", "Recording", "hessian", "hvp", "elementwise_grad"]
+           "record", "Recording", "hessian", "hvp", "elementwise_grad", "checkpoint"]

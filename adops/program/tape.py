@@ -170,15 +170,19 @@ class Tape:
 
     @staticmethod
     def _check(guard, values):
-        args = [values[r] if type(r) is int else r.value for r in guard.refs]
-        now = guard.func(*args, **guard.kwargs)
-        if not same(now, guard.result):
+        if not guard_holds(guard, values):
             name = getattr(guard.func, "__name__", repr(guard.func))
             raise BranchChanged(
                 f"replay: {name}(...) evaluates differently at the new input than when the tape "
                 "was recorded (a branch, mask or ordering changed), so the recorded program is "
                 "not f at this input; record again (revad.record(f, x)) or use "
                 "Recording(..., rerecord=True)")
+
+
+def guard_holds(guard: Guard, values) -> bool:
+    """Whether ``guard`` evaluates as recorded on the entries' new ``values``."""
+    args = [values[r] if type(r) is int else r.value for r in guard.refs]
+    return same(guard.func(*args, **guard.kwargs), guard.result)
 
 
 def same(a, b) -> bool:
@@ -215,9 +219,15 @@ class Recorded(Traced):
     def _primal(self):
         return self.primal
 
+    @staticmethod
+    def _entries_of(args, level):
+        """The tape, refs and values of an op's arguments (a subclass may treat other levels'
+        values its own way: ``adops.control.step`` makes them inputs of a step program)."""
+        return _refs(args, level)
+
     @classmethod
     def _bind(cls, op, args, params, level):
-        tape, refs, values = _refs(args, level)
+        tape, refs, values = cls._entries_of(args, level)
         if tape.linearize:
             out, lin = op.linearize(*values, **params)
         else:
@@ -226,7 +236,7 @@ class Recorded(Traced):
 
     @classmethod
     def _nondiff(cls, func, args, kwargs, level):
-        tape, refs, values = _refs(args, level)
+        tape, refs, values = cls._entries_of(args, level)
         kwargs = {k: (v.primal if v.__class__ is cls and v.level is level else v)
                   for k, v in kwargs.items()}
         result = func(*values, **kwargs)

@@ -26,7 +26,9 @@ STYLE = {"forward": ("tab:blue", "o"), "reverse": ("tab:red", "s"),
 LINES = {"dense": "-", "wide": "--", "rosenbrock": ":", "mlp_loss": "-."}
 #: depth.csv's modes
 DEPTH_STYLE = {"numpy": ("black", "."), "forward, 1 direction": ("tab:blue", "o"),
-               "forward, k directions": ("tab:cyan", "D"), "reverse": ("tab:red", "s")}
+               "forward, k directions": ("tab:cyan", "D"), "reverse": ("tab:red", "s"),
+               "reverse, sqrt(T) checkpoints": ("tab:purple", "v"),
+               "reverse, 10 checkpoints": ("tab:pink", "^")}
 #: hessian.csv's methods
 HESSIAN_STYLE = {"forward-over-reverse": ("tab:purple", "o"),
                  "reverse-over-reverse": ("tab:red", "s"),

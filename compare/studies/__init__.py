@@ -5,7 +5,8 @@ default set in order and :mod:`compare.report` assembles their sections.
 
 - :mod:`.grid`: full Jacobians over a grid of (problem, n, m) -> results.csv;
 - :mod:`.tiers`: the compiled tier beside the eager one (its rows are in results.csv);
-- :mod:`.depth`: memory and time as depth grows -> depth.csv;
+- :mod:`.depth`: memory and time as depth grows -> depth.csv; checkpointing's trade-off ->
+  checkpointing.csv (its module :mod:`.depth.checkpointing`);
 - :mod:`.hessian`: full Hessians by the four compositions -> hessian.csv;
 - :mod:`.vanishing`: gradient norm per layer of deep chains -> vanishing.md;
 - :mod:`.standard`: ADBench / gradbench problems -> standard.csv, standard.md;

@@ -2,16 +2,21 @@
 do not.
 
 Contract: the problem family is a recurrence unrolled ``depth`` steps at fixed ``width``,
-``h_t = tanh(W h_(t-1) + x)`` with ``h_0 = 0``, ``x: (width,)``, loss ``sum(h_T^2) / 2`` (a
-deep tanh network whose layers share one weight matrix). :func:`study` measures, for each depth,
+``h_t = tanh(W h_(t-1) + x)`` with ``h_1 = tanh(x)``, ``x: (width,)``, loss ``sum(h_T^2) / 2`` (a
+deep tanh network whose layers share one weight matrix; :mod:`compare.problems.recurrence`,
+:func:`recurrence` re-exported here). :func:`study` measures, for each depth,
 one evaluation of f (plain numpy, the unit), forward mode along one direction
 (``dualad.jvp``), forward mode along ``k = width`` directions at once (``dualad.jacfwd`` with
-chunk k: the whole gradient in one pass) and reverse mode (``revad.grad``: record the tape, one
-sweep): best-of-``repeat`` seconds, peak bytes (``tracemalloc``, a separate untimed run) and,
-for reverse mode, the tape's own ``nbytes``. :func:`write_csv` / :func:`read_csv` keep the rows
-in ``depth.csv`` (columns :data:`COLUMNS`); :func:`slopes` fits how each mode's peak memory and
-time grow with depth; :func:`plot` draws ``memory_vs_depth.png``; :func:`paragraph` states the
-measured slopes in words for summary.md.
+chunk k: the whole gradient in one pass), reverse mode (``revad.grad``: record the tape, one
+sweep) and reverse mode through the same recurrence written as one ``adops.scan`` with
+``checkpoints='sqrt'`` and ``checkpoints=10`` (:data:`CHECKPOINTED`): best-of-``repeat``
+seconds, peak bytes (``tracemalloc``, a separate untimed run) and, for reverse mode, the tape's
+own ``nbytes``. The study also measures the memory/time trade-off at one depth
+(:mod:`.checkpointing`: ``checkpointing.csv``, ``checkpointing_tradeoff.png``) and draws a small
+schedule (:mod:`compare.teaching.schedule`: ``checkpoint_schedule.png``). :func:`write_csv` /
+:func:`read_csv` keep the rows in ``depth.csv`` (columns :data:`COLUMNS`); :func:`slopes` fits
+how each mode's peak memory and time grow with depth; :func:`plot` draws
+``memory_vs_depth.png``; :func:`paragraph` states the measured slopes in words for summary.md.
 """
 from __future__ import annotations
 
@@ -23,10 +28,13 @@ import numpy as np
 import dualad
 import revad
 
-from ..common.rows import CsvSink, read_csv as _read_csv, remove_stale, write_csv as _write_csv
-from ..common.style import DEPTH_STYLE as STYLE, fmt_bytes as _mb, plt as _plt
-from ..common.timing import best_of, fixed_threads, peak_bytes
-from .base import Section, Study
+from ...common.rows import CsvSink, read_csv as _read_csv, remove_stale, write_csv as _write_csv
+from ...common.style import DEPTH_STYLE as STYLE, fmt_bytes as _mb, plt as _plt
+from ...common.timing import best_of, fixed_threads, peak_bytes
+from ...problems.recurrence import recurrence, recurrence_scan
+from compare.teaching import schedule  # absolute: "...teaching" reads as the teaching study
+from . import checkpointing
+from ..base import Section, Study
 
 COLUMNS = ["mode", "depth", "width", "directions", "seconds", "peak_bytes", "tape_bytes"]
 DEFAULT_DEPTHS = (1, 3, 10, 30, 100, 300, 1000, 3000)
@@ -37,27 +45,11 @@ MODES = {
     "forward, 1 direction": "forward (dualad.jvp, 1 direction)",
     "forward, k directions": "forward (dualad.jacfwd, k = width directions)",
     "reverse": "reverse (revad.grad: tape + sweep)",
+    "reverse, sqrt(T) checkpoints": "reverse, adops.scan(checkpoints='sqrt')",
+    "reverse, 10 checkpoints": "reverse, adops.scan(checkpoints=10)",
 }
-
-
-def recurrence(depth: int, width: int, seed: int = 0):
-    """``(f, x)``: ``f(x) = sum(h_T^2) / 2`` with ``h_t = tanh(W h_(t-1) + x)``, T = ``depth``.
-
-    Example:
-        >>> f, x = recurrence(depth=3, width=4)
-        >>> x.shape, float(f(x)) > 0
-        ((4,), True)
-    """
-    rng = np.random.default_rng(seed)
-    W = rng.normal(size=(width, width)) * (0.9 / np.sqrt(width))
-    x = rng.normal(size=width)
-
-    def f(x):
-        h = np.tanh(x)
-        for _ in range(depth - 1):
-            h = np.tanh(W @ h + x)
-        return 0.5 * np.sum(h * h)
-    return f, x
+#: the checkpointed modes: mode -> adops.scan's checkpoints
+CHECKPOINTED = {"reverse, sqrt(T) checkpoints": "sqrt", "reverse, 10 checkpoints": 10}
 
 
 def measure_depth(depth: int, width: int = 32, repeat: int = 3) -> list[dict]:
@@ -75,15 +67,17 @@ def measure_depth(depth: int, width: int = 32, repeat: int = 3) -> list[dict]:
     grad = revad.grad(f)
     runs = {"numpy": lambda: f(x), "forward, 1 direction": jvp1,
             "forward, k directions": lambda: jack(x), "reverse": lambda: grad(x)}
-    directions = {"numpy": 0, "forward, 1 direction": 1, "forward, k directions": width,
-                  "reverse": 1}
+    for mode, s in CHECKPOINTED.items():
+        runs[mode] = (lambda g: lambda: g(x))(revad.grad(recurrence_scan(depth, width, s)[0]))
+    directions = {"numpy": 0, "forward, 1 direction": 1, "forward, k directions": width}
     rows = []
     for mode, fn in runs.items():
         seconds, _ = best_of(fn, repeat)
         tape = revad.record(f, x).tape.nbytes if mode == "reverse" else ""
-        # the lower of two runs: a first run may fill a one-time cache inside the window
-        peak = min(peak_bytes(fn), peak_bytes(fn))
-        rows.append(dict(mode=mode, depth=depth, width=width, directions=directions[mode],
+        # the lower of two runs: a first run may fill a one-time cache inside the window (the
+        # checkpointed modes' schedule is cached by the timing runs already: one run)
+        peak = peak_bytes(fn) if mode in CHECKPOINTED else min(peak_bytes(fn), peak_bytes(fn))
+        rows.append(dict(mode=mode, depth=depth, width=width, directions=directions.get(mode, 1),
                          seconds=seconds, peak_bytes=peak, tape_bytes=tape))
     return rows
 
@@ -180,12 +174,15 @@ def plot(rows, path: str):
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=7)
     ax_m.set_ylabel("peak bytes allocated (tracemalloc)")
-    ax_m.set_title("Memory: the tape grows with depth, the duals do not", fontsize=10)
+    ax_m.set_title("Memory: the tape grows with depth, the duals do not, checkpoints bend it",
+                   fontsize=9)
     ax_t.set_ylabel("seconds (best of repeats)")
     ax_t.set_title("Time: every mode does work proportional to depth", fontsize=10)
     fig.text(0.5, 0.005, "Reverse mode keeps every step's values and partials for its backward "
              "sweep (memory ~ depth: why checkpointing exists); forward mode carries its tangents "
-             "along and drops each step's after use (memory flat). Slopes: d log y / d log T "
+             "along and drops each step's after use (memory flat); adops.scan(checkpoints=s) "
+             "keeps s carries and recomputes the other steps in the sweep. Slopes: "
+             "d log y / d log T "
              "over the deeper half.", ha="center", va="bottom", fontsize=7.5, wrap=True)
     fig.tight_layout(rect=(0, 0.05, 1, 1))
     fig.savefig(path, dpi=110)
@@ -211,11 +208,30 @@ def paragraph(rows) -> str:
         text += (f" and with k = {width} directions at {_mb(fk['peak'][0])} to "
                  f"{_mb(fk['peak'][1])} (slope {fk['memory_slope']:.2f}: wider, but flat in "
                  f"depth)")
-    times = "; ".join(f"{m} {fit[m]['time_slope']:.2f}" for m in MODES if m in fit)
+    plain = [m for m in MODES if m in fit and m not in CHECKPOINTED]
+    times = "; ".join(f"{m} {fit[m]['time_slope']:.2f}" for m in plain)
     text += (f". Time grows linearly in depth for every mode (log-log slopes: {times}). "
              "Reverse mode's memory is linear in depth, forward mode's flat: that is why deep "
              "networks and long recurrences need checkpointing for reverse mode.")
-    return text
+    return text + _checkpointed(rows, fit)
+
+
+def _checkpointed(rows, fit) -> str:
+    """The checkpointed curves in words: their memory slopes, and their cost at the deepest T."""
+    done = [m for m in CHECKPOINTED if m in fit]
+    if not done or "reverse" not in fit:
+        return ""
+    hi = max(r["depth"] for r in rows)
+    at = {r["mode"]: r for r in rows if r["depth"] == hi}
+    parts = []
+    for m in done:
+        if m in at and "reverse" in at:
+            parts.append(f"{MODES[m]} peaks at {_mb(at[m]['peak_bytes'])} "
+                         f"({100 * at[m]['peak_bytes'] / at['reverse']['peak_bytes']:.2g}% of "
+                         f"the tape) in {at[m]['seconds'] / at['reverse']['seconds']:.2g}x its "
+                         f"time, memory slope {fit[m]['memory_slope']:.2f}")
+    return (f" Checkpointed, at T = {hi}: " + "; ".join(parts) + " (kept carries grow as "
+            "sqrt(T), or not at all, and the recomputed steps pay for it).") if parts else ""
 
 
 def write(out_dir: str, depths=DEFAULT_DEPTHS, width: int = 32, repeat: int = 3,
@@ -246,6 +262,7 @@ class DepthStudy(Study):
             depths = QUICK_DEPTHS if settings.quick else DEFAULT_DEPTHS
         if not depths:
             remove_stale(path)
+            remove_stale(os.path.join(settings.out, checkpointing.CSV))
             return []
         from tqdm import tqdm
         bar = tqdm(total=len(depths), disable=not settings.progress, unit="depth",
@@ -256,8 +273,13 @@ class DepthStudy(Study):
             bar.update(1)
         with fixed_threads(settings.blas_threads):      # its recurrence is a matmul per step
             study(depths, repeat=settings.repeat or 3, csv_path=path, progress=step)
+            bar.set_description("checkpointing trade-off")
+            trade = os.path.join(settings.out, checkpointing.CSV)
+            checkpointing.tradeoff(checkpointing.QUICK_T if settings.quick else
+                                   checkpointing.DEFAULT_T, repeat=settings.repeat or 2,
+                                   csv_path=trade)
         bar.close()
-        return [path]
+        return [path, trade]
 
     def render(self, csv_dir: str, out_dir: str) -> Section:
         """memory_vs_depth.png and its conclusion, when depth.csv holds rows."""
@@ -267,4 +289,16 @@ class DepthStudy(Study):
             return Section()
         png = os.path.join(out_dir, PLOT)
         plot(rows, png)
-        return Section([png], [paragraph(rows)], [PLOT])
+        section = Section([png], [paragraph(rows)], [PLOT])
+        trade = os.path.join(csv_dir, checkpointing.CSV)
+        trade_rows = checkpointing.read_csv(trade) if os.path.exists(trade) else None
+        if trade_rows:
+            png = os.path.join(out_dir, checkpointing.PLOT)
+            checkpointing.plot(trade_rows, png)
+            picture = schedule.plot(os.path.join(out_dir, schedule.PLOT))
+            section.paths += [png, picture]
+            section.plots += [checkpointing.PLOT, schedule.PLOT]
+            section.conclusions.append(checkpointing.paragraph(trade_rows) + (
+                f" {schedule.PLOT} draws a small schedule: which steps are kept, recomputed "
+                "and swept."))
+        return section
