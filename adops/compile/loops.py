@@ -136,31 +136,26 @@ def _group_kernels(src, tape, g, gi, rules, depends):
     # jvp: tangents of the external inputs that carry one
     tin = [k for k, key in enumerate(g.inputs) if type(key) is int and key in depends]
     touts = [e for e in g.outputs if e in depends]
+    parts = _partial_names(tape, g)
     src("@njit(cache=True, error_model='numpy')")
     src(f"def g{gi}_jvp(n, k, {', '.join(ins + [f'u{k}' for k in tin] + outs + [f'to{e}' for e in touts])}):")
-    src("for i in range(n):", 1)
-    _forward_body(src, tape, g, rules, 2, partials=True)
+    # one direction: one loop; several: the partials stored once, then one contiguous loop per
+    # direction (a direction loop inside the element loop strides across rows of length n)
+    src("if k == 1 or n == 0:", 1)
+    src("for i in range(n):", 2)
+    _forward_body(src, tape, g, rules, 3, partials=True)
     for e in g.outputs:
-        src(f"o{e}[i] = s{e}", 2)
+        src(f"o{e}[i] = s{e}", 3)
+    if touts:
+        src("for q in range(k):", 3)
+        _tangent_body(src, tape, g, depends, touts, 4)
+    src("else:", 1)
+    _stored_partials(src, tape, g, rules, parts, 2)
     if touts:
         src("for q in range(k):", 2)
-        src("pass", 3)
-        for e in g.entries:
-            if e not in depends:
-                continue
-            terms = []
-            for j, (r, p) in enumerate(zip(tape.refs[e], tape.ops[e].partials)):
-                if p is None or type(r) is not int or r not in depends:
-                    continue
-                if r in g.entries:
-                    t = f"w{r}"
-                else:
-                    kk = g.inputs.index(r)
-                    t = f"u{kk}[q, {'0' if g.kinds[kk] == 'one' else 'i'}]"
-                terms.append(_apply(p, e, j, t))
-            src(f"w{e} = {' + '.join(terms) if terms else '0.0'}", 3)
-        for e in touts:
-            src(f"to{e}[q, i] = w{e}", 3)
+        src("for i in range(n):", 3)
+        _load_partials(src, parts, 4)
+        _tangent_body(src, tape, g, depends, touts, 4)
     src("")
     # vjp: seeds of the needed outputs in, cotangents of the inputs that need one out
     bouts = [e for e in g.outputs if e in depends]
@@ -168,16 +163,62 @@ def _group_kernels(src, tape, g, gi, rules, depends):
     src("@njit(cache=True, error_model='numpy')")
     src(f"def g{gi}_vjp(n, m, {', '.join(ins + [f'b{e}' for e in bouts] + [f'c{k}' for k in cins])}):")
     # one seed (a gradient) gets its own loop with no inner loop over seeds, which vectorizes
-    src("if m == 1:", 1)
-    src("for i in range(n):", 2)
-    _forward_body(src, tape, g, rules, 3, partials=True)
-    _adjoint_body(src, tape, g, depends, bouts, cins, 3, "0")
+    src("if m == 1 or n == 0:", 1)
+    src("for q in range(m):", 2)
+    src("for i in range(n):", 3)
+    _forward_body(src, tape, g, rules, 4, partials=True)
+    _adjoint_body(src, tape, g, depends, bouts, cins, 4, "q")
     src("else:", 1)
-    src("for i in range(n):", 2)
-    _forward_body(src, tape, g, rules, 3, partials=True)
-    src("for q in range(m):", 3)
+    _stored_partials(src, tape, g, rules, parts, 2, values=False)
+    src("for q in range(m):", 2)
+    src("for i in range(n):", 3)
+    _load_partials(src, parts, 4)
     _adjoint_body(src, tape, g, depends, bouts, cins, 4, "q")
     src("")
+
+
+def _partial_names(tape, g):
+    """The partials of the group held in variables (``d{e}_{j}``: rules and scaled arguments)."""
+    return [f"d{e}_{j}" for e in g.entries
+            for j, p in enumerate(tape.ops[e].partials) if isinstance(p, (Rule, Arg))]
+
+
+def _stored_partials(src, tape, g, rules, parts, depth, values=True):
+    """One element loop computing the values and storing every partial in ``D: (P, n)``."""
+    src(f"D = np.empty(({len(parts)}, n), dtype=np.{g.dtype})", depth)
+    src("for i in range(n):", depth)
+    _forward_body(src, tape, g, rules, depth + 1, partials=True)
+    if values:
+        for e in g.outputs:
+            src(f"o{e}[i] = s{e}", depth + 1)
+    for p, name in enumerate(parts):
+        src(f"D[{p}, i] = {name}", depth + 1)
+
+
+def _load_partials(src, parts, depth):
+    for p, name in enumerate(parts):
+        src(f"{name} = D[{p}, i]", depth)
+
+
+def _tangent_body(src, tape, g, depends, touts, depth):
+    """Tangents of direction ``q`` through the group, as scalars, from the partials."""
+    src("pass", depth)
+    for e in g.entries:
+        if e not in depends:
+            continue
+        terms = []
+        for j, (r, p) in enumerate(zip(tape.refs[e], tape.ops[e].partials)):
+            if p is None or type(r) is not int or r not in depends:
+                continue
+            if r in g.entries:
+                t = f"w{r}"
+            else:
+                kk = g.inputs.index(r)
+                t = f"u{kk}[q, {'0' if g.kinds[kk] == 'one' else 'i'}]"
+            terms.append(_apply(p, e, j, t))
+        src(f"w{e} = {' + '.join(terms) if terms else '0.0'}", depth)
+    for e in touts:
+        src(f"to{e}[q, i] = w{e}", depth)
 
 
 def _adjoint_body(src, tape, g, depends, bouts, cins, depth, q):
