@@ -84,6 +84,9 @@ class Form:
     (None: no tangent), ``b`` the output's cotangent rows. ``value``/``jvp`` give lines that set
     ``{out}``; ``vjp`` gives ``(lines, [(input j, expression of its cotangent rows)])``."""
 
+    #: module-level lines the form's code needs (imports, compiled rules), once per program
+    prelude = ()
+
     def __init__(self, prog, e, tables: Tables):
         self.e, self.prog, self.tables = e, prog, tables
         self.op, self.params = prog.ops[e], prog.params[e] or {}
@@ -288,8 +291,64 @@ class Contract(Form):
         return lines, outs
 
 
+class Reduce(Form):
+    """A nonlinear reduction (max, min, prod): ``x`` as rows ``(s, L)`` (a gather moves the
+    reduced axes last), each row reduced by numpy's reduction compiled by numba
+    (:func:`adops.compile.rows.row_max` and the like), and the partial ``d: (s, L)`` computed by
+    the op's own rule compiled by numba (:func:`adops.compile.rows.rule_rows`): the rule is not
+    written again. ``d`` is recomputed in the sweep from ``x`` and the value (it is piecewise
+    cheap; the forward pass keeps no residual of its own)."""
+
+    def __init__(self, prog, e, tables):
+        super().__init__(prog, e, tables)
+        if len(self.refs) != 1 or self.dtypes[0] != self.dtype or self.dtype.kind != "f":
+            raise Unsupported(f"{self.op.name}: a reduction of one floating input")
+        shape, axis = self.shapes[0], tuple(self.params["axis"])
+        order = tuple(a for a in range(len(shape)) if a not in axis) + axis
+        perm = np.transpose(entry_ids(shape), order).ravel()
+        s = size_of(self.out_shape)
+        n = size_of(shape) // s if s else size_of([shape[a] for a in axis])
+
+        def ref(xs):
+            return self.op.reduce(xs[0].reshape(-1)[perm].reshape((s, n)), axis=1)
+        _check(self.op, self.params, self.shapes, ref)
+        identity = bool(np.array_equal(perm, np.arange(perm.shape[0])))
+        self.perm = None if identity else tables.array(perm)
+        self.back = None if identity else tables.array(np.argsort(perm))
+        self.s, self.n = tables.size(s), tables.size(n)
+        rule = self.op.rule
+        self.rule = f"rule_{rule.__name__}"
+        self.prelude = [f"from adops.compile.rows import reduce_jvp, reduce_vjp, rule_rows, "
+                        f"{REDUCERS[self.op.numba]}",
+                        f"{self.rule} = rule_rows(RULES[{rule.__module__ + ':' + rule.__qualname__!r}])"]
+
+    def _rows(self, x):
+        flat = x if self.perm is None else f"gather({x}.reshape((1, {x}.shape[0])), {self.perm})[0]"
+        return f"xr{self.e} = {flat}.reshape(({self.s}, {self.n}))"
+
+    def _partial(self):
+        return f"dd{self.e} = {self.rule}(xr{self.e}, v{self.e}.reshape(({self.s}, 1)))"
+
+    def value(self, args):
+        return [self._rows(args[0]), f"{{out}} = {REDUCERS[self.op.numba]}(xr{self.e})"]
+
+    def jvp(self, args, tans):  # after value(): xr and v are set
+        t = tans[0] if self.perm is None else f"gather({tans[0]}, {self.perm})"
+        return [self._partial(), f"{{out}} = reduce_jvp(dd{self.e}, {t})"]
+
+    def vjp(self, args, b, needed):
+        bar = f"reduce_vjp(dd{self.e}, {b})"
+        return [self._rows(args[0]), self._partial()], \
+            [(0, bar if self.back is None else f"gather({bar}, {self.back})")]
+
+
+#: the compiled reduction of a row for each ``numba=`` name a :class:`ReduceOp` declares
+REDUCERS = {"max": "row_max", "min": "row_min", "prod": "row_prod"}
+
+
 #: the form of each ``numba=`` name an op declares
-FORMS = {"gather": Gather, "sum": SumInto, "same": Same, "contract": Contract}
+FORMS = {"gather": Gather, "sum": SumInto, "same": Same, "contract": Contract,
+         **{name: Reduce for name in REDUCERS}}
 
 
 def form_of(prog, e, tables) -> Form:

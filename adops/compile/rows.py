@@ -18,6 +18,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .runtime import SMUL
+
 _OPTS = dict(cache=True, nogil=True, error_model="numpy", boundscheck=False)
 
 
@@ -151,3 +153,75 @@ def same(now, recorded):
         if flat[i] != recorded[i]:
             return False
     return True
+
+
+# ------------------------------------------------------------------ nonlinear reductions
+# A reduction runs on rows ``x: (s, L)`` (the reduced axes moved last): its value is numpy's
+# reduction of each row, its partial ``d: (s, L)`` the op's own rule compiled by numba
+# (:func:`rule_rows`), and ``d`` enters the tangents and cotangents by the strong-zero product.
+_RULES: dict = {}
+
+
+def rule_rows(rule):
+    """The op's partial rule ``rule(rows, out)`` (:mod:`adops.ops.reductions`) compiled by numba:
+    the very function the eager tier runs, not a second formula (memoized per rule).
+
+    >>> from adops.ops.reductions import prod_rows
+    >>> rule_rows(prod_rows)(np.array([[2.0, 0.0, 5.0]]), np.zeros((1, 1))).tolist()
+    [[0.0, 10.0, 0.0]]
+    """
+    fn = _RULES.get(rule)
+    if fn is None:
+        fn = _RULES[rule] = njit(**_OPTS)(rule)
+    return fn
+
+
+@njit(**_OPTS)
+def row_max(x):
+    """``np.max`` of each row of ``x: (s, L)`` (``nan`` propagates): ``(s,)``."""
+    out = np.empty(x.shape[0], dtype=x.dtype)
+    for i in range(x.shape[0]):
+        out[i] = np.max(x[i])
+    return out
+
+
+@njit(**_OPTS)
+def row_min(x):
+    """``np.min`` of each row of ``x: (s, L)`` (``nan`` propagates): ``(s,)``."""
+    out = np.empty(x.shape[0], dtype=x.dtype)
+    for i in range(x.shape[0]):
+        out[i] = np.min(x[i])
+    return out
+
+
+@njit(**_OPTS)
+def row_prod(x):
+    """``np.prod`` of each row of ``x: (s, L)``: ``(s,)``."""
+    out = np.empty(x.shape[0], dtype=x.dtype)
+    for i in range(x.shape[0]):
+        out[i] = np.prod(x[i])
+    return out
+
+
+@njit(**_OPTS)
+def reduce_jvp(d, t):
+    """``out[q, i] = sum_j smul(d[i, j], t[q, i * L + j])`` for ``d: (s, L)``, ``t: (k, s * L)``."""
+    s, n = d.shape
+    out = np.zeros((t.shape[0], s), dtype=t.dtype)
+    for q in range(t.shape[0]):
+        for i in range(s):
+            for j in range(n):
+                out[q, i] += SMUL(d[i, j], t[q, i * n + j])
+    return out
+
+
+@njit(**_OPTS)
+def reduce_vjp(d, b):
+    """``out[q, i * L + j] = smul(d[i, j], b[q, i])`` for ``d: (s, L)``, ``b: (m, s)``."""
+    s, n = d.shape
+    out = np.empty((b.shape[0], s * n), dtype=b.dtype)
+    for q in range(b.shape[0]):
+        for i in range(s):
+            for j in range(n):
+                out[q, i * n + j] = SMUL(d[i, j], b[q, i])
+    return out
