@@ -16,6 +16,10 @@ is the same for every size of a problem and one compile serves them all:
 - :class:`Same`: the flat entries do not change (reshape) or change dtype only (cast).
 - :class:`Contract`: ``einsum`` of two operands, as ``np.dot`` of 2-D blocks (BLAS), one per
   entry of the batch letters, and permutations of rows.
+- :class:`~adops.compile.reduceforms.Reduce` (``max``, ``min``, ``prod``: the op's own partial
+  rule compiled by numba), :class:`~adops.compile.reduceforms.Scan` (``cumsum``) and
+  :class:`~adops.compile.reduceforms.IndexAdd`, in :mod:`adops.compile.reduceforms`; what all
+  forms share is in :mod:`adops.compile.formbase`.
 
 A form that cannot serve an entry raises :class:`Unsupported`; the program then runs its
 structural ops from Python (:mod:`adops.compile.codegen`). Each form checks the map it read off
@@ -26,77 +30,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..ops.einsum_spec import parse_spec
-
-
-class Unsupported(Exception):
-    """An entry no form can emit inside numba: the program keeps its Python driver."""
-
-
-class Tables:
-    """The run-time tables of one program, named in its source: integer index arrays, packed
-    into one array ``ID`` whose slices ``IX`` locates; sizes, also in ``IX``; other constant arrays
-    in the tuple ``K``. Few arrays cross into numba per call (each one costs its unboxing)."""
-
-    def __init__(self):
-        self.slots, self.parts, self.offset, self.K = [], [], 0, []
-
-    def array(self, a) -> str:
-        a = np.ascontiguousarray(a)
-        if a.dtype == np.int64 and a.ndim == 1:
-            i = len(self.slots)
-            self.slots += [self.offset, self.offset + a.shape[0]]
-            self.parts.append(a)
-            self.offset += a.shape[0]
-            return f"ID[IX[{i}]:IX[{i + 1}]]"
-        self.K.append(a)
-        return f"K[{len(self.K) - 1}]"
-
-    def size(self, n) -> str:
-        self.slots.append(int(n))
-        return f"IX[{len(self.slots) - 1}]"
-
-    def runtime(self):
-        """``(IX, ID, K)``: what the entry points take after their own arguments."""
-        ID = np.concatenate(self.parts) if self.parts else np.zeros(0, dtype=np.int64)
-        return np.array(self.slots, dtype=np.int64), ID, tuple(self.K)
-
-
-def size_of(shape):
-    return int(np.prod(shape, dtype=np.int64)) if len(shape) else 1
-
-
-def entry_ids(shape, offset=0):
-    return np.arange(size_of(shape), dtype=np.int64).reshape(shape) + offset
-
-
-def _check(op, params, xs_shapes, ref_out, rng=np.random.default_rng(0)):
-    """The op's primal on random inputs, flat, beside the map read off: they must agree."""
-    xs = [rng.standard_normal(s) for s in xs_shapes]
-    want = np.asarray(op.value(*xs, **params), dtype=float).ravel()
-    got = ref_out(xs)
-    # sums may add in another order than numpy's pairwise summation: equal to rounding
-    if want.shape != got.shape or not np.allclose(want, got, rtol=1e-12, atol=1e-12):
-        raise Unsupported(f"{op.name}: its map is not a {type(op).__name__}")
-
-
-class Form:
-    """One entry's emission. ``args`` name the inputs' flat values, ``tans`` their tangent rows
-    (None: no tangent), ``b`` the output's cotangent rows. ``value``/``jvp`` give lines that set
-    ``{out}``; ``vjp`` gives ``(lines, [(input j, expression of its cotangent rows)])``."""
-
-    #: module-level lines the form's code needs (imports, compiled rules), once per program
-    prelude = ()
-
-    def __init__(self, prog, e, tables: Tables):
-        self.e, self.prog, self.tables = e, prog, tables
-        self.op, self.params = prog.ops[e], prog.params[e] or {}
-        self.refs = prog.refs[e]
-        self.shapes = [tuple(prog.shapes[r]) if type(r) is int else np.shape(r.value)
-                       for r in self.refs]
-        self.dtypes = [np.dtype(prog.dtypes[r]) if type(r) is int else np.asarray(r.value).dtype
-                       for r in self.refs]
-        self.out_shape, self.dtype = tuple(prog.shapes[e]), np.dtype(prog.dtypes[e])
-        self.n_out = size_of(self.out_shape)
+from .formbase import Form, Tables, Unsupported, _check, entry_ids, size_of  # noqa: F401
+from .reduceforms import REDUCERS, IndexAdd, Reduce, Scan
 
 
 class Gather(Form):
@@ -291,64 +226,9 @@ class Contract(Form):
         return lines, outs
 
 
-class Reduce(Form):
-    """A nonlinear reduction (max, min, prod): ``x`` as rows ``(s, L)`` (a gather moves the
-    reduced axes last), each row reduced by numpy's reduction compiled by numba
-    (:func:`adops.compile.rows.row_max` and the like), and the partial ``d: (s, L)`` computed by
-    the op's own rule compiled by numba (:func:`adops.compile.rows.rule_rows`): the rule is not
-    written again. ``d`` is recomputed in the sweep from ``x`` and the value (it is piecewise
-    cheap; the forward pass keeps no residual of its own)."""
-
-    def __init__(self, prog, e, tables):
-        super().__init__(prog, e, tables)
-        if len(self.refs) != 1 or self.dtypes[0] != self.dtype or self.dtype.kind != "f":
-            raise Unsupported(f"{self.op.name}: a reduction of one floating input")
-        shape, axis = self.shapes[0], tuple(self.params["axis"])
-        order = tuple(a for a in range(len(shape)) if a not in axis) + axis
-        perm = np.transpose(entry_ids(shape), order).ravel()
-        s = size_of(self.out_shape)
-        n = size_of(shape) // s if s else size_of([shape[a] for a in axis])
-
-        def ref(xs):
-            return self.op.reduce(xs[0].reshape(-1)[perm].reshape((s, n)), axis=1)
-        _check(self.op, self.params, self.shapes, ref)
-        identity = bool(np.array_equal(perm, np.arange(perm.shape[0])))
-        self.perm = None if identity else tables.array(perm)
-        self.back = None if identity else tables.array(np.argsort(perm))
-        self.s, self.n = tables.size(s), tables.size(n)
-        rule = self.op.rule
-        self.rule = f"rule_{rule.__name__}"
-        self.prelude = [f"from adops.compile.rows import reduce_jvp, reduce_vjp, rule_rows, "
-                        f"{REDUCERS[self.op.numba]}",
-                        f"{self.rule} = rule_rows(RULES[{rule.__module__ + ':' + rule.__qualname__!r}])"]
-
-    def _rows(self, x):
-        flat = x if self.perm is None else f"gather({x}.reshape((1, {x}.shape[0])), {self.perm})[0]"
-        return f"xr{self.e} = {flat}.reshape(({self.s}, {self.n}))"
-
-    def _partial(self):
-        return f"dd{self.e} = {self.rule}(xr{self.e}, v{self.e}.reshape(({self.s}, 1)))"
-
-    def value(self, args):
-        return [self._rows(args[0]), f"{{out}} = {REDUCERS[self.op.numba]}(xr{self.e})"]
-
-    def jvp(self, args, tans):  # after value(): xr and v are set
-        t = tans[0] if self.perm is None else f"gather({tans[0]}, {self.perm})"
-        return [self._partial(), f"{{out}} = reduce_jvp(dd{self.e}, {t})"]
-
-    def vjp(self, args, b, needed):
-        bar = f"reduce_vjp(dd{self.e}, {b})"
-        return [self._rows(args[0]), self._partial()], \
-            [(0, bar if self.back is None else f"gather({bar}, {self.back})")]
-
-
-#: the compiled reduction of a row for each ``numba=`` name a :class:`ReduceOp` declares
-REDUCERS = {"max": "row_max", "min": "row_min", "prod": "row_prod"}
-
-
 #: the form of each ``numba=`` name an op declares
 FORMS = {"gather": Gather, "sum": SumInto, "same": Same, "contract": Contract,
-         **{name: Reduce for name in REDUCERS}}
+         "scan": Scan, "index_add": IndexAdd, **{name: Reduce for name in REDUCERS}}
 
 
 def form_of(prog, e, tables) -> Form:

@@ -225,3 +225,18 @@ def reduce_vjp(d, b):
             for j in range(n):
                 out[q, i * n + j] = SMUL(d[i, j], b[q, i])
     return out
+
+
+@njit(**_OPTS)
+def cumsum_rows(t, n):
+    """Each row of ``t: (k, s * n)`` read as ``s`` runs of ``n`` entries, each summed running
+    (``np.cumsum`` along the run, in its order)."""
+    out = np.empty_like(t)
+    zero = np.zeros(1, dtype=t.dtype)[0]
+    for q in range(t.shape[0]):
+        for i in range(0, t.shape[1], max(n, 1)):
+            acc = zero
+            for j in range(i, i + n):
+                acc = acc + t[q, j]
+                out[q, j] = acc
+    return out
