@@ -30,6 +30,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..ops.einsum_spec import parse_spec
+from ..ops.registry import ElementwiseOp
+from .codegen import fusable
 from .formbase import Form, Tables, Unsupported, _check, entry_ids, size_of  # noqa: F401
 from .reduceforms import REDUCERS, IndexAdd, Reduce, Scan
 
@@ -238,3 +240,22 @@ def form_of(prog, e, tables) -> Form:
     if cls is None:
         raise Unsupported(f"{op.name}: no numba form")
     return cls(prog, e, tables)
+
+
+def without_form(ops) -> dict:
+    """``{name: why}`` for the ops of ``ops`` (the registry) that a whole program cannot hold:
+    structural ops that declare no form, elementwise ops with no fused float64 loop (a rule
+    numba does not compile). A program holding one keeps its Python driver.
+
+    >>> from adops.ops.registry import OPS
+    >>> without_form(OPS)["solve"]
+    'RuleOp: no numba form'
+    """
+    out = {}
+    for name, op in sorted(ops.items()):
+        if isinstance(op, ElementwiseOp):
+            if not fusable(op, np.dtype(np.float64)):
+                out[name] = f"{type(op).__name__}: a rule numba does not compile"
+        elif FORMS.get(getattr(op, "numba", None)) is None:
+            out[name] = f"{type(op).__name__}: no numba form"
+    return out
