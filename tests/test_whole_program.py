@@ -38,6 +38,13 @@ def _index_add(x):
     return bind(OPS["index_add"], x, v, index=(np.array([0, 2, 0]),)) * 2.0
 
 
+def _einsums(x):
+    w = x[:1] * 2.0                                   # (1, n): letter i broadcast in einsum
+    a = np.einsum("ij,ij->ij", w, x)
+    b = np.einsum("ij,jk->i", x, x.T)                 # k summed in one operand only
+    return a.ravel() * 0.5 + np.sum(b)
+
+
 def _ran_whole(f):
     progs = [p for ps in compiled(f).programs.values() for p in ps]
     assert progs, "no compiled program was built"
@@ -112,6 +119,11 @@ def test_index_add_repeats_accumulate(n):
     # out = 2 (x + scatter of x[:3]^2 at [0, 2, 0]): d out0/d x0 = 2 (1 + 2 x0 + 0)
     assert J[0, 0] == 2 * (1 + 2 * x[0])
     assert J[0, 2] == 2 * 2 * x[2] and J[2, 1] == 2 * 2 * x[1]
+
+
+@pytest.mark.parametrize("shape", [(2, 3), (1, 3), (3, 1)])
+def test_einsum_with_broadcast_and_one_sided_letters(shape):
+    _both_modes(_einsums, np.random.default_rng(6).standard_normal(shape))
 
 
 def test_reductions_match_jax():

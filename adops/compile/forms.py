@@ -151,6 +151,17 @@ class Same(Form):
         return [], [(0, self._cast(b, self.dtypes[0]))]
 
 
+def _unbroadcast(ops):
+    """``[(letters, shape)]`` of two operands with each size-1 letter the other operand has at a
+    larger size dropped (numpy's einsum broadcasts it: its entries do not change)."""
+    out = []
+    for j, (letters, shape) in enumerate(ops):
+        other = dict(zip(*ops[1 - j]))
+        keep = [i for i, l in enumerate(letters) if not (shape[i] == 1 and other.get(l, 1) > 1)]
+        out.append(("".join(letters[i] for i in keep), tuple(shape[i] for i in keep)))
+    return out
+
+
 class Contract(Form):
     """``einsum(spec, a, b)``: letters split into batch, kept-from-a, contracted and
     kept-from-b; blocks ``(batch, rows, cols)`` multiplied by ``np.dot`` per batch entry."""
@@ -160,15 +171,23 @@ class Contract(Form):
         if len(self.refs) != 2:
             raise Unsupported("einsum of two operands")
         (la, lb), lo = parse_spec(self.params["spec"])
-        sa, sb = self.shapes
+        if len(set(la)) < len(la) or len(set(lb)) < len(lb):
+            raise Unsupported("einsum with repeated letters")
+        ops = _unbroadcast([(la, self.shapes[0]), (lb, self.shapes[1])])
+        # a letter summed in one operand only is summed first (a sum-into of that operand)
+        self.pre = []
+        for j, (letters, shape) in enumerate(ops):
+            other = ops[1 - j][0]
+            gone = [l for l in letters if l not in other and l not in lo]
+            self.pre.append(self._presum(letters, shape, gone) if gone else None)
+            keep = [i for i, l in enumerate(letters) if l not in gone]
+            ops[j] = ("".join(letters[i] for i in keep), tuple(shape[i] for i in keep))
+        (la, sa), (lb, sb) = ops
         size = {}
         for letters, shape in ((la, sa), (lb, sb)):
             for l, s in zip(letters, shape):
                 if size.setdefault(l, s) != s:
-                    raise Unsupported("einsum with broadcast letters")
-        only = [l for l in la + lb if (l in la) != (l in lb) and l not in lo]
-        if only or len(set(la)) < len(la) or len(set(lb)) < len(lb):
-            raise Unsupported("einsum with one-sided summed or repeated letters")
+                    raise Unsupported("einsum with letters of two sizes")
         self.size, t = size, tables
         batch = [l for l in lo if l in la and l in lb]
         keep_a = [l for l in la if l in lo and l not in batch]
@@ -185,6 +204,26 @@ class Contract(Form):
         self.b_T = self._perm(B, batch + keep_b + contr)   # B's blocks transposed
         self.a_T = self._perm(A, batch + contr + keep_a)   # A's blocks transposed
 
+    def _presum(self, letters, shape, gone):
+        """``(ids, n)``: each entry of the operand adds into the entry of the operand summed over
+        the letters ``gone`` (a sum-into, as :class:`SumInto`)."""
+        kept = tuple(s if l not in gone else 1 for l, s in zip(letters, shape))
+        ids = np.broadcast_to(entry_ids(kept), shape).ravel()
+        return self.tables.array(ids), self.tables.size(size_of(kept))
+
+    def _summed(self, j, x, rows):
+        """Operand ``j``'s value (``rows`` False) or rows with its one-sided letters summed."""
+        if self.pre[j] is None:
+            return x
+        ids, n = self.pre[j]
+        if rows:
+            return f"scatter_add({x}, {ids}, {n})"
+        return f"scatter_add({x}.reshape((1, {x}.shape[0])), {ids}, {n})[0]"
+
+    def _spread(self, j, bar):
+        """The transpose of :meth:`_summed` on cotangent rows: each entry reads its sum's."""
+        return bar if self.pre[j] is None else f"gather({bar}, {self.pre[j][0]})"
+
     def _perm(self, have, want):
         """A gather of rows from letter order ``have`` to ``want``, or None for the same order."""
         if have == want:
@@ -200,31 +239,46 @@ class Contract(Form):
     def _flat(self, x, perm):
         return x if perm is None else f"gather({x}.reshape((1, {x}.shape[0])), {perm})[0]"
 
+    def _operands(self, args):
+        """Lines binding the operands with their one-sided letters summed, and their names."""
+        lines, names = [], list(args)
+        for j in (0, 1):
+            if self.pre[j] is not None:
+                lines.append(f"p{self.e}_{j} = {self._summed(j, args[j], False)}")
+                names[j] = f"p{self.e}_{j}"
+        return lines, names
+
     def value(self, args):
+        lines, args = self._operands(args)
         A, B = self._flat(args[0], self.a_in), self._flat(args[1], self.b_in)
         r = f"bmm_rows({A}.reshape((1, {A}.shape[0])), {B}, {self.nb}, {self.pa}, {self.pc}, {self.pb})"
-        return [f"{{out}} = {self._rows(r, self.to_out)}[0]"]
+        return lines + [f"{{out}} = {self._rows(r, self.to_out)}[0]"]
 
-    def jvp(self, args, tans):
+    def jvp(self, args, tans):  # after value(): the summed operands are bound
+        args = self._operands(args)[1]
         A, B = self._flat(args[0], self.a_in), self._flat(args[1], self.b_in)
         dims = f"{self.nb}, {self.pa}, {self.pc}, {self.pb}"
         terms = []
         if tans[0] is not None:
-            terms.append(f"bmm_rows({self._rows(tans[0], self.a_in)}, {B}, {dims})")
+            t = self._summed(0, tans[0], True)
+            terms.append(f"bmm_rows({self._rows(t, self.a_in)}, {B}, {dims})")
         if tans[1] is not None:
-            terms.append(f"bmm_left_rows({A}, {self._rows(tans[1], self.b_in)}, {dims})")
+            t = self._summed(1, tans[1], True)
+            terms.append(f"bmm_left_rows({A}, {self._rows(t, self.b_in)}, {dims})")
         return [f"{{out}} = {self._rows(' + '.join(terms), self.to_out)}"]
 
     def vjp(self, args, b, needed):
-        lines, outs = [f"o{self.e} = {self._rows(b, self.out_in)}"], []
+        lines, args = self._operands(args)
+        lines.append(f"o{self.e} = {self._rows(b, self.out_in)}")
+        outs = []
         if needed[0]:  # a_bar blocks = ob blocks (pa, pb) @ B^T (pb, pc)
             BT = self._flat(self._flat(args[1], self.b_in), self.b_T)
             r = f"bmm_rows(o{self.e}, {BT}, {self.nb}, {self.pa}, {self.pb}, {self.pc})"
-            outs.append((0, self._rows(r, self.a_back)))
+            outs.append((0, self._spread(0, self._rows(r, self.a_back))))
         if needed[1]:  # b_bar blocks = A^T (pc, pa) @ ob blocks (pa, pb)
             AT = self._flat(self._flat(args[0], self.a_in), self.a_T)
             r = f"bmm_left_rows({AT}, o{self.e}, {self.nb}, {self.pc}, {self.pa}, {self.pb})"
-            outs.append((1, self._rows(r, self.b_back)))
+            outs.append((1, self._spread(1, self._rows(r, self.b_back))))
         return lines, outs
 
 
