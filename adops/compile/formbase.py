@@ -52,8 +52,13 @@ def entry_ids(shape, offset=0):
     return np.arange(size_of(shape), dtype=np.int64).reshape(shape) + offset
 
 
-def _check(op, params, xs_shapes, ref_out, rng=np.random.default_rng(0)):
-    """The op's primal on random inputs, flat, beside the map read off: they must agree."""
+def check_map(op, params, xs_shapes, ref_out, rng=np.random.default_rng(0)):
+    """The op's primal on random inputs, flat, beside the map read off (``ref_out(xs)``): they
+    must agree, else :class:`Unsupported`.
+
+    >>> from adops.ops.registry import OPS
+    >>> check_map(OPS["reshape"], {"shape": (6,)}, [(2, 3)], lambda xs: xs[0].ravel())
+    """
     xs = [rng.standard_normal(s) for s in xs_shapes]
     want = np.asarray(op.value(*xs, **params), dtype=float).ravel()
     got = ref_out(xs)

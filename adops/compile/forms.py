@@ -32,7 +32,7 @@ import numpy as np
 from ..ops.einsum_spec import parse_spec
 from ..ops.registry import ElementwiseOp
 from .codegen import fusable
-from .formbase import Form, Tables, Unsupported, _check, entry_ids, size_of  # noqa: F401
+from .formbase import Form, Tables, Unsupported, check_map, entry_ids, size_of  # noqa: F401
 from .reduceforms import REDUCERS, IndexAdd, Reduce, Scan
 
 
@@ -58,7 +58,7 @@ class Gather(Form):
         def ref(xs):
             flat = np.concatenate([x.ravel() for x in xs]) if xs else np.zeros(0)
             return flat[ids]
-        _check(self.op, self.params, self.shapes, ref)
+        check_map(self.op, self.params, self.shapes, ref)
         self.single = len(self.refs) == 1
         t = self.tables
         self.names = [(j, t.array(pos), t.array(src)) for j, pos, src in self.parts]
@@ -116,7 +116,7 @@ class SumInto(Form):
             out = np.zeros(self.n_out)
             np.add.at(out, ids, xs[0].ravel())
             return out
-        _check(self.op, self.params, self.shapes, ref)
+        check_map(self.op, self.params, self.shapes, ref)
         self.ids, self.n = tables.array(ids), tables.size(self.n_out)
         self.n_in = tables.size(size_of(self.shapes[0]))
 
@@ -136,7 +136,7 @@ class Same(Form):
         super().__init__(prog, e, tables)
         if len(self.refs) != 1 or size_of(self.shapes[0]) != self.n_out:
             raise Unsupported(f"{self.op.name}: not a relabelling")
-        _check(self.op, self.params, self.shapes, lambda xs: xs[0].ravel())
+        check_map(self.op, self.params, self.shapes, lambda xs: xs[0].ravel())
 
     def _cast(self, x, dtype):
         return x if dtype == self.dtypes[0] == self.dtype else f"{x}.astype(np.{dtype})"

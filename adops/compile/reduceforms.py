@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .formbase import Form, Unsupported, _check, entry_ids, size_of
+from .formbase import Form, Unsupported, check_map, entry_ids, size_of
 
 
 class Reduce(Form):
@@ -39,7 +39,7 @@ class Reduce(Form):
 
         def ref(xs):
             return self.op.reduce(xs[0].reshape(-1)[perm].reshape((s, n)), axis=1)
-        _check(self.op, self.params, self.shapes, ref)
+        check_map(self.op, self.params, self.shapes, ref)
         # reduced axes already last: no gather, whatever the sizes (one source for every size)
         identity = order == tuple(range(len(shape)))
         self.perm = None if identity else tables.array(perm)
@@ -92,7 +92,7 @@ class Scan(Form):
             out = np.empty(perm.shape[0])
             out[perm] = rows
             return out
-        _check(self.op, self.params, self.shapes, ref)
+        check_map(self.op, self.params, self.shapes, ref)
         t = tables
         self.perm, self.back = t.array(perm), t.array(np.argsort(perm))
         self.rev, self.rback = t.array(rev), t.array(np.argsort(rev))
@@ -136,7 +136,7 @@ class IndexAdd(Form):
             out = xs[0].ravel().copy()
             np.add.at(out, into, xs[1].ravel()[src])
             return out
-        _check(self.op, self.params, self.shapes, ref)
+        check_map(self.op, self.params, self.shapes, ref)
         t = tables
         self.into, self.src = t.array(into), t.array(src)
         self.n_v = t.size(size_of(v))

@@ -9,7 +9,11 @@ the program is traced (:mod:`adops.compile.forms`), so these few loops serve eve
 - :func:`put` writes ``t[q, ids[i]]`` at ``out[q, pos[i]]`` (one input of several);
 - :func:`scatter_add` ``(k, n_in) -> (k, n_out)``: ``out[q, ids[i]] += t[q, i]`` (a sum's
   value, a gather's transpose), and :func:`scatter_add_at` its several-input form;
-- :func:`dot_rows` multiplies blocks of rows by a matrix with ``np.dot`` (BLAS).
+- :func:`dot_rows` multiplies blocks of rows by a matrix with ``np.dot`` (BLAS);
+- nonlinear reductions on rows ``x: (s, L)``: :func:`row_max` / :func:`row_min` /
+  :func:`row_prod` ``-> (s,)`` (numpy's reductions), :func:`rule_rows` (the op's own partial
+  rule compiled), :func:`reduce_jvp` and :func:`reduce_vjp` (the partial times tangents or
+  cotangents, strong zero); :func:`cumsum_rows` (running sums of runs of ``n`` entries).
 
 All are ``nogil`` and cached on disk, and none raises: indices were checked at trace time.
 """
@@ -176,31 +180,19 @@ def rule_rows(rule):
     return fn
 
 
-@njit(**_OPTS)
-def row_max(x):
-    """``np.max`` of each row of ``x: (s, L)`` (``nan`` propagates): ``(s,)``."""
-    out = np.empty(x.shape[0], dtype=x.dtype)
-    for i in range(x.shape[0]):
-        out[i] = np.max(x[i])
-    return out
+def _row_reduction(reduce):
+    """``reduce`` (numpy's reduction of a 1-D array) applied to each row of ``x: (s, L)``."""
+    def rows_of(x):
+        out = np.empty(x.shape[0], dtype=x.dtype)
+        for i in range(x.shape[0]):
+            out[i] = reduce(x[i])
+        return out
+    rows_of.__qualname__ = rows_of.__name__ = f"row_{reduce.__name__}"
+    return njit(**_OPTS)(rows_of)
 
 
-@njit(**_OPTS)
-def row_min(x):
-    """``np.min`` of each row of ``x: (s, L)`` (``nan`` propagates): ``(s,)``."""
-    out = np.empty(x.shape[0], dtype=x.dtype)
-    for i in range(x.shape[0]):
-        out[i] = np.min(x[i])
-    return out
-
-
-@njit(**_OPTS)
-def row_prod(x):
-    """``np.prod`` of each row of ``x: (s, L)``: ``(s,)``."""
-    out = np.empty(x.shape[0], dtype=x.dtype)
-    for i in range(x.shape[0]):
-        out[i] = np.prod(x[i])
-    return out
+#: numpy's max, min and prod of each row (``nan`` propagates as in numpy): ``(s, L) -> (s,)``
+row_max, row_min, row_prod = (_row_reduction(r) for r in (np.max, np.min, np.prod))
 
 
 @njit(**_OPTS)
