@@ -140,6 +140,28 @@ def test_reductions_match_jax():
                                np.asarray(jax.grad(ref)(x)), rtol=1e-12)
 
 
+def _numpy_only_rule(rows, out):
+    """prod's partial by division, with a call numba lacks (np.cumprod with an axis)."""
+    return out / rows + 0 * np.cumprod(rows, axis=1)
+
+
+def _my_prod(x):
+    return bind(OPS["my_prod"], x, axis=(0,), keepdims=False) * 3.0
+
+
+def test_a_rule_numba_cannot_compile_keeps_the_python_driver():
+    adops.defreduce("my_prod", np.prod, _numpy_only_rule, numba="prod")
+    try:
+        x = np.array([2.0, 3.0, 4.0])
+        got = revad.grad(_my_prod, compiled=True)(x)
+        np.testing.assert_allclose(got, [36.0, 24.0, 18.0], rtol=1e-12)
+        progs = [p for ps in compiled(_my_prod).programs.values() for p in ps]
+        assert progs and all(p.whole is None for p in progs)
+        assert "numba does not compile its rule" in progs[0].why_python
+    finally:
+        adops.unregister("my_prod")
+
+
 #: the ops no whole program holds (written out: the registry and the docs must both say so)
 NO_FORM = {
     "cholesky", "det", "eigh", "eigvalsh", "inv", "pinv", "qr", "slogdet", "solve", "svd",

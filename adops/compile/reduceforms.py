@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from .formbase import Form, Unsupported, check_map, entry_ids, size_of
+from .rows import rule_rows
 
 
 class Reduce(Form):
@@ -46,10 +47,17 @@ class Reduce(Form):
         self.back = None if identity else tables.array(np.argsort(perm))
         self.s, self.n = tables.size(s), tables.size(n)
         rule = self.op.rule
+        key = f"{rule.__module__}:{rule.__qualname__}"
+        if "<" in key:
+            raise Unsupported(f"{self.op.name}: its rule is not a module-level function")
+        try:  # a rule numba cannot compile keeps the Python driver (no error deep in a kernel)
+            rule_rows(rule)(np.ones((1, 1), self.dtype), np.ones((1, 1), self.dtype))
+        except Exception as exc:  # noqa: BLE001
+            raise Unsupported(f"{self.op.name}: numba does not compile its rule ({exc})") from None
         self.rule = f"rule_{rule.__name__}"
         self.prelude = [f"from adops.compile.rows import reduce_jvp, reduce_vjp, rule_rows, "
                         f"{REDUCERS[self.op.numba]}",
-                        f"{self.rule} = rule_rows(RULES[{rule.__module__ + ':' + rule.__qualname__!r}])"]
+                        f"{self.rule} = rule_rows(RULES[{key!r}])"]
 
     def _rows(self, x):
         flat = x if self.perm is None else f"gather({x}.reshape((1, {x}.shape[0])), {self.perm})[0]"
