@@ -1,16 +1,35 @@
 """Regenerate docs/SUPPORTED.md from the registry: ``python -m adops.docs``."""
 import os
 
+from .compile.forms import without_form
 from .numpy_api.listing import supported_table
+from .ops.registry import OPS
 
 HEADER = ("# Supported numpy functions\n\nGenerated from the registry by `python -m adops.docs`; "
           "both modes accept exactly these.\n\n")
 
 
+PYTHON_DRIVER = "## Ops that keep the Python driver in the compiled tier"
+
+
+def python_driver_section() -> str:
+    """The section of docs/SUPPORTED.md listing the ops no whole numba program holds.
+
+    >>> "| `solve` | RuleOp: no numba form |" in python_driver_section()
+    True
+    """
+    rows = "".join(f"| `{name}` | {why} |\n" for name, why in without_form(OPS).items())
+    return (f"\n{PYTHON_DRIVER}\n\nA compiled program holding one of these ops runs its "
+            "structural ops from Python (`adops/compile/codegen.py`) instead of one numba "
+            "function per derivative (`adops/compile/whole.py`); every other op has a numba "
+            "form (structural ops, `adops/compile/forms.py`) or a fused loop (elementwise ops)."
+            "\n\n| op | why |\n|---|---|\n" + rows)
+
+
 def main(path=None):
     path = path or os.path.join(os.path.dirname(__file__), "..", "docs", "SUPPORTED.md")
     with open(path, "w") as fh:
-        fh.write(HEADER + supported_table())
+        fh.write(HEADER + supported_table() + python_driver_section())
     return path
 
 

@@ -50,21 +50,27 @@ def source_version() -> str:
     partial bodies of every registered elementwise op (wherever those modules live), the kernels
     (``select``, ``smul``), the registry (the scalar ``strong_mul``), the runtime, the code
     generators (the Python driver's and the whole program's, with its forms, guards and row
-    helpers) and numba's version. numba's cache of a generated loop embeds the rules it calls
+    helpers), the modules of the reductions' partial rules (whole programs compile them) and
+    numba's version. numba's cache of a generated loop embeds the rules it calls
     but tracks only its own file, so a changed rule must give new file names."""
     import inspect
     import numba
     from ..core import kernels
     from ..ops import registry
-    from . import codegen, forms, guards, loops, rows, runtime, whole
-    modules = {kernels, registry, codegen, loops, runtime, whole, forms, guards, rows}
+    from . import codegen, formbase, forms, guards, loops, reduceforms, rows, runtime, whole
+    modules = {kernels, registry, codegen, loops, runtime, whole, forms, guards, rows, formbase,
+               reduceforms}
     for op in list(registry.OPS.values()):
+        fns = ()
         if isinstance(op, registry.ElementwiseOp):
-            for fn in (op.primal, *(p.body or p.kernel for p in op.partials
-                                    if isinstance(p, registry.Rule))):
-                module = inspect.getmodule(getattr(fn, "py_func", fn))
-                if module is not None and getattr(module, "__file__", None):
-                    modules.add(module)
+            fns = (op.primal, *(p.body or p.kernel for p in op.partials
+                                if isinstance(p, registry.Rule)))
+        elif callable(getattr(op, "rule", None)):  # a reduction's rule: whole programs compile it
+            fns = (op.rule,)
+        for fn in fns:
+            module = inspect.getmodule(getattr(fn, "py_func", fn))
+            if module is not None and getattr(module, "__file__", None):
+                modules.add(module)
     digest = hashlib.sha1(numba.__version__.encode())
     for module in sorted(modules, key=lambda m: m.__name__):
         digest.update(module.__name__.encode())  # generated code names rules by module path

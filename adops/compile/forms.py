@@ -16,6 +16,10 @@ is the same for every size of a problem and one compile serves them all:
 - :class:`Same`: the flat entries do not change (reshape) or change dtype only (cast).
 - :class:`Contract`: ``einsum`` of two operands, as ``np.dot`` of 2-D blocks (BLAS), one per
   entry of the batch letters, and permutations of rows.
+- :class:`~adops.compile.reduceforms.Reduce` (``max``, ``min``, ``prod``: the op's own partial
+  rule compiled by numba), :class:`~adops.compile.reduceforms.Scan` (``cumsum``) and
+  :class:`~adops.compile.reduceforms.IndexAdd`, in :mod:`adops.compile.reduceforms`; what all
+  forms share is in :mod:`adops.compile.formbase`.
 
 A form that cannot serve an entry raises :class:`Unsupported`; the program then runs its
 structural ops from Python (:mod:`adops.compile.codegen`). Each form checks the map it read off
@@ -26,74 +30,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..ops.einsum_spec import parse_spec
-
-
-class Unsupported(Exception):
-    """An entry no form can emit inside numba: the program keeps its Python driver."""
-
-
-class Tables:
-    """The run-time tables of one program, named in its source: integer index arrays, packed
-    into one array ``ID`` whose slices ``IX`` locates; sizes, also in ``IX``; other constant arrays
-    in the tuple ``K``. Few arrays cross into numba per call (each one costs its unboxing)."""
-
-    def __init__(self):
-        self.slots, self.parts, self.offset, self.K = [], [], 0, []
-
-    def array(self, a) -> str:
-        a = np.ascontiguousarray(a)
-        if a.dtype == np.int64 and a.ndim == 1:
-            i = len(self.slots)
-            self.slots += [self.offset, self.offset + a.shape[0]]
-            self.parts.append(a)
-            self.offset += a.shape[0]
-            return f"ID[IX[{i}]:IX[{i + 1}]]"
-        self.K.append(a)
-        return f"K[{len(self.K) - 1}]"
-
-    def size(self, n) -> str:
-        self.slots.append(int(n))
-        return f"IX[{len(self.slots) - 1}]"
-
-    def runtime(self):
-        """``(IX, ID, K)``: what the entry points take after their own arguments."""
-        ID = np.concatenate(self.parts) if self.parts else np.zeros(0, dtype=np.int64)
-        return np.array(self.slots, dtype=np.int64), ID, tuple(self.K)
-
-
-def size_of(shape):
-    return int(np.prod(shape, dtype=np.int64)) if len(shape) else 1
-
-
-def entry_ids(shape, offset=0):
-    return np.arange(size_of(shape), dtype=np.int64).reshape(shape) + offset
-
-
-def _check(op, params, xs_shapes, ref_out, rng=np.random.default_rng(0)):
-    """The op's primal on random inputs, flat, beside the map read off: they must agree."""
-    xs = [rng.standard_normal(s) for s in xs_shapes]
-    want = np.asarray(op.value(*xs, **params), dtype=float).ravel()
-    got = ref_out(xs)
-    # sums may add in another order than numpy's pairwise summation: equal to rounding
-    if want.shape != got.shape or not np.allclose(want, got, rtol=1e-12, atol=1e-12):
-        raise Unsupported(f"{op.name}: its map is not a {type(op).__name__}")
-
-
-class Form:
-    """One entry's emission. ``args`` name the inputs' flat values, ``tans`` their tangent rows
-    (None: no tangent), ``b`` the output's cotangent rows. ``value``/``jvp`` give lines that set
-    ``{out}``; ``vjp`` gives ``(lines, [(input j, expression of its cotangent rows)])``."""
-
-    def __init__(self, prog, e, tables: Tables):
-        self.e, self.prog, self.tables = e, prog, tables
-        self.op, self.params = prog.ops[e], prog.params[e] or {}
-        self.refs = prog.refs[e]
-        self.shapes = [tuple(prog.shapes[r]) if type(r) is int else np.shape(r.value)
-                       for r in self.refs]
-        self.dtypes = [np.dtype(prog.dtypes[r]) if type(r) is int else np.asarray(r.value).dtype
-                       for r in self.refs]
-        self.out_shape, self.dtype = tuple(prog.shapes[e]), np.dtype(prog.dtypes[e])
-        self.n_out = size_of(self.out_shape)
+from ..ops.registry import ElementwiseOp
+from .codegen import fusable
+from .formbase import Form, Tables, Unsupported, check_map, entry_ids, size_of  # noqa: F401
+from .reduceforms import REDUCERS, IndexAdd, Reduce, Scan
 
 
 class Gather(Form):
@@ -118,7 +58,7 @@ class Gather(Form):
         def ref(xs):
             flat = np.concatenate([x.ravel() for x in xs]) if xs else np.zeros(0)
             return flat[ids]
-        _check(self.op, self.params, self.shapes, ref)
+        check_map(self.op, self.params, self.shapes, ref)
         self.single = len(self.refs) == 1
         t = self.tables
         self.names = [(j, t.array(pos), t.array(src)) for j, pos, src in self.parts]
@@ -176,7 +116,7 @@ class SumInto(Form):
             out = np.zeros(self.n_out)
             np.add.at(out, ids, xs[0].ravel())
             return out
-        _check(self.op, self.params, self.shapes, ref)
+        check_map(self.op, self.params, self.shapes, ref)
         self.ids, self.n = tables.array(ids), tables.size(self.n_out)
         self.n_in = tables.size(size_of(self.shapes[0]))
 
@@ -201,7 +141,7 @@ class Same(Form):
         super().__init__(prog, e, tables)
         if len(self.refs) != 1 or size_of(self.shapes[0]) != self.n_out:
             raise Unsupported(f"{self.op.name}: not a relabelling")
-        _check(self.op, self.params, self.shapes, lambda xs: xs[0].ravel())
+        check_map(self.op, self.params, self.shapes, lambda xs: xs[0].ravel())
 
     def _cast(self, x, dtype):
         return x if dtype == self.dtypes[0] == self.dtype else f"{x}.astype(np.{dtype})"
@@ -216,6 +156,17 @@ class Same(Form):
         return [], [(0, self._cast(b, self.dtypes[0]))]
 
 
+def _unbroadcast(ops):
+    """``[(letters, shape)]`` of two operands with each size-1 letter the other operand has at a
+    larger size dropped (numpy's einsum broadcasts it: its entries do not change)."""
+    out = []
+    for j, (letters, shape) in enumerate(ops):
+        other = dict(zip(*ops[1 - j]))
+        keep = [i for i, l in enumerate(letters) if not (shape[i] == 1 and other.get(l, 1) > 1)]
+        out.append(("".join(letters[i] for i in keep), tuple(shape[i] for i in keep)))
+    return out
+
+
 class Contract(Form):
     """``einsum(spec, a, b)``: letters split into batch, kept-from-a, contracted and
     kept-from-b; blocks ``(batch, rows, cols)`` multiplied by ``np.dot`` per batch entry."""
@@ -225,15 +176,23 @@ class Contract(Form):
         if len(self.refs) != 2:
             raise Unsupported("einsum of two operands")
         (la, lb), lo = parse_spec(self.params["spec"])
-        sa, sb = self.shapes
+        if len(set(la)) < len(la) or len(set(lb)) < len(lb):
+            raise Unsupported("einsum with repeated letters")
+        ops = _unbroadcast([(la, self.shapes[0]), (lb, self.shapes[1])])
+        # a letter summed in one operand only is summed first (a sum-into of that operand)
+        self.pre = []
+        for j, (letters, shape) in enumerate(ops):
+            other = ops[1 - j][0]
+            gone = [l for l in letters if l not in other and l not in lo]
+            self.pre.append(self._presum(letters, shape, gone) if gone else None)
+            keep = [i for i, l in enumerate(letters) if l not in gone]
+            ops[j] = ("".join(letters[i] for i in keep), tuple(shape[i] for i in keep))
+        (la, sa), (lb, sb) = ops
         size = {}
         for letters, shape in ((la, sa), (lb, sb)):
             for l, s in zip(letters, shape):
                 if size.setdefault(l, s) != s:
-                    raise Unsupported("einsum with broadcast letters")
-        only = [l for l in la + lb if (l in la) != (l in lb) and l not in lo]
-        if only or len(set(la)) < len(la) or len(set(lb)) < len(lb):
-            raise Unsupported("einsum with one-sided summed or repeated letters")
+                    raise Unsupported("einsum with letters of two sizes")
         self.size, t = size, tables
         batch = [l for l in lo if l in la and l in lb]
         keep_a = [l for l in la if l in lo and l not in batch]
@@ -250,6 +209,26 @@ class Contract(Form):
         self.b_T = self._perm(B, batch + keep_b + contr)   # B's blocks transposed
         self.a_T = self._perm(A, batch + contr + keep_a)   # A's blocks transposed
 
+    def _presum(self, letters, shape, gone):
+        """``(ids, n)``: each entry of the operand adds into the entry of the operand summed over
+        the letters ``gone`` (a sum-into, as :class:`SumInto`)."""
+        kept = tuple(s if l not in gone else 1 for l, s in zip(letters, shape))
+        ids = np.broadcast_to(entry_ids(kept), shape).ravel()
+        return self.tables.array(ids), self.tables.size(size_of(kept))
+
+    def _summed(self, j, x, rows):
+        """Operand ``j``'s value (``rows`` False) or rows with its one-sided letters summed."""
+        if self.pre[j] is None:
+            return x
+        ids, n = self.pre[j]
+        if rows:
+            return f"scatter_add({x}, {ids}, {n})"
+        return f"scatter_add({x}.reshape((1, {x}.shape[0])), {ids}, {n})[0]"
+
+    def _spread(self, j, bar):
+        """The transpose of :meth:`_summed` on cotangent rows: each entry reads its sum's."""
+        return bar if self.pre[j] is None else f"gather({bar}, {self.pre[j][0]})"
+
     def _perm(self, have, want):
         """A gather of rows from letter order ``have`` to ``want``, or None for the same order."""
         if have == want:
@@ -265,36 +244,52 @@ class Contract(Form):
     def _flat(self, x, perm):
         return x if perm is None else f"gather({x}.reshape((1, {x}.shape[0])), {perm})[0]"
 
+    def _operands(self, args):
+        """Lines binding the operands with their one-sided letters summed, and their names."""
+        lines, names = [], list(args)
+        for j in (0, 1):
+            if self.pre[j] is not None:
+                lines.append(f"p{self.e}_{j} = {self._summed(j, args[j], False)}")
+                names[j] = f"p{self.e}_{j}"
+        return lines, names
+
     def value(self, args):
+        lines, args = self._operands(args)
         A, B = self._flat(args[0], self.a_in), self._flat(args[1], self.b_in)
         r = f"bmm_rows({A}.reshape((1, {A}.shape[0])), {B}, {self.nb}, {self.pa}, {self.pc}, {self.pb})"
-        return [f"{{out}} = {self._rows(r, self.to_out)}[0]"]
+        return lines + [f"{{out}} = {self._rows(r, self.to_out)}[0]"]
 
-    def jvp(self, args, tans):
+    def jvp(self, args, tans):  # after value(): the summed operands are bound
+        args = self._operands(args)[1]
         A, B = self._flat(args[0], self.a_in), self._flat(args[1], self.b_in)
         dims = f"{self.nb}, {self.pa}, {self.pc}, {self.pb}"
         terms = []
         if tans[0] is not None:
-            terms.append(f"bmm_rows({self._rows(tans[0], self.a_in)}, {B}, {dims})")
+            t = self._summed(0, tans[0], True)
+            terms.append(f"bmm_rows({self._rows(t, self.a_in)}, {B}, {dims})")
         if tans[1] is not None:
-            terms.append(f"bmm_left_rows({A}, {self._rows(tans[1], self.b_in)}, {dims})")
+            t = self._summed(1, tans[1], True)
+            terms.append(f"bmm_left_rows({A}, {self._rows(t, self.b_in)}, {dims})")
         return [f"{{out}} = {self._rows(' + '.join(terms), self.to_out)}"]
 
     def vjp(self, args, b, needed):
-        lines, outs = [f"o{self.e} = {self._rows(b, self.out_in)}"], []
+        lines, args = self._operands(args)
+        lines.append(f"o{self.e} = {self._rows(b, self.out_in)}")
+        outs = []
         if needed[0]:  # a_bar blocks = ob blocks (pa, pb) @ B^T (pb, pc)
             BT = self._flat(self._flat(args[1], self.b_in), self.b_T)
             r = f"bmm_rows(o{self.e}, {BT}, {self.nb}, {self.pa}, {self.pb}, {self.pc})"
-            outs.append((0, self._rows(r, self.a_back)))
+            outs.append((0, self._spread(0, self._rows(r, self.a_back))))
         if needed[1]:  # b_bar blocks = A^T (pc, pa) @ ob blocks (pa, pb)
             AT = self._flat(self._flat(args[0], self.a_in), self.a_T)
             r = f"bmm_left_rows({AT}, o{self.e}, {self.nb}, {self.pc}, {self.pa}, {self.pb})"
-            outs.append((1, self._rows(r, self.b_back)))
+            outs.append((1, self._spread(1, self._rows(r, self.b_back))))
         return lines, outs
 
 
 #: the form of each ``numba=`` name an op declares
-FORMS = {"gather": Gather, "sum": SumInto, "same": Same, "contract": Contract}
+FORMS = {"gather": Gather, "sum": SumInto, "same": Same, "contract": Contract,
+         "scan": Scan, "index_add": IndexAdd, **{name: Reduce for name in REDUCERS}}
 
 
 def form_of(prog, e, tables) -> Form:
@@ -304,3 +299,22 @@ def form_of(prog, e, tables) -> Form:
     if cls is None:
         raise Unsupported(f"{op.name}: no numba form")
     return cls(prog, e, tables)
+
+
+def without_form(ops) -> dict:
+    """``{name: why}`` for the ops of ``ops`` (the registry) that a whole program cannot hold:
+    structural ops that declare no form, elementwise ops with no fused float64 loop (a rule
+    numba does not compile). A program holding one keeps its Python driver.
+
+    >>> from adops.ops.registry import OPS
+    >>> without_form(OPS)["solve"]
+    'RuleOp: no numba form'
+    """
+    out = {}
+    for name, op in sorted(ops.items()):
+        if isinstance(op, ElementwiseOp):
+            if not fusable(op, np.dtype(np.float64)):
+                out[name] = f"{type(op).__name__}: a rule numba does not compile"
+        elif FORMS.get(getattr(op, "numba", None)) is None:
+            out[name] = f"{type(op).__name__}: no numba form"
+    return out

@@ -9,7 +9,11 @@ the program is traced (:mod:`adops.compile.forms`), so these few loops serve eve
 - :func:`put` writes ``t[q, ids[i]]`` at ``out[q, pos[i]]`` (one input of several);
 - :func:`scatter_add` ``(k, n_in) -> (k, n_out)``: ``out[q, ids[i]] += t[q, i]`` (a sum's
   value, a gather's transpose), and :func:`scatter_add_at` its several-input form;
-- :func:`dot_rows` multiplies blocks of rows by a matrix with ``np.dot`` (BLAS).
+- :func:`dot_rows` multiplies blocks of rows by a matrix with ``np.dot`` (BLAS);
+- nonlinear reductions on rows ``x: (s, L)``: :func:`row_max` / :func:`row_min` /
+  :func:`row_prod` ``-> (s,)`` (numpy's reductions), :func:`rule_rows` (the op's own partial
+  rule compiled), :func:`reduce_jvp` and :func:`reduce_vjp` (the partial times tangents or
+  cotangents, strong zero); :func:`cumsum_rows` (running sums of runs of ``n`` entries).
 
 All are ``nogil`` and cached on disk, and none raises: indices were checked at trace time.
 """
@@ -17,6 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+
+from .runtime import SMUL
 
 _OPTS = dict(cache=True, nogil=True, error_model="numpy", boundscheck=False)
 
@@ -227,4 +233,79 @@ def sum_rows(t):
     out = np.empty((k, 1), dtype=t.dtype)
     for q in range(k):
         out[q, 0] = pairwise(t[q])
+    return out
+
+
+# ------------------------------------------------------------------ nonlinear reductions
+# A reduction runs on rows ``x: (s, L)`` (the reduced axes moved last): its value is numpy's
+# reduction of each row, its partial ``d: (s, L)`` the op's own rule compiled by numba
+# (:func:`rule_rows`), and ``d`` enters the tangents and cotangents by the strong-zero product.
+_RULES: dict = {}
+
+
+def rule_rows(rule):
+    """The op's partial rule ``rule(rows, out)`` (:mod:`adops.ops.reductions`) compiled by numba:
+    the very function the eager tier runs, not a second formula (memoized per rule).
+
+    >>> from adops.ops.reductions import prod_rows
+    >>> rule_rows(prod_rows)(np.array([[2.0, 0.0, 5.0]]), np.zeros((1, 1))).tolist()
+    [[0.0, 10.0, 0.0]]
+    """
+    fn = _RULES.get(rule)
+    if fn is None:
+        fn = _RULES[rule] = njit(**_OPTS)(rule)
+    return fn
+
+
+def _row_reduction(reduce):
+    """``reduce`` (numpy's reduction of a 1-D array) applied to each row of ``x: (s, L)``."""
+    def rows_of(x):
+        out = np.empty(x.shape[0], dtype=x.dtype)
+        for i in range(x.shape[0]):
+            out[i] = reduce(x[i])
+        return out
+    rows_of.__qualname__ = rows_of.__name__ = f"row_{reduce.__name__}"
+    return njit(**_OPTS)(rows_of)
+
+
+#: numpy's max, min and prod of each row (``nan`` propagates as in numpy): ``(s, L) -> (s,)``
+row_max, row_min, row_prod = (_row_reduction(r) for r in (np.max, np.min, np.prod))
+
+
+@njit(**_OPTS)
+def reduce_jvp(d, t):
+    """``out[q, i] = sum_j smul(d[i, j], t[q, i * L + j])`` for ``d: (s, L)``, ``t: (k, s * L)``."""
+    s, n = d.shape
+    out = np.zeros((t.shape[0], s), dtype=t.dtype)
+    for q in range(t.shape[0]):
+        for i in range(s):
+            for j in range(n):
+                out[q, i] += SMUL(d[i, j], t[q, i * n + j])
+    return out
+
+
+@njit(**_OPTS)
+def reduce_vjp(d, b):
+    """``out[q, i * L + j] = smul(d[i, j], b[q, i])`` for ``d: (s, L)``, ``b: (m, s)``."""
+    s, n = d.shape
+    out = np.empty((b.shape[0], s * n), dtype=b.dtype)
+    for q in range(b.shape[0]):
+        for i in range(s):
+            for j in range(n):
+                out[q, i * n + j] = SMUL(d[i, j], b[q, i])
+    return out
+
+
+@njit(**_OPTS)
+def cumsum_rows(t, n):
+    """Each row of ``t: (k, s * n)`` read as ``s`` runs of ``n`` entries, each summed running
+    (``np.cumsum`` along the run, in its order)."""
+    out = np.empty_like(t)
+    zero = np.zeros(1, dtype=t.dtype)[0]
+    for q in range(t.shape[0]):
+        for i in range(0, t.shape[1], max(n, 1)):
+            acc = zero
+            for j in range(i, i + n):
+                acc = acc + t[q, j]
+                out[q, j] = acc
     return out

@@ -32,7 +32,7 @@ from ..ops.registry import ElementwiseOp
 from .codegen import (ALIAS, Group, depends_on_leaves, finish_groups, guard_positions,
                       ProgramView, rule_names, fusable, schedule)
 from .guards import GuardStep
-from .forms import Tables, Unsupported, form_of, entry_ids, size_of
+from .forms import Form, Tables, Unsupported, form_of, entry_ids, size_of
 from .loops import Source, literal, shared_kernels
 
 _JIT = "@njit(cache=True, nogil=True, error_model='numpy')"
@@ -76,6 +76,8 @@ class Whole:
                 self.parts.append(_OpStep(self, s))
             self.parts += [GuardStep(self, tape.guards[g], prog.guards[g])
                            for g in guard_at.get(si, [])]
+        for line in dict.fromkeys(x for p in self.parts for x in getattr(p, "form", Form).prelude):
+            src(line)  # module-level lines some forms need (a reduction's compiled rule)
         self.tangent_outs = [o for o in self.live_outs if o in self.depends]
         self._primal(src)
         self._jvp(src)

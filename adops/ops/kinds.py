@@ -153,14 +153,26 @@ class ReduceLin:
 
 
 class ReduceOp(Op):
-    """A nonlinear reduction over ``axis``: ``reduce(x, axis, keepdims)`` (numpy's own), and the
-    local partial ``partial(x, out_kept, axis) -> d`` with ``x``'s shape, written with numpy calls
-    (``out_kept`` has the reduced axes kept), so it runs on traced values too (nesting).
+    """A nonlinear reduction over ``axis``: ``reduce(x, axis, keepdims)`` (numpy's own), and its
+    partial rule ``rule(rows, out) -> d`` on rows ``(s, L)``, ``out: (s, 1)`` (see
+    :mod:`adops.ops.reductions`), written with numpy calls that also run on traced values
+    (nesting) and inside numba (the compiled tier's form named by ``numba``).
     """
 
-    def __init__(self, name, reduce, partial, numpy=(), doc=""):
-        self.name, self.reduce, self.partial = name, reduce, partial
-        self.numpy, self.doc = tuple(numpy), doc
+    def __init__(self, name, reduce, rule, numpy=(), doc="", numba=None):
+        self.name, self.reduce, self.rule = name, reduce, rule
+        self.numpy, self.doc, self.numba = tuple(numpy), doc, numba
+
+    def partial(self, x, out_kept, axis):
+        """``d`` with ``x``'s shape: the rule applied to ``x``'s slices over ``axis`` as rows."""
+        nd = len(x.shape)
+        keep = tuple(a for a in range(nd) if a not in axis)
+        order = keep + tuple(axis)
+        moved = np.transpose(x, order)
+        s = int(np.prod(moved.shape[:len(keep)], dtype=np.int64))
+        n = int(np.prod(moved.shape[len(keep):], dtype=np.int64))
+        d = self.rule(np.reshape(moved, (s, n)), np.reshape(out_kept, (s, 1)))
+        return np.transpose(np.reshape(d, moved.shape), tuple(np.argsort(order)))
 
     def value(self, x, axis=None, keepdims=False):
         x = np.asarray(x)
@@ -279,9 +291,20 @@ def defbilinear(name, primal, apply_left, apply_right, transpose_left, transpose
     return op
 
 
-def defreduce(name, reduce, partial, *, numpy=(), doc="") -> ReduceOp:
-    """Register a nonlinear reduction (see :class:`ReduceOp`)."""
-    op = register(ReduceOp(name, reduce, partial, numpy=numpy, doc=doc))
+def defreduce(name, reduce, rule, *, numpy=(), doc="", numba=None) -> ReduceOp:
+    """Register a nonlinear reduction (see :class:`ReduceOp`): numpy's ``reduce`` and the partial
+    ``rule(rows, out)`` on rows ``(s, L)``. ``numba``, optional, names the compiled tier's
+    reduction of a row (``"max"``, ``"min"``, ``"prod"``, :mod:`adops.compile.forms`); the
+    form compiles ``rule`` itself with numba, so the partial is written once.
+
+    Example:
+        >>> import numpy as np, adops
+        >>> op = adops.OPS["max"]
+        >>> out, lin = op.linearize(np.array([[1.0, 4.0], [4.0, 4.0]]), axis=None)
+        >>> lin.vjp(np.ones((1,)))[0].tolist()
+        [[[0.0, 0.3333333333333333], [0.3333333333333333, 0.3333333333333333]]]
+    """
+    op = register(ReduceOp(name, reduce, rule, numpy=numpy, doc=doc, numba=numba))
     return op
 
 

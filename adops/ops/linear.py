@@ -157,7 +157,8 @@ deflinear("getitem",
 
 deflinear("index_add", _index_add_primal, _index_add_apply, _index_add_T, numpy=[],
           doc="out = x with out[index] += v (np.add.at: repeated indices accumulate). Linear in "
-              "(x, v): the transpose of getitem; its own transpose is (out_bar, out_bar[index]).")
+              "(x, v): the transpose of getitem; its own transpose is (out_bar, out_bar[index]).",
+          numba="index_add")
 
 
 def _setitem_primal(x, v, index):
@@ -249,7 +250,7 @@ deflinear("cumsum",
           lambda t, axis: np.cumsum(t, axis=axis + 1),
           lambda ob, shapes, axis: (np.flip(np.cumsum(np.flip(ob, axis + 1), axis + 1), axis + 1),),
           numpy=[np.cumsum],
-          doc="Running sum along `axis`; transpose is the reversed running sum.")
+          doc="Running sum along `axis`; transpose is the reversed running sum.", numba="scan")
 
 
 # ------------------------------------------------------------------------- diagonal

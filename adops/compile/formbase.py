@@ -1,0 +1,87 @@
+"""What every form shares (:mod:`adops.compile.forms`): the run-time tables, the error that
+sends a program back to its Python driver, entry numbering, and the trace-time check of a map
+read off an op against the op's own primal.
+
+Contract: a form is built from one tape entry ``e`` of a program view and the program's
+:class:`Tables`; it gives source lines (see :class:`Form`). Values are flat ``(n,)``, tangent
+and cotangent rows ``(k, n)``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+class Unsupported(Exception):
+    """An entry no form can emit inside numba: the program keeps its Python driver."""
+
+
+class Tables:
+    """The run-time tables of one program, named in its source: integer index arrays, packed
+    into one array ``ID`` whose slices ``IX`` locates; sizes, also in ``IX``; other constant arrays
+    in the tuple ``K``. Few arrays cross into numba per call (each one costs its unboxing)."""
+
+    def __init__(self):
+        self.slots, self.parts, self.offset, self.K = [], [], 0, []
+
+    def array(self, a) -> str:
+        a = np.ascontiguousarray(a)
+        if a.dtype == np.int64 and a.ndim == 1:
+            i = len(self.slots)
+            self.slots += [self.offset, self.offset + a.shape[0]]
+            self.parts.append(a)
+            self.offset += a.shape[0]
+            return f"ID[IX[{i}]:IX[{i + 1}]]"
+        self.K.append(a)
+        return f"K[{len(self.K) - 1}]"
+
+    def size(self, n) -> str:
+        self.slots.append(int(n))
+        return f"IX[{len(self.slots) - 1}]"
+
+    def runtime(self):
+        """``(IX, ID, K)``: what the entry points take after their own arguments."""
+        ID = np.concatenate(self.parts) if self.parts else np.zeros(0, dtype=np.int64)
+        return np.array(self.slots, dtype=np.int64), ID, tuple(self.K)
+
+
+def size_of(shape):
+    return int(np.prod(shape, dtype=np.int64)) if len(shape) else 1
+
+
+def entry_ids(shape, offset=0):
+    return np.arange(size_of(shape), dtype=np.int64).reshape(shape) + offset
+
+
+def check_map(op, params, xs_shapes, ref_out, rng=np.random.default_rng(0)):
+    """The op's primal on random inputs, flat, beside the map read off (``ref_out(xs)``): they
+    must agree, else :class:`Unsupported`.
+
+    >>> from adops.ops.registry import OPS
+    >>> check_map(OPS["reshape"], {"shape": (6,)}, [(2, 3)], lambda xs: xs[0].ravel())
+    """
+    xs = [rng.standard_normal(s) for s in xs_shapes]
+    want = np.asarray(op.value(*xs, **params), dtype=float).ravel()
+    got = ref_out(xs)
+    # sums may add in another order than numpy's pairwise summation: equal to rounding
+    if want.shape != got.shape or not np.allclose(want, got, rtol=1e-12, atol=1e-12):
+        raise Unsupported(f"{op.name}: its map is not a {type(op).__name__}")
+
+
+class Form:
+    """One entry's emission. ``args`` name the inputs' flat values, ``tans`` their tangent rows
+    (None: no tangent), ``b`` the output's cotangent rows. ``value``/``jvp`` give lines that set
+    ``{out}``; ``vjp`` gives ``(lines, [(input j, expression of its cotangent rows)])``."""
+
+    #: module-level lines the form's code needs (imports, compiled rules), once per program
+    prelude = ()
+
+    def __init__(self, prog, e, tables: Tables):
+        self.e, self.prog, self.tables = e, prog, tables
+        self.op, self.params = prog.ops[e], prog.params[e] or {}
+        self.refs = prog.refs[e]
+        self.shapes = [tuple(prog.shapes[r]) if type(r) is int else np.shape(r.value)
+                       for r in self.refs]
+        self.dtypes = [np.dtype(prog.dtypes[r]) if type(r) is int else np.asarray(r.value).dtype
+                       for r in self.refs]
+        self.out_shape, self.dtype = tuple(prog.shapes[e]), np.dtype(prog.dtypes[e])
+        self.n_out = size_of(self.out_shape)

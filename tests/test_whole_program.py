@@ -1,0 +1,185 @@
+"""Every op with a numba form runs inside one compiled program per derivative (issue 19), with
+the eager tier's values and conventions: max/min ties split 1/c, nan propagates, prod's partial
+exact at zeros. Programs are few and small (each new program is a numba compile of seconds);
+sizes change without a new compile. The ops with no form are the ones docs/SUPPORTED.md lists.
+"""
+import os
+import re
+
+import numpy as np
+import pytest
+
+import adops
+import dualad
+import revad
+from adops.compile import compiled
+from adops.core.levels import bind
+from adops.ops.registry import OPS
+
+
+def _reduce_rows(x):
+    """max, min and prod over the last axis (rows: no gather)."""
+    return np.max(x, axis=1) * 2.0 + np.prod(x, axis=1) - np.min(x, axis=1)
+
+
+def _reduce_cols(x):
+    """A logsumexp over axis 0 with the max kept, min and prod over axis 0 (a gather first)."""
+    m = np.max(x, axis=0, keepdims=True)
+    lse = np.log(np.sum(np.exp(x - m), axis=0)) + m[0]
+    return np.sum(lse) + np.sum(np.min(x, axis=0) ** 2) + np.sum(np.prod(x, axis=0))
+
+
+def _scan(x):
+    return np.cumsum(x, axis=0).ravel() * 1.5
+
+
+def _index_add(x):
+    v = x[:3] * x[:3]
+    return bind(OPS["index_add"], x, v, index=(np.array([0, 2, 0]),)) * 2.0
+
+
+def _einsums(x):
+    w = x[:1] * 2.0                                   # (1, n): letter i broadcast in einsum
+    a = np.einsum("ij,ij->ij", w, x)
+    b = np.einsum("ij,jk->i", x, x.T)                 # k summed in one operand only
+    return a.ravel() * 0.5 + np.sum(b)
+
+
+def _ran_whole(f):
+    progs = [p for ps in compiled(f).programs.values() for p in ps]
+    assert progs, "no compiled program was built"
+    assert all(p.whole is not None for p in progs), [p.why_python for p in progs]
+
+
+def _both_modes(f, x, rtol=1e-12):
+    """Compiled reverse and forward Jacobians against the eager tier's, and run whole."""
+    want = revad.jacrev(f, compiled=False)(x)
+    got_r = revad.jacrev(f, compiled=True)(x)
+    got_f = dualad.jacfwd(f, compiled=True)(x)
+    for got in (got_r, got_f):
+        assert got.dtype == want.dtype and got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(dualad.jacfwd(f, compiled=False)(x), want, rtol=1e-12, atol=1e-12)
+    _ran_whole(f)
+    return want
+
+
+SHAPES = [(3, 4), (1, 4), (3, 1), (0, 4)]
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_reductions_over_rows(shape):
+    x = np.random.default_rng(1).standard_normal(shape)
+    _both_modes(_reduce_rows, x)
+
+
+@pytest.mark.parametrize("shape", [(3, 4), (1, 4), (3, 1), (2, 0)])
+def test_reductions_over_columns_and_grad(shape):
+    x = np.random.default_rng(2).standard_normal(shape)
+    _both_modes(_reduce_cols, x)
+    np.testing.assert_allclose(revad.grad(_reduce_cols, compiled=True)(x),
+                               revad.grad(_reduce_cols, compiled=False)(x), rtol=1e-12)
+
+
+def test_reductions_float32_stay_float32():
+    x = np.random.default_rng(3).standard_normal((3, 4)).astype(np.float32)
+    g = revad.grad(_reduce_cols, compiled=True)(x)
+    assert g.dtype == np.float32
+    np.testing.assert_allclose(g, revad.grad(_reduce_cols, compiled=False)(x), rtol=1e-5)
+    J = dualad.jacfwd(_reduce_rows, compiled=True)(x)
+    assert J.dtype == np.float32
+    np.testing.assert_allclose(J, revad.jacrev(_reduce_rows, compiled=False)(x), rtol=1e-5)
+    _ran_whole(_reduce_cols)
+
+
+def test_ties_nan_and_zeros_follow_the_eager_conventions():
+    x = np.array([[1.0, 3.0, 3.0, 3.0],     # a three-way tie for the max
+                  [2.0, 0.0, 5.0, 0.5],     # one zero: prod's partial is exact
+                  [0.0, 0.0, 4.0, 1.0],     # two zeros and a two-way tie for the min
+                  [1.0, np.nan, 2.0, 3.0]])  # nan propagates to every partial of its row
+    with np.errstate(all="ignore"):
+        want = _both_modes(_reduce_rows, x)
+    # the expected rows, by hand: 2 d max + d prod - d min
+    np.testing.assert_allclose(want[0, 0], [0 + 27 - 1, 2 / 3 + 9, 2 / 3 + 9, 2 / 3 + 9])
+    np.testing.assert_allclose(want[1, 1], [0 + 0 - 0, 0 + 5 - 1, 2 + 0, 0])
+    np.testing.assert_allclose(want[2, 2], [0 - 0.5, 0 - 0.5, 2, 0])
+    assert np.isnan(want[3, 3]).all()
+    assert (want[0, 1:] == 0).all()  # an output reads its own row only
+
+
+@pytest.mark.parametrize("shape", [(3, 2), (1, 3), (4, 1), (0, 2)])
+def test_cumsum(shape):
+    _both_modes(_scan, np.random.default_rng(4).standard_normal(shape))
+
+
+@pytest.mark.parametrize("n", [3, 5])
+def test_index_add_repeats_accumulate(n):
+    x = np.arange(1.0, n + 1.0)
+    J = _both_modes(_index_add, x)
+    # out = 2 (x + scatter of x[:3]^2 at [0, 2, 0]): d out0/d x0 = 2 (1 + 2 x0 + 0)
+    assert J[0, 0] == 2 * (1 + 2 * x[0])
+    assert J[0, 2] == 2 * 2 * x[2] and J[2, 1] == 2 * 2 * x[1]
+
+
+@pytest.mark.parametrize("shape", [(2, 3), (1, 3), (3, 1)])
+def test_einsum_with_broadcast_and_one_sided_letters(shape):
+    _both_modes(_einsums, np.random.default_rng(6).standard_normal(shape))
+
+
+def test_reductions_match_jax():
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    jnp = jax.numpy
+
+    def ref(x):
+        m = jnp.max(x, axis=0, keepdims=True)
+        lse = jnp.log(jnp.sum(jnp.exp(x - m), axis=0)) + m[0]
+        return jnp.sum(lse) + jnp.sum(jnp.min(x, axis=0) ** 2) + jnp.sum(jnp.prod(x, axis=0))
+    x = np.random.default_rng(5).standard_normal((3, 4))
+    np.testing.assert_allclose(revad.grad(_reduce_cols, compiled=True)(x),
+                               np.asarray(jax.grad(ref)(x)), rtol=1e-12)
+
+
+def _numpy_only_rule(rows, out):
+    """prod's partial by division, with a call numba lacks (np.cumprod with an axis)."""
+    return out / rows + 0 * np.cumprod(rows, axis=1)
+
+
+def _my_prod(x):
+    return bind(OPS["my_prod"], x, axis=(0,), keepdims=False) * 3.0
+
+
+def test_a_rule_numba_cannot_compile_keeps_the_python_driver():
+    adops.defreduce("my_prod", np.prod, _numpy_only_rule, numba="prod")
+    try:
+        x = np.array([2.0, 3.0, 4.0])
+        got = revad.grad(_my_prod, compiled=True)(x)
+        np.testing.assert_allclose(got, [36.0, 24.0, 18.0], rtol=1e-12)
+        progs = [p for ps in compiled(_my_prod).programs.values() for p in ps]
+        assert progs and all(p.whole is None for p in progs)
+        assert "numba does not compile its rule" in progs[0].why_python
+    finally:
+        adops.unregister("my_prod")
+
+
+#: the ops no whole program holds (written out: the registry and the docs must both say so)
+NO_FORM = {
+    "cholesky", "det", "eigh", "eigvalsh", "inv", "pinv", "qr", "slogdet", "solve", "svd",
+    "svdvals",                                                          # linalg rules
+    "betainc", "betaln", "digamma", "entr", "erf", "erfc", "erfcinv", "erfcx", "erfinv", "expit",
+    "gamma", "gammainc", "gammaincc", "gammaln", "log_expit", "log_ndtr", "logit", "ndtr",
+    "ndtri", "polygamma", "stdtr", "xlog1py", "xlogy",                  # scipy.special rules
+}
+
+
+def test_ops_without_a_form_are_the_documented_ones():
+    from adops.compile.forms import without_form
+    assert set(without_form(OPS)) == NO_FORM
+    path = os.path.join(os.path.dirname(__file__), "..", "docs", "SUPPORTED.md")
+    with open(path) as fh:
+        text = fh.read()
+    head = "## Ops that keep the Python driver in the compiled tier"
+    assert head in text
+    section = text.split(head, 1)[1].split("\n## ", 1)[0]
+    assert set(re.findall(r"^\| `(\w+)` \|", section, re.M)) == NO_FORM
+    assert adops.OPS["max"].numba and adops.OPS["cumsum"].numba and adops.OPS["index_add"].numba
