@@ -97,7 +97,7 @@ def test_generated_code_fuses_the_elementwise_run():
     x = np.linspace(-1, 1, 7)
     revad.grad(rosenbrock, compiled=True)(x)
     (program,) = next(iter(compiled(rosenbrock).programs.values()))
-    src = program.source
+    src = program.driver.source  # the Python driver's (a program's first calls)
     assert "def k0_vjp(" in src and "g0_vjp = k0_vjp" in src and "for i in range(n):" in src
     assert src.count("@njit") == 3  # one fused run: primal, jvp and vjp loops
     assert "# loop g0 runs k0: s0 = #" in src  # which entry each loop variable is
@@ -113,9 +113,9 @@ def test_identical_runs_share_one_compiled_loop():
     np.testing.assert_allclose(revad.grad(chain, compiled=True)(x), revad.grad(chain)(x),
                                rtol=1e-12)
     (program,) = next(iter(compiled(chain).programs.values()))
-    loops = program.source.count("# loop g")
+    loops = program.driver.source.count("# loop g")
     # 80 ops in runs of 32, 32 and 16: the two full runs are one loop, compiled once
-    assert loops == 3 and program.source.count("@njit") == 3 * 2
+    assert loops == 3 and program.driver.source.count("@njit") == 3 * 2
 
 
 def test_nested_calls_of_compiled_transforms_run_eagerly_and_are_right():

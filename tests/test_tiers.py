@@ -40,10 +40,17 @@ def test_csv_has_both_tiers_and_a_compile_time_column(tier_reports):
                 ("reverse-compiled", "compiled")} <= tiers, config
         for r in at:
             if r["tier"] == "compiled":
-                assert float(r["compile_seconds"]) > 0 and float(r["seconds"]) > 0
+                assert float(r["compile_seconds"]) >= 0 and float(r["seconds"]) > 0
                 assert float(r["first_call_seconds"]) >= float(r["compile_seconds"])
             else:
                 assert r["compile_seconds"] == ""
+    # a problem's program serves every size: its first configuration pays the compile (the
+    # others load the code, and may time a first call within noise of the best)
+    first = {}
+    for r in rows:
+        if r["tier"] == "compiled" and r["phase"] == "jacobian":
+            first.setdefault((r["problem"], r["mode"]), float(r["compile_seconds"]))
+    assert first and all(c > 0 for c in first.values()), first
 
 
 def test_summary_and_plots_show_both_tiers(tier_reports):
