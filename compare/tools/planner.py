@@ -1,0 +1,229 @@
+"""The one planner behind :func:`compare.recommend` and :func:`compare.jacobian`: a cost model of
+a full Jacobian fitted to measured probes of the user's function.
+
+Mode-neutral: the modes come in as :class:`Drivers` (``jvp``, ``vjp`` and the two Jacobian
+transforms); this module imports neither mode (``compare.tools.jacobian`` and
+``compare.tools.recommend`` pass dualad's and revad's).
+
+Contract, for ``f`` with ``x: (*in_shape)`` (n entries) and ``f(x): (*out_shape)`` (m entries):
+:func:`measure` times a few probes per tier, one forward pass with k directions and one
+recording (compiled: one forward pass) and one sweep with k seeds, for k in :func:`widths` (1, 8,
+32 and the automatic width), and predicts
+
+    forward(k) = ceil(n / k) * t_pass(k)
+    reverse(k) = t_record + ceil(m / k) * t_sweep(k)
+
+The compiled tier's one-off cost per mode (trace and compile) is its first probe's extra time. A
+sparse Jacobian (``sparsity="auto"``: the pattern detected by one trace) is also timed coloured,
+one pass per colour (``forward-coloured``/``reverse-coloured``, k = the number of colours), when
+colouring needs at most half the dense passes. :func:`choose` picks the (tier, mode, k) of least
+``compile + calls * t`` for the ``calls`` Jacobians to come. On W workers (:func:`on_workers`)
+a Jacobian of P passes costs ``t_fixed + ceil(P / W) * t_pass + P * t_ship``: the passes divide,
+the recording (reverse) is made once per worker, and each block pays its shipping and assembly.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from adops.program.inputs import auto_chunk
+from ..common.compiled import own_copy
+from ..common.timing import best_of
+
+#: tiers in the order of the tables
+TIERS = ("eager", "compiled")
+MODES = ("forward", "reverse", "forward-coloured", "reverse-coloured")
+#: seconds per block to ship, run remotely and assemble, measured by benchmarks/scale_out.py on
+#: 2 local Dask workers (docs/ARCHITECTURE.md, "Jacobians on workers")
+SHIP_SECONDS = 4e-3
+
+
+@dataclass(frozen=True)
+class Drivers:
+    """The modes as the planner calls them: ``jvp(f, (x,), (V,), batched=True, compiled=c)``,
+    ``vjp(f, x, compiled=c) -> (out, vjp_fn)``, and ``jacobian[mode](f, chunk=, compiled=,
+    sparsity=, executor=)`` for ``mode`` in ``forward``, ``reverse``."""
+
+    jvp: object
+    vjp: object
+    jacobian: dict
+
+
+@dataclass
+class Probes:
+    """What :func:`measure` timed: predicted seconds per Jacobian by tier then ``(mode, k)``,
+    each compiled mode's ``compile_seconds``, the colour ``counts`` by mode, the raw ``passes``
+    ``{(tier, kind, k): seconds}`` (kind: forward pass, record, sweep), the seconds the probes
+    took in all (``probe_seconds``), and the sparsity ``pattern`` the coloured probes used."""
+
+    n: int
+    m: int
+    predicted: dict = field(default_factory=dict)
+    compile_seconds: dict = field(default_factory=dict)
+    counts: dict = field(default_factory=dict)
+    passes: dict = field(default_factory=dict)
+    probe_seconds: float = 0.0
+    pattern: object = None
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The plan :func:`choose` made: tier, mode, chunk (colours for a coloured mode), the
+    predicted seconds per Jacobian, the one-off compile, and the total for ``calls``."""
+
+    tier: str
+    mode: str
+    chunk: int
+    seconds: float
+    compile_seconds: float
+    calls: int
+
+    @property
+    def total(self) -> float:
+        """``compile + calls * seconds``."""
+        return self.compile_seconds + self.calls * self.seconds
+
+
+def widths(size: int):
+    """The chunk widths probed for ``size`` directions or seeds.
+
+    >>> widths(5), widths(1000)
+    ([1, 5], [1, 8, 32, 256])
+    """
+    return sorted({k for k in (1, 8, 32, auto_chunk(size)) if 1 <= k <= max(size, 1)})
+
+
+def _forward(drivers, f, x, n, repeat, compiled, probes, tier):
+    rng, compile_s = np.random.default_rng(0), 0.0
+    for k in widths(n):
+        V = rng.standard_normal((k,) + x.shape).astype(x.dtype)
+        t, first = best_of(lambda: drivers.jvp(f, (x,), (V,), batched=True, compiled=compiled),
+                           repeat)
+        compile_s = compile_s or max(first - t, 0.0)
+        probes.passes[(tier, "forward pass", k)] = t
+        probes.predicted[tier][("forward", k)] = math.ceil(n / k) * t
+    return compile_s
+
+
+def _reverse(drivers, f, x, m, repeat, compiled, probes, tier):
+    state = {}
+
+    def record():
+        state["out"], state["vjp"] = drivers.vjp(f, x, compiled=compiled)
+    t_rec, first = best_of(record, repeat)
+    compile_s = max(first - t_rec, 0.0) if compiled else 0.0
+    probes.passes[(tier, "record", 1)] = t_rec
+    out = np.asarray(state["out"])
+    for i, k in enumerate(widths(m)):
+        seeds = np.zeros((k,) + out.shape, dtype=out.dtype)
+        seeds.reshape(k, -1)[np.arange(k), np.arange(k)] = 1.0
+        t_sweep, first = best_of(lambda: state["vjp"](seeds, batched=True), repeat)
+        if compiled and i == 0:
+            compile_s += max(first - t_sweep, 0.0)
+        probes.passes[(tier, "sweep", k)] = t_sweep
+        probes.predicted[tier][("reverse", k)] = t_rec + math.ceil(m / k) * t_sweep
+    return compile_s
+
+
+def _coloured(drivers, f, x, repeat, sparsity, probes):
+    """Coloured modes (eager tier) where colouring saves at least half the passes."""
+    from adops.sparsity import Pattern, colour, detect
+    pattern = detect(f, x) if isinstance(sparsity, str) else sparsity
+    p = pattern.pattern if isinstance(pattern, Pattern) else pattern
+    m, n = p.shape
+    for mode, size in (("forward", n), ("reverse", m)):
+        c = colour(p, mode).n_colours
+        probes.counts[mode] = c
+        if 2 * c <= size:
+            jac = drivers.jacobian[mode](f, sparsity=pattern)
+            t, _ = best_of(lambda: jac(x), repeat)
+            probes.predicted["eager"][(f"{mode}-coloured", c)] = t
+    return pattern
+
+
+def measure(drivers: Drivers, f, x, *, repeat: int = 3, compiled: bool = True,
+            sparsity="auto", own_copies: bool = True, eager: bool = True,
+            probes: Probes | None = None) -> Probes:
+    """Time the probes of ``f`` at ``x`` (see the module docstring).
+
+    Args:
+        drivers: the modes (:class:`Drivers`).
+        f, x: a function of one array, and the point (an array).
+        repeat: best-of repeats per probe.
+        compiled: also probe the compiled tier (it compiles ``f`` once per mode: seconds).
+        sparsity: ``"auto"``, a known ``(m, n)`` pattern or a detected ``Pattern``, or None.
+        own_copies: each compiled mode compiles its own copy of ``f`` (its compile time is then
+            its own); ``False`` compiles ``f`` itself, so its programs stay warm for later
+            calls with ``compiled=True``.
+        eager: probe the eager tier (and colouring); ``False`` with ``probes`` adds the
+            compiled tier to probes made before.
+        probes: add to these :class:`Probes` instead of new ones.
+
+    Returns:
+        :class:`Probes`.
+    """
+    start = time.perf_counter()
+    if probes is None:
+        out = np.asarray(f(x))
+        probes = Probes(x.size, out.size, {tier: {} for tier in TIERS})
+    if eager:
+        _forward(drivers, f, x, probes.n, repeat, False, probes, "eager")
+        _reverse(drivers, f, x, probes.m, repeat, False, probes, "eager")
+        if sparsity is not None:
+            probes.pattern = _coloured(drivers, f, x, repeat, sparsity, probes)
+    if compiled:
+        copy = own_copy if own_copies else (lambda g: g)
+        probes.compile_seconds["forward"] = _forward(drivers, copy(f), x, probes.n, repeat,
+                                                     True, probes, "compiled")
+        probes.compile_seconds["reverse"] = _reverse(drivers, copy(f), x, probes.m, repeat,
+                                                     True, probes, "compiled")
+    probes.probe_seconds += time.perf_counter() - start
+    return probes
+
+
+def choose(probes: Probes, calls: int, *, modes=MODES, tiers=TIERS) -> Choice:
+    """The (tier, mode, k) of least ``compile + calls * t`` among the measured ones, restricted
+    to ``modes`` (their names, coloured ones included) and ``tiers``.
+
+    >>> p = Probes(4, 1, {"eager": {("forward", 4): 2e-3, ("reverse", 1): 1e-3},
+    ...                   "compiled": {("forward", 4): 1e-4, ("reverse", 1): 1e-4}},
+    ...            {"forward": 1.0, "reverse": 1.0})
+    >>> choose(p, 10).mode, choose(p, 10).tier, choose(p, 10**5).tier
+    ('reverse', 'eager', 'compiled')
+    """
+    best = None
+    for tier in tiers:
+        for (mode, k), t in probes.predicted.get(tier, {}).items():
+            if mode not in modes:
+                continue
+            c = Choice(tier, mode, k, t, probes.compile_seconds.get(mode, 0.0)
+                       if tier == "compiled" else 0.0, calls)
+            if best is None or c.total < best.total:
+                best = c
+    if best is None:
+        raise ValueError(f"no measured configuration among modes {modes} and tiers {tiers}")
+    return best
+
+
+def on_workers(probes: Probes, choice: Choice, workers: int, ship: float = SHIP_SECONDS):
+    """Predicted seconds of the chosen Jacobian with its passes on ``workers`` workers:
+    ``t_fixed + ceil(P / W) * t_pass + blocks * ship`` (P passes; blocks: 4 per worker, at most
+    P; t_fixed: reverse mode's recording, made once on each worker).
+
+    >>> p = Probes(100, 1, {"eager": {("forward", 10): 1.0}}, passes={("eager", "forward pass", 10): 0.1})
+    >>> round(on_workers(p, Choice("eager", "forward", 10, 1.0, 0.0, 1), 2, ship=0.0), 3)
+    0.5
+    """
+    base = choice.mode.split("-")[0]
+    size = probes.n if base == "forward" else probes.m
+    coloured = choice.mode.endswith("coloured")
+    passes = 1 if coloured else math.ceil(size / choice.chunk)
+    if coloured:
+        return choice.seconds / max(workers, 1) + workers * ship
+    fixed = probes.passes.get((choice.tier, "record", 1), 0.0) if base == "reverse" else 0.0
+    t_pass = (choice.seconds - fixed) / passes
+    blocks = min(passes, 4 * max(workers, 1))
+    return fixed + math.ceil(passes / max(workers, 1)) * t_pass + blocks * ship
