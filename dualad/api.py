@@ -198,7 +198,8 @@ def jacfwd(f, argnums=0, *, has_aux: bool = False, chunk: int | None = None,
                 return tans
             if remote:
                 values, rebuild = _plain_outputs(g, args, kwargs)
-                job = Job(plain_state, _tangents, (g, args, kwargs, i, x.shape, compiled, st))
+                job = Job(plain_state, _tangents, (g, args, kwargs, i, x.shape,
+                                                    use_compiled(compiled), st))
                 blocks = push_blocks(job, x.size, chunk, x.dtype, executor, "jacfwd")
             else:
                 blocks = by_chunks(push, x.size, chunk, x.dtype, "jacfwd",
@@ -270,7 +271,8 @@ def _sparse(f, args, kwargs, multiple, nums, sparsity, compiled, static, chunk=N
         _refuse_traced(args, kwargs, "jacfwd")
 
     def push_for(x):
-        job = Job(plain_state, _tangent_rows, (f, args, kwargs, i, x.shape, compiled, static))
+        job = Job(plain_state, _tangent_rows,
+                  (f, args, kwargs, i, x.shape, use_compiled(compiled), static))
         return lambda seeds: push_blocks(job, x.size, chunk, seeds.dtype, executor, "jacfwd",
                                          seeds=seeds)[0]
     return sparse_jacobian_of(f, args, kwargs, i, sparsity, "forward", push_for)

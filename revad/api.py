@@ -276,7 +276,8 @@ def jacrev(f, argnums=0, *, has_aux: bool = False, chunk: int | None = None,
                                  "output whose Jacobian is sparse")
             return _sparse(f, args, kwargs, multiple, nums, sparsity, compiled, static, chunk,
                            executor)
-        payload = (f, args, kwargs, nums, static, compiled, has_aux)
+        # the tier in force here (adops.compile.tier) is the workers' tier too
+        payload = (f, args, kwargs, nums, static, use_compiled(compiled), has_aux)
         if executor is not None:
             _refuse_traced(args, kwargs)
         # with an executor the workers sweep; here one eager recording gives the structure
@@ -351,7 +352,8 @@ def _sparse(f, args, kwargs, multiple, nums, sparsity, compiled, static, chunk=N
         _refuse_traced(args, kwargs)
 
     def push_for(x):
-        job = Job(_linearized, _pull_rows, (f, args, kwargs, nums, compiled, static))
+        job = Job(_linearized, _pull_rows,
+                  (f, args, kwargs, nums, use_compiled(compiled), static))
         return lambda seeds: push_blocks(job, seeds.shape[1], chunk, seeds.dtype, executor,
                                          "jacrev", seeds=seeds)[0]
     return sparse_jacobian_of(f, args, kwargs, i, sparsity, "reverse", push_for)

@@ -222,7 +222,8 @@ def _retry(ex, args, blocks, lost, results, where, retried):
     """A broken process pool: the lost blocks once more on a fresh pool of the same size."""
     if retried or not isinstance(ex, cf.ProcessPoolExecutor):
         raise lost_blocks_error(where, [blocks[i] for i in lost])
-    with cf.ProcessPoolExecutor(max_workers=worker_count(ex)) as fresh:
+    with cf.ProcessPoolExecutor(max_workers=worker_count(ex),
+                                mp_context=getattr(ex, "_mp_context", None)) as fresh:
         redone = _run(fresh, [args[i] for i in lost], [blocks[i] for i in lost], where, True)
     for i, r in zip(lost, redone):
         results[i] = r

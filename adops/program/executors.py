@@ -57,7 +57,7 @@ def resolve_executor(executor, where: str):
                         f"'dask://HOST:PORT', or None; got {type(executor).__name__}")
 
 
-def connect(address: str, where: str, timeout: float = CONNECT_TIMEOUT):
+def connect(address: str, where: str, timeout: float | None = None):
     """A ``distributed.Client`` for ``dask://HOST:PORT`` (or ``tcp://``), or an error naming
     the address and the time waited."""
     try:
@@ -66,6 +66,7 @@ def connect(address: str, where: str, timeout: float = CONNECT_TIMEOUT):
         raise ImportError(f"{where}: executor={address!r} needs Dask distributed: pip install "
                           "-e '.[dask]' (or pip install distributed)") from None
     tcp = "tcp://" + address.split("://", 1)[1]
+    timeout = CONNECT_TIMEOUT if timeout is None else timeout
     start = time.perf_counter()
     try:
         return Client(tcp, timeout=timeout)
