@@ -156,3 +156,28 @@ def test_compare_jacobian_on_dask_equals_its_local_plan(client):
     J, plan = jacobian(f, compiled=False, sparsity=None, executor=client, explain=True)(X)
     assert plan.workers == 2 and "on 2 workers" in str(plan)
     np.testing.assert_allclose(J, jac(X), rtol=1e-12, atol=1e-12)
+
+
+def test_compare_runs_its_grid_on_the_cluster(client, tmp_path):
+    from compare.cli import main
+    from compare.common.rows import read_csv
+    address = client.scheduler.address.replace("tcp://", "dask://")
+    out = tmp_path / "r"
+    code = main(["--problem", "dense", "--n", "4", "8", "--m", "3", "--no-compiled",
+                 "--no-peers", "--no-progress", "--repeat", "1", "--out", str(out),
+                 "--executor", address])
+    assert code == 0
+    rows = read_csv(str(out / "results.csv"))
+    assert {(r["n"], r["m"]) for r in rows} == {("4", "3"), ("8", "3")}
+    assert all(r["host"] and int(r["cores"]) >= 1 for r in rows)
+    summary = (out / "summary.md").read_text()
+    assert "compared only within a machine" in summary
+
+
+def test_compare_names_an_unreachable_scheduler(monkeypatch, tmp_path, capsys):
+    from compare.cli import main
+    monkeypatch.setattr("adops.program.executors.CONNECT_TIMEOUT", 1.0)
+    code = main(["--problem", "dense", "--n", "4", "--no-peers", "--out", str(tmp_path),
+                 "--executor", "dask://127.0.0.1:9"])
+    assert code == 2
+    assert "no Dask scheduler reachable at tcp://127.0.0.1:9" in capsys.readouterr().err

@@ -8,11 +8,13 @@ exist, so an interrupted run keeps every row measured so far. The configurations
 compiled once per (problem, n, m, mode) from a fresh cache, compile time in
 ``compile_seconds``). Column order is
 :data:`compare.common.timing.COLUMNS`. :data:`PEERS`: JAX and PyTorch timing the grid's
-problems.
+problems. Rows carry the ``host`` and ``cores`` that timed them (:data:`GRID_COLUMNS`).
 """
 from __future__ import annotations
 
 import contextlib
+import os
+import socket
 import sys
 from dataclasses import dataclass, field
 
@@ -24,12 +26,17 @@ from ...common.rows import CsvSink
 from ...common.timing import BLAS_THREADS, COLUMNS, best_of, fixed_threads, measure, versions
 from ...problems import PROBLEMS, Problem
 
+#: results.csv's columns: the timing's, and where it was timed
+GRID_COLUMNS = COLUMNS + ["host", "cores"]
+
 
 @dataclass
 class Grid:
     """What to measure: (problem, n, m) triples and the timing settings (``blas_threads``: BLAS
     and PyTorch threads while timing, None for the libraries' defaults). ``compiled``: the
-    triples also timed in the compiled tier (a subset: each costs a compile per mode)."""
+    triples also timed in the compiled tier (a subset: each costs a compile per mode).
+    ``executor``: a Dask scheduler ``dask://HOST:PORT`` whose workers time the configurations
+    (None: here)."""
 
     configs: list
     repeat: int = 3
@@ -38,6 +45,7 @@ class Grid:
     name: str = "default"
     blas_threads: int | None = BLAS_THREADS
     compiled: list = field(default_factory=list)
+    executor: str | None = None
 
 
 def _configs(sweep_n, sweep_m, heat, elementwise, n_fixed):
@@ -88,9 +96,10 @@ def quick_grid() -> Grid:
 
 def run_grid(grid: Grid, csv_path: str, peers=(), progress=True, problems=PROBLEMS) -> int:
     """Measure every configuration of ``grid`` into ``csv_path``; ``peers``: names of the peers
-    to time beside ours (:data:`PEERS`). Returns the number of rows written."""
+    to time beside ours (:data:`PEERS`). Returns the number of rows written. (With
+    ``grid.executor``, :func:`compare.studies.grid.workers.run_on_workers` runs the grid.)"""
     from tqdm import tqdm
-    sink = CsvSink(csv_path, COLUMNS)
+    sink = CsvSink(csv_path, GRID_COLUMNS)
     peers_mod.load(peers)
     peers = [PEERS[name] for name in peers]
     ver = versions()
@@ -100,19 +109,26 @@ def run_grid(grid: Grid, csv_path: str, peers=(), progress=True, problems=PROBLE
     with tiers.cold_cache() if compiled else contextlib.nullcontext():
         for name, n, m in bar:
             bar.set_description(f"{name} n={n} m={m}")
-            problem: Problem = problems[name]
-            m_eff = 1 if problem.scalar else m
-            f, x = problem.make(n, m_eff, np, np.random.default_rng(0))
-            rows = tiers.tag_eager(measure(
-                f, x, problem=name, n=np.size(x), m=m_eff, chunks=grid.chunks,
-                repeat=grid.repeat, fd=np.size(x) <= grid.fd_max_n, versions=ver,
-                peers=[p for p in peers if name in PROBLEMS], blas_threads=grid.blas_threads))
-            if (name, n, m) in compiled:
-                bar.set_description(f"{name} n={n} m={m} compiled")
-                rows += _compiled_rows(f, x, name, m_eff, grid, ver, rows[0]["blas"])
+            rows = config_rows(grid, problems[name], name, n, m, ver, peers,
+                               (name, n, m) in compiled)
             sink.write(rows)
             count += len(rows)
     return count
+
+
+def config_rows(grid: Grid, problem: Problem, name, n, m, ver, peers, compiled: bool):
+    """The rows of one configuration (eager, and compiled when asked), each with the ``host``
+    and ``cores`` that timed it."""
+    m_eff = 1 if problem.scalar else m
+    f, x = problem.make(n, m_eff, np, np.random.default_rng(0))
+    rows = tiers.tag_eager(measure(
+        f, x, problem=name, n=np.size(x), m=m_eff, chunks=grid.chunks,
+        repeat=grid.repeat, fd=np.size(x) <= grid.fd_max_n, versions=ver,
+        peers=[p for p in peers if name in PROBLEMS], blas_threads=grid.blas_threads))
+    if compiled:
+        rows += _compiled_rows(f, x, name, m_eff, grid, ver, rows[0]["blas"])
+    here = dict(host=socket.gethostname(), cores=os.cpu_count())
+    return [{**r, **here} for r in rows]
 
 
 def _compiled_rows(f, x, name, m, grid, ver, blas):
