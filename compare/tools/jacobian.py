@@ -18,16 +18,13 @@ import numpy as np
 
 from adops.program.inputs import as_primal
 from adops.program.transform import argnums_tuple
-from .planner import MODES, TIERS, choose, measure, on_workers
+from .planner import MODES, TIERS, choose, measure_lean, on_workers
 from .recommend import DRIVERS
 from ..common.style import fmt_ms
 
 #: Jacobians assumed when ``calls`` is not given: few enough that a compile of seconds must pay
 #: within them, so a single call is never slowed by a compile
 CALLS = 10
-#: the least compile time the compiled tier's probes cost (a small function, warm disk cache
-#: excluded): below ``calls`` x the best eager Jacobian, compiling cannot pay, so is not probed
-MIN_COMPILE_SECONDS = 1.0
 MODE_CHOICES = ("auto", "forward", "reverse")
 COMPILED_CHOICES = ("auto", True, False)
 
@@ -98,7 +95,7 @@ def _check(name, value, choices):
 
 
 def make_plan(f, x, *, mode="auto", compiled="auto", sparsity="auto", calls=None,
-              workers=None, repeat=1) -> Plan:
+              workers=None) -> Plan:
     """Probe ``f`` at the array ``x`` and plan its Jacobian (see the module docstring).
 
     Example:
@@ -117,12 +114,8 @@ def make_plan(f, x, *, mode="auto", compiled="auto", sparsity="auto", calls=None
     if calls < 1:
         raise ValueError(f"jacobian: calls={calls} must be a positive number of Jacobians")
     x = as_primal(x, "x")
-    probes = measure(DRIVERS, f, x, repeat=repeat, compiled=False, sparsity=sparsity)
-    # the compiled tier is probed (which compiles) only when it could pay within the calls
-    if compiled is True or compiled == "auto" and \
-            calls * choose(probes, calls).seconds > MIN_COMPILE_SECONDS:
-        measure(DRIVERS, f, x, repeat=repeat, compiled=True, eager=False, own_copies=False,
-                probes=probes)
+    probes = measure_lean(DRIVERS, f, x, calls, sparsity=sparsity, compiled=compiled,
+                          modes=("forward", "reverse") if mode == "auto" else (mode,))
     modes = MODES if mode == "auto" else (mode, f"{mode}-coloured")
     tiers = TIERS if compiled == "auto" else (("compiled",) if compiled else ("eager",))
     choice = choose(probes, calls, modes=modes, tiers=tiers)

@@ -39,6 +39,14 @@ MODES = ("forward", "reverse", "forward-coloured", "reverse-coloured")
 #: seconds per block to ship, run remotely and assemble, measured by benchmarks/scale_out.py on
 #: 2 local Dask workers (docs/ARCHITECTURE.md, "Jacobians on workers")
 SHIP_SECONDS = 4e-3
+#: the share of the planned work (calls x the best Jacobian) that lean probes may cost
+BUDGET = 0.1
+#: the least compile time the compiled tier's probes cost (a small function, warm disk cache
+#: excluded): below ``calls`` x the best eager Jacobian, compiling cannot pay, so is not probed
+MIN_COMPILE_SECONDS = 3.0
+#: sparsity detection costs about this many eager recordings (measured on the standard HT
+#: problem: 0.64 s against a 20 ms recording), so lean probing detects when that fits its budget
+DETECT_FACTOR = 30
 
 
 @dataclass(frozen=True)
@@ -96,58 +104,121 @@ def widths(size: int):
     return sorted({k for k in (1, 8, 32, auto_chunk(size)) if 1 <= k <= max(size, 1)})
 
 
-def _forward(drivers, f, x, n, repeat, compiled, probes, tier):
-    rng, compile_s = np.random.default_rng(0), 0.0
-    for k in widths(n):
+def _probe(fn, repeat):
+    """``(best, first)`` seconds of ``fn``: best of ``repeat`` after a warm-up, or with
+    ``repeat=0`` the one call (a cheap probe, for an eager tier with nothing to warm)."""
+    if repeat == 0:
+        t = time.perf_counter()
+        fn()
+        t = time.perf_counter() - t
+        return t, t
+    return best_of(fn, repeat)
+
+
+class Budget:
+    """Lean probing (:func:`measure_lean`): probes may cost :data:`BUDGET` of the work they plan
+    (``calls`` x the best Jacobian predicted so far); a probe whose estimated cost exceeds what
+    is left is skipped. ``None`` in place of a budget: probe everything."""
+
+    def __init__(self, calls: int):
+        self.calls, self.start = calls, time.perf_counter()
+
+    def allows(self, probes, estimate: float) -> bool:
+        best = min((t for table in probes.predicted.values() for t in table.values()),
+                   default=math.inf)
+        spent = time.perf_counter() - self.start
+        return estimate <= BUDGET * self.calls * best - spent
+
+
+def _allowed(budget, probes, prev, k):
+    """Whether to probe width ``k`` after ``prev = (k_prev, t_prev)``: a pass costs at most
+    linearly more with width, and a narrower one at most as much."""
+    if budget is None or prev is None:
+        return True
+    return budget.allows(probes, prev[1] * max(k / prev[0], 1.0))
+
+
+def _forward(drivers, f, x, n, ks, repeat, compiled, probes, tier, budget=None):
+    rng, compile_s, prev = np.random.default_rng(0), 0.0, None
+    if repeat == 0:  # one cheap pass first: kernels load on first use, not inside a probe
+        drivers.jvp(f, (x,), (np.ones((1,) + x.shape, dtype=x.dtype),), batched=True,
+                    compiled=compiled)
+    for k in ks:
+        if not _allowed(budget, probes, prev, k):
+            continue
         V = rng.standard_normal((k,) + x.shape).astype(x.dtype)
-        t, first = best_of(lambda: drivers.jvp(f, (x,), (V,), batched=True, compiled=compiled),
-                           repeat)
+        t, first = _probe(lambda: drivers.jvp(f, (x,), (V,), batched=True, compiled=compiled),
+                          repeat)
         compile_s = compile_s or max(first - t, 0.0)
         probes.passes[(tier, "forward pass", k)] = t
         probes.predicted[tier][("forward", k)] = math.ceil(n / k) * t
+        prev = (k, t)
     return compile_s
 
 
-def _reverse(drivers, f, x, m, repeat, compiled, probes, tier):
+def _reverse(drivers, f, x, m, ks, repeat, compiled, probes, tier, budget=None):
     state = {}
 
     def record():
         state["out"], state["vjp"] = drivers.vjp(f, x, compiled=compiled)
-    t_rec, first = best_of(record, repeat)
+    if repeat == 0:  # as in _forward: a recording and a one-seed sweep first
+        record()
+        state["vjp"](np.ones((1,) + np.shape(state["out"]), dtype=np.asarray(state["out"]).dtype),
+                     batched=True)
+    t_rec, first = _probe(record, repeat)
     compile_s = max(first - t_rec, 0.0) if compiled else 0.0
     probes.passes[(tier, "record", 1)] = t_rec
-    out = np.asarray(state["out"])
-    for i, k in enumerate(widths(m)):
+    out, prev = np.asarray(state["out"]), None
+    for k in ks:
+        if not _allowed(budget, probes, prev, k):
+            continue
         seeds = np.zeros((k,) + out.shape, dtype=out.dtype)
         seeds.reshape(k, -1)[np.arange(k), np.arange(k)] = 1.0
-        t_sweep, first = best_of(lambda: state["vjp"](seeds, batched=True), repeat)
-        if compiled and i == 0:
+        t_sweep, first = _probe(lambda: state["vjp"](seeds, batched=True), repeat)
+        if compiled and prev is None:
             compile_s += max(first - t_sweep, 0.0)
         probes.passes[(tier, "sweep", k)] = t_sweep
         probes.predicted[tier][("reverse", k)] = t_rec + math.ceil(m / k) * t_sweep
+        prev = (k, t_sweep)
     return compile_s
 
 
-def _coloured(drivers, f, x, repeat, sparsity, probes):
-    """Coloured modes (eager tier) where colouring saves at least half the passes."""
+def _pass_estimate(probes, kind, width):
+    """A pass of ``width`` estimated from the eager probes of ``kind`` (scaled linearly from
+    the nearest narrower or equal width, else the narrowest)."""
+    timed = sorted((k, t) for (tier, kd, k), t in probes.passes.items()
+                   if tier == "eager" and kd == kind)
+    below = [(k, t) for k, t in timed if k <= width] or timed[:1]
+    k, t = below[-1]
+    return t * max(width / k, 1.0)
+
+
+def _coloured(drivers, f, x, repeat, sparsity, probes, budget=None):
+    """Coloured modes (eager tier) where colouring saves at least half the passes (and, with a
+    budget, where probing it fits)."""
     from adops.sparsity import Pattern, colour, detect
     pattern = detect(f, x) if isinstance(sparsity, str) else sparsity
     p = pattern.pattern if isinstance(pattern, Pattern) else pattern
     m, n = p.shape
-    for mode, size in (("forward", n), ("reverse", m)):
+    for mode, size, kind in (("forward", n, "forward pass"), ("reverse", m, "sweep")):
         c = colour(p, mode).n_colours
         probes.counts[mode] = c
-        if 2 * c <= size:
+        if 2 * c <= size and (budget is None or
+                              budget.allows(probes, 2 * _pass_estimate(probes, kind, c))):
             jac = drivers.jacobian[mode](f, sparsity=pattern)
-            t, _ = best_of(lambda: jac(x), repeat)
+            t, _ = _probe(lambda: jac(x), repeat)
             probes.predicted["eager"][(f"{mode}-coloured", c)] = t
     return pattern
 
 
+def _new(f, x):
+    out = np.asarray(f(x))
+    return Probes(x.size, out.size, {tier: {} for tier in TIERS})
+
+
 def measure(drivers: Drivers, f, x, *, repeat: int = 3, compiled: bool = True,
-            sparsity="auto", own_copies: bool = True, eager: bool = True,
-            probes: Probes | None = None) -> Probes:
-    """Time the probes of ``f`` at ``x`` (see the module docstring).
+            sparsity="auto", own_copies: bool = True) -> Probes:
+    """Time every probe of ``f`` at ``x`` (see the module docstring): ``recommend``'s table.
 
     Args:
         drivers: the modes (:class:`Drivers`).
@@ -156,32 +227,76 @@ def measure(drivers: Drivers, f, x, *, repeat: int = 3, compiled: bool = True,
         compiled: also probe the compiled tier (it compiles ``f`` once per mode: seconds).
         sparsity: ``"auto"``, a known ``(m, n)`` pattern or a detected ``Pattern``, or None.
         own_copies: each compiled mode compiles its own copy of ``f`` (its compile time is then
-            its own); ``False`` compiles ``f`` itself, so its programs stay warm for later
-            calls with ``compiled=True``.
-        eager: probe the eager tier (and colouring); ``False`` with ``probes`` adds the
-            compiled tier to probes made before.
-        probes: add to these :class:`Probes` instead of new ones.
+            its own).
 
     Returns:
         :class:`Probes`.
     """
     start = time.perf_counter()
-    if probes is None:
-        out = np.asarray(f(x))
-        probes = Probes(x.size, out.size, {tier: {} for tier in TIERS})
-    if eager:
-        _forward(drivers, f, x, probes.n, repeat, False, probes, "eager")
-        _reverse(drivers, f, x, probes.m, repeat, False, probes, "eager")
-        if sparsity is not None:
-            probes.pattern = _coloured(drivers, f, x, repeat, sparsity, probes)
+    probes = _new(f, x)
+    _forward(drivers, f, x, probes.n, widths(probes.n), repeat, False, probes, "eager")
+    _reverse(drivers, f, x, probes.m, widths(probes.m), repeat, False, probes, "eager")
+    if sparsity is not None:
+        probes.pattern = _coloured(drivers, f, x, repeat, sparsity, probes)
     if compiled:
         copy = own_copy if own_copies else (lambda g: g)
-        probes.compile_seconds["forward"] = _forward(drivers, copy(f), x, probes.n, repeat,
-                                                     True, probes, "compiled")
-        probes.compile_seconds["reverse"] = _reverse(drivers, copy(f), x, probes.m, repeat,
-                                                     True, probes, "compiled")
-    probes.probe_seconds += time.perf_counter() - start
+        probes.compile_seconds["forward"] = _forward(
+            drivers, copy(f), x, probes.n, widths(probes.n), repeat, True, probes, "compiled")
+        probes.compile_seconds["reverse"] = _reverse(
+            drivers, copy(f), x, probes.m, widths(probes.m), repeat, True, probes, "compiled")
+    probes.probe_seconds = time.perf_counter() - start
     return probes
+
+
+def measure_lean(drivers: Drivers, f, x, calls: int, *, sparsity="auto", compiled="auto",
+                 modes=("forward", "reverse")) -> Probes:
+    """:func:`compare.jacobian`'s probes, within a :class:`Budget` of the ``calls`` Jacobians
+    they plan: each eager probe timed once; the mode with fewer passes by size first, from the
+    automatic width down (8, 32, auto: the rule's width is within 1.4x of the best, so it is
+    probed first), the other from 8 up; sparsity detection (``sparsity="auto"``, estimated at
+    :data:`DETECT_FACTOR` recordings) and coloured modes when they fit; the compiled tier
+    (``compiled="auto"``) only when ``calls`` x the best eager Jacobian exceeds
+    :data:`MIN_COMPILE_SECONDS`, and then for the best eager dense mode at its best width only,
+    on ``f`` itself so its programs stay warm. ``compiled=True`` probes both modes (each at its
+    best eager width), ``False`` none.
+    """
+    budget = Budget(calls)
+    probes = _new(f, x)
+    ks = {"forward": lean_widths(probes.n), "reverse": lean_widths(probes.m)}
+    first = "forward" if probes.n <= probes.m else "reverse"
+    order = [md for md in (first, "reverse" if first == "forward" else "forward") if md in modes]
+    run = {"forward": _forward, "reverse": _reverse}
+    size = {"forward": probes.n, "reverse": probes.m}
+    for i, mode in enumerate(order):
+        widths_ = ks[mode][::-1] if i == 0 else ks[mode]
+        run[mode](drivers, f, x, size[mode], widths_, 0, False, probes, "eager", budget)
+    detect_cost = DETECT_FACTOR * probes.passes.get(("eager", "record", 1), 0.0)
+    if sparsity is not None and (not isinstance(sparsity, str) or
+                                 budget.allows(probes, detect_cost)):
+        probes.pattern = _coloured(drivers, f, x, 0, sparsity, probes, budget)
+    best = choose(probes, calls, tiers=("eager",))
+    if compiled is True:
+        tried = order
+    elif compiled == "auto" and calls * best.seconds > MIN_COMPILE_SECONDS:
+        tried = [best.mode.split("-")[0]]
+    else:
+        tried = []
+    for mode in tried:
+        dense = choose(probes, calls, modes=(mode,), tiers=("eager",))
+        probes.compile_seconds[mode] = run[mode](drivers, f, x, size[mode], [dense.chunk], 1,
+                                                 True, probes, "compiled")
+    probes.probe_seconds = time.perf_counter() - budget.start
+    return probes
+
+
+def lean_widths(size: int):
+    """The widths :func:`measure_lean` probes, ascending: 8, 32 and the automatic width (a
+    width of 1 is never much better than 8, and costs as many passes as entries).
+
+    >>> lean_widths(5), lean_widths(1000)
+    ([5], [8, 32, 256])
+    """
+    return sorted({min(k, max(size, 1)) for k in (8, 32, auto_chunk(size))})
 
 
 def choose(probes: Probes, calls: int, *, modes=MODES, tiers=TIERS) -> Choice:
