@@ -122,7 +122,7 @@ def _blocks(n_rows: int, k: int, workers: int):
     """Contiguous blocks ``[(lo, hi)]`` of whole passes, about ``BLOCKS_PER_WORKER`` per worker.
 
     >>> _blocks(10, 2, 1)
-    [(0, 4), (4, 6), (6, 8), (8, 10)]
+    [(0, 2), (2, 4), (4, 8), (8, 10)]
     """
     passes = math.ceil(n_rows / k)
     count = max(1, min(passes, BLOCKS_PER_WORKER * max(workers, 1)))
