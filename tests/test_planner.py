@@ -113,3 +113,10 @@ def test_on_workers_divides_the_passes_and_keeps_the_recording():
     c = Choice("eager", "reverse", 10, 0.5, 0.0, 1)
     # 10 sweeps of 0.04 s: on 4 workers ceil(10 / 4) = 3 each, plus the recording, plus shipping
     assert on_workers(p, c, 4, ship=0.01) == pytest.approx(0.1 + 3 * 0.04 + 10 * 0.01)
+
+
+def test_a_tree_or_a_bad_executor_is_refused_before_probing():
+    with pytest.raises(TypeError, match="one array argument.*ravel_pytree"):
+        jacobian(lambda p: p["a"] * 2)({"a": np.ones(2)})
+    with pytest.raises(TypeError, match="executor must be a concurrent.futures.Executor"):
+        jacobian(many_in, executor=3)

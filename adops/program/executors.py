@@ -32,6 +32,22 @@ def _client_executor(client, where: str):
     return client.get_executor()
 
 
+def check_executor(executor, where: str):
+    """``executor`` if it is one ``executor=`` accepts (or None), else the TypeError naming
+    what is.
+
+    >>> check_executor(None, "example") is None
+    True
+    """
+    if executor is None or isinstance(executor, cf.Executor) or \
+            hasattr(executor, "get_executor") or \
+            isinstance(executor, str) and executor.startswith(("dask://", "tcp://")):
+        return executor
+    raise TypeError(f"{where}: executor must be a concurrent.futures.Executor (e.g. "
+                    "ProcessPoolExecutor(2)), a dask.distributed Client, an address "
+                    f"'dask://HOST:PORT', or None; got {type(executor).__name__}")
+
+
 @contextlib.contextmanager
 def resolve_executor(executor, where: str):
     """The ``concurrent.futures.Executor`` behind ``executor`` for the block; a client this
@@ -52,9 +68,7 @@ def resolve_executor(executor, where: str):
         finally:
             client.close()
     else:
-        raise TypeError(f"{where}: executor must be a concurrent.futures.Executor (e.g. "
-                        "ProcessPoolExecutor(2)), a dask.distributed Client, an address "
-                        f"'dask://HOST:PORT', or None; got {type(executor).__name__}")
+        check_executor(executor, where)
 
 
 def connect(address: str, where: str, timeout: float | None = None):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from adops.program.executors import check_executor, worker_count
 from adops.program.inputs import as_primal
 from adops.program.transform import argnums_tuple
 from .planner import MODES, TIERS, choose, measure_lean, on_workers
@@ -151,6 +152,7 @@ def jacobian(f, argnums=0, *, mode="auto", compiled="auto", sparsity="auto", chu
     """
     _check("mode", mode, MODE_CHOICES)
     _check("compiled", compiled, COMPILED_CHOICES)
+    check_executor(executor, "jacobian")
     plans = {}
 
     def jac(*args, **kwargs):
@@ -159,6 +161,11 @@ def jacobian(f, argnums=0, *, mode="auto", compiled="auto", sparsity="auto", chu
                              "names several: call it once per argument, or use "
                              "dualad.jacfwd/revad.jacrev")
         _, (i,) = argnums_tuple(argnums, len(args))
+        if isinstance(args[i], (dict, list, tuple)):
+            raise TypeError(f"jacobian plans the Jacobian of one array argument; argument {i} "
+                            f"is a {type(args[i]).__name__}: pass an array (adops.tree."
+                            "ravel_pytree flattens a tree), or use dualad.jacfwd/revad.jacrev, "
+                            "which take trees")
         x = as_primal(args[i], f"argument {i}")
         key = (x.shape, x.dtype.str, tuple(np.shape(a) for a in args), tuple(sorted(kwargs)))
         if key not in plans:
@@ -182,7 +189,6 @@ def jacobian(f, argnums=0, *, mode="auto", compiled="auto", sparsity="auto", chu
 def _workers(executor):
     if executor is None:
         return None
-    from adops.program.executors import worker_count
     return worker_count(executor.get_executor() if hasattr(executor, "get_executor")
                         else executor) if not isinstance(executor, str) else None
 
