@@ -159,19 +159,27 @@ def test_compare_jacobian_on_dask_equals_its_local_plan(client):
 
 
 def test_compare_runs_its_grid_on_the_cluster(client, tmp_path):
-    from compare.cli import main
     from compare.common.rows import read_csv
-    address = client.scheduler.address.replace("tcp://", "dask://")
-    out = tmp_path / "r"
-    code = main(["--problem", "dense", "--n", "4", "8", "--m", "3", "--no-compiled",
-                 "--no-peers", "--no-progress", "--repeat", "1", "--out", str(out),
-                 "--executor", address])
-    assert code == 0
-    rows = read_csv(str(out / "results.csv"))
-    assert {(r["n"], r["m"]) for r in rows} == {("4", "3"), ("8", "3")}
+    from compare.problems import PROBLEMS
+    from compare.studies.grid import Grid, run_on_workers
+    grid = Grid([("dense", 4, 3), ("dense", 8, 3), ("wide", 2, 5)], repeat=1, chunks=(None,),
+                executor=client.scheduler.address.replace("tcp://", "dask://"))
+    count = run_on_workers(grid, str(tmp_path / "results.csv"), False, PROBLEMS)
+    rows = read_csv(str(tmp_path / "results.csv"))
+    assert len(rows) == count > 0
+    assert {(r["problem"], r["n"], r["m"]) for r in rows} == \
+        {("dense", "4", "3"), ("dense", "8", "3"), ("wide", "2", "5")}
     assert all(r["host"] and int(r["cores"]) >= 1 for r in rows)
-    summary = (out / "summary.md").read_text()
-    assert "compared only within a machine" in summary
+
+
+def test_summary_says_rows_of_two_machines_are_compared_within_a_machine():
+    from compare.studies.grid.summary import header
+    rows = [dict(problem="dense", n=4, m=1, host=h, cores=c, repeat=1, versions="")
+            for h, c in (("a", 8), ("b", 2))]
+    text = "\n".join(header(rows, "python -m compare --executor dask://a:8786"))
+    assert "2 hosts (a, 8 cores; b, 2 cores" in text
+    assert "compared only within a machine" in text
+    assert "compared only" not in "\n".join(header(rows[:1], "python -m compare"))
 
 
 def test_compare_names_an_unreachable_scheduler(monkeypatch, tmp_path, capsys):

@@ -32,6 +32,7 @@ import concurrent.futures as cf
 import hashlib
 import math
 import sys
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -65,7 +66,7 @@ def plain_state(payload):
     return payload
 
 
-def _rows(n_rows: int, k: int, lo: int, hi: int):
+def _rows(k: int, lo: int, hi: int):
     """Pass bounds ``(a, b)`` of rows ``lo .. hi`` (lo a multiple of k): ``k`` rows each, the
     last possibly fewer."""
     return [(a, min(a + k, hi)) for a in range(lo, hi, k)]
@@ -74,7 +75,7 @@ def _rows(n_rows: int, k: int, lo: int, hi: int):
 def _push_range(job, state, n, k, dtype, lo, hi, seeds):
     """The passes of rows ``lo .. hi``, concatenated per leaf: ``[(hi - lo, *shape_j)]``."""
     parts = None
-    for a, b in _rows(hi, k, lo, hi):
+    for a, b in _rows(k, lo, hi):
         if seeds is None:
             s = np.zeros((b - a, n), dtype=dtype)
             s[np.arange(b - a), np.arange(a, b)] = 1
@@ -91,22 +92,24 @@ def _push_range(job, state, n, k, dtype, lo, hi, seeds):
 class _Warm:
     """Per process: the last few payloads received, unpickled once and prepared once, by the
     SHA-256 of their bytes (an LRU of ``size`` entries). A worker serves every block of one
-    Jacobian, and every later call with the same function and point, from one function object."""
+    Jacobian, and every later call with the same function and point, from one function object.
+    A lock makes a worker running blocks in several threads prepare a payload once."""
 
     def __init__(self, size: int = 4):
-        self.size, self.entries = size, OrderedDict()
+        self.size, self.entries, self.lock = size, OrderedDict(), threading.Lock()
 
     def get(self, key: str, blob: bytes):
-        if key in self.entries:
-            self.entries.move_to_end(key)
-            return self.entries[key]
-        import cloudpickle
-        job = cloudpickle.loads(blob)
-        entry = (job, job.prepare(job.payload))
-        self.entries[key] = entry
-        while len(self.entries) > self.size:
-            self.entries.popitem(last=False)
-        return entry
+        with self.lock:
+            if key in self.entries:
+                self.entries.move_to_end(key)
+                return self.entries[key]
+            import cloudpickle
+            job = cloudpickle.loads(blob)
+            entry = (job, job.prepare(job.payload))
+            self.entries[key] = entry
+            while len(self.entries) > self.size:
+                self.entries.popitem(last=False)
+            return entry
 
 
 _WARM = _Warm()
