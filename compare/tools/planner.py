@@ -41,9 +41,10 @@ MODES = ("forward", "reverse", "forward-coloured", "reverse-coloured")
 SHIP_SECONDS = 4e-3
 #: the share of the planned work (calls x the best Jacobian) that lean probes may cost
 BUDGET = 0.1
-#: the least compile time the compiled tier's probes cost (a small function, warm disk cache
-#: excluded): below ``calls`` x the best eager Jacobian, compiling cannot pay, so is not probed
-MIN_COMPILE_SECONDS = 3.0
+#: what the compiled tier's probes are assumed to cost (a compile from a fresh cache: 1-2 s for
+#: a small function, 6 s for the standard HT problem on a loaded 2-core machine): lean probing
+#: compiles only when that fits its budget
+COMPILE_SECONDS = 5.0
 #: sparsity detection costs about this many eager recordings (measured on the standard HT
 #: problem: 0.64 s against a 20 ms recording), so lean probing detects when that fits its budget
 DETECT_FACTOR = 30
@@ -254,9 +255,10 @@ def measure_lean(drivers: Drivers, f, x, calls: int, *, sparsity="auto", compile
     they plan: each eager probe timed once; the mode with fewer passes by size first, from the
     automatic width down (8, 32, auto: the rule's width is within 1.4x of the best, so it is
     probed first), the other from 8 up; sparsity detection (``sparsity="auto"``, estimated at
-    :data:`DETECT_FACTOR` recordings) and coloured modes when they fit; the compiled tier
-    (``compiled="auto"``) only when ``calls`` x the best eager Jacobian exceeds
-    :data:`MIN_COMPILE_SECONDS`, and then for the best eager dense mode at its best width only,
+    :data:`DETECT_FACTOR` recordings) and coloured modes when they fit; the best eager choice
+    timed once more (:func:`_confirm`); the compiled tier
+    (``compiled="auto"``) only when :data:`COMPILE_SECONDS` fits the budget, and then for the
+    best eager dense mode at its best width only,
     on ``f`` itself so its programs stay warm. ``compiled=True`` probes both modes (each at its
     best eager width), ``False`` none.
     """
@@ -274,10 +276,10 @@ def measure_lean(drivers: Drivers, f, x, calls: int, *, sparsity="auto", compile
     if sparsity is not None and (not isinstance(sparsity, str) or
                                  budget.allows(probes, detect_cost)):
         probes.pattern = _coloured(drivers, f, x, 0, sparsity, probes, budget)
-    best = choose(probes, calls, tiers=("eager",))
+    best = _confirm(drivers, f, x, probes, calls, order, run, size)
     if compiled is True:
         tried = order
-    elif compiled == "auto" and calls * best.seconds > MIN_COMPILE_SECONDS:
+    elif compiled == "auto" and budget.allows(probes, COMPILE_SECONDS):
         tried = [best.mode.split("-")[0]]
     else:
         tried = []
@@ -287,6 +289,26 @@ def measure_lean(drivers: Drivers, f, x, calls: int, *, sparsity="auto", compile
                                                  True, probes, "compiled")
     probes.probe_seconds = time.perf_counter() - budget.start
     return probes
+
+
+def _confirm(drivers, f, x, probes, calls, modes, run, size, rounds: int = 2):
+    """The best eager choice, its dense pass timed once more (the least of the two kept), and
+    chosen again, up to ``rounds`` times: one probe timed once can be slowed tenfold by a pause
+    of a loaded machine, and would then steer the plan away from the best mode."""
+    seen, modes = set(), tuple(modes) + tuple(f"{m}-coloured" for m in modes)
+    for _ in range(rounds):
+        best = choose(probes, calls, modes=modes, tiers=("eager",))
+        key = (best.mode, best.chunk)
+        if best.mode.endswith("coloured") or key in seen:
+            return best
+        seen.add(key)
+        again = Probes(probes.n, probes.m, {"eager": {}})
+        run[best.mode](drivers, f, x, size[best.mode], [best.chunk], 0, False, again, "eager")
+        for table, new in ((probes.passes, again.passes),
+                           (probes.predicted["eager"], again.predicted["eager"])):
+            for k, t in new.items():
+                table[k] = min(table.get(k, t), t)
+    return choose(probes, calls, modes=modes, tiers=("eager",))
 
 
 def lean_widths(size: int):
