@@ -50,6 +50,9 @@ def test_the_plan_is_kept_per_signature():
     assert jac.plans == first and len(first) == 1
     jac(np.ones(3, dtype=np.float32))
     assert len(jac.plans) == 2
+    # a new jacobian(f) of the same function and options reuses the plan: no probes again
+    _, plan = jacobian(many_out, compiled=False, sparsity=None, explain=True)(np.ones(3))
+    assert plan is first[next(iter(first))]
 
 
 def test_fixed_options_restrict_the_plan():

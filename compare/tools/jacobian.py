@@ -8,11 +8,15 @@ array output (m entries): ``jacobian(f)(*args)`` is the Jacobian ``out.shape + i
 ``dualad.jacfwd`` / ``revad.jacrev`` with the plan's options. The first call with a new argument
 signature (shapes, dtypes) probes ``f`` (a few passes of each mode at small chunk widths, and the
 compiled tier when it can pay off for the ``calls`` declared, default :data:`CALLS`) and keeps
-the :class:`Plan` on the returned function; later calls with that signature reuse it. Options
+the :class:`Plan` per function (weakly), options and signature; later calls with that
+signature reuse it, also through a new ``jacobian(f)`` (``jac.plans``: the plans kept for its
+function and options). Options
 fixed by the caller (``mode``, ``compiled``, ``sparsity``, ``chunk``) restrict the plan.
 ``explain=True``: the call returns ``(J, plan)``; ``jacobian.plan(f, x)`` returns the plan alone.
 """
 from __future__ import annotations
+
+import weakref
 
 import numpy as np
 
@@ -153,7 +157,8 @@ def jacobian(f, argnums=0, *, mode="auto", compiled="auto", sparsity="auto", chu
     _check("mode", mode, MODE_CHOICES)
     _check("compiled", compiled, COMPILED_CHOICES)
     check_executor(executor, "jacobian")
-    plans = {}
+    plans = _kept(f, (argnums, mode, compiled, _pattern_key(sparsity), chunk, calls,
+                      _workers(executor)))
 
     def jac(*args, **kwargs):
         if isinstance(argnums, (tuple, list)):
@@ -184,6 +189,24 @@ def jacobian(f, argnums=0, *, mode="auto", compiled="auto", sparsity="auto", chu
     jac.__name__ = f"jacobian({getattr(f, '__name__', 'f')})"
     jac.plans = plans
     return jac
+
+
+#: plans per function (weakly: a function's plans go with it), then per options, then per
+#: argument signature, so ``jacobian(f)(x)`` called again in a loop probes once
+_PLANS = weakref.WeakKeyDictionary()
+
+
+def _pattern_key(sparsity):
+    return sparsity if sparsity is None or isinstance(sparsity, str) else id(sparsity)
+
+
+def _kept(f, options) -> dict:
+    """The plans kept for ``f`` with these options: ``{signature: Plan}`` (a fresh dict for an
+    object that cannot be weakly referenced, such as a bound method)."""
+    try:
+        return _PLANS.setdefault(f, {}).setdefault(options, {})
+    except TypeError:
+        return {}
 
 
 def _workers(executor):
