@@ -180,7 +180,8 @@ def jacfwd(f, argnums=0, *, has_aux: bool = False, chunk: int | None = None,
                                  "output whose Jacobian is sparse")
             return _sparse(f, args, kwargs, multiple, nums, sparsity, compiled, static, chunk,
                            executor)
-        remote = executor is not None and not _refuse_traced(args, kwargs, "jacfwd")
+        if executor is not None:
+            _refuse_traced(args, kwargs, "jacfwd")
         fa = flat_args(f, args, nums, static)
         g, xnums, st = (fa.f, fa.nums, fa.static) if fa else (f, nums, static)
         args = [as_primal(a, f"argument {j}") if j in xnums else a
@@ -189,17 +190,15 @@ def jacfwd(f, argnums=0, *, has_aux: bool = False, chunk: int | None = None,
         for i in xnums:
             x = args[i]
 
-            def push(seed, x=x, i=i):
+            state = (g, args, kwargs, i, x.shape, compiled, st)
+
+            def push(seed, state=state):
                 nonlocal rebuild, values
-                w = seed.shape[0]
-                values, tans, rebuild = push_forward(g, args, kwargs,
-                                                     {i: seed.reshape((w,) + x.shape)}, w,
-                                                     compiled, st)
+                values, tans, rebuild = _pushed(state, seed)
                 return tans
-            if remote:
+            if executor is not None:
                 values, rebuild = _plain_outputs(g, args, kwargs)
-                job = Job(plain_state, _tangents, (g, args, kwargs, i, x.shape,
-                                                    use_compiled(compiled), st))
+                job = Job(plain_state, _tangents, state[:5] + (use_compiled(compiled), st))
                 blocks = push_blocks(job, x.size, chunk, x.dtype, executor, "jacfwd")
             else:
                 blocks = by_chunks(push, x.size, chunk, x.dtype, "jacfwd",
@@ -221,12 +220,18 @@ def jacfwd(f, argnums=0, *, has_aux: bool = False, chunk: int | None = None,
     return jac
 
 
-def _tangents(state, seed):
-    """One forward pass of ``jacfwd``'s blocks (:mod:`adops.program.blocks`): the output
-    tangents ``[(w, *out_shape_j)]`` for ``seed: (w, n)``."""
+def _pushed(state, seed):
+    """One forward pass of ``jacfwd``: ``seed: (w, n)`` into argument ``i`` ->
+    :func:`push_forward`'s ``(values, tangents, rebuild)``."""
     g, args, kwargs, i, shape, compiled, static = state
     w = seed.shape[0]
-    return push_forward(g, args, kwargs, {i: seed.reshape((w,) + shape)}, w, compiled, static)[1]
+    return push_forward(g, args, kwargs, {i: seed.reshape((w,) + shape)}, w, compiled, static)
+
+
+def _tangents(state, seed):
+    """:func:`_pushed`'s output tangents ``[(w, *out_shape_j)]``: the pass of ``jacfwd``'s
+    blocks (:mod:`adops.program.blocks`)."""
+    return _pushed(state, seed)[1]
 
 
 def _tangent_rows(state, seed):
@@ -248,7 +253,6 @@ def _refuse_traced(args, kwargs, where):
         raise ValueError(f"{where}: executor= takes plain arrays; inside another transform "
                          "(values traced by an outer jacfwd/grad) the passes run here: pass "
                          "executor= to the outermost transform instead")
-    return False
 
 
 def _sparse(f, args, kwargs, multiple, nums, sparsity, compiled, static, chunk=None,

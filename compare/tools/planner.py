@@ -144,6 +144,12 @@ def _uncounted(budget):
             budget.start += time.perf_counter() - start
 
 
+def _last(probes, tier, kind):
+    """``(k, t)`` of the widest pass of ``kind`` probed so far in ``tier``, or None."""
+    timed = sorted((k, t) for (tr, kd, k), t in probes.passes.items() if tr == tier and kd == kind)
+    return timed[-1] if timed else None
+
+
 def _allowed(budget, probes, prev, k):
     """Whether to probe width ``k`` after ``prev = (k_prev, t_prev)``: a pass costs at most
     linearly more with width, and a narrower one at most as much."""
@@ -152,9 +158,9 @@ def _allowed(budget, probes, prev, k):
     return budget.allows(probes, prev[1] * max(k / prev[0], 1.0))
 
 
-def _forward(drivers, f, x, n, ks, repeat, compiled, probes, tier, budget=None):
-    rng, compile_s, prev = np.random.default_rng(0), 0.0, None
-    if repeat == 0:  # one cheap pass first: kernels load on first use, not inside a probe
+def _forward(drivers, f, x, n, ks, repeat, compiled, probes, tier, budget=None, warm=True):
+    rng, compile_s, prev = np.random.default_rng(0), 0.0, _last(probes, tier, "forward pass")
+    if repeat == 0 and warm:  # one cheap pass first: kernels load on first use, not inside a probe
         with _uncounted(budget):
             drivers.jvp(f, (x,), (np.ones((1,) + x.shape, dtype=x.dtype),), batched=True,
                         compiled=compiled)
@@ -171,27 +177,29 @@ def _forward(drivers, f, x, n, ks, repeat, compiled, probes, tier, budget=None):
     return compile_s
 
 
-def _reverse(drivers, f, x, m, ks, repeat, compiled, probes, tier, budget=None):
-    state = {}
+def _reverse(drivers, f, x, m, ks, repeat, compiled, probes, tier, budget=None, warm=True):
+    state, prev = {}, _last(probes, tier, "sweep")
 
     def record():
         state["out"], state["vjp"] = drivers.vjp(f, x, compiled=compiled)
-    if repeat == 0:  # as in _forward: a recording and a one-seed sweep first
+    if repeat == 0 and warm:  # as in _forward: a recording and a one-seed sweep first
         with _uncounted(budget):
             record()
             out = np.asarray(state["out"])
             state["vjp"](np.ones((1,) + out.shape, dtype=out.dtype), batched=True)
     t_rec, first = _probe(record, repeat)
     compile_s = max(first - t_rec, 0.0) if compiled else 0.0
-    probes.passes[(tier, "record", 1)] = t_rec
-    out, prev = np.asarray(state["out"]), None
+    probes.passes[(tier, "record", 1)] = min(t_rec, probes.passes.get((tier, "record", 1),
+                                                                      t_rec))
+    t_rec = probes.passes[(tier, "record", 1)]
+    out = np.asarray(state["out"])
     for k in ks:
         if not _allowed(budget, probes, prev, k):
             continue
         seeds = np.zeros((k,) + out.shape, dtype=out.dtype)
         seeds.reshape(k, -1)[np.arange(k), np.arange(k)] = 1.0
         t_sweep, first = _probe(lambda: state["vjp"](seeds, batched=True), repeat)
-        if compiled and prev is None:
+        if compiled and k == ks[0]:
             compile_s += max(first - t_sweep, 0.0)
         probes.passes[(tier, "sweep", k)] = t_sweep
         probes.predicted[tier][("reverse", k)] = t_rec + math.ceil(m / k) * t_sweep
@@ -200,18 +208,28 @@ def _reverse(drivers, f, x, m, ks, repeat, compiled, probes, tier, budget=None):
 
 
 def _pass_estimate(probes, kind, width):
-    """A pass of ``width`` estimated from the eager probes of ``kind`` (scaled linearly from
-    the nearest narrower or equal width, else the narrowest)."""
-    timed = sorted((k, t) for (tier, kd, k), t in probes.passes.items()
+    """A pass of ``width`` estimated from the eager probes of ``kind``: linear in the width
+    from the nearest probed one (0 when none was probed)."""
+    timed = sorted((abs(k - width), k, t) for (tier, kd, k), t in probes.passes.items()
                    if tier == "eager" and kd == kind)
-    below = [(k, t) for k, t in timed if k <= width] or timed[:1]
-    k, t = below[-1]
-    return t * max(width / k, 1.0)
+    if not timed:
+        return 0.0
+    _, k, t = timed[0]
+    return t * width / k
+
+
+def _pays(budget, probes, estimate):
+    """A coloured probe (one coloured Jacobian, estimated at ``estimate`` seconds) is worth
+    its time when the saving it promises over the ``calls`` Jacobians exceeds it; once the
+    pattern is detected this, not the budget, decides."""
+    best = min((t for table in probes.predicted.values() for t in table.values()),
+               default=math.inf)
+    return estimate < budget.calls * (best - estimate)
 
 
 def _coloured(drivers, f, x, repeat, sparsity, probes, budget=None):
     """Coloured modes (eager tier) where colouring saves at least half the passes (and, with a
-    budget, where probing it fits)."""
+    budget, where probing it pays: :func:`_pays`)."""
     from adops.sparsity import Pattern, colour, detect
     pattern = detect(f, x) if isinstance(sparsity, str) else sparsity
     p = pattern.pattern if isinstance(pattern, Pattern) else pattern
@@ -219,8 +237,8 @@ def _coloured(drivers, f, x, repeat, sparsity, probes, budget=None):
     for mode, size, kind in (("forward", n, "forward pass"), ("reverse", m, "sweep")):
         c = colour(p, mode).n_colours
         probes.counts[mode] = c
-        if 2 * c <= size and (budget is None or
-                              budget.allows(probes, 2 * _pass_estimate(probes, kind, c))):
+        if 2 * c <= size and (budget is None or _pays(budget, probes, _pass_estimate(
+                probes, kind, c))):
             jac = drivers.jacobian[mode](f, sparsity=pattern)
             t, _ = _probe(lambda: jac(x), repeat)
             probes.predicted["eager"][(f"{mode}-coloured", c)] = t
@@ -284,13 +302,19 @@ def measure_lean(drivers: Drivers, f, x, calls: int, *, sparsity="auto", compile
     order = [md for md in (first, "reverse" if first == "forward" else "forward") if md in modes]
     run = {"forward": _forward, "reverse": _reverse}
     size = {"forward": probes.n, "reverse": probes.m}
-    for i, mode in enumerate(order):
-        widths_ = ks[mode][::-1] if i == 0 else ks[mode]
-        run[mode](drivers, f, x, size[mode], widths_, 0, False, probes, "eager", budget)
+    planned = {mode: ks[mode][::-1] if i == 0 else ks[mode] for i, mode in enumerate(order)}
+    for mode in order:  # the most promising width of each mode
+        run[mode](drivers, f, x, size[mode], planned[mode][:1], 0, False, probes, "eager",
+                  budget)
+    # colouring next: cheap to detect, and the largest saving when the pattern is sparse
     detect_cost = DETECT_FACTOR * probes.passes.get(("eager", "record", 1), 0.0)
     if sparsity is not None and (not isinstance(sparsity, str) or
                                  budget.allows(probes, detect_cost)):
         probes.pattern = _coloured(drivers, f, x, 0, sparsity, probes, budget)
+    for mode in order:  # then the other widths, while the budget lasts
+        if planned[mode][1:]:
+            run[mode](drivers, f, x, size[mode], planned[mode][1:], 0, False, probes, "eager",
+                      budget, warm=False)
     best = _confirm(drivers, f, x, probes, calls, order, run, size)
     if compiled is True:
         tried = order
