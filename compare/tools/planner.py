@@ -46,9 +46,10 @@ BUDGET = 0.1
 #: a small function, 6 s for the standard HT problem on a loaded 2-core machine): lean probing
 #: compiles only when that fits its budget
 COMPILE_SECONDS = 5.0
-#: sparsity detection costs about this many eager recordings (measured on the standard HT
-#: problem: 0.64 s against a 20 ms recording), so lean probing detects when that fits its budget
-DETECT_FACTOR = 30
+#: sparsity detection costs up to this many eager recordings of the function (measured, warm:
+#: banded n = 2000 10x, GMM 20x, BA 23x, HT 224x: 0.45 s against a 2 ms recording), so lean
+#: probing detects when that many fit its budget
+DETECT_FACTOR = 250
 
 
 @dataclass(frozen=True)
