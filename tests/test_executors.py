@@ -189,3 +189,22 @@ def test_compare_names_an_unreachable_scheduler(monkeypatch, tmp_path, capsys):
                  "--executor", "dask://127.0.0.1:9"])
     assert code == 2
     assert "no Dask scheduler reachable at tcp://127.0.0.1:9" in capsys.readouterr().err
+
+
+def _warm_keys():
+    from adops.program.blocks import _WARM
+    return [(key, id(job)) for key, (job, _) in _WARM.entries.items()]
+
+
+def test_workers_keep_the_shipped_function_by_content(client):
+    x = np.linspace(0.2, 0.9, 7)
+    for _ in range(2):  # the function arrives pickled, a new object in every task
+        revad.jacrev(f, chunk=1, compiled=True, executor=client)(x)
+    before = client.run(_warm_keys)
+    assert any(before.values())
+    revad.jacrev(f, chunk=1, compiled=True, executor=client)(x)
+    after = client.run(_warm_keys)
+    # the payload's hash maps to the same unpickled object (so to its recording and compiled
+    # programs) on each worker across calls: nothing was unpickled or traced again
+    for w, keys in before.items():
+        assert set(keys) <= set(after[w])
