@@ -105,7 +105,7 @@ def make_plan(f, x, *, mode="auto", compiled="auto", sparsity="auto", calls=None
 
     Example:
         >>> import numpy as np
-        >>> plan = make_plan(lambda x: np.sum(x ** 2), np.ones(50), compiled=False)
+        >>> plan = make_plan(lambda x: np.sum(x ** 2), np.ones(3000), compiled=False)
         >>> plan.mode, plan.choice.tier
         ('reverse', 'eager')
     """

@@ -286,11 +286,12 @@ def measure(drivers: Drivers, f, x, *, repeat: int = 3, compiled: bool = True,
 def measure_lean(drivers: Drivers, f, x, calls: int, *, sparsity="auto", compiled="auto",
                  modes=("forward", "reverse")) -> Probes:
     """:func:`compare.jacobian`'s probes, within a :class:`Budget` of the ``calls`` Jacobians
-    they plan: each eager probe timed once; the mode with fewer passes by size first, from the
-    automatic width down (8, 32, auto: the rule's width is within 1.4x of the best, so it is
-    probed first), the other from 8 up; sparsity detection (``sparsity="auto"``, estimated at
-    :data:`DETECT_FACTOR` recordings) and coloured modes when they fit; the best eager choice
-    timed once more (:func:`_confirm`); the compiled tier
+    they plan: each eager probe timed once; the automatic width of each mode first (the mode
+    with fewer passes by size first; the rule's width is within 1.4x of the best,
+    ``benchmarks/chunk_width.py``), then sparsity detection (``sparsity="auto"``, estimated at
+    :data:`DETECT_FACTOR` recordings) and coloured modes when they pay, then the narrower
+    widths (32, 8) while the budget lasts; the best eager choice timed once more
+    (:func:`_confirm`); the compiled tier
     (``compiled="auto"``) only when :data:`COMPILE_SECONDS` fits the budget, and then for the
     best eager dense mode at its best width only,
     on ``f`` itself so its programs stay warm. ``compiled=True`` probes both modes (each at its
@@ -303,7 +304,7 @@ def measure_lean(drivers: Drivers, f, x, calls: int, *, sparsity="auto", compile
     order = [md for md in (first, "reverse" if first == "forward" else "forward") if md in modes]
     run = {"forward": _forward, "reverse": _reverse}
     size = {"forward": probes.n, "reverse": probes.m}
-    planned = {mode: ks[mode][::-1] if i == 0 else ks[mode] for i, mode in enumerate(order)}
+    planned = {mode: ks[mode][::-1] for mode in order}
     for mode in order:  # the most promising width of each mode
         run[mode](drivers, f, x, size[mode], planned[mode][:1], 0, False, probes, "eager",
                   budget)
