@@ -3,6 +3,8 @@
 - ``python -m compare``: the comparison grid -> reports/ (results.csv, plots, summary.md);
 - :func:`check_grads`: forward vs reverse vs finite differences vs the dot-product identity;
 - :func:`recommend`: which mode and chunk width for your function, from measured probes;
+- :func:`jacobian`: the Jacobian with mode, tier, chunk and colouring planned from those probes
+  (``explain=True`` / ``jacobian.plan(f, x)``: the plan in words), passes on an executor;
 - :func:`run`: time the full Jacobian of your own function in both modes.
 
 Layout: ``studies/`` (one module per study, one interface), ``pipeline.py`` (the default run),
@@ -17,6 +19,7 @@ try:
     # compare.tools), so that importing them later cannot rebind the names below
     from .check import check_grads, GradCheckReport, HessianCheckReport
     from .recommend import recommend, Recommendation
+    from .tools.jacobian import jacobian, Plan
     from .tools.run import run
     from .problems import PROBLEMS, Problem
 except KeyboardInterrupt:
@@ -27,5 +30,5 @@ except KeyboardInterrupt:
         raise SystemExit(130) from None
     raise
 
-__all__ = ["check_grads", "GradCheckReport", "HessianCheckReport", "recommend", "Recommendation", "run", "PROBLEMS",
+__all__ = ["check_grads", "GradCheckReport", "HessianCheckReport", "recommend", "Recommendation", "jacobian", "Plan", "run", "PROBLEMS",
            "Problem"]

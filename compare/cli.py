@@ -5,6 +5,7 @@ and the tools.
     python -m compare                       # default grid, a few minutes, into reports/
     python -m compare --quick --out /tmp/r  # reduced grid, 43 s measured on 2 quiet cores
     python -m compare --problem mypkg.mod:f --n 100 --m 1    # your own function
+    python -m compare --executor dask://HOST:PORT            # the grid on a Dask cluster
     python -m compare plot reports/results.csv               # redraw plots from the CSV only
     python -m compare recommend mypkg.mod:f --n 1000         # which mode and tier for your f
     python -m compare recommend mypkg.mod:f --memory-budget 50   # and whether to checkpoint
@@ -135,8 +136,19 @@ def _parser():
                     help="time the eager tier only (the compiled tier costs a compile, seconds, "
                          "per problem size and mode)")
     ap.add_argument("--no-progress", action="store_true", help="no progress bar")
+    ap.add_argument("--executor", type=_executor, metavar="dask://HOST:PORT",
+                    help="time the grid's configurations on that Dask cluster's workers, one "
+                         "configuration per worker at a time (pip install -e '.[dask]'; the "
+                         "workers need this project installed); off by default")
     _add_blas_threads(ap)
     return ap
+
+
+def _executor(s):
+    if not s.startswith(("dask://", "tcp://")) or ":" not in s.split("://", 1)[1]:
+        raise argparse.ArgumentTypeError(f"--executor must be a Dask scheduler address "
+                                         f"dask://HOST:PORT, got {s!r}")
+    return s
 
 
 def _fail(msg: str) -> int:
@@ -395,6 +407,7 @@ def _main(argv) -> int:
     from .problems import PROBLEMS
     from .studies.base import Settings
     from .studies.grid import Grid, default_grid, quick_grid
+    from adops.program.executors import ExecutorError
 
     grid = quick_grid() if a.quick else default_grid()
     problems = dict(PROBLEMS)
@@ -406,6 +419,7 @@ def _main(argv) -> int:
         grid = Grid(configs, repeat=grid.repeat, name="user", compiled=configs)
     if a.no_compiled:
         grid.compiled = []
+    grid.executor = a.executor
     out = _out_dir(a.out)
     peers, note = choose(not a.no_peers)     # --no-peers: not even imported
     command = "python -m compare " + " ".join(shlex.quote(s) for s in argv)
@@ -421,6 +435,8 @@ def _main(argv) -> int:
         print(f"python -m compare: interrupted; the rows measured so far are in {csv_path}",
               file=sys.stderr)
         return 130
+    except ExecutorError as e:
+        return _fail(str(e))
     except Exception as e:
         where = a.problem or "a built-in problem"
         return _fail(f"{where} failed while being measured: {type(e).__name__}: {e}")

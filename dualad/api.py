@@ -23,6 +23,7 @@ from adops.compile import NO_STATIC, RunEagerly, Static, compiled as compiled_fu
 from adops.compile import fast
 from adops.numpy_api.conversions import call_traced
 from adops.core.fpstate import quiet
+from adops.program.blocks import Job, plain_state, push_blocks
 from adops.program.inputs import as_primal, check_seed
 from adops.core.levels import Level, any_traced
 from adops.program.transform import (argnums_tuple, as_rows, by_chunks, check_output, flatten, own,
@@ -152,7 +153,8 @@ def jvp(f, primals, tangents, *, batched: bool = False, compiled: bool | None = 
 
 
 def jacfwd(f, argnums=0, *, has_aux: bool = False, chunk: int | None = None,
-           compiled: bool | None = None, sparsity=None, static_argnums=(), static_argnames=()):
+           compiled: bool | None = None, sparsity=None, static_argnums=(), static_argnames=(),
+           executor=None):
     """Jacobian of ``f`` by forward mode, shape ``out.shape + in.shape``.
 
     Args:
@@ -174,6 +176,10 @@ def jacfwd(f, argnums=0, *, has_aux: bool = False, chunk: int | None = None,
         static_argnums, static_argnames: arguments the compiled tier keys by hash and
             equality (as ``jax.jit``): a new value traces again. For objects it cannot key by
             value (:mod:`adops.compile`); an unhashable one is a TypeError.
+        executor: run the passes as blocks on a ``concurrent.futures.Executor`` (a process
+            pool; Dask's ``Client.get_executor()``), a Dask ``Client`` or ``"dask://HOST:PORT"``
+            (:mod:`adops.program.blocks`): ``f`` is shipped with cloudpickle, the result is
+            bit-for-bit the local one with the same ``chunk``.
 
     Example:
         >>> import numpy as np
@@ -200,7 +206,10 @@ def jacfwd(f, argnums=0, *, has_aux: bool = False, chunk: int | None = None,
             if has_aux:
                 raise ValueError("sparsity= does not take has_aux=True: f must return the one "
                                  "output whose Jacobian is sparse")
-            return _sparse(f, args, kwargs, multiple, nums, sparsity, compiled, static)
+            return _sparse(f, args, kwargs, multiple, nums, sparsity, compiled, static, chunk,
+                           executor)
+        if executor is not None:
+            _refuse_traced(args, kwargs, "jacfwd")
         fa = flat_args(f, args, nums, static)
         g, xnums, st = (fa.f, fa.nums, fa.static) if fa else (f, nums, static)
         args = [as_primal(a, f"argument {j}") if j in xnums else a
@@ -209,15 +218,19 @@ def jacfwd(f, argnums=0, *, has_aux: bool = False, chunk: int | None = None,
         for i in xnums:
             x = args[i]
 
-            def push(seed, x=x, i=i):
+            state = (g, args, kwargs, i, x.shape, compiled, st)
+
+            def push(seed, state=state):
                 nonlocal rebuild, values
-                w = seed.shape[0]
-                values, tans, rebuild = push_forward(g, args, kwargs,
-                                                     {i: seed.reshape((w,) + x.shape)}, w,
-                                                     compiled, st)
+                values, tans, rebuild = _pushed(state, seed)
                 return tans
-            blocks = by_chunks(push, x.size, chunk, x.dtype, "jacfwd",
-                               fresh_seeds=any_traced([*args, *kwargs.values()]))
+            if executor is not None:
+                values, rebuild = _plain_outputs(g, args, kwargs)
+                job = Job(plain_state, _tangents, state[:5] + (use_compiled(compiled), st))
+                blocks = push_blocks(job, x.size, chunk, x.dtype, executor, "jacfwd")
+            else:
+                blocks = by_chunks(push, x.size, chunk, x.dtype, "jacfwd",
+                                   fresh_seeds=any_traced([*args, *kwargs.values()]))
             per_arg.append([own(np.moveaxis(b, 0, -1).reshape(b.shape[1:] + x.shape),
                                 result_dtype(x.dtype), args) for b in blocks])
         n_out = len(per_arg[0])
@@ -235,9 +248,45 @@ def jacfwd(f, argnums=0, *, has_aux: bool = False, chunk: int | None = None,
     return jac
 
 
-def _sparse(f, args, kwargs, multiple, nums, sparsity, compiled, static):
+def _pushed(state, seed):
+    """One forward pass of ``jacfwd``: ``seed: (w, n)`` into argument ``i`` ->
+    :func:`push_forward`'s ``(values, tangents, rebuild)``."""
+    g, args, kwargs, i, shape, compiled, static = state
+    w = seed.shape[0]
+    return push_forward(g, args, kwargs, {i: seed.reshape((w,) + shape)}, w, compiled, static)
+
+
+def _tangents(state, seed):
+    """:func:`_pushed`'s output tangents ``[(w, *out_shape_j)]``: the pass of ``jacfwd``'s
+    blocks (:mod:`adops.program.blocks`)."""
+    return _pushed(state, seed)[1]
+
+
+def _tangent_rows(state, seed):
+    """:func:`_tangents` of the one output as rows ``[(w, m)]`` (colouring's seeds)."""
+    return [as_rows(_tangents(state, seed)[0])]
+
+
+def _plain_outputs(g, args, kwargs):
+    """The output leaves and structure of ``g`` called on plain arrays: what assembling blocks
+    computed elsewhere needs."""
+    leaves, rebuild = flatten(g(*args, **kwargs))
+    for o in leaves:
+        check_output(o, "jacfwd")
+    return [np.asarray(v) for v in leaves], rebuild
+
+
+def _refuse_traced(args, kwargs, where):
+    if any_traced([*args, *kwargs.values()]):
+        raise ValueError(f"{where}: executor= takes plain arrays; inside another transform "
+                         "(values traced by an outer jacfwd/grad) the passes run here: pass "
+                         "executor= to the outermost transform instead")
+
+
+def _sparse(f, args, kwargs, multiple, nums, sparsity, compiled, static, chunk=None,
+            executor=None):
     """jacfwd with a sparsity pattern: one forward pass per colour of columns (over raveled
-    trees)."""
+    trees); ``chunk`` colours per pass (None: all in one), on ``executor`` when given."""
     from adops.sparsity import Pattern, sparse_jacobian_of
     if multiple:
         raise ValueError("sparsity= takes a single argnums (one Jacobian (m, n)); call jacfwd "
@@ -250,13 +299,14 @@ def _sparse(f, args, kwargs, multiple, nums, sparsity, compiled, static):
     args = list(args)
     args[i] = as_primal(x, f"argument {i}")
 
+    if executor is not None:
+        _refuse_traced(args, kwargs, "jacfwd")
+
     def push_for(x):
-        def push(seeds):
-            tangents = seeds.reshape((seeds.shape[0],) + x.shape)
-            _, tans, _ = push_forward(f, args, kwargs, {i: tangents}, seeds.shape[0], compiled,
-                                      static)
-            return as_rows(tans[0])
-        return push
+        job = Job(plain_state, _tangent_rows,
+                  (f, args, kwargs, i, x.shape, use_compiled(compiled), static))
+        return lambda seeds: push_blocks(job, x.size, chunk, seeds.dtype, executor, "jacfwd",
+                                         seeds=seeds)[0]
     return sparse_jacobian_of(f, args, kwargs, i, sparsity, "forward", push_for)
 
 

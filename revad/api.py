@@ -26,6 +26,7 @@ import numpy as np
 
 from adops.compile import NO_STATIC, RunEagerly, Static, compiled, use_compiled
 from adops.compile import compiled as compiled_function, fast
+from adops.program.blocks import Job, push_blocks
 from adops.program.inputs import as_primal
 from adops.core.levels import any_traced
 from .var import BranchChanged, Tape, Trace, Var
@@ -247,7 +248,8 @@ def grad(f, argnums=0, *, has_aux: bool = False, compiled: bool | None = None,
 
 
 def jacrev(f, argnums=0, *, has_aux: bool = False, chunk: int | None = None,
-           compiled: bool | None = None, sparsity=None, static_argnums=(), static_argnames=()):
+           compiled: bool | None = None, sparsity=None, static_argnums=(), static_argnames=(),
+           executor=None):
     """Jacobian of ``f`` by reverse mode, shape ``out.shape + in.shape``.
 
     One recording, then ``ceil(m / chunk)`` sweeps that each seed ``chunk`` rows of the identity
@@ -260,7 +262,9 @@ def jacrev(f, argnums=0, *, has_aux: bool = False, chunk: int | None = None,
     :class:`adops.sparsity.Pattern`: rows that share no column get one colour, one sweep per
     colour, and the result is a ``scipy.sparse.csr_matrix`` ``(m, n)`` (over the raveled
     output and argument trees, in :func:`adops.tree.ravel_pytree`'s order). ``static_argnums`` /
-    ``static_argnames``: see :func:`value_and_grad`.
+    ``static_argnames``: see :func:`value_and_grad`. ``executor``: the sweeps (or colour groups)
+    as blocks on a ``concurrent.futures.Executor``, a Dask ``Client`` or ``"dask://HOST:PORT"``
+    (``dualad.jacfwd``'s ``executor``; each worker records once and sweeps its blocks).
 
     Example:
         >>> import numpy as np
@@ -285,21 +289,24 @@ def jacrev(f, argnums=0, *, has_aux: bool = False, chunk: int | None = None,
             if has_aux:
                 raise ValueError("sparsity= does not take has_aux=True: f must return the one "
                                  "output whose Jacobian is sparse")
-            return _sparse(f, args, kwargs, multiple, nums, sparsity, compiled, static)
-        out = _Outputs(f, args, kwargs, nums, static, "jacrev", compiled, has_aux)
-        trace, xs, values, aux_values = out.trace, out.xs, out.values, out.aux_values
-        shapes = [tuple(v.shape) for v in values]
-        sizes = [int(np.prod(s)) for s in shapes]
-        cuts = np.cumsum([0] + sizes)
-        dtype = result_dtype(np.result_type(*[v.dtype for v in values])) \
-            if values else np.float64
-
-        def push(seed):
-            w = seed.shape[0]
-            seeds = [seed[:, a:b].reshape((w,) + s) for a, b, s in zip(cuts, cuts[1:], shapes)]
-            return trace.pull(seeds + _zero_seeds(aux_values, w))
-        blocks = by_chunks(push, int(cuts[-1]), chunk, dtype, "jacrev",
-                           fresh_seeds=any_traced([*xs, *kwargs.values()]))
+            return _sparse(f, args, kwargs, multiple, nums, sparsity, compiled, static, chunk,
+                           executor)
+        # the tier in force here (adops.compile.tier) is the workers' tier too
+        payload = (f, args, kwargs, nums, static, use_compiled(compiled), has_aux)
+        if executor is not None:
+            _refuse_traced(args, kwargs)
+        # with an executor the workers sweep; here one eager recording gives the structure
+        state = _sweeps(payload if executor is None else payload[:5] + (False, has_aux))
+        out, trace, xs = state
+        shapes, cuts = _cuts(out.values)
+        dtype = result_dtype(np.result_type(*[v.dtype for v in out.values])) \
+            if out.values else np.float64
+        if executor is None:
+            blocks = by_chunks(lambda s: _pull(state, s), int(cuts[-1]), chunk, dtype, "jacrev",
+                               fresh_seeds=any_traced([*xs, *kwargs.values()]))
+        else:
+            blocks = push_blocks(Job(_sweeps, _pull, payload), int(cuts[-1]), chunk, dtype,
+                                 executor, "jacrev")
         per_out = []
         for a, b, s in zip(cuts, cuts[1:], shapes):
             jacs = [own(blk[a:b].reshape(s + x_shape), d, xs)
@@ -312,8 +319,41 @@ def jacrev(f, argnums=0, *, has_aux: bool = False, chunk: int | None = None,
     return jac
 
 
-def _sparse(f, args, kwargs, multiple, nums, sparsity, compiled, static):
-    """jacrev with a sparsity pattern: one sweep per colour of rows (over raveled trees)."""
+def _sweeps(payload):
+    """``jacrev``'s recording for its sweeps (here, or once per worker for its blocks:
+    :mod:`adops.program.blocks`): ``(outputs, trace, xs)``."""
+    f, args, kwargs, nums, static, compiled, has_aux = payload
+    out = _Outputs(f, args, kwargs, nums, static, "jacrev", compiled, has_aux)
+    return out, out.trace, out.xs
+
+
+def _cuts(values):
+    """Output leaf shapes and their row offsets in the stacked seeds."""
+    shapes = [tuple(v.shape) for v in values]
+    return shapes, np.cumsum([0] + [int(np.prod(s)) for s in shapes])
+
+
+def _pull(state, seed):
+    """One sweep of ``jacrev``'s blocks: ``seed: (w, m)`` over the stacked output leaves ->
+    cotangents ``[(w, *x_i.shape)]``."""
+    out = state[0]
+    shapes, cuts = _cuts(out.values)
+    w = seed.shape[0]
+    seeds = [seed[:, a:b].reshape((w,) + s) for a, b, s in zip(cuts, cuts[1:], shapes)]
+    return out.trace.pull(seeds + _zero_seeds(out.aux_values, w))
+
+
+def _refuse_traced(args, kwargs):
+    if any_traced([*args, *kwargs.values()]):
+        raise ValueError("jacrev: executor= takes plain arrays; inside another transform "
+                         "(values traced by an outer jacfwd/grad) the sweeps run here: pass "
+                         "executor= to the outermost transform instead")
+
+
+def _sparse(f, args, kwargs, multiple, nums, sparsity, compiled, static, chunk=None,
+            executor=None):
+    """jacrev with a sparsity pattern: one sweep per colour of rows (over raveled trees);
+    ``chunk`` colours per sweep (None: all in one), on ``executor`` when given."""
     from adops.sparsity import sparse_jacobian_of
     if multiple:
         raise ValueError("sparsity= takes a single argnums (one Jacobian (m, n)); call jacrev "
@@ -323,14 +363,27 @@ def _sparse(f, args, kwargs, multiple, nums, sparsity, compiled, static):
     args = list(args)
     args[i] = x
 
-    def push_for(x):
-        lin = Linearized(f, args, kwargs, nums, "revad.jacrev", compiled, static)
-        out_shape = tuple(np.shape(lin.values[0]))
+    if executor is not None:
+        _refuse_traced(args, kwargs)
 
-        def push(seeds):
-            return as_rows(lin.pull([seeds.reshape((seeds.shape[0],) + out_shape)])[0])
-        return push
+    def push_for(x):
+        job = Job(_linearized, _pull_rows,
+                  (f, args, kwargs, nums, use_compiled(compiled), static))
+        return lambda seeds: push_blocks(job, seeds.shape[1], chunk, seeds.dtype, executor,
+                                         "jacrev", seeds=seeds)[0]
     return sparse_jacobian_of(f, args, kwargs, i, sparsity, "reverse", push_for)
+
+
+def _linearized(payload):
+    """The recording behind coloured sweeps (here, or once per worker)."""
+    f, args, kwargs, nums, compiled, static = payload
+    return Linearized(f, args, kwargs, nums, "revad.jacrev", compiled, static)
+
+
+def _pull_rows(lin, seeds):
+    """One coloured sweep: ``seeds: (w, m)`` -> ``[(w, n)]``."""
+    out_shape = tuple(np.shape(lin.values[0]))
+    return [as_rows(lin.pull([seeds.reshape((seeds.shape[0],) + out_shape)])[0])]
 
 
 def _raveled(f, args, i, sparsity):

@@ -22,11 +22,12 @@ from .api import grad
 
 
 def hessian(f, argnums=0, *, chunk=None, compiled: bool | None = None, static_argnums=(),
-            static_argnames=()):
+            static_argnames=(), executor=None):
     """Hessian of a scalar ``f``, shape ``in.shape + in.shape`` (a tuple of tuples for a tuple of
     argnums, as JAX). Keyword arguments of the call are passed to ``f``. ``compiled=True``
     compiles the whole forward-over-reverse computation (the gradient's ops, traced once);
-    ``static_argnums`` / ``static_argnames``: arguments it keys by hash (see ``dualad.jacfwd``).
+    ``static_argnums`` / ``static_argnames``: arguments it keys by hash (see ``dualad.jacfwd``);
+    ``executor``: the forward passes as blocks on an executor (see ``dualad.jacfwd``).
 
     Example:
         >>> import numpy as np
@@ -35,7 +36,8 @@ def hessian(f, argnums=0, *, chunk=None, compiled: bool | None = None, static_ar
         [[802.0, -400.0], [-400.0, 200.0]]
     """
     h = jacfwd(grad(f, argnums), argnums, chunk=chunk, compiled=compiled,
-               static_argnums=static_argnums, static_argnames=static_argnames)
+               static_argnums=static_argnums, static_argnames=static_argnames,
+               executor=executor)
     h.__name__ = f"hessian({getattr(f, '__name__', 'f')})"
     return h
 

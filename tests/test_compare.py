@@ -12,6 +12,7 @@ import adops
 from compare import check_grads, recommend, run
 from compare.__main__ import main
 from compare.common.timing import COLUMNS
+from compare.studies.grid import GRID_COLUMNS
 
 ROOT = os.path.join(os.path.dirname(__file__), "..")
 
@@ -29,7 +30,8 @@ def quick_reports(tmp_path_factory):
 def test_quick_run_writes_csv_with_columns(quick_reports):
     with open(quick_reports / "results.csv") as fh:
         rows = list(csv.DictReader(fh))
-    assert list(rows[0].keys()) == COLUMNS
+    assert list(rows[0].keys()) == GRID_COLUMNS  # COLUMNS, and where each row was timed
+    assert rows[0]["host"] and int(rows[0]["cores"]) >= 1
     modes = {r["mode"] for r in rows}
     assert {"numpy", "forward", "reverse", "finite_differences"} <= modes
     phases = {r["phase"] for r in rows if r["mode"] == "reverse"}

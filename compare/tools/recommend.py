@@ -1,4 +1,5 @@
-"""recommend: which mode, chunk width and tier to use for your function, from measurement.
+"""recommend: which mode, chunk width and tier to use for your function, from measurement: the
+plan of :mod:`compare.tools.planner` (shared with :func:`compare.jacobian`), in words.
 
 Contract: for ``f`` with ``x: (*in_shape)`` (n entries) and ``f(x): (*out_shape)`` (m entries),
 a few probes are timed in each tier (eager, and compiled: ``compiled=True``): one forward pass
@@ -18,17 +19,17 @@ and the advice says after how many calls compiling pays off.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
-
-import numpy as np
 
 import dualad
 import revad
-from adops.program.inputs import as_primal, auto_chunk
-from ..common.compiled import own_copy as _own_copy, payoff
+from adops.program.inputs import as_primal
+from ..common.compiled import payoff
 from ..common.style import fmt_ms as _ms
-from ..common.timing import best_of, reverse_phases
+from .planner import Drivers, choose, measure
+
+#: the modes as the planner (:mod:`compare.tools.planner`) calls them
+DRIVERS = Drivers(dualad.jvp, revad.vjp, {"forward": dualad.jacfwd, "reverse": revad.jacrev})
 
 #: Jacobians the advice assumes you will compute when choosing the tier
 CALLS = 1000
@@ -89,69 +90,6 @@ class Recommendation:
                 f"predicted full-Jacobian times:\n{table}")
 
 
-def _chunks(size):
-    return sorted({k for k in (1, 8, 32, auto_chunk(size), size) if 1 <= k <= max(size, 1)})
-
-
-def _forward_probes(f, x, n, repeat, compiled):
-    """{("forward", k): predicted seconds} and the compile seconds (0 for the eager tier)."""
-    predicted, compile_s, rng = {}, 0.0, np.random.default_rng(0)
-    f = _own_copy(f) if compiled else f
-    for k in _chunks(n):
-        V = rng.standard_normal((k,) + x.shape).astype(x.dtype)
-        t, first = best_of(lambda: dualad.jvp(f, (x,), (V,), batched=True, compiled=compiled),
-                           repeat)
-        compile_s = compile_s or max(first - t, 0.0)
-        predicted[("forward", k)] = math.ceil(n / k) * t
-    return predicted, compile_s
-
-
-def _reverse_probes(f, x, m, repeat, compiled):
-    predicted, compile_s = {}, 0.0
-    if compiled:
-        f = _own_copy(f)
-        state = {}
-
-        def record():
-            state["out"], state["vjp"] = revad.vjp(f, x, compiled=True)
-        t_rec, first = best_of(record, repeat)
-        compile_s += max(first - t_rec, 0.0)
-        record()
-        out = np.asarray(state["out"])
-    for k in _chunks(m):
-        if compiled:
-            seeds = np.zeros((k,) + out.shape, dtype=out.dtype)
-            seeds.reshape(k, -1)[np.arange(k), np.arange(k)] = 1.0
-            t_sweep, first = best_of(lambda: state["vjp"](seeds, batched=True), repeat)
-            if k == _chunks(m)[0]:
-                compile_s += max(first - t_sweep, 0.0)
-        else:
-            record, sweep = reverse_phases(f, x, k, first_chunk_only=True)
-            t_rec, _ = best_of(record, repeat)
-            record()
-            t_sweep, _ = best_of(sweep, repeat)
-        predicted[("reverse", k)] = t_rec + math.ceil(m / k) * t_sweep
-    return predicted, compile_s
-
-
-def _coloured_probes(f, x, repeat, sparsity):
-    """{("forward-coloured", colours) or ("reverse-coloured", colours): measured seconds} where
-    colouring saves at least half the passes; the pattern's colour counts in the reason."""
-    from adops.sparsity import colour
-    from adops.sparsity import Pattern, detect
-    pattern = detect(f, x) if isinstance(sparsity, str) else sparsity
-    p = pattern.pattern if isinstance(pattern, Pattern) else pattern
-    m, n = p.shape
-    timed, counts = {}, {}
-    for mode, jac, size in (("forward", dualad.jacfwd, n), ("reverse", revad.jacrev, m)):
-        c = colour(p, mode).n_colours
-        counts[mode] = c
-        if 2 * c <= size:
-            t, _ = best_of(lambda: jac(f, sparsity=pattern)(x), repeat)
-            timed[(f"{mode}-coloured", c)] = t
-    return timed, counts
-
-
 def recommend(f, x, *, repeat: int = 3, compiled: bool = True,
               calls: int = CALLS, sparsity="auto") -> Recommendation:
     """Measure a few JVPs and VJPs of ``f`` at ``x`` in each tier and recommend a mode, chunk
@@ -177,27 +115,17 @@ def recommend(f, x, *, repeat: int = 3, compiled: bool = True,
         ('reverse', 'eager')
     """
     x = as_primal(x, "x")
-    out = np.asarray(f(x))
-    n, m = x.size, out.size
-    fwd, _ = _forward_probes(f, x, n, repeat, False)
-    rev, _ = _reverse_probes(f, x, m, repeat, False)
-    predicted = {**fwd, **rev}
-    colours = {}
-    if sparsity is not None:
-        coloured, colours = _coloured_probes(f, x, repeat, sparsity)
-        predicted.update(coloured)
-    compiled_times, compile_s = {}, {}
-    if compiled:
-        cfwd, compile_s["forward"] = _forward_probes(f, x, n, repeat, True)
-        crev, compile_s["reverse"] = _reverse_probes(f, x, m, repeat, True)
-        compiled_times = {**cfwd, **crev}
-    (mode, k), best = min(predicted.items(), key=lambda kv: kv[1])
-    tier, pays = "eager", None
+    probes = measure(DRIVERS, f, x, repeat=repeat, compiled=compiled, sparsity=sparsity)
+    n, m, colours = probes.n, probes.m, probes.counts
+    predicted, compiled_times = probes.predicted["eager"], probes.predicted["compiled"]
+    compile_s = probes.compile_seconds
+    eager = choose(probes, calls, tiers=("eager",))
+    mode, k, best, tier, pays = eager.mode, eager.chunk, eager.seconds, "eager", None
     if compiled_times:
-        (c_mode, c_k), c_best = min(compiled_times.items(), key=lambda kv: kv[1])
-        pays = payoff(best, c_best, compile_s[c_mode])
-        if pays is not None and pays <= calls:
-            tier, mode, k = "compiled", c_mode, c_k
+        dense = choose(probes, calls, tiers=("compiled",))
+        pays = payoff(best, dense.seconds, dense.compile_seconds)
+        if choose(probes, calls).tier == "compiled":
+            tier, mode, k = "compiled", dense.mode, dense.chunk
     table = compiled_times if tier == "compiled" else predicted
     fwd_t = min(v for (md, _), v in table.items() if md == "forward")
     rev_t = min(v for (md, _), v in table.items() if md == "reverse")

@@ -2,7 +2,8 @@
 of (problem, n, m), in the eager tier and (for a subset) the compiled one -> results.csv, five
 plots and the main part of summary.md.
 
-Modules: :mod:`.measure` (the grids and :func:`run_grid`), :mod:`.plots` (time_vs_n.png,
+Modules: :mod:`.measure` (the grids and :func:`run_grid`), :mod:`.workers` (the grid on a Dask
+cluster, ``--executor``), :mod:`.plots` (time_vs_n.png,
 time_vs_m.png, cost_in_evals.png, memory.png), :mod:`.heatmap` (heatmap.png), :mod:`.summary` (header,
 conclusions, table). The rows' shared analyses are in :mod:`compare.common.results`.
 """
@@ -11,12 +12,13 @@ from __future__ import annotations
 import os
 
 from ...common.results import best_times, read_rows
-from ...common.timing import COLUMNS
 from ..base import Section, Study
 from . import plots as _plots
 from .heatmap import plot_heatmap
 from . import summary as _summary
-from .measure import Grid, default_grid, quick_grid, run_grid  # noqa: F401
+from ...problems import PROBLEMS
+from .measure import GRID_COLUMNS, Grid, default_grid, quick_grid, run_grid  # noqa: F401
+from .workers import run_on_workers
 
 PLOTS = ["time_vs_n.png", "time_vs_m.png", "heatmap.png", "cost_in_evals.png", "memory.png"]
 CSV = "results.csv"
@@ -39,7 +41,7 @@ class GridStudy(Study):
 
     name = "grid"
     csv = CSV
-    columns = tuple(COLUMNS)
+    columns = tuple(GRID_COLUMNS)
 
     def __init__(self, grid: Grid | None = None, problems=None, path: str | None = None):
         self.grid, self.problems, self.path = grid, problems, path     # path: another CSV
@@ -53,8 +55,12 @@ class GridStudy(Study):
         grid.blas_threads = settings.blas_threads
         path = os.path.join(settings.out, CSV)
         kwargs = {} if self.problems is None else {"problems": self.problems}
-        self.rows_written = run_grid(grid, path, peers=settings.peers,
-                                     progress=settings.progress, **kwargs)
+        if grid.executor:
+            self.rows_written = run_on_workers(grid, path, settings.progress,
+                                               self.problems or PROBLEMS)
+        else:
+            self.rows_written = run_grid(grid, path, peers=settings.peers,
+                                         progress=settings.progress, **kwargs)
         return [path]
 
     def render(self, csv_dir: str, out_dir: str) -> Section:

@@ -12,11 +12,13 @@ is skipped (mlp_loss rounds n to whole hidden units). ``Grid.noise``: one config
 ``noise_repeats`` times more (``phase = "repeat"`` rows), the run's noise floor
 (:mod:`compare.common.breakeven`). Column order is
 :data:`compare.common.timing.COLUMNS`. :data:`PEERS`: JAX and PyTorch timing the grid's
-problems.
+problems. Rows carry the ``host`` and ``cores`` that timed them (:data:`GRID_COLUMNS`).
 """
 from __future__ import annotations
 
 import contextlib
+import os
+import socket
 import sys
 from dataclasses import dataclass, field
 
@@ -28,12 +30,16 @@ from ...common.rows import CsvSink
 from ...common.timing import BLAS_THREADS, COLUMNS, best_of, fixed_threads, measure, versions
 from ...problems import PROBLEMS, Problem
 
+#: results.csv's columns: the timing's, and where it was timed
+GRID_COLUMNS = COLUMNS + ["host", "cores"]
+
 
 @dataclass
 class Grid:
     """What to measure: (problem, n, m) triples and the timing settings (``blas_threads``: BLAS
     and PyTorch threads while timing, None for the libraries' defaults). ``compiled``: the
-    triples also timed in the compiled tier."""
+    triples also timed in the compiled tier. ``executor``: a Dask scheduler ``dask://HOST:PORT``
+    whose workers time the configurations (None: here)."""
 
     configs: list
     repeat: int = 3
@@ -44,6 +50,7 @@ class Grid:
     compiled: list = field(default_factory=list)
     noise: tuple | None = None      # (problem, n, m): timed ``noise_repeats`` times over
     noise_repeats: int = 5
+    executor: str | None = None
 
 
 def _configs(sweep_n, sweep_m, heat, elementwise, n_fixed):
@@ -83,9 +90,10 @@ def quick_grid() -> Grid:
 
 def run_grid(grid: Grid, csv_path: str, peers=(), progress=True, problems=PROBLEMS) -> int:
     """Measure every configuration of ``grid`` into ``csv_path``; ``peers``: names of the peers
-    to time beside ours (:data:`PEERS`). Returns the number of rows written."""
+    to time beside ours (:data:`PEERS`). Returns the number of rows written. (With
+    ``grid.executor``, :func:`compare.studies.grid.workers.run_on_workers` runs the grid.)"""
     from tqdm import tqdm
-    sink = CsvSink(csv_path, COLUMNS)
+    sink = CsvSink(csv_path, GRID_COLUMNS)
     peers_mod.load(peers)
     peers = [PEERS[name] for name in peers]
     ver = versions()
@@ -102,23 +110,17 @@ def run_grid(grid: Grid, csv_path: str, peers=(), progress=True, problems=PROBLE
             key = (name, np.size(x), m_eff)     # mlp_loss: n = 4 and n = 16 are both 11
             if key in seen:
                 if (name, n, m) in compiled and not seen[key]:
-                    rows = _compiled_rows(f, x, name, m_eff, grid, ver, seen_blas[key])
+                    rows = _here(_compiled_rows(f, x, name, m_eff, grid, ver, seen_blas[key]))
                     seen[key] = True
                     sink.write(rows)
                     count += len(rows)
                 continue
-            rows = tiers.tag_eager(measure(
-                f, x, problem=name, n=np.size(x), m=m_eff, chunks=grid.chunks,
-                repeat=grid.repeat, fd=np.size(x) <= grid.fd_max_n, versions=ver,
-                peers=[p for p in peers if name in PROBLEMS], blas_threads=grid.blas_threads))
-            if (name, n, m) in compiled:
-                bar.set_description(f"{name} n={n} m={m} compiled")
-                rows += _compiled_rows(f, x, name, m_eff, grid, ver, rows[0]["blas"])
+            rows = _measured(grid, f, x, name, m_eff, ver, peers, (name, n, m) in compiled)
             seen[key], seen_blas[key] = (name, n, m) in compiled, rows[0]["blas"]
             sink.write(rows)
             count += len(rows)
         if grid.noise and grid.noise[0] in problems:
-            rows = noise_rows(grid, problems[grid.noise[0]], *grid.noise, ver)
+            rows = _here(noise_rows(grid, problems[grid.noise[0]], *grid.noise, ver))
             sink.write(rows)
             count += len(rows)
     return count
@@ -139,6 +141,31 @@ def noise_rows(grid: Grid, problem: Problem, name: str, n: int, m: int, ver: str
             if r["phase"] == "jacobian":
                 out.append(dict(r, phase="repeat"))
     return out
+
+
+def config_rows(grid: Grid, problem: Problem, name, n, m, ver, peers, compiled: bool):
+    """The rows of one configuration (eager, and compiled when asked), each with the ``host``
+    and ``cores`` that timed it."""
+    m_eff = 1 if problem.scalar else m
+    f, x = problem.make(n, m_eff, np, np.random.default_rng(0))
+    return _measured(grid, f, x, name, m_eff, ver, peers, compiled)
+
+
+def _measured(grid: Grid, f, x, name, m, ver, peers, compiled: bool):
+    """Eager rows of ``f`` at ``x`` (and compiled rows when asked), with host and cores."""
+    rows = tiers.tag_eager(measure(
+        f, x, problem=name, n=np.size(x), m=m, chunks=grid.chunks,
+        repeat=grid.repeat, fd=np.size(x) <= grid.fd_max_n, versions=ver,
+        peers=[p for p in peers if name in PROBLEMS], blas_threads=grid.blas_threads))
+    if compiled:
+        rows += _compiled_rows(f, x, name, m, grid, ver, rows[0]["blas"])
+    return _here(rows)
+
+
+def _here(rows):
+    """The rows, each with the ``host`` and ``cores`` that timed it."""
+    here = dict(host=socket.gethostname(), cores=os.cpu_count())
+    return [{**r, **here} for r in rows]
 
 
 def _compiled_rows(f, x, name, m, grid, ver, blas):

@@ -35,6 +35,15 @@ def header(rows, command: str, peers_note: str = "") -> list:
     if rows[0].get("blas"):
         lines.insert(-1, f"- BLAS threads while timing: {rows[0]['blas']} (threadpoolctl; "
                          "`--blas-threads N` to change)")
+    hosts = sorted({(r["host"], r.get("cores", "?")) for r in rows if r.get("host")})
+    if len(hosts) > 1 or "--executor" in command:
+        lines.insert(-1, f"- machines: timed by Dask workers (`--executor`) on {len(hosts)} "
+                         f"host{'s' if len(hosts) != 1 else ''} ("
+                         + "; ".join(f"{h}, {c} cores" for h, c in hosts)
+                         + "; results.csv's host and cores columns). Each configuration is "
+                         "timed whole on one worker, one configuration per worker at a time: "
+                         "rows timed on different machines are compared only within a "
+                         "machine (the modes of one configuration), never across machines")
     if peers_note:
         lines += [f"- peers: {peers_note}", ""]
     return lines + ["## Conclusions", ""]

@@ -1,0 +1,125 @@
+"""compare.jacobian and its planner: the mode a clear case needs, the Jacobian it returns checked
+against the other mode and finite differences, the plan in words, the plan kept per signature,
+options that restrict it, bad options, and the cost model's arithmetic."""
+import numpy as np
+import pytest
+
+import dualad
+import revad
+from compare import jacobian, recommend
+from compare.common.timing import finite_differences
+from compare.tools.planner import Choice, Probes, choose, on_workers
+
+B = np.random.default_rng(2).standard_normal((300, 3))
+
+
+def many_in(x):
+    return np.sum(np.sin(x) * x)
+
+
+def many_out(x):
+    return np.tanh(B @ x)
+
+
+def test_reverse_for_many_inputs_forward_for_many_outputs():
+    x = np.linspace(0, 1, 400)
+    J, plan = jacobian(many_in, compiled=False, explain=True)(x)
+    assert plan.mode.startswith("reverse")
+    np.testing.assert_allclose(J, dualad.jacfwd(many_in)(x), rtol=1e-12)
+    x = np.array([0.1, -0.2, 0.3])
+    J, plan = jacobian(many_out, compiled=False, explain=True)(x)
+    assert plan.mode.startswith("forward")
+    np.testing.assert_allclose(J, finite_differences(many_out, x), rtol=1e-6, atol=1e-8)
+
+
+def test_the_plan_in_words_gives_its_measured_numbers():
+    plan = jacobian.plan(many_in, np.ones(50), compiled=False, calls=7)
+    text = str(plan)
+    assert "f: R^50 -> R^1" in text and "measured eager    record" in text
+    assert f"plan: {plan.mode} mode, eager tier" in text and "for 7 calls" in text
+    assert plan.probes.probe_seconds > 0
+    # the plan is the cheapest prediction it lists
+    assert plan.choice.seconds == min(plan.probes.predicted["eager"].values())
+
+
+def test_the_plan_is_kept_per_signature():
+    jac = jacobian(many_out, compiled=False, sparsity=None)
+    jac(np.ones(3))
+    first = jac.plans.copy()
+    jac(np.zeros(3))
+    assert jac.plans == first and len(first) == 1
+    jac(np.ones(3, dtype=np.float32))
+    assert len(jac.plans) == 2
+    # a new jacobian(f) of the same function and options reuses the plan: no probes again
+    _, plan = jacobian(many_out, compiled=False, sparsity=None, explain=True)(np.ones(3))
+    assert plan is first[next(iter(first))]
+
+
+def test_fixed_options_restrict_the_plan():
+    x = np.linspace(0, 1, 40)
+    J, plan = jacobian(many_in, mode="forward", compiled=False, sparsity=None, chunk=8,
+                       explain=True)(x)
+    assert plan.mode == "forward" and plan.runner_up is None
+    np.testing.assert_allclose(J, revad.jacrev(many_in)(x), rtol=1e-12)
+
+
+def test_a_sparse_jacobian_is_planned_coloured():
+    def banded(x):
+        return x[1:] * x[:-1] - np.roll(x, 1)[1:]
+    x = np.linspace(0.1, 1, 200)
+    # for one call, detecting the pattern costs more than it could save: not probed
+    assert jacobian.plan(banded, x, compiled=False, calls=1).probes.counts == {}
+    J, plan = jacobian(banded, compiled=False, calls=10**4, explain=True)(x)
+    assert plan.probes.counts["forward"] <= 3
+    dense = J.toarray() if hasattr(J, "toarray") else J
+    np.testing.assert_allclose(dense, revad.jacrev(banded)(x), rtol=1e-12)
+
+
+def test_the_compiled_tier_when_forced():
+    J, plan = jacobian(many_out, compiled=True, sparsity=None, explain=True)(np.ones(3))
+    assert plan.choice.tier == "compiled" and plan.choice.compile_seconds > 0
+    np.testing.assert_allclose(J, revad.jacrev(many_out)(np.ones(3)), rtol=1e-12)
+
+
+@pytest.mark.parametrize("option, match", [
+    (dict(mode="sideways"), "mode='sideways' is not known; use one of 'auto', 'forward'"),
+    (dict(compiled="yes"), "compiled='yes' is not known"),
+    (dict(sparsity="dense"), "sparsity='dense' is not known; use 'auto', None"),
+    (dict(calls=0), "calls=0 must be a positive"),
+])
+def test_unknown_options_are_named(option, match):
+    with pytest.raises(ValueError, match=match):
+        jacobian(many_in, **option)(np.ones(3))
+
+
+def test_several_argnums_are_refused_with_the_way_out():
+    with pytest.raises(ValueError, match="call it once per argument"):
+        jacobian(lambda a, b: a * b, argnums=(0, 1))(np.ones(2), np.ones(2))
+
+
+def test_recommend_and_jacobian_share_the_planner():
+    x = np.linspace(0, 1, 3000)  # forward mode: 12 passes of 256; reverse: one sweep
+    assert recommend(many_in, x, repeat=1, compiled=False, sparsity=None).mode == \
+        jacobian.plan(many_in, x, compiled=False, sparsity=None).mode == "reverse"
+
+
+def test_choose_weighs_compile_against_calls():
+    p = Probes(10, 10, {"eager": {("forward", 10): 0.010}, "compiled": {("forward", 10): 0.001}},
+               {"forward": 1.0})
+    # compiling pays after 1.0 / (0.010 - 0.001) = 111.1 calls
+    assert choose(p, 111).tier == "eager" and choose(p, 112).tier == "compiled"
+
+
+def test_on_workers_divides_the_passes_and_keeps_the_recording():
+    p = Probes(1, 100, {"eager": {("reverse", 10): 0.5}},
+               passes={("eager", "record", 1): 0.1})
+    c = Choice("eager", "reverse", 10, 0.5, 0.0, 1)
+    # 10 sweeps of 0.04 s: on 4 workers ceil(10 / 4) = 3 each, plus the recording, plus shipping
+    assert on_workers(p, c, 4, ship=0.01) == pytest.approx(0.1 + 3 * 0.04 + 10 * 0.01)
+
+
+def test_a_tree_or_a_bad_executor_is_refused_before_probing():
+    with pytest.raises(TypeError, match="one array argument.*ravel_pytree"):
+        jacobian(lambda p: p["a"] * 2)({"a": np.ones(2)})
+    with pytest.raises(TypeError, match="executor must be a concurrent.futures.Executor"):
+        jacobian(many_in, executor=3)
