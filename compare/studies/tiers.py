@@ -128,11 +128,12 @@ def paragraph(best, rows) -> list:
         lines.append(Claim(
             f"- **Cost of a gradient, compiled** (m = 1, cost_in_evals.png): {{}} ({lo[0]}, "
             f"n = {lo[1]}) to {{}} ({hi[0]}, n = {hi[1]}) evaluations of f, not the theory's "
-            f"3-4: the fastest compiled gradient took {{}} ({fastest[0]}, n = {fastest[1]}), the "
-            "compiled tier's fixed cost per call (argument checks, the chunk driver, one numpy "
-            f"call per op outside a fused loop), while the costliest f here takes {{}} "
-            f"({f_max[0]}, n = {f_max[1]}). The 3-4 needs an f that costs well above that fixed "
-            "cost (benchmarks/compiled.py: Rosenbrock at n = 10^6).",
+            f"3-4 at every size: the fastest compiled gradient took {{}} ({fastest[0]}, n = "
+            f"{fastest[1]}), a few microseconds of it the compiled tier's fixed cost per call (a "
+            "dictionary lookup and the numba calls of the fast path: benchmarks/compiled.py), "
+            f"while the costliest f here takes {{}} ({f_max[0]}, n = {f_max[1]}), so the cheap "
+            "ones are measured in fixed costs. The 3-4 needs an f that costs well above them "
+            "(benchmarks/compiled.py: Rosenbrock at n = 10^6).",
             [(combine("min", list(evals.values())), _ratio),
              (combine("max", list(evals.values())), _ratio),
              (t(fastest[0], rc, fastest[1], 1), fmt_time),
