@@ -26,6 +26,10 @@ def pytest_generate_tests(metafunc):
 
 @pytest.fixture
 def tier(request):
-    from adops.compile import tier as use_tier
-    with use_tier(request.param == "compiled"):
+    # the compiled tier's mode tests run its Python driver (fused loops): building every one of
+    # their hundreds of programs whole as well would cost seconds each and the suite its time
+    # limit; the whole programs are tested by test_whole_program.py, test_fast_path.py and the
+    # tests that call a compiled transform twice
+    from adops.compile import tier as use_tier, whole_after
+    with use_tier(request.param == "compiled"), whole_after(10 ** 9):
         yield request.param
