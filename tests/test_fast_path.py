@@ -114,3 +114,17 @@ def test_the_users_errstate_still_raises_in_the_compiled_tier():
         with np.errstate(divide="raise"):
             with pytest.raises(FloatingPointError):
                 g(np.array([0.0, 1.0]))
+
+
+@pytest.mark.parametrize("x", [np.arange(3.0).astype(">f8"), np.arange(3.0, dtype=np.float32),
+                               np.zeros(0)], ids=["big-endian", "float32", "empty"])
+def test_whole_programs_take_other_byte_orders_mixed_dtypes_and_empty_inputs(x):
+    C = np.ones((3, x.shape[0]))  # float64 @ float32 promotes, as numpy does
+    f = lambda x: np.tanh(C @ x) + np.sum(x * x)
+    with whole_after(1):
+        for jac in (revad.jacrev, dualad.jacfwd):
+            want = jac(f)(x)
+            for _ in range(3):
+                got = jac(f, compiled=True)(x)
+                assert got.dtype == want.dtype and got.shape == want.shape
+                np.testing.assert_allclose(got, want, rtol=1e-6)

@@ -21,12 +21,20 @@ from ..program import BranchChanged
 from .cache import load_source
 
 
+def _native(x):
+    """``x`` as a C-contiguous array in native byte order (numba reads the bytes as native)."""
+    x = np.asarray(x)
+    if not x.dtype.isnative:
+        return np.ascontiguousarray(x, dtype=x.dtype.newbyteorder("="))
+    return np.ascontiguousarray(x)
+
+
 def _flat(x, n):
-    return np.ascontiguousarray(x).reshape(n)
+    return _native(x).reshape(n)
 
 
 def _rows(t, n):
-    return np.ascontiguousarray(t).reshape(t.shape[0], n)
+    return _native(t).reshape(t.shape[0], n)
 
 
 def _check(ok):

@@ -29,7 +29,7 @@ def key_of(args, nums):
     """The fast-path key of a call, or None when an argument is not a plain float array."""
     for a in args:
         if type(a) is np.ndarray:
-            if a.dtype.kind != "f":
+            if a.dtype.kind != "f" or not a.dtype.isnative:  # a big-endian array is converted
                 return None
         elif type(a) not in _SCALARS:
             return None
@@ -133,7 +133,8 @@ def jacfwd(cf, args, nums, chunk):
             return None
         cols.append(_unshared(tans, seed)[0])
     Jt = cols[0] if len(cols) == 1 else np.concatenate(cols, axis=0)  # (n, m)
-    return [np.ascontiguousarray(Jt.T).reshape(out_shape + w.leaf_shapes[i])]
+    # the Jacobian in the argument's dtype, as the general path gives it
+    return [np.ascontiguousarray(Jt.T, dtype=x_dtype).reshape(out_shape + w.leaf_shapes[i])]
 
 
 def jvp(cf, args, nums, tangents):

@@ -251,7 +251,13 @@ class Contract(Form):
             if self.pre[j] is not None:
                 lines.append(f"p{self.e}_{j} = {self._summed(j, args[j], False)}")
                 names[j] = f"p{self.e}_{j}"
+            names[j] = self._cast(j, names[j])
         return lines, names
+
+    def _cast(self, j, x):
+        """Operand ``j`` (or its tangent rows) in the output's dtype: numba's ``np.dot`` takes
+        one dtype (numpy promotes float32 @ float64 to float64 the same way)."""
+        return x if self.dtypes[j] == self.dtype else f"{x}.astype(np.{self.dtype})"
 
     def value(self, args):
         lines, args = self._operands(args)
@@ -265,10 +271,10 @@ class Contract(Form):
         dims = f"{self.nb}, {self.pa}, {self.pc}, {self.pb}"
         terms = []
         if tans[0] is not None:
-            t = self._summed(0, tans[0], True)
+            t = self._cast(0, self._summed(0, tans[0], True))
             terms.append(f"bmm_rows({self._rows(t, self.a_in)}, {B}, {dims})")
         if tans[1] is not None:
-            t = self._summed(1, tans[1], True)
+            t = self._cast(1, self._summed(1, tans[1], True))
             terms.append(f"bmm_left_rows({A}, {self._rows(t, self.b_in)}, {dims})")
         return [f"{{out}} = {self._rows(' + '.join(terms), self.to_out)}"]
 
