@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from adops.compile import NO_STATIC, RunEagerly, Static, compiled, use_compiled
-from adops.compile import compiled as compiled_function, fast
+from adops.compile import (NO_STATIC, RunEagerly, Static, compiled as compiled_function, fast,
+                           use_compiled)
 from adops.program.blocks import Job, push_blocks
 from adops.program.inputs import as_primal
 from adops.core.levels import any_traced
@@ -50,7 +50,7 @@ class Linearized:
         if use_compiled(compiled_tier) and not any_traced([*args, *kwargs.values()]):
             try:
                 self.values, self.pull, self.rebuild, self.shapes, self.dtypes = \
-                    compiled(f).vjp(args, kwargs, nums, static)
+                    compiled_function(f).vjp(args, kwargs, nums, static)
             except RunEagerly:
                 pass
             else:
@@ -157,8 +157,7 @@ def vjp(f, *primals, has_aux: bool = False, compiled: bool | None = None):
     return value, vjp_fn
 
 
-def _zero_seeds(values, m):
-    """Zero seeds ``(m, *shape)`` for outputs that are not differentiated (``aux``)."""
+def _zero_seeds(values, m):  # seeds of the outputs not differentiated (aux)
     return [np.zeros((m,) + tuple(np.shape(v)), dtype=result_dtype(v.dtype)) for v in values]
 
 

@@ -29,48 +29,37 @@ except ImportError:  # pragma: no cover - other numpy layouts: fall back to np.g
     _STATE = None
 
 _QUIET_KEYS = ("divide", "over", "invalid")
-_last = (object(), False)
 
 
-def _is_quiet(err: dict) -> bool:
-    return all(err[k] == "ignore" for k in _QUIET_KEYS)
+class _StateMemo:
+    """A pure function of numpy's error state, remembered for the state object seen last: one
+    context-variable read per call while the state does not change (``np.geterr`` costs a few
+    microseconds, too much per op or per compiled call)."""
+
+    __slots__ = ("of", "last")
+
+    def __init__(self, of):
+        self.of, self.last = of, (object(), False)
+
+    def __call__(self) -> bool:
+        if _STATE is None:  # pragma: no cover
+            return self.of(np.geterr())
+        state = _STATE.get()
+        last = self.last
+        if state is last[0]:
+            return last[1]
+        value = self.of(np.geterr())
+        self.last = (state, value)
+        return value
 
 
-def _wants_errors(err: dict) -> bool:
-    return any(err[k] in ("raise", "call", "log") for k in _QUIET_KEYS)
+#: whether the user's state raises, calls or logs on divide/overflow/invalid (their primal then
+#: runs under it, the derivative arithmetic with errors ignored)
+user_wants_errors = _StateMemo(lambda err: any(err[k] in ("raise", "call", "log")
+                                               for k in _QUIET_KEYS))
 
-
-_last_wants = (object(), False)
-
-
-def user_wants_errors() -> bool:
-    """Whether the user's state raises, calls or logs on divide/overflow/invalid (their primal
-    then runs under it, the derivative arithmetic with errors ignored). One context-variable
-    read when the state is the one seen last (a memo of a pure function of it)."""
-    global _last_wants
-    if _STATE is None:  # pragma: no cover
-        return _wants_errors(np.geterr())
-    state = _STATE.get()
-    last = _last_wants
-    if state is last[0]:
-        return last[1]
-    wants = _wants_errors(np.geterr())
-    _last_wants = (state, wants)
-    return wants
-
-
-def user_errstate_is_quiet() -> bool:
-    """Whether divide/overflow/invalid are all ignored in the current context."""
-    global _last
-    if _STATE is None:  # pragma: no cover
-        return _is_quiet(np.geterr())
-    state = _STATE.get()
-    last = _last
-    if state is last[0]:
-        return last[1]
-    quiet_now = _is_quiet(np.geterr())
-    _last = (state, quiet_now)
-    return quiet_now
+#: whether divide/overflow/invalid are all ignored in the current context
+user_errstate_is_quiet = _StateMemo(lambda err: all(err[k] == "ignore" for k in _QUIET_KEYS))
 
 
 @contextmanager
