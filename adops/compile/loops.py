@@ -139,23 +139,14 @@ def _group_kernels(src, tape, g, gi, rules, depends):
     parts = _partial_names(tape, g)
     src("@njit(cache=True, error_model='numpy')")
     src(f"def g{gi}_jvp(n, k, {', '.join(ins + [f'u{k}' for k in tin] + outs + [f'to{e}' for e in touts])}):")
-    # one direction: one loop; several: the partials stored once, then one contiguous loop per
-    # direction (a direction loop inside the element loop strides across rows of length n)
-    src("if k == 1 or n == 0:", 1)
-    src("for i in range(n):", 2)
-    _forward_body(src, tape, g, rules, 3, partials=True)
-    for e in g.outputs:
-        src(f"o{e}[i] = s{e}", 3)
+    # the partials stored once, then one contiguous loop per direction (a direction loop inside
+    # the element loop strides across rows of length n); one code path, so one body to compile
+    _stored_partials(src, tape, g, rules, parts, 1)
     if touts:
-        src("for q in range(k):", 3)
-        _tangent_body(src, tape, g, depends, touts, 4)
-    src("else:", 1)
-    _stored_partials(src, tape, g, rules, parts, 2)
-    if touts:
-        src("for q in range(k):", 2)
-        src("for i in range(n):", 3)
-        _load_partials(src, parts, 4)
-        _tangent_body(src, tape, g, depends, touts, 4)
+        src("for q in range(k):", 1)
+        src("for i in range(n):", 2)
+        _load_partials(src, parts, 3)
+        _tangent_body(src, tape, g, depends, touts, 3)
     src("")
     # vjp: seeds of the needed outputs in, cotangents of the inputs that need one out
     bouts = [e for e in g.outputs if e in depends]
