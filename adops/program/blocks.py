@@ -86,6 +86,9 @@ def _push_range(job, state, n, k, dtype, lo, hi, seeds):
             parts = [[] for _ in out]
         for acc, o in zip(parts, out):
             acc.append(np.array(o, copy=True) if np.may_share_memory(o, s) else np.asarray(o))
+    if parts is None:  # no rows (an empty input, or no colour): one pass of no rows gives shapes
+        s = np.zeros((0, n), dtype=dtype) if seeds is None else seeds[:0]
+        return [np.array(o, copy=True) for o in job.push(state, s)]
     return [p[0] if len(p) == 1 else np.concatenate(p, axis=0) for p in parts]
 
 
