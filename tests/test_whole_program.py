@@ -17,6 +17,14 @@ from adops.core.levels import bind
 from adops.ops.registry import OPS
 
 
+@pytest.fixture(autouse=True)
+def _whole_at_the_first_call():
+    """These tests check the whole programs, built here at a program's first call."""
+    from adops.compile import whole_after
+    with whole_after(1):
+        yield
+
+
 def _reduce_rows(x):
     """max, min and prod over the last axis (rows: no gather)."""
     return np.max(x, axis=1) * 2.0 + np.prod(x, axis=1) - np.min(x, axis=1)

@@ -56,6 +56,7 @@ import warnings
 import weakref
 
 import numpy as np
+from numba.core.errors import NumbaError
 
 from ..core.fpstate import user_wants_errors
 from ..program.inputs import as_primal
@@ -178,20 +179,31 @@ class Program:
     def module(self):
         return self.whole.module if self.whole is not None else self.driver.module
 
+    def _entry(self, name, *args):
+        """Run entry ``name`` of the whole program, else of the driver. A whole program numba
+        refuses to type (an argument it has no type for) is dropped for the driver, once."""
+        if self.whole is not None:
+            try:
+                return getattr(self.whole, name)(*args)
+            except NumbaError as e:
+                self.whole, self.why_python = None, f"numba: {str(e).splitlines()[0]}"
+        return getattr(self.driver, name)(*args)
+
     def primal(self, V):
-        return (self.whole or self.driver).primal(V)
+        return self._entry("primal", V)
 
     def numpy_primal(self, V):
         """The primal through the Python driver (numpy's floating-point errors)."""
         return self.driver.primal(V)
 
     def jvp(self, V, T):
-        return (self.whole or self.driver).jvp(V, T)
+        return self._entry("jvp", V, T)
 
     def forward(self, V):
-        return (self.whole or self.driver).forward(V)
+        return self._entry("forward", V)
 
     def backward(self, R, S):
+        # R came from this program's forward, which ran on the whole program if it still is one
         return (self.whole or self.driver).backward(R, S)
 
 
@@ -343,8 +355,8 @@ class CompiledFunction:
     def vjp(self, args, kwargs, nums, static=NO_STATIC):
         """``(outs, pullback, rebuild, shapes, dtypes)``: the outputs, ``pullback(seeds) ->
         [(m, *args[i].shape) for i in nums]``, and the shapes and dtypes of ``args[nums]``."""
-        program, (outs, R) = self._run(args, kwargs, tuple(nums), static,
-                                       lambda p, V: p.forward(V))
+        program, ((outs, R), V) = self._run(args, kwargs, tuple(nums), static,
+                                            lambda p, V: (p.forward(V), V))
         outs = _constants(program, outs)
         trace = program.trace
         shapes = [trace.shapes[program.arg_positions.index(i)] for i in nums]
@@ -357,7 +369,11 @@ class CompiledFunction:
                 bars = [None] * len(nums)
             else:
                 with np.errstate(all="ignore"):
-                    bars = program.backward(R, S)
+                    try:
+                        bars = program.backward(R, S)
+                    except NumbaError as e:  # the whole sweep does not type: the driver's
+                        program.whole, program.why_python = None, f"numba: {e}".splitlines()[0]
+                        bars = program.driver.backward(program.driver.forward(V)[1], S)
             return batched_cotangents(bars, m, shapes, dtypes)
         return list(outs), pullback, trace.rebuild, shapes, dtypes
 

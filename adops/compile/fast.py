@@ -18,7 +18,10 @@ Results are fresh arrays the caller owns (numba allocates every one).
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
+from numba.core.errors import NumbaError
 
 from ..core.fpstate import user_wants_errors
 from ..program.inputs import auto_chunk, identity_chunks
@@ -78,6 +81,20 @@ def _one(dtype):
     return seed if seed is not None else np.ones((1, 1), dtype=dtype)
 
 
+def _or_general_path(fn):
+    """``fn``, except that a program numba refuses to type is forgotten by the fast path and the
+    call returns None (the general path then runs it on the Python driver)."""
+    @functools.wraps(fn)
+    def call(cf, args, nums, *rest):
+        try:
+            return fn(cf, args, nums, *rest)
+        except NumbaError:
+            cf.fast.pop(key_of(args, nums), None)
+            return None
+    return call
+
+
+@_or_general_path
 def value_and_grad(cf, args, nums):
     w = entries(cf, args, nums)
     if w is None or w.out_shapes[0] != ():
@@ -93,6 +110,7 @@ def value_and_grad(cf, args, nums):
     return value, [_cast(b, w, i).reshape(w.leaf_shapes[i]) for b, i in zip(bars, w.wrt)]
 
 
+@_or_general_path
 def jacrev(cf, args, nums, chunk):
     w = entries(cf, args, nums)
     if w is None:
@@ -114,6 +132,7 @@ def jacrev(cf, args, nums, chunk):
     return [_cast(b, w, i).reshape(out_shape + w.leaf_shapes[i]) for b, i in zip(bars, w.wrt)]
 
 
+@_or_general_path
 def jacfwd(cf, args, nums, chunk):
     w = entries(cf, args, nums)
     if w is None or len(w.wrt) != 1:
@@ -137,6 +156,7 @@ def jacfwd(cf, args, nums, chunk):
     return [np.ascontiguousarray(Jt.T, dtype=x_dtype).reshape(out_shape + w.leaf_shapes[i])]
 
 
+@_or_general_path
 def jvp(cf, args, nums, tangents):
     """``tangents[j]: (k, *args[nums[j]].shape)``, one per argument in ``nums`` (all of them)."""
     w = entries(cf, args, nums)
