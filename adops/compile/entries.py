@@ -69,7 +69,8 @@ class WholeEntries:
         tangent_outs = set(whole.tangent_outs)
         self.tangent_live = [j for j in self.live if self.outs[j] in tangent_outs]
 
-    def _V(self, V):
+    def flat_inputs(self, V):
+        """The leaves' entries as numba takes them: flat, C-contiguous, native byte order."""
         return tuple(_flat(v, n) for v, n in zip(V, self.leaf_sizes))
 
     def _outs(self, flat):
@@ -80,13 +81,13 @@ class WholeEntries:
         return outs
 
     def primal(self, V):
-        ok, outs = self.module.primal(self._V(V), *self.tables)
+        ok, outs = self.module.primal(self.flat_inputs(V), *self.tables)
         _check(ok)
         return self._outs(outs)
 
     def jvp(self, V, T):
         Ts = tuple(_rows(T[i], self.leaf_sizes[i]) for i in self.wrt)
-        ok, outs, tans = self.module.jvp(self._V(V), Ts, *self.tables)
+        ok, outs, tans = self.module.jvp(self.flat_inputs(V), Ts, *self.tables)
         _check(ok)
         k = Ts[0].shape[0]
         result = [None] * len(self.outs)
@@ -95,7 +96,7 @@ class WholeEntries:
         return self._outs(outs), result
 
     def forward(self, V):
-        ok, outs, R = self.module.fwd(self._V(V), *self.tables)
+        ok, outs, R = self.module.fwd(self.flat_inputs(V), *self.tables)
         _check(ok)
         return self._outs(outs), R
 

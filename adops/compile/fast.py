@@ -56,10 +56,6 @@ def entries(cf, args, nums):
     return w
 
 
-def _flat(args, w):
-    return tuple([np.ascontiguousarray(a).reshape(n) for a, n in zip(args, w.leaf_sizes)])
-
-
 def _unshared(blocks, seed):
     """The blocks, each copied if it is the seed buffer (an output that is an input passes its
     seed through), which the next chunk overwrites."""
@@ -100,7 +96,7 @@ def value_and_grad(cf, args, nums):
     if w is None or w.out_shapes[0] != ():
         return None
     dtype = w.out_dtypes[0]
-    ok, outs, R = w.module.fwd(_flat(args, w), *w.tables)
+    ok, outs, R = w.module.fwd(w.flat_inputs(args), *w.tables)
     if not ok:  # a guard differs: the general path traces again
         return None
     bars = w.module.bwd(R, (_one(dtype),), *w.tables)
@@ -121,7 +117,7 @@ def jacrev(cf, args, nums, chunk):
         return None
     chunk = check_chunk(chunk, "jacrev")
     k = auto_chunk(m, np.dtype(dtype).itemsize) if chunk is None else min(chunk, m)
-    V = _flat(args, w)
+    V = w.flat_inputs(args)
     ok, _, R = w.module.fwd(V, *w.tables)
     if not ok:
         return None
@@ -144,7 +140,7 @@ def jacfwd(cf, args, nums, chunk):
         return None
     chunk = check_chunk(chunk, "jacfwd")
     k = auto_chunk(n, x_dtype.itemsize) if chunk is None else min(chunk, n)
-    V = _flat(args, w)
+    V = w.flat_inputs(args)
     cols = []
     for _, seed in identity_chunks(n, k, x_dtype):
         ok, _, tans = w.module.jvp(V, (seed,), *w.tables)
@@ -167,7 +163,7 @@ def jvp(cf, args, nums, tangents):
         if type(t) is not np.ndarray or t.dtype != args[nums[len(T)]].dtype:
             return None
         T.append(np.ascontiguousarray(t).reshape(t.shape[0], w.leaf_sizes[i]))
-    ok, outs, tans = w.module.jvp(_flat(args, w), tuple(T), *w.tables)
+    ok, outs, tans = w.module.jvp(w.flat_inputs(args), tuple(T), *w.tables)
     if not ok:
         return None
     k = T[0].shape[0]
