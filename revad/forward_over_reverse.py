@@ -17,6 +17,7 @@ the argument's structure inside itself (``H['a']['b']`` has shape ``a.shape + b.
 """
 from __future__ import annotations
 
+from adops.compile import derived, use_compiled
 from dualad import jacfwd, jvp
 from .api import grad
 
@@ -52,9 +53,9 @@ def hvp(f, primals, tangents, *, compiled: bool | None = None):
     Returns:
         ``H v``, with the primal's shape (a tuple for several primals).
 
-    With ``compiled=True`` each call traces ``grad(f)`` again (the generated code and its numba
-    loops are cached); for many HVPs of one function, build ``g = revad.grad(f)`` once and call
-    ``dualad.jvp(g, (x,), (v,), compiled=True)``, whose program is kept with ``g``.
+    With ``compiled=True`` the whole forward-over-reverse computation is one compiled program
+    (``grad(f)`` traced into the forward pass), kept with ``f`` and reused by later calls with
+    the same shapes (``f`` must be the same function object, not a new lambda per call).
 
     Example:
         >>> import numpy as np
@@ -65,4 +66,9 @@ def hvp(f, primals, tangents, *, compiled: bool | None = None):
         raise TypeError("hvp(f, primals, tangents): primals and tangents must be tuples, "
                         "e.g. hvp(f, (x,), (v,))")
     argnums = 0 if len(primals) == 1 else tuple(range(len(primals)))
-    return jvp(grad(f, argnums), tuple(primals), tuple(tangents), compiled=compiled)[1]
+    if use_compiled(compiled):
+        # one grad(f) per f, so its compiled program is traced once, not at every call
+        g = derived(f, ("grad", argnums), lambda fn: grad(fn, argnums))
+    else:
+        g = grad(f, argnums)
+    return jvp(g, tuple(primals), tuple(tangents), compiled=compiled)[1]

@@ -253,13 +253,24 @@ SIGNATURES_KEPT = 64
 class CompiledFunction:
     """``f`` compiled per argument signature (see module doc)."""
 
-    def __init__(self, f):
-        self.f = f
+    def __init__(self, f, weak=False):
+        # kept by a weak reference when this object is the value of ``_BY_FUNCTION[f]``: a
+        # strong one would keep the key, so a function and its programs would never be freed
+        self._f = weakref.ref(f) if weak else (lambda: f)
         self.programs: dict = {}
         #: the fast call path's programs, by :func:`adops.compile.fast.key_of` (see there)
         self.fast: dict = {}
+        #: functions made from f (see :func:`derived`), by key
+        self.derived: dict = {}
         self.warned = False  # the eager-fallback warning is given once per function
         self._params = None  # f's positional parameter names, read when statics need them
+
+    @property
+    def f(self):
+        f = self._f()
+        if f is None:  # only reachable through a CompiledFunction kept past its function
+            raise ReferenceError("the compiled function was freed")
+        return f
 
     def _signature(self, args, kwargs, nums, static):
         if static and self._params is None:
@@ -423,9 +434,35 @@ def compiled(f) -> CompiledFunction:
     except TypeError:  # not weak-referenceable: compiled for this call only
         return CompiledFunction(f)
     if cf is None:
-        cf = CompiledFunction(f)
-        try:
-            _BY_FUNCTION[f] = cf
-        except TypeError:
-            pass
+        cf = CompiledFunction(f, weak=True)
+        _BY_FUNCTION[f] = cf
     return cf
+
+
+class _Through:
+    """Calls a function through a weak reference (so a function derived from it and kept with
+    its programs does not keep it alive)."""
+
+    def __init__(self, ref, name):
+        self._ref, self.__name__ = ref, name
+
+    def __call__(self, *args, **kwargs):
+        return self._ref()(*args, **kwargs)
+
+
+def derived(f, key, make):
+    """``make(f)``, made once per ``f`` and ``key`` and kept while ``f`` lives, so that the
+    compiled programs of a transform built inside a call (``hvp``'s ``grad(f)``) are traced once
+    and reused by later calls. ``make`` receives a stand-in that calls ``f``.
+
+    Example:
+        >>> import numpy as np, revad
+        >>> f = lambda x: np.sum(x ** 3)
+        >>> derived(f, "grad", revad.grad) is derived(f, "grad", revad.grad)
+        True
+    """
+    cf = compiled(f)
+    fn = cf.derived.get(key)
+    if fn is None:
+        fn = cf.derived[key] = make(_Through(cf._f, getattr(f, "__name__", "f")))
+    return fn

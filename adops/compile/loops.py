@@ -139,14 +139,16 @@ def _group_kernels(src, tape, g, gi, rules, depends):
     parts = _partial_names(tape, g)
     src("@njit(cache=True, error_model='numpy')")
     src(f"def g{gi}_jvp(n, k, {', '.join(ins + [f'u{k}' for k in tin] + outs + [f'to{e}' for e in touts])}):")
-    # the partials stored once, then one contiguous loop per direction (a direction loop inside
-    # the element loop strides across rows of length n); one code path, so one body to compile
+    # per block of BLOCK elements: the values and partials, stored in a small buffer, then one
+    # contiguous loop per direction over the block (a direction loop inside the element loop
+    # strides across rows of length n; partials stored for all n cost a fresh (P, n) array and a
+    # pass over it). One code path for every k, so one body to compile.
     _stored_partials(src, tape, g, rules, parts, 1)
     if touts:
-        src("for q in range(k):", 1)
-        src("for i in range(n):", 2)
-        _load_partials(src, parts, 3)
-        _tangent_body(src, tape, g, depends, touts, 3)
+        src("for q in range(k):", 2)
+        src("for i in range(i0, i1):", 3)
+        _load_partials(src, parts, 4)
+        _tangent_body(src, tape, g, depends, touts, 4)
     src("")
     # vjp: seeds of the needed outputs in, cotangents of the inputs that need one out
     bouts = [e for e in g.outputs if e in depends]
@@ -161,10 +163,10 @@ def _group_kernels(src, tape, g, gi, rules, depends):
     _adjoint_body(src, tape, g, depends, bouts, cins, 4, "q")
     src("else:", 1)
     _stored_partials(src, tape, g, rules, parts, 2, values=False)
-    src("for q in range(m):", 2)
-    src("for i in range(n):", 3)
-    _load_partials(src, parts, 4)
-    _adjoint_body(src, tape, g, depends, bouts, cins, 4, "q")
+    src("for q in range(m):", 3)
+    src("for i in range(i0, i1):", 4)
+    _load_partials(src, parts, 5)
+    _adjoint_body(src, tape, g, depends, bouts, cins, 5, "q")
     src("")
 
 
@@ -174,21 +176,28 @@ def _partial_names(tape, g):
             for j, p in enumerate(tape.ops[e].partials) if isinstance(p, (Rule, Arg))]
 
 
+#: elements per block of stored partials: ``D: (P, BLOCK)`` stays in the first cache levels
+BLOCK = 512
+
+
 def _stored_partials(src, tape, g, rules, parts, depth, values=True):
-    """One element loop computing the values and storing every partial in ``D: (P, n)``."""
-    src(f"D = np.empty(({len(parts)}, n), dtype=np.{g.dtype})", depth)
-    src("for i in range(n):", depth)
-    _forward_body(src, tape, g, rules, depth + 1, partials=True)
+    """Opens the loop over blocks ``[i0, i1)`` of ``BLOCK`` elements (its body at ``depth + 1``),
+    with one element loop computing the values and storing every partial in ``D: (P, BLOCK)``."""
+    src(f"D = np.empty(({len(parts)}, {BLOCK}), dtype=np.{g.dtype})", depth)
+    src(f"for i0 in range(0, n, {BLOCK}):", depth)
+    src(f"i1 = min(i0 + {BLOCK}, n)", depth + 1)
+    src("for i in range(i0, i1):", depth + 1)
+    _forward_body(src, tape, g, rules, depth + 2, partials=True)
     if values:
         for e in g.outputs:
-            src(f"o{e}[i] = s{e}", depth + 1)
+            src(f"o{e}[i] = s{e}", depth + 2)
     for p, name in enumerate(parts):
-        src(f"D[{p}, i] = {name}", depth + 1)
+        src(f"D[{p}, i - i0] = {name}", depth + 2)
 
 
 def _load_partials(src, parts, depth):
     for p, name in enumerate(parts):
-        src(f"{name} = D[{p}, i]", depth)
+        src(f"{name} = D[{p}, i - i0]", depth)
 
 
 def _tangent_body(src, tape, g, depends, touts, depth):

@@ -8,7 +8,8 @@ the program is traced (:mod:`adops.compile.forms`), so these few loops serve eve
 - :func:`gather` ``(k, n_in) -> (k, len(ids))``: ``out[q, j] = t[q, ids[j]]``;
 - :func:`put` writes ``t[q, ids[i]]`` at ``out[q, pos[i]]`` (one input of several);
 - :func:`scatter_add` ``(k, n_in) -> (k, n_out)``: ``out[q, ids[i]] += t[q, i]`` (a sum's
-  value, a gather's transpose), and :func:`scatter_add_at` its several-input form;
+  value, a gather's transpose), :func:`scatter_add_into` the same added into an existing
+  block, and :func:`scatter_add_at` its several-input form;
 - :func:`dot_rows` multiplies blocks of rows by a matrix with ``np.dot`` (BLAS);
 - nonlinear reductions on rows ``x: (s, L)``: :func:`row_max` / :func:`row_min` /
   :func:`row_prod` ``-> (s,)`` (numpy's reductions), :func:`rule_rows` (the op's own partial
@@ -63,6 +64,21 @@ def scatter_add(t, ids, n_out):
         for i in range(ids.shape[0]):
             out[q, ids[i]] += t[q, i]
     return out
+
+
+@njit(**_OPTS)
+def scatter_add_into(out, t, ids):
+    """``out[q, ids[i]] += t[q, i]`` in place: a contribution added into a running cotangent
+    without a temporary array.
+
+    >>> out = np.ones((1, 2))
+    >>> scatter_add_into(out, np.array([[1.0, 2.0, 3.0]]), np.array([1, 0, 1]))
+    >>> out.tolist()
+    [[3.0, 5.0]]
+    """
+    for q in range(out.shape[0]):
+        for i in range(ids.shape[0]):
+            out[q, ids[i]] += t[q, i]
 
 
 @njit(**_OPTS)

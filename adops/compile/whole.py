@@ -24,6 +24,7 @@ keeps its Python driver (:mod:`adops.compile.codegen`).
 """
 from __future__ import annotations
 
+import ast
 import re
 
 import numpy as np
@@ -56,7 +57,7 @@ class Whole:
         src("from numba import njit")
         src("from adops.compile.runtime import SMUL, scalar")
         src("from adops.compile.rows import (bmm_left_rows, bmm_rows, gather, put, same,")
-        src("                                scatter_add, scatter_add_at, sum_rows)")
+        src("                                scatter_add, scatter_add_at, scatter_add_into, sum_rows)")
         src("")
         rules = rule_names(prog, self.steps)
         for kernel, name in rules.items():
@@ -179,19 +180,48 @@ def _steps(prog):
 
 class _Cotangents:
     """Running cotangent sums ``b{e}`` (rows), known statically: the first contribution is
-    bound, later ones added (never in place, so no value is shared by mistake)."""
+    bound, later ones added. A sum is added into in place only when the sweep owns it: it was
+    made by a call that returns a fresh array (or by an earlier sum), not bound to another
+    name's array (a seed, a cotangent passed on unchanged), and every value the sweep reaches
+    has one dtype (an in-place sum keeps its dtype, numpy's ``+`` promotes). A scatter added
+    into an owned sum is done without a temporary (``scatter_add_into``)."""
 
     def __init__(self, whole, src):
-        self.whole, self.src, self.assigned = whole, src, set()
+        self.whole, self.src, self.assigned, self.owned = whole, src, set(), set()
+        dtypes = {str(whole.prog.dtypes[e]) for e in whole.depends}
+        self.in_place = len(dtypes) == 1
 
     def add(self, r, expr, depth=1):
         if type(r) is not int or r not in self.whole.depends:
             return
-        if r in self.assigned:
-            self.src(f"b{r} = b{r} + {expr}", depth)
-        else:
+        call = _call(expr)
+        if r not in self.assigned:
             self.src(f"b{r} = {expr}", depth)
             self.assigned.add(r)
+            if call is not None and self.in_place:
+                self.owned.add(r)
+        elif r in self.owned:
+            if call is not None and call[0] == "scatter_add" and len(call[1]) == 3:
+                t, ids, _ = call[1]
+                self.src(f"scatter_add_into(b{r}, {t}, {ids})", depth)
+            else:
+                self.src(f"b{r} += {expr}", depth)
+        else:
+            self.src(f"b{r} = b{r} + {expr}", depth)
+            if self.in_place:
+                self.owned.add(r)
+
+
+def _call(expr):
+    """``(name, [argument sources])`` when ``expr`` is one call of a generated helper (which
+    returns a fresh array), else None (a name, an attribute, a sum: maybe another's array)."""
+    try:
+        node = ast.parse(expr, mode="eval").body
+    except SyntaxError:
+        return None
+    if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name) or node.keywords:
+        return None
+    return node.func.id, [ast.get_source_segment(expr, a) for a in node.args]
 
 
 class _ConstStep:
