@@ -23,7 +23,7 @@ from .rows import rule_rows
 class Reduce(Form):
     """A nonlinear reduction (max, min, prod): ``x`` as rows ``(s, L)`` (a gather moves the
     reduced axes last), each row reduced by numpy's reduction compiled by numba
-    (:func:`adops.compile.rows.row_max` and the like), and the partial ``d: (s, L)`` computed by
+    (:func:`adops.compile.rows.row_reduce`), and the partial ``d: (s, L)`` computed by
     the op's own rule compiled by numba (:func:`adops.compile.rows.rule_rows`): the rule is not
     written again. ``d`` is recomputed in the sweep from ``x`` and the value (it is piecewise
     cheap; the forward pass keeps no residual of its own)."""
@@ -67,7 +67,8 @@ class Reduce(Form):
         return f"dd{self.e} = {self.rule}(xr{self.e}, v{self.e}.reshape(({self.s}, 1)))"
 
     def value(self, args):
-        return [self._rows(args[0]), f"{{out}} = {REDUCERS[self.op.numba]}(xr{self.e})"]
+        return [self._rows(args[0]),
+                f"{{out}} = {REDUCERS[self.op.numba]}(xr{self.e}, {KINDS[self.op.numba]})"]
 
     def jvp(self, args, tans):  # after value(): xr and v are set
         t = tans[0] if self.perm is None else f"gather({tans[0]}, {self.perm})"
@@ -176,4 +177,6 @@ class IndexAdd(Form):
 
 
 #: the compiled reduction of a row for each ``numba=`` name a :class:`ReduceOp` declares
-REDUCERS = {"max": "row_max", "min": "row_min", "prod": "row_prod"}
+REDUCERS = {"max": "row_reduce", "min": "row_reduce", "prod": "row_reduce"}
+#: the ``kind`` argument of :func:`adops.compile.rows.row_reduce` for each reduction
+KINDS = {"max": 0, "min": 1, "prod": 2}

@@ -11,8 +11,8 @@ the program is traced (:mod:`adops.compile.forms`), so these few loops serve eve
   value, a gather's transpose), :func:`scatter_add_into` the same added into an existing
   block, and :func:`scatter_add_at` its several-input form;
 - :func:`dot_rows` multiplies blocks of rows by a matrix with ``np.dot`` (BLAS);
-- nonlinear reductions on rows ``x: (s, L)``: :func:`row_max` / :func:`row_min` /
-  :func:`row_prod` ``-> (s,)`` (numpy's reductions), :func:`rule_rows` (the op's own partial
+- nonlinear reductions on rows ``x: (s, L)``: :func:`row_reduce` ``-> (s,)`` (max, min or
+  prod of each row, nan propagating), :func:`rule_rows` (the op's own partial
   rule compiled), :func:`reduce_jvp` and :func:`reduce_vjp` (the partial times tangents or
   cotangents, strong zero); :func:`cumsum_rows` (running sums of runs of ``n`` entries).
 
@@ -273,19 +273,38 @@ def rule_rows(rule):
     return fn
 
 
-def _row_reduction(reduce):
-    """``reduce`` (numpy's reduction of a 1-D array) applied to each row of ``x: (s, L)``."""
-    def rows_of(x):
-        out = np.empty(x.shape[0], dtype=x.dtype)
-        for i in range(x.shape[0]):
-            out[i] = reduce(x[i])
-        return out
-    rows_of.__qualname__ = rows_of.__name__ = f"row_{reduce.__name__}"
-    return njit(**_OPTS)(rows_of)
+@njit(**_OPTS)
+def row_reduce(x, kind):
+    """Each row of ``x: (s, L)`` reduced in order as numba's ``np.max`` (``kind`` 0),
+    ``np.min`` (1) or ``np.prod`` (2) reduce it: the first extremum kept, a nan returned as
+    soon as met, products left to right. One loop over the block (a call of ``np.max`` per row
+    costs a view per row: 47 us against 6 us for 1000 rows of 5).
 
-
-#: numpy's max, min and prod of each row (``nan`` propagates as in numpy): ``(s, L) -> (s,)``
-row_max, row_min, row_prod = (_row_reduction(r) for r in (np.max, np.min, np.prod))
+    >>> row_reduce(np.array([[1.0, 3.0, 2.0], [4.0, np.nan, 5.0]]), 0).tolist()
+    [3.0, nan]
+    >>> row_reduce(np.array([[1.0, 3.0, 2.0]]), 2).tolist()
+    [6.0]
+    """
+    s, L = x.shape
+    out = np.empty(s, dtype=x.dtype)
+    for i in range(s):
+        if L == 0:  # only a product reaches here with no entries (numpy refuses max of none)
+            out[i] = 1
+            continue
+        acc = x[i, 0]  # 1 * x[i, 0] is x[i, 0]: the product as numba's, which starts at 1
+        if kind == 2:
+            for j in range(1, L):
+                acc = acc * x[i, j]
+            out[i] = acc
+            continue
+        for j in range(1, L):
+            if acc != acc:
+                break
+            v = x[i, j]
+            if v != v or (v > acc if kind == 0 else v < acc):
+                acc = v
+        out[i] = acc
+    return out
 
 
 @njit(**_OPTS)
