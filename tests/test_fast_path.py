@@ -128,3 +128,44 @@ def test_whole_programs_take_other_byte_orders_mixed_dtypes_and_empty_inputs(x):
                 got = jac(f, compiled=True)(x)
                 assert got.dtype == want.dtype and got.shape == want.shape
                 np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+def _reshaped(x):
+    return x.reshape(2, 3)
+
+
+def _cast_same(x):
+    return x.astype(x.dtype).ravel()
+
+
+def _with_constant(x):
+    return x.T.reshape(6) + np.zeros(6)
+
+
+@pytest.mark.parametrize("f", [_reshaped, _cast_same, _with_constant])
+def test_results_never_share_memory_with_the_callers_arrays(f):
+    """A reshape passes its input's array through inside a whole program: every result is
+    still a fresh array, never the caller's input, seed or cotangent (writing into a result
+    must not change them, nor the next call's result)."""
+    x = np.arange(6.0).reshape(3, 2) if f is _with_constant else np.arange(6.0)
+    v = np.ones_like(x)
+    with whole_after(1):
+        for _ in range(2):  # the general path, then the fast path
+            out, t = dualad.jvp(f, (x,), (v,), compiled=True)
+            out2, pull = revad.vjp(f, x, compiled=True)
+            u = np.ones_like(out2)
+            (bar,) = pull(u)
+            for r, other in ((out, x), (t, v), (out2, x), (bar, u)):
+                assert not np.shares_memory(r, other)
+            Jf = dualad.jacfwd(f, compiled=True)(x)
+            Jr = revad.jacrev(f, compiled=True)(x)
+            np.testing.assert_array_equal(Jf, Jr)
+    want = f(x)
+    out[...] = -1.0
+    t[...] = -1.0
+    np.testing.assert_array_equal(x, np.arange(6.0).reshape(x.shape))
+    np.testing.assert_array_equal(v, np.ones_like(x))
+    with whole_after(1):
+        again, t2 = dualad.jvp(f, (x,), (np.ones_like(x),), compiled=True)
+    np.testing.assert_array_equal(again, want)
+    np.testing.assert_array_equal(t2, np.ones_like(want))

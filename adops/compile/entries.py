@@ -59,15 +59,22 @@ class WholeEntries:
         self.out_shapes = [tuple(prog.shapes[o]) if o is not None else None for o in self.outs]
         self.out_dtypes = [prog.dtypes[o] if o is not None else None for o in self.outs]
         self.live = [j for j, o in enumerate(self.outs) if o is not None]
-        leaves = set(whole.leaves)
         seen = set()
-        self.copy = []  # outputs handed back as copies: leaves and repeats
+        # outputs handed back as copies: arrays the program does not own (the caller's input,
+        # a table, or what a reshape passed through from those) and repeats
+        self.copy = []
         for j in self.live:
             o = self.outs[j]
-            self.copy.append(o in leaves or o in seen)
+            self.copy.append(o in whole.borrowed_values or o in seen)
             seen.add(o)
         tangent_outs = set(whole.tangent_outs)
         self.tangent_live = [j for j in self.live if self.outs[j] in tangent_outs]
+        seen = set()
+        self.tangent_copy = []  # the same for tangents (the caller's seed rows passed through)
+        for j in self.tangent_live:
+            o = self.outs[j]
+            self.tangent_copy.append(o in whole.borrowed_tangents or o in seen)
+            seen.add(o)
 
     def flat_inputs(self, V):
         """The leaves' entries as numba takes them: flat, C-contiguous, native byte order."""
@@ -91,8 +98,9 @@ class WholeEntries:
         _check(ok)
         k = Ts[0].shape[0]
         result = [None] * len(self.outs)
-        for j, t in zip(self.tangent_live, tans):
-            result[j] = t.reshape((k,) + self.out_shapes[j])
+        for j, t, c in zip(self.tangent_live, tans, self.tangent_copy):
+            t = t.reshape((k,) + self.out_shapes[j])
+            result[j] = t.copy() if c else t
         return self._outs(outs), result
 
     def forward(self, V):

@@ -168,4 +168,5 @@ def jvp(cf, args, nums, tangents):
         return None
     k = T[0].shape[0]
     out = outs[0].reshape(w.out_shapes[0])
-    return (out.copy() if w.copy[0] else out), tans[0].reshape((k,) + w.out_shapes[0])
+    tan = tans[0].reshape((k,) + w.out_shapes[0])
+    return (out.copy() if w.copy[0] else out), (tan.copy() if w.tangent_copy[0] else tan)

@@ -75,6 +75,12 @@ class Form:
     #: module-level lines the form's code needs (imports, compiled rules), once per program
     prelude = ()
 
+    def passes_through(self) -> bool:
+        """Whether the value (and tangent) lines may bind ``{out}`` to input 0's own array
+        rather than a fresh one (so an output reached this way is copied before it is handed
+        back: it could be the caller's input or seed, or a table of the program)."""
+        return False
+
     def __init__(self, prog, e, tables: Tables):
         self.e, self.prog, self.tables = e, prog, tables
         self.op, self.params = prog.ops[e], prog.params[e] or {}

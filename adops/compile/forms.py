@@ -146,6 +146,9 @@ class Same(Form):
     def _cast(self, x, dtype):
         return x if dtype == self.dtypes[0] == self.dtype else f"{x}.astype(np.{dtype})"
 
+    def passes_through(self):
+        return self.dtypes[0] == self.dtype
+
     def value(self, args):
         return [f"{{out}} = {self._cast(args[0], self.dtype)}"]
 

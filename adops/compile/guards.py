@@ -57,6 +57,9 @@ class GuardStep:
     def defines(self):
         return []
 
+    def passes(self):
+        return None, None  # defines no value
+
     def value(self, src):
         for line in self.lines:
             src(line, 1)

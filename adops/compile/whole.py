@@ -80,11 +80,29 @@ class Whole:
         for line in dict.fromkeys(x for p in self.parts for x in getattr(p, "form", Form).prelude):
             src(line)  # module-level lines some forms need (a reduction's compiled rule)
         self.tangent_outs = [o for o in self.live_outs if o in self.depends]
+        self.borrowed_values, self.borrowed_tangents = self._borrowed()
         self._primal(src)
         self._jvp(src)
         self._vjp(src)
         self.source = src.text()
         self.runtime = self.tables.runtime()
+
+    def _borrowed(self):
+        """The entries whose value, and those whose tangent, may be an array the program does
+        not own: a leaf (the caller's input) and its seed rows, a constant (a table), and what
+        a step passes through from one of those (:meth:`Form.passes_through`)."""
+        values = set(self.leaves)
+        tangents = {self.leaves[i] for i in self.wrt}
+        for p in self.parts:
+            e, source = p.passes()
+            if source == "table":
+                values.add(e)
+            elif source is not None:
+                if source in values:
+                    values.add(e)
+                if source in tangents:
+                    tangents.add(e)
+        return values, tangents
 
     # ------------------------------------------------------------------ entries
     def _leaves(self, src):
@@ -236,6 +254,9 @@ class _ConstStep:
     def defines(self):
         return [f"v{self.e}"]
 
+    def passes(self):
+        return self.e, "table"
+
     def value(self, src):
         src(f"v{self.e} = {self.name}", 1)
 
@@ -258,6 +279,11 @@ class _OpStep:
 
     def defines(self):
         return [f"v{self.e}"]
+
+    def passes(self):
+        """``(entry, the entry whose array it may be)``; ``(entry, None)`` for a fresh one."""
+        r = self.whole.prog.refs[self.e][0] if self.whole.prog.refs[self.e] else None
+        return self.e, (r if type(r) is int and self.form.passes_through() else None)
 
     def _lines(self, src, lines, out):
         for line in lines:
@@ -310,6 +336,9 @@ class _GroupStep:
 
     def touches(self, depends):
         return any(e in depends for e in self.g.entries)
+
+    def passes(self):
+        return None, None  # its loops write fresh arrays
 
     def defines(self):
         return [f"v{e}" for e in self.g.outputs] + \
