@@ -169,3 +169,30 @@ def test_results_never_share_memory_with_the_callers_arrays(f):
         again, t2 = dualad.jvp(f, (x,), (np.ones_like(x),), compiled=True)
     np.testing.assert_array_equal(again, want)
     np.testing.assert_array_equal(t2, np.ones_like(want))
+
+
+def test_fast_jacobians_keep_seeds_per_chunk_and_still_check_the_chunk():
+    """The fast path keeps small identity seeds with the program, one set per chunk width:
+    every width gives the same Jacobian, the seeds never leak into a result, and a bad chunk is
+    still refused with the transform's message."""
+    f = lambda x: np.sin(x) * x[0]
+    x = np.linspace(0.1, 1.0, 5)
+    want = revad.jacrev(f)(x)
+    with whole_after(1):
+        for chunk in (None, 1, 2, 3, 5, 9, None, 2):
+            for jac in (dualad.jacfwd, revad.jacrev):
+                J = jac(f, compiled=True, chunk=chunk)(x)
+                np.testing.assert_allclose(J, want, rtol=1e-13, atol=1e-15)
+                J[...] = 7.0  # writing into a result must not touch the kept seeds
+        for jac in (dualad.jacfwd, revad.jacrev):
+            with pytest.raises(ValueError, match="chunk must be a positive integer"):
+                jac(f, compiled=True, chunk=0)(x)
+            with pytest.raises(TypeError, match="chunk must be a positive integer"):
+                jac(f, compiled=True, chunk=[2])(x)
+    identity = lambda x: x * 1.0
+    with whole_after(1):
+        for _ in range(2):
+            J = revad.jacrev(identity, compiled=True)(x)
+            J[...] = 3.0
+        np.testing.assert_array_equal(revad.jacrev(identity, compiled=True)(x), np.eye(5))
+        np.testing.assert_array_equal(dualad.jacfwd(identity, compiled=True)(x), np.eye(5))

@@ -51,6 +51,8 @@ class WholeEntries:
         self.source = whole.source
         self.module = load_source(whole.source)
         self.tables = whole.runtime
+        #: identity seed chunks of the fast path's Jacobians, by (n, chunk, dtype)
+        self.seeds = {}
         self.leaf_shapes = [tuple(prog.shapes[l]) for l in whole.leaves]
         self.leaf_dtypes = [np.dtype(prog.dtypes[l]) for l in whole.leaves]
         self.leaf_sizes = [int(np.prod(s, dtype=np.int64)) for s in self.leaf_shapes]
@@ -78,7 +80,8 @@ class WholeEntries:
 
     def flat_inputs(self, V):
         """The leaves' entries as numba takes them: flat, C-contiguous, native byte order."""
-        return tuple(_flat(v, n) for v, n in zip(V, self.leaf_sizes))
+        return tuple([v.reshape(n) if type(v) is np.ndarray and v.flags.c_contiguous and
+                      v.dtype.isnative else _flat(v, n) for v, n in zip(V, self.leaf_sizes)])
 
     def _outs(self, flat):
         outs = [None] * len(self.outs)

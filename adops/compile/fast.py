@@ -19,6 +19,7 @@ Results are fresh arrays the caller owns (numba allocates every one).
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 from numba.core.errors import NumbaError
@@ -77,6 +78,30 @@ def _one(dtype):
     return seed if seed is not None else np.ones((1, 1), dtype=dtype)
 
 
+#: identity seeds of at most this many bytes are built once per program and kept (building them
+#: cost 6 us per call at n = 4, more than the numba call); larger ones are built per call
+KEPT_SEED_BYTES = 1 << 20
+
+
+def _seeds(w, n, chunk, dtype, where):
+    """The identity seed chunks ``[(start, (width, n))]`` of a Jacobian by program ``w``: kept
+    with the program when small (numba only reads them; a result that is a seed is copied by
+    :func:`_unshared`), else made per call."""
+    if chunk is not None and type(chunk) is not int:
+        chunk = check_chunk(chunk, where)  # the clear error, or a plain int to key by
+    key = (n, chunk, dtype)
+    kept = w.seeds.get(key)
+    if kept is not None:
+        return kept
+    chunk = check_chunk(chunk, where)
+    k = auto_chunk(n, dtype.itemsize) if chunk is None else min(chunk, n)
+    if n * n * dtype.itemsize > KEPT_SEED_BYTES:
+        return identity_chunks(n, k, dtype)
+    seeds = [(start, seed.copy()) for start, seed in identity_chunks(n, k, dtype)]
+    w.seeds[key] = seeds
+    return seeds
+
+
 def _or_general_path(fn):
     """``fn``, except that a program numba refuses to type is forgotten by the fast path and the
     call returns None (the general path then runs it on the Python driver)."""
@@ -112,18 +137,15 @@ def jacrev(cf, args, nums, chunk):
     if w is None:
         return None
     out_shape, dtype = w.out_shapes[0], w.out_dtypes[0]
-    m = int(np.prod(out_shape, dtype=np.int64))
+    m = math.prod(out_shape)
     if m == 0:
         return None
-    chunk = check_chunk(chunk, "jacrev")
-    k = auto_chunk(m, np.dtype(dtype).itemsize) if chunk is None else min(chunk, m)
+    seeds = _seeds(w, m, chunk, np.dtype(dtype), "jacrev")
     V = w.flat_inputs(args)
     ok, _, R = w.module.fwd(V, *w.tables)
     if not ok:
         return None
-    # seeds from one reused buffer: a fresh identity of m x m entries cost more than the sweeps
-    parts = [_unshared(w.module.bwd(R, (seed,), *w.tables), seed)
-             for _, seed in identity_chunks(m, k, dtype)]
+    parts = [_unshared(w.module.bwd(R, (seed,), *w.tables), seed) for _, seed in seeds]
     bars = parts[0] if len(parts) == 1 else [np.concatenate(p, axis=0) for p in zip(*parts)]
     return [_cast(b, w, i).reshape(out_shape + w.leaf_shapes[i]) for b, i in zip(bars, w.wrt)]
 
@@ -138,11 +160,9 @@ def jacfwd(cf, args, nums, chunk):
     out_shape = w.out_shapes[0]
     if n == 0 or not w.tangent_live:
         return None
-    chunk = check_chunk(chunk, "jacfwd")
-    k = auto_chunk(n, x_dtype.itemsize) if chunk is None else min(chunk, n)
     V = w.flat_inputs(args)
     cols = []
-    for _, seed in identity_chunks(n, k, x_dtype):
+    for _, seed in _seeds(w, n, chunk, x_dtype, "jacfwd"):
         ok, _, tans = w.module.jvp(V, (seed,), *w.tables)
         if not ok:
             return None
