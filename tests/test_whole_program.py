@@ -191,3 +191,35 @@ def test_ops_without_a_form_are_the_documented_ones():
     section = text.split(head, 1)[1].split("\n## ", 1)[0]
     assert set(re.findall(r"^\| `(\w+)` \|", section, re.M)) == NO_FORM
     assert adops.OPS["max"].numba and adops.OPS["cumsum"].numba and adops.OPS["index_add"].numba
+
+
+_CW = np.random.default_rng(11).normal(size=(3, 4))
+_CW32 = _CW.astype(np.float32)
+_CB = np.random.default_rng(12).normal(size=(2, 4, 3))
+
+
+def _constant_operands(x):
+    """Contractions whose other operand is a constant, in every letter order (its permuted
+    entries are tables of the program, computed once), one of them float32 (cast once)."""
+    X = x.reshape(4, 3)
+    return np.concatenate([
+        (_CW @ x[:4]).ravel(),                     # constant on the left
+        (x[:3] @ _CW).ravel(),                     # on the right
+        (_CW.T @ x[:3]).ravel(),                   # a transposed constant
+        np.einsum("ij,jk->ik", _CW, X).ravel(),
+        np.einsum("ji,bjk->bik", X, _CB).ravel(),  # batch letters, constant second
+        (_CW32 @ x[:4]).ravel()])                  # float32 constant, float64 result
+
+
+def test_contractions_with_a_constant_operand_in_both_modes():
+    x = np.linspace(-1.0, 1.2, 12)
+    want = revad.jacrev(_constant_operands)(x)
+    for jac in (dualad.jacfwd, revad.jacrev):
+        for _ in range(2):  # the general path, then the fast path
+            np.testing.assert_allclose(jac(_constant_operands, compiled=True)(x), want,
+                                       rtol=1e-12, atol=1e-12)
+    _ran_whole(_constant_operands)
+    out, pull = revad.vjp(_constant_operands, x, compiled=True)
+    np.testing.assert_allclose(out, _constant_operands(x), rtol=1e-12)
+    u = np.random.default_rng(0).normal(size=out.shape)
+    np.testing.assert_allclose(pull(u)[0], u @ want, rtol=1e-12, atol=1e-12)

@@ -197,6 +197,8 @@ class Contract(Form):
                 if size.setdefault(l, s) != s:
                     raise Unsupported("einsum with letters of two sizes")
         self.size, t = size, tables
+        self._ids, self._folded = {}, {}
+        self.const = [type(r) is not int for r in self.refs]
         batch = [l for l in lo if l in la and l in lb]
         keep_a = [l for l in la if l in lo and l not in batch]
         contr = [l for l in la if l in lb and l not in lo]
@@ -238,7 +240,25 @@ class Contract(Form):
             return None
         shape = tuple(self.size[l] for l in have)
         ids = np.transpose(entry_ids(shape), [have.index(l) for l in want]).ravel()
-        return self.tables.array(ids)
+        name = self.tables.array(ids)
+        self._ids[name] = ids
+        return name
+
+    def _fixed(self, j, x, *perms):
+        """Operand ``j``'s flat entries (``x``, after :meth:`_operands`) permuted by ``perms``;
+        for a constant operand (``W`` in ``W @ x``) the permuted entries are computed here
+        once, as a table, instead of gathered at every call."""
+        if not self.const[j] or self.pre[j] is not None:
+            for p in perms:
+                x = self._flat(x, p)
+            return x
+        key = (j,) + perms
+        if key not in self._folded:
+            v = np.asarray(self.refs[j].value).reshape(-1).astype(self.dtype)
+            for p in perms:
+                v = v if p is None else v[self._ids[p]]
+            self._folded[key] = self.tables.array(v)
+        return self._folded[key]
 
     @staticmethod
     def _rows(x, perm):
@@ -264,13 +284,13 @@ class Contract(Form):
 
     def value(self, args):
         lines, args = self._operands(args)
-        A, B = self._flat(args[0], self.a_in), self._flat(args[1], self.b_in)
+        A, B = self._fixed(0, args[0], self.a_in), self._fixed(1, args[1], self.b_in)
         r = f"bmm_rows({A}.reshape((1, {A}.shape[0])), {B}, {self.nb}, {self.pa}, {self.pc}, {self.pb})"
         return lines + [f"{{out}} = {self._rows(r, self.to_out)}[0]"]
 
     def jvp(self, args, tans):  # after value(): the summed operands are bound
         args = self._operands(args)[1]
-        A, B = self._flat(args[0], self.a_in), self._flat(args[1], self.b_in)
+        A, B = self._fixed(0, args[0], self.a_in), self._fixed(1, args[1], self.b_in)
         dims = f"{self.nb}, {self.pa}, {self.pc}, {self.pb}"
         terms = []
         if tans[0] is not None:
@@ -286,11 +306,11 @@ class Contract(Form):
         lines.append(f"o{self.e} = {self._rows(b, self.out_in)}")
         outs = []
         if needed[0]:  # a_bar blocks = ob blocks (pa, pb) @ B^T (pb, pc)
-            BT = self._flat(self._flat(args[1], self.b_in), self.b_T)
+            BT = self._fixed(1, args[1], self.b_in, self.b_T)
             r = f"bmm_rows(o{self.e}, {BT}, {self.nb}, {self.pa}, {self.pb}, {self.pc})"
             outs.append((0, self._spread(0, self._rows(r, self.a_back))))
         if needed[1]:  # b_bar blocks = A^T (pc, pa) @ ob blocks (pa, pb)
-            AT = self._flat(self._flat(args[0], self.a_in), self.a_T)
+            AT = self._fixed(0, args[0], self.a_in, self.a_T)
             r = f"bmm_left_rows({AT}, o{self.e}, {self.nb}, {self.pc}, {self.pa}, {self.pb})"
             outs.append((1, self._spread(1, self._rows(r, self.b_back))))
         return lines, outs

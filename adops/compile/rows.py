@@ -122,7 +122,10 @@ def left_rows(a, rows, pc, pb):
     ``a: (pa, pc)``, as rows ``(k, pa * pb)`` (one BLAS call when ``pb`` is 1)."""
     k, pa = rows.shape[0], a.shape[0]
     if pb == 1:
-        return matmul2(rows, np.ascontiguousarray(a.T))
+        if k == 0 or pa == 0 or pc == 0:
+            return np.zeros((k, pa), dtype=rows.dtype)
+        # a.T is a's memory read in Fortran order: BLAS takes it as is, no transposed copy
+        return np.dot(np.ascontiguousarray(rows), np.ascontiguousarray(a).T)
     out = np.empty((k, pa * pb), dtype=rows.dtype)
     for q in range(k):
         out[q] = matmul2(a, rows[q].reshape((pc, pb))).reshape(pa * pb)
