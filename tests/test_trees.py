@@ -457,6 +457,13 @@ def test_compiled_tier_keeps_one_program_per_tree_structure(tier):
     second = g({"w": np.zeros(3), "b": (np.array(1.0),)})
     np.testing.assert_allclose(first["w"], np.cos(1.0) * 2.0)
     np.testing.assert_allclose(second["w"], np.ones(3))
-    wrappers = [r() for r in T._WRAPPERS[loss].values()]
+    wrappers = list(T._WRAPPERS[loss].values())
     assert len(wrappers) == 1
     assert sum(len(v) for v in compiled_function(wrappers[0]).programs.values()) == 1
+    # the wrapper and its programs go with the function
+    import gc
+    import weakref
+    ref, wref = weakref.ref(loss), weakref.ref(wrappers[0])
+    del loss, g, wrappers
+    gc.collect()
+    assert ref() is None and wref() is None

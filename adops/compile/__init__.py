@@ -269,7 +269,8 @@ class CompiledFunction:
     def f(self):
         f = self._f()
         if f is None:  # only reachable through a CompiledFunction kept past its function
-            raise ReferenceError("the compiled function was freed")
+            raise ReferenceError("compiled(f) holds f weakly (its programs go with f), and f "
+                                 "was freed: keep a reference to f while you use compiled(f)")
         return f
 
     def _signature(self, args, kwargs, nums, static):
@@ -420,11 +421,13 @@ _BY_FUNCTION: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 def compiled(f) -> CompiledFunction:
-    """The :class:`CompiledFunction` of ``f`` (one per function, kept while ``f`` lives).
+    """The :class:`CompiledFunction` of ``f`` (one per function, kept while ``f`` lives; it
+    holds ``f`` weakly, so keep ``f``).
 
     Example:
         >>> import numpy as np
-        >>> cf = compiled(lambda x: np.sin(x) * x)
+        >>> f = lambda x: np.sin(x) * x
+        >>> cf = compiled(f)
         >>> outs, tangents, _ = cf.jvp((np.zeros(2),), {}, (0,), [np.ones((1, 2))])
         >>> tangents[0].tolist()
         [[0.0, 0.0]]

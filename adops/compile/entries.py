@@ -19,6 +19,7 @@ import numpy as np
 
 from ..program import BranchChanged
 from .cache import load_source
+from .workspace import Workspaces
 
 
 def _native(x):
@@ -51,6 +52,8 @@ class WholeEntries:
         self.source = whole.source
         self.module = load_source(whole.source)
         self.tables = whole.runtime
+        self.slots = whole.slots
+        self.workspaces = Workspaces(whole.slots, self.tables[0])
         #: identity seed chunks of the fast path's Jacobians, by (n, chunk, dtype)
         self.seeds = {}
         self.leaf_shapes = [tuple(prog.shapes[l]) for l in whole.leaves]
@@ -78,6 +81,18 @@ class WholeEntries:
             self.tangent_copy.append(o in whole.borrowed_tangents or o in seen)
             seen.add(o)
 
+    def call(self, name, k, *args):
+        """Entry ``name`` of the module on ``args`` and the tables, with its workspaces when it
+        takes them (``k``: the rows of its tangents or seeds)."""
+        fn = getattr(self.module, name)
+        if not self.slots[name]:
+            return fn(*args, *self.tables)
+        key, ws = self.workspaces.take(name, k)
+        try:
+            return fn(*args, *self.tables, *ws)
+        finally:
+            self.workspaces.give(key, ws)
+
     def flat_inputs(self, V):
         """The leaves' entries as numba takes them: flat, C-contiguous, native byte order."""
         return tuple([v.reshape(n) if type(v) is np.ndarray and v.flags.c_contiguous and
@@ -91,13 +106,13 @@ class WholeEntries:
         return outs
 
     def primal(self, V):
-        ok, outs = self.module.primal(self.flat_inputs(V), *self.tables)
+        ok, outs = self.call("primal", 0, self.flat_inputs(V))
         _check(ok)
         return self._outs(outs)
 
     def jvp(self, V, T):
         Ts = tuple(_rows(T[i], self.leaf_sizes[i]) for i in self.wrt)
-        ok, outs, tans = self.module.jvp(self.flat_inputs(V), Ts, *self.tables)
+        ok, outs, tans = self.call("jvp", Ts[0].shape[0], self.flat_inputs(V), Ts)
         _check(ok)
         k = Ts[0].shape[0]
         result = [None] * len(self.outs)
@@ -107,12 +122,13 @@ class WholeEntries:
         return self._outs(outs), result
 
     def forward(self, V):
-        ok, outs, R = self.module.fwd(self.flat_inputs(V), *self.tables)
+        ok, outs, R = self.call("fwd", 0, self.flat_inputs(V))
         _check(ok)
         return self._outs(outs), R
 
     def backward(self, R, S):
-        return self._reshape_bars(self.module.bwd(R, self._S(S), *self.tables), S)
+        seeds = self._S(S)
+        return self._reshape_bars(self.call("bwd", seeds[0].shape[0], R, seeds), S)
 
     def _S(self, S):
         m = next(s.shape[0] for s in S if s is not None)

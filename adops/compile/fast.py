@@ -121,10 +121,10 @@ def value_and_grad(cf, args, nums):
     if w is None or w.out_shapes[0] != ():
         return None
     dtype = w.out_dtypes[0]
-    ok, outs, R = w.module.fwd(w.flat_inputs(args), *w.tables)
+    ok, outs, R = w.call("fwd", 0, w.flat_inputs(args))
     if not ok:  # a guard differs: the general path traces again
         return None
-    bars = w.module.bwd(R, (_one(dtype),), *w.tables)
+    bars = w.call("bwd", 1, R, (_one(dtype),))
     value = outs[0].reshape(())
     if w.copy[0]:
         value = value.copy()
@@ -142,10 +142,10 @@ def jacrev(cf, args, nums, chunk):
         return None
     seeds = _seeds(w, m, chunk, np.dtype(dtype), "jacrev")
     V = w.flat_inputs(args)
-    ok, _, R = w.module.fwd(V, *w.tables)
+    ok, _, R = w.call("fwd", 0, V)
     if not ok:
         return None
-    parts = [_unshared(w.module.bwd(R, (seed,), *w.tables), seed) for _, seed in seeds]
+    parts = [_unshared(w.call("bwd", seed.shape[0], R, (seed,)), seed) for _, seed in seeds]
     bars = parts[0] if len(parts) == 1 else [np.concatenate(p, axis=0) for p in zip(*parts)]
     return [_cast(b, w, i).reshape(out_shape + w.leaf_shapes[i]) for b, i in zip(bars, w.wrt)]
 
@@ -163,7 +163,7 @@ def jacfwd(cf, args, nums, chunk):
     V = w.flat_inputs(args)
     cols = []
     for _, seed in _seeds(w, n, chunk, x_dtype, "jacfwd"):
-        ok, _, tans = w.module.jvp(V, (seed,), *w.tables)
+        ok, _, tans = w.call("jvp", seed.shape[0], V, (seed,))
         if not ok:
             return None
         cols.append(_unshared(tans, seed)[0])
@@ -183,7 +183,7 @@ def jvp(cf, args, nums, tangents):
         if type(t) is not np.ndarray or t.dtype != args[nums[len(T)]].dtype:
             return None
         T.append(np.ascontiguousarray(t).reshape(t.shape[0], w.leaf_sizes[i]))
-    ok, outs, tans = w.module.jvp(w.flat_inputs(args), tuple(T), *w.tables)
+    ok, outs, tans = w.call("jvp", T[0].shape[0], w.flat_inputs(args), tuple(T))
     if not ok:
         return None
     k = T[0].shape[0]

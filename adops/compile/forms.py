@@ -206,6 +206,8 @@ class Contract(Form):
         prod = lambda ls: int(np.prod([size[l] for l in ls], dtype=np.int64)) if ls else 1
         self.nb, self.pa, self.pc, self.pb = (t.size(prod(ls)) for ls in (batch, keep_a, contr,
                                                                              keep_b))
+        # no batch and a vector kept from b (W @ x): b's cotangent rows are rows @ A
+        self.vector = prod(batch) == 1 and prod(keep_b) == 1
         A, B, O = batch + keep_a + contr, batch + contr + keep_b, batch + keep_a + keep_b
         la, lb, lo = list(la), list(lb), list(lo)
         self.a_in, self.b_in, self.to_out = self._perm(la, A), self._perm(lb, B), self._perm(O, lo)
@@ -298,7 +300,13 @@ class Contract(Form):
             terms.append(f"bmm_rows({self._rows(t, self.a_in)}, {B}, {dims})")
         if tans[1] is not None:
             t = self._cast(1, self._summed(1, tans[1], True))
-            terms.append(f"bmm_left_rows({A}, {self._rows(t, self.b_in)}, {dims})")
+            if self.vector and self.const[0] and self.pre[0] is None:
+                # a constant A: rows @ A^T with A^T's table as is (left_rows' product and bits)
+                AT = self._fixed(0, args[0], self.a_in, self.a_T)
+                terms.append(f"matmul2({self._rows(t, self.b_in)}, "
+                             f"{AT}.reshape(({self.pc}, {self.pa})))")
+            else:
+                terms.append(f"bmm_left_rows({A}, {self._rows(t, self.b_in)}, {dims})")
         return [f"{{out}} = {self._rows(' + '.join(terms), self.to_out)}"]
 
     def vjp(self, args, b, needed):
@@ -309,7 +317,13 @@ class Contract(Form):
             BT = self._fixed(1, args[1], self.b_in, self.b_T)
             r = f"bmm_rows(o{self.e}, {BT}, {self.nb}, {self.pa}, {self.pb}, {self.pc})"
             outs.append((0, self._spread(0, self._rows(r, self.a_back))))
-        if needed[1]:  # b_bar blocks = A^T (pc, pa) @ ob blocks (pa, pb)
+        if needed[1] and self.vector and self.const[0] and self.pre[0] is None:
+            # a constant A: rows @ A with A's table as is (the product left_rows makes of A^T,
+            # and its bits, without transposing A back at every call)
+            A = self._fixed(0, args[0], self.a_in)
+            r = f"matmul2(o{self.e}, {A}.reshape(({self.pa}, {self.pc})))"
+            outs.append((1, self._spread(1, self._rows(r, self.b_back))))
+        elif needed[1]:  # b_bar blocks = A^T (pc, pa) @ ob blocks (pa, pb)
             AT = self._fixed(0, args[0], self.a_in, self.a_T)
             r = f"bmm_left_rows({AT}, o{self.e}, {self.nb}, {self.pc}, {self.pa}, {self.pb})"
             outs.append((1, self._spread(1, self._rows(r, self.b_back))))

@@ -124,8 +124,7 @@ def left_rows(a, rows, pc, pb):
     if pb == 1:
         if k == 0 or pa == 0 or pc == 0:
             return np.zeros((k, pa), dtype=rows.dtype)
-        # a.T is a's memory read in Fortran order: BLAS takes it as is, no transposed copy
-        return np.dot(np.ascontiguousarray(rows), np.ascontiguousarray(a).T)
+        return matmul2(rows, np.ascontiguousarray(a.T))
     out = np.empty((k, pa * pb), dtype=rows.dtype)
     for q in range(k):
         out[q] = matmul2(a, rows[q].reshape((pc, pb))).reshape(pa * pb)

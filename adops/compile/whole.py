@@ -13,6 +13,8 @@ generates, when every entry has a numba form, ``@njit(nogil=True)`` entries of f
   ``fwd`` and a ``bwd`` per chunk of seeds. (A fused forward-and-sweep entry would save one call
   of about a microsecond but compile the forward pass twice.)
 
+An entry with scratch arrays also takes the workspaces ``W8, W4`` after the tables
+(:mod:`adops.compile.workspace`; :attr:`Whole.slots` says which entries do).
 ``IX``, ``ID`` (sizes and index arrays) and ``K`` (other constant arrays) are the program's
 run-time tables (:class:`adops.compile.forms.Tables`):
 the source names no size, so one compile serves every size of a problem. Elementwise runs are
@@ -35,6 +37,7 @@ from .codegen import (ALIAS, Group, depends_on_leaves, finish_groups, guard_posi
 from .guards import GuardStep
 from .forms import Form, Tables, Unsupported, form_of, entry_ids, size_of
 from .loops import Source, literal, shared_kernels
+from .workspace import carve
 
 _JIT = "@njit(cache=True, nogil=True, error_model='numpy')"
 
@@ -56,7 +59,7 @@ class Whole:
         src("import numpy as np")
         src("from numba import njit")
         src("from adops.compile.runtime import SMUL, scalar")
-        src("from adops.compile.rows import (bmm_left_rows, bmm_rows, gather, put, same,")
+        src("from adops.compile.rows import (bmm_left_rows, bmm_rows, gather, matmul2, put, same,")
         src("                                scatter_add, scatter_add_at, scatter_add_into, sum_rows)")
         src("")
         rules = rule_names(prog, self.steps)
@@ -81,6 +84,8 @@ class Whole:
             src(line)  # module-level lines some forms need (a reduction's compiled rule)
         self.tangent_outs = [o for o in self.live_outs if o in self.depends]
         self.borrowed_values, self.borrowed_tangents = self._borrowed()
+        #: each entry's workspace slots (:mod:`adops.compile.workspace`)
+        self.slots = {}
         self._primal(src)
         self._jvp(src)
         self._vjp(src)
@@ -112,7 +117,19 @@ class Whole:
     def _outs(self):
         return "(" + "".join(f"v{o}, " for o in self.live_outs) + ")"
 
+    def _entry(self, src, name, rows_known, fill):
+        """Entry ``name`` written by ``fill(own)`` into ``src``, its scratch arrays taken from
+        workspaces (:mod:`adops.compile.workspace`); its slots kept in :attr:`slots`."""
+        own = Source()
+        fill(own)
+        text, self.slots[name] = carve(own.text(), rows_known)
+        src.lines.extend(text.splitlines())
+        src("")
+
     def _primal(self, src):
+        self._entry(src, "primal", False, self._primal_body)
+
+    def _primal_body(self, src):
         src(_JIT)
         src("def primal(V, IX, ID, K):")
         self._leaves(src)
@@ -120,9 +137,11 @@ class Whole:
         for p in self.parts:
             p.value(src)
         src(f"return ok, {self._outs()}", 1)
-        src("")
 
     def _jvp(self, src):
+        self._entry(src, "jvp", True, self._jvp_body)
+
+    def _jvp_body(self, src):
         src(_JIT)
         src("def jvp(V, T, IX, ID, K):")
         self._leaves(src)
@@ -136,7 +155,6 @@ class Whole:
                 p.value(src)
         tans = "(" + "".join(f"t{o}, " for o in self.tangent_outs) + ")"
         src(f"return ok, {self._outs()}, {tans}", 1)
-        src("")
 
     def _sweep(self):
         """The backward body (lines at depth 1) and the forward names it reads."""
@@ -167,20 +185,24 @@ class Whole:
 
     def _vjp(self, src):
         body, reads = self._sweep()
-        src(_JIT)
-        src("def fwd(V, IX, ID, K):")
-        self._leaves(src)
-        src("ok = True", 1)
-        for p in self.parts:
-            p.value(src)
-        src(f"return ok, {self._outs()}, ({''.join(r + ', ' for r in reads)})", 1)
-        src("")
-        src(_JIT)
-        src("def bwd(R, S, IX, ID, K):")
-        if reads:
-            src(f"({''.join(r + ', ' for r in reads)}) = R", 1)
-        src.lines.extend(body.lines)
-        src("")
+
+        def fwd(src):
+            src(_JIT)
+            src("def fwd(V, IX, ID, K):")
+            self._leaves(src)
+            src("ok = True", 1)
+            for p in self.parts:
+                p.value(src)
+            src(f"return ok, {self._outs()}, ({''.join(r + ', ' for r in reads)})", 1)
+
+        def bwd(src):
+            src(_JIT)
+            src("def bwd(R, S, IX, ID, K):")
+            if reads:
+                src(f"({''.join(r + ', ' for r in reads)}) = R", 1)
+            src.lines.extend(body.lines)
+        self._entry(src, "fwd", False, fwd)
+        self._entry(src, "bwd", True, bwd)
 
 
 def _steps(prog):

@@ -272,7 +272,7 @@ class FlatArgs:
     into one tree per argument.
     """
 
-    __slots__ = ("f", "args", "nums", "static", "treedefs", "counts")
+    __slots__ = ("f", "original", "args", "nums", "static", "treedefs", "counts")
 
     def regroup(self, per_leaf, multiple: bool):
         """One tree per differentiated argument (a tuple when ``multiple``) from results per
@@ -288,20 +288,47 @@ class FlatArgs:
 _WRAPPERS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
+def _same(f):
+    return f
+
+
+class _Weakly:
+    """Calls ``f`` through a weak reference (a wrapper kept with ``f`` must not keep it);
+    pickled (to run on a worker) as ``f`` itself."""
+
+    def __init__(self, f):
+        self._ref = weakref.ref(f)
+
+    def __call__(self, *args, **kwargs):
+        f = self._ref()
+        if f is None:
+            raise ReferenceError("a tree wrapper outlived its function: keep a reference to "
+                                 "the function while its transform is used")
+        return f(*args, **kwargs)
+
+    def __reduce__(self):
+        return _same, (self._ref(),)
+
+
+#: wrappers kept per function
+WRAPPERS_KEPT = 16
+
+
 def _cached(f, key, make):
-    """One wrapper of ``f`` per ``key``, made by ``make()``. The cache holds wrappers weakly
-    (and ``f`` only as a weak key), so it keeps nothing alive: an eager transform makes a new
-    wrapper when the last one is gone, while the compiled tier, which keeps the functions it
-    compiled, keeps the wrapper and so finds its programs again."""
+    """One wrapper of ``f`` per ``key``, made by ``make(fn)`` with ``fn`` calling ``f``. The
+    cache holds its wrappers while ``f`` lives (up to :data:`WRAPPERS_KEPT`, the oldest dropped
+    first), and they call ``f`` through a weak reference, so it keeps nothing alive that ``f``
+    does not: the compiled tier, whose programs are kept per function object, finds a tree
+    argument's program again at every call (and they go with ``f``)."""
     try:
         cache = _WRAPPERS.setdefault(f, {})
     except TypeError:  # not weak-referenceable: a wrapper for this call only
-        return make()
-    ref = cache.get(key)
-    g = ref() if ref is not None else None
+        return make(f)
+    g = cache.get(key)
     if g is None:
-        g = make()
-        cache[key] = weakref.ref(g)
+        g = cache[key] = make(_Weakly(f))
+        while len(cache) > WRAPPERS_KEPT:
+            cache.pop(next(iter(cache)))
     return g
 
 
@@ -309,7 +336,7 @@ def _wrapper(f, layout):
     """``g(*flat, **kwargs) = f(*rebuilt, **kwargs)`` for ``layout`` (per positional argument,
     its treedef or None for one leaf): one per function and layout while it is in use
     (:func:`_cached`), so the compiled tier keeps its programs."""
-    def make():
+    def make(fn):
         def g(*flat, **kwargs):
             args, p = [], 0
             for treedef in layout:
@@ -320,7 +347,7 @@ def _wrapper(f, layout):
                     n = treedef.num_leaves
                     args.append(tree_unflatten(treedef, list(flat[p:p + n])))
                     p += n
-            return f(*args, *flat[p:], **kwargs)
+            return fn(*args, *flat[p:], **kwargs)
         g.__name__ = getattr(f, "__name__", "f")
         return g
     return _cached(f, ("args", layout), make)
@@ -356,6 +383,7 @@ def flat_args(f, args, nums, static=None, names=None) -> FlatArgs | None:
             layout.append(None)
             flat.append(a)
     fa = FlatArgs()
+    fa.original = f  # the wrapper calls f weakly: whoever holds fa keeps f
     fa.f = _wrapper(f, tuple(layout))
     fa.args = flat
     fa.nums = tuple(p for i in nums for p in leaf_positions[i])
@@ -399,12 +427,12 @@ def raveled(f, argnum: int, x, name: str = "argument"):
         key = ("raveled", argnum, treedef, tuple(np.shape(v) for v in leaves),
                tuple(v.dtype.str for v in leaves))
 
-    def make():
+    def make(fn):
         def g(*args, **kwargs):
             if unravel is not None:
                 args = list(args)
                 args[argnum] = unravel(args[argnum])
-            return ravel_output(f(*args, **kwargs))
+            return ravel_output(fn(*args, **kwargs))
         g.__name__ = getattr(f, "__name__", "f")
         return g
     return _cached(f, key, make), flat

@@ -176,6 +176,7 @@ def _over_leaves(f, args):
     def g(*xs):
         return ravel_output(h(*xs))
     g.__name__ = getattr(f, "__name__", "f")
+    g.original = f  # h (a tree wrapper) calls f weakly: g keeps it
     return g, tuple(args)
 
 
