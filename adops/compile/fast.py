@@ -98,6 +98,11 @@ def _seeds(w, n, chunk, dtype, where):
     if n * n * dtype.itemsize > KEPT_SEED_BYTES:
         return identity_chunks(n, k, dtype)
     seeds = [(start, seed.copy()) for start, seed in identity_chunks(n, k, dtype)]
+    if len(w.seeds) >= 8:  # many chunk widths: forget the oldest
+        try:
+            w.seeds.pop(next(iter(w.seeds)), None)
+        except (RuntimeError, StopIteration):  # another thread changed them meanwhile
+            pass
     w.seeds[key] = seeds
     return seeds
 

@@ -192,7 +192,10 @@ class Workspaces:
         pool = self.pools.get(key)
         if pool is None:
             if len(self.pools) >= 16:  # many different k: forget the oldest
-                self.pools.pop(next(iter(self.pools)))
-            pool = self.pools[key] = []
+                try:
+                    self.pools.pop(next(iter(self.pools)))
+                except (RuntimeError, KeyError, StopIteration):
+                    pass  # another thread changed the pools meanwhile: nothing to forget
+            pool = self.pools.setdefault(key, [])
         if len(pool) < 4:
             pool.append(ws)
