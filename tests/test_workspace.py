@@ -115,3 +115,21 @@ def test_only_arrays_that_cannot_reach_the_return_are_carved():
     # rows of a run-time size are only carved where the call's k or m is known
     text, slots = carve(src, rows_known=False)
     assert [s.dtype for s in slots] == ["float32"]
+
+
+def test_a_program_keeps_bounded_workspaces_whatever_the_chunk_widths():
+    """One pool per program, each pair grown to the largest need: many chunk widths and entries
+    do not multiply the memory a program keeps."""
+    from adops.compile import workspace
+    x = np.linspace(0.1, 1.0, 3000)
+    for chunk in (1, 2, 3, 5, 8, 13, 21, 34, 55, 89):
+        J = revad.jacrev(lambda x: _vec(x)[:89], compiled=True, chunk=chunk)(x[:89])
+        np.testing.assert_allclose(J, revad.jacrev(_vec)(x[:89])[:89], rtol=1e-12, atol=1e-13)
+        dualad.jacfwd(_vec, compiled=True, chunk=chunk)(x)
+    for f in (_vec,):
+        for p in (p for ps in compiled(f).programs.values() for p in ps):
+            if p.whole is not None:
+                kept = p.whole.workspaces.pool
+                assert len(kept) <= workspace.KEPT
+                assert sum(w.nbytes for pair in kept for w in pair) <= \
+                    workspace.KEPT * workspace.KEEP_BYTES

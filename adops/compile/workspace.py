@@ -161,41 +161,38 @@ def words(slots, IX, k):
     return need
 
 
-#: a workspace larger than this is made for the call and dropped after (not kept)
-KEEP_BYTES = 64 << 20
+#: a program keeps workspaces of at most this many bytes (a larger one is made for the call and
+#: dropped after), and at most KEPT of them (calls running at once beyond that allocate their own)
+KEEP_BYTES = 32 << 20
+KEPT = 2
 _EMPTY = {"float64": np.zeros(0, np.float64), "float32": np.zeros(0, np.float32)}
+_DTYPES = ("float64", "float32")
 
 
 class Workspaces:
-    """The workspaces of one program's entries, by (entry, rows): each call takes one from a
-    pool (so threads running the same entry at once get their own) and gives it back."""
+    """The workspaces of one program's entries: one pool of ``(W8, W4)`` pairs shared by every
+    entry and k, each pair grown to the largest need met, so a program keeps at most
+    ``KEPT x KEEP_BYTES`` however many entries, k and threads it serves. A call takes a pair
+    from the pool (threads running at once each take their own) and gives it back."""
 
     def __init__(self, slots, IX):
-        self.slots, self.IX, self.pools = slots, IX, {}
+        self.slots, self.IX, self.pool, self.need = slots, IX, [], {}
 
     def take(self, entry, k):
         """``(key, (W8, W4))`` for one call of ``entry`` with ``k`` rows."""
-        key = (entry, k)
-        pool = self.pools.get(key)
-        if pool:
-            try:
-                return key, pool.pop()
-            except IndexError:  # another thread took the last one
-                pass
-        need = words(self.slots[entry], self.IX, k)
-        return key, tuple(np.empty(need[d], dtype=d) if need[d] else _EMPTY[d]
-                          for d in ("float64", "float32"))
+        need = self.need.get((entry, k))
+        if need is None:
+            need = words(self.slots[entry], self.IX, k)
+            if len(self.need) < 64:
+                self.need[(entry, k)] = need
+        try:
+            have = self.pool.pop()
+        except IndexError:  # none kept, or other threads hold them
+            have = (_EMPTY["float64"], _EMPTY["float32"])
+        ws = tuple(h if h.shape[0] >= need[d] else np.empty(need[d], dtype=d)
+                   for h, d in zip(have, _DTYPES))
+        return (entry, k), ws
 
     def give(self, key, ws):
-        if sum(w.nbytes for w in ws) > KEEP_BYTES:
-            return
-        pool = self.pools.get(key)
-        if pool is None:
-            if len(self.pools) >= 16:  # many different k: forget the oldest
-                try:
-                    self.pools.pop(next(iter(self.pools)))
-                except (RuntimeError, KeyError, StopIteration):
-                    pass  # another thread changed the pools meanwhile: nothing to forget
-            pool = self.pools.setdefault(key, [])
-        if len(pool) < 4:
-            pool.append(ws)
+        if sum(w.nbytes for w in ws) <= KEEP_BYTES and len(self.pool) < KEPT:
+            self.pool.append(ws)
