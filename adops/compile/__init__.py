@@ -60,6 +60,7 @@ from numba.core.errors import NumbaError
 
 from ..core.fpstate import user_wants_errors
 from ..program.inputs import as_primal
+from ..program.tree import WeakCall
 from ..program.transform import batched_cotangents, result_dtype
 from ..program import BranchChanged, MetOuterLevel, Trace
 from ..ops.kinds import LinearLin, LinearOp
@@ -442,17 +443,6 @@ def compiled(f) -> CompiledFunction:
     return cf
 
 
-class _Through:
-    """Calls a function through a weak reference (so a function derived from it and kept with
-    its programs does not keep it alive)."""
-
-    def __init__(self, ref, name):
-        self._ref, self.__name__ = ref, name
-
-    def __call__(self, *args, **kwargs):
-        return self._ref()(*args, **kwargs)
-
-
 def derived(f, key, make):
     """``make(f)``, made once per ``f`` and ``key`` and kept while ``f`` lives, so that the
     compiled programs of a transform built inside a call (``hvp``'s ``grad(f)``) are traced once
@@ -467,5 +457,5 @@ def derived(f, key, make):
     cf = compiled(f)
     fn = cf.derived.get(key)
     if fn is None:
-        fn = cf.derived[key] = make(_Through(cf._f, getattr(f, "__name__", "f")))
+        fn = cf.derived[key] = make(WeakCall(f))
     return fn

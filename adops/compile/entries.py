@@ -64,22 +64,21 @@ class WholeEntries:
         self.out_shapes = [tuple(prog.shapes[o]) if o is not None else None for o in self.outs]
         self.out_dtypes = [prog.dtypes[o] if o is not None else None for o in self.outs]
         self.live = [j for j, o in enumerate(self.outs) if o is not None]
-        seen = set()
-        # outputs handed back as copies: arrays the program does not own (the caller's input,
-        # a table, or what a reshape passed through from those) and repeats
-        self.copy = []
-        for j in self.live:
-            o = self.outs[j]
-            self.copy.append(o in whole.borrowed_values or o in seen)
-            seen.add(o)
+        # outputs (and tangents) handed back as copies: arrays the program does not own (the
+        # caller's input or seed rows, a table, or what a reshape passed through from those)
+        self.copy = self._copies(self.live, whole.borrowed_values)
         tangent_outs = set(whole.tangent_outs)
         self.tangent_live = [j for j in self.live if self.outs[j] in tangent_outs]
-        seen = set()
-        self.tangent_copy = []  # the same for tangents (the caller's seed rows passed through)
-        for j in self.tangent_live:
+        self.tangent_copy = self._copies(self.tangent_live, whole.borrowed_tangents)
+
+    def _copies(self, js, borrowed):
+        """Per output ``j`` of ``js``: whether it is copied, being borrowed or a repeat."""
+        seen, out = set(), []
+        for j in js:
             o = self.outs[j]
-            self.tangent_copy.append(o in whole.borrowed_tangents or o in seen)
+            out.append(o in borrowed or o in seen)
             seen.add(o)
+        return out
 
     def call(self, name, k, *args):
         """Entry ``name`` of the module on ``args`` and the tables, with its workspaces when it

@@ -292,18 +292,25 @@ def _same(f):
     return f
 
 
-class _Weakly:
-    """Calls ``f`` through a weak reference (a wrapper kept with ``f`` must not keep it);
-    pickled (to run on a worker) as ``f`` itself."""
+class WeakCall:
+    """Calls ``f`` through a weak reference, so that a function derived from ``f`` and kept
+    with it (a tree wrapper, ``hvp``'s ``grad(f)``) does not keep it alive; pickled (to run on
+    a worker) as ``f`` itself.
+
+    >>> f = lambda x: x + 1
+    >>> WeakCall(f)(1), WeakCall(f).__name__
+    (2, '<lambda>')
+    """
 
     def __init__(self, f):
         self._ref = weakref.ref(f)
+        self.__name__ = getattr(f, "__name__", "f")
 
     def __call__(self, *args, **kwargs):
         f = self._ref()
         if f is None:
-            raise ReferenceError("a tree wrapper outlived its function: keep a reference to "
-                                 "the function while its transform is used")
+            raise ReferenceError("a function derived from another outlived it: keep a reference "
+                                 "to the function while its transform is used")
         return f(*args, **kwargs)
 
     def __reduce__(self):
@@ -326,7 +333,7 @@ def _cached(f, key, make):
         return make(f)
     g = cache.get(key)
     if g is None:
-        g = cache[key] = make(_Weakly(f))
+        g = cache[key] = make(WeakCall(f))
         while len(cache) > WRAPPERS_KEPT:
             cache.pop(next(iter(cache)))
     return g
