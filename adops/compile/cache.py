@@ -55,10 +55,10 @@ def source_version() -> str:
     but tracks only its own file, so a changed rule must give new file names."""
     import inspect
     import numba
-    from ..core import kernels
+    from ..core import kernels, scipy_kernels
     from ..ops import registry
     from . import codegen, formbase, forms, guards, loops, reduceforms, rows, runtime, whole
-    modules = {kernels, registry, codegen, loops, runtime, whole, forms, guards, rows, formbase,
+    modules = {kernels, scipy_kernels, registry, codegen, loops, runtime, whole, forms, guards, rows, formbase,
                reduceforms}
     for op in list(registry.OPS.values()):
         fns = ()

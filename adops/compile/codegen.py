@@ -41,7 +41,10 @@ def fusable(op, dtype) -> bool:
         return False
     if getattr(op.primal, "py_func", None) is None:
         return False
-    return all(p is None or isinstance(p, (Marker, Arg)) or
+    # a fused loop applies the markers 1 and -1 only: any other (a parameter's refusal) would be
+    # applied as -1, a silently wrong derivative
+    return all(p is None or isinstance(p, Arg) or
+               (isinstance(p, Marker) and p.name in ("ONE", "NEG_ONE")) or
                (isinstance(p, Rule) and getattr(p.kernel, "py_func", None) is not None)
                for p in op.partials)
 

@@ -59,6 +59,20 @@ def lazy(decorator, sigs):
     return lambda fn: LazyKernel(decorator, sigs, fn)
 
 
+def scipy_kernel(ufunc, kernel: LazyKernel) -> LazyKernel:
+    """``kernel`` (whose body calls ``ufunc`` on scalars, for numba code) run on arrays as the
+    library's own ``ufunc``: the eager tier computes with scipy's loops, unchanged, while the
+    compiled tier's fused loops compile the body.
+
+    >>> import scipy.special as sc
+    >>> k = scipy_kernel(sc.erf, LazyKernel(vectorize, ["float64(float64)"], lambda x: sc.erf(x)))
+    >>> k._kernel is sc.erf
+    True
+    """
+    kernel._kernel = ufunc
+    return kernel
+
+
 def select(cond, a, b):
     """``a`` where ``cond`` else ``b``: the one branch a partial rule may take on its values.
 

@@ -8,5 +8,5 @@ from __future__ import annotations
 from ..ops.special import TABLE
 from .routes import display_as
 
-for _name, _ufunc, _ in TABLE:
+for _name, _ufunc, _, _ in TABLE:
     display_as(_ufunc, f"scipy.special.{_name}")

@@ -1,10 +1,18 @@
 """``scipy.special``: the functions statistics code is written with, as elementwise ops.
 
 Contract: as :mod:`adops.ops.elementwise` (a primal and one local partial ``d_i(*xs, out)`` per
-input), except that the primal is scipy's own ufunc and each partial is a Python function of
-numpy calls and of these very ops (numba cannot call scipy.special). The same function serves
-plain and traced inputs, so nested transforms differentiate it: ``digamma``'s partial is
-``polygamma(1, x)``, whose partial is ``polygamma(2, x)``, and so on, to any order.
+input). On arrays the primal is scipy's own ufunc; its body (``sc.erf(x)``) and the partials
+are numba kernels calling scipy's scalar functions (:mod:`adops.core.scipy_kernels` teaches
+numba the C functions behind scipy's ufuncs), so the compiled tier's fused loops hold them. The
+same bodies serve traced inputs, where scipy's ufuncs dispatch to these ops, so nested
+transforms differentiate them: ``gammaln``'s partial is ``digamma(x)``, whose partial is
+``polygamma(1, x)``, and so on, to any order. ``polygamma`` has no scalar in
+``cython_special``: a program holding ``digamma`` keeps the compiled tier's Python driver.
+
+float32: a compiled loop calls scipy's float specialization where scipy has one, else the
+double one rounded to float32; scipy's own float32 loops of ``xlogy`` and ``xlog1py`` compute
+in float, so there the compiled tier may differ from the eager one by one unit in the last
+place.
 
 scipy's ufuncs dispatch traced arrays through numpy's ``__array_ufunc__``, so
 ``scipy.special.erf(x)`` just works in both modes. ``logsumexp``, ``softmax`` and
@@ -24,7 +32,12 @@ import math
 import numpy as np
 import scipy.special as sc
 
+from numba import vectorize
+
+from ..core import scipy_kernels  # noqa: F401  (numba learns scipy.special's functions)
+from ..core.kernels import lazy, scipy_kernel
 from ..core.levels import bind
+from .elementwise import B, B_D, U, U_D
 from .registry import as_partial, defop, strong_mul
 
 SQRT_PI = math.sqrt(math.pi)
@@ -53,49 +66,119 @@ POLYGAMMA = defop("polygamma", polygamma_primal, [None, polygamma_dx],
                       "d/dx = polygamma(n + 1, x). The partial of digamma, gammaln and itself.")
 
 
-# ------------------------------------------------------------------------ partial rules
+# ------------------------------------------------------------------------ the rules
+# Each primal and partial is a numba kernel whose body calls scipy's functions: numba compiles
+# them through :mod:`adops.core.scipy_kernels` (so the compiled tier's fused loops hold them),
+# and on traced values the same bodies dispatch to these ops (nesting). A primal's kernel on
+# arrays is scipy's own ufunc.
+def _rule(sigs):
+    return lazy(vectorize, sigs)
+
+
+def _primal(ufunc, sigs):
+    return lambda body: scipy_kernel(ufunc, lazy(vectorize, sigs)(body))
+
+
+@_primal(sc.erf, U)
+def erf_value(x): return sc.erf(x)
+@_primal(sc.erfc, U)
+def erfc_value(x): return sc.erfc(x)
+@_primal(sc.erfinv, U)
+def erfinv_value(x): return sc.erfinv(x)
+@_primal(sc.erfcinv, U)
+def erfcinv_value(x): return sc.erfcinv(x)
+@_primal(sc.erfcx, U)
+def erfcx_value(x): return sc.erfcx(x)
+@_primal(sc.expit, U)
+def expit_value(x): return sc.expit(x)
+@_primal(sc.log_expit, U)
+def log_expit_value(x): return sc.log_expit(x)
+@_primal(sc.logit, U)
+def logit_value(x): return sc.logit(x)
+@_primal(sc.ndtr, U)
+def ndtr_value(x): return sc.ndtr(x)
+@_primal(sc.log_ndtr, U)
+def log_ndtr_value(x): return sc.log_ndtr(x)
+@_primal(sc.ndtri, U)
+def ndtri_value(x): return sc.ndtri(x)
+@_primal(sc.gammaln, U)
+def gammaln_value(x): return sc.gammaln(x)
+@_primal(sc.gamma, U)
+def gamma_value(x): return sc.gamma(x)
+@_primal(sc.digamma, U)
+def digamma_value(x): return sc.digamma(x)
+@_primal(sc.entr, U)
+def entr_value(x): return sc.entr(x)
+@_primal(sc.xlogy, B)
+def xlogy_value(x, y): return sc.xlogy(x, y)
+@_primal(sc.xlog1py, B)
+def xlog1py_value(x, y): return sc.xlog1py(x, y)
+
+
+@_rule(U_D)
 def erf_dx(x, out): return (2.0 / SQRT_PI) * np.exp(-x * x)
+@_rule(U_D)
 def erfc_dx(x, out): return (-2.0 / SQRT_PI) * np.exp(-x * x)
+@_rule(U_D)
 def erfinv_dx(x, out): return (SQRT_PI / 2.0) * np.exp(out * out)
+@_rule(U_D)
 def erfcinv_dx(x, out): return (-SQRT_PI / 2.0) * np.exp(out * out)
+@_rule(U_D)
 def erfcx_dx(x, out): return 2.0 * x * out - 2.0 / SQRT_PI
+@_rule(U_D)
 def expit_dx(x, out): return out * (1.0 - out)
-def log_expit_dx(x, out): return bind(EXPIT, -x)
+@_rule(U_D)
+def log_expit_dx(x, out): return sc.expit(-x)
+@_rule(U_D)
 def logit_dx(x, out): return 1.0 / (x * (1.0 - x))
+@_rule(U_D)
 def ndtr_dx(x, out): return np.exp(-0.5 * x * x) / SQRT_2PI
+@_rule(U_D)
 def log_ndtr_dx(x, out): return np.exp(-0.5 * x * x - out) / SQRT_2PI
+@_rule(U_D)
 def ndtri_dx(x, out): return SQRT_2PI * np.exp(0.5 * out * out)
-def gammaln_dx(x, out): return bind(DIGAMMA, x)
-def gamma_dx(x, out): return out * bind(DIGAMMA, x)
-def digamma_dx(x, out): return bind(POLYGAMMA, np.ones((), dtype=x.dtype), x)
+@_rule(U_D)
+def gammaln_dx(x, out): return sc.digamma(x)
+@_rule(U_D)
+def gamma_dx(x, out): return out * sc.digamma(x)
+@_rule(U_D)
 def entr_dx(x, out): return -np.log(x) - 1.0
+@_rule(B_D)
 def xlogy_dx(x, y, out): return np.log(y)
+@_rule(B_D)
 def xlogy_dy(x, y, out): return strong_mul(x, 1.0 / y)
+@_rule(B_D)
 def xlog1py_dx(x, y, out): return np.log1p(y)
+@_rule(B_D)
 def xlog1py_dy(x, y, out): return strong_mul(x, 1.0 / (1.0 + y))
 
 
-#: The scipy.special ufuncs made ops: (name, scipy ufunc, partials). The dispatch layer names
-#: them by it (:mod:`adops.numpy_api.special`).
-#            name        scipy ufunc     partials
+# polygamma is no ufunc and has no cython_special scalar: digamma's partial stays a Python
+# function of ops (a program holding digamma keeps the compiled tier's Python driver)
+def digamma_dx(x, out): return bind(POLYGAMMA, np.ones((), dtype=x.dtype), x)
+
+
+#: The scipy.special ufuncs made ops: (name, scipy ufunc, primal, partials). The dispatch layer
+#: names them by the ufunc (:mod:`adops.numpy_api.special`).
+#            name        scipy ufunc     primal           partials
 TABLE = [
-    ("erf",       sc.erf,       [erf_dx]),
-    ("erfc",      sc.erfc,      [erfc_dx]),
-    ("erfinv",    sc.erfinv,    [erfinv_dx]),
-    ("erfcinv",   sc.erfcinv,   [erfcinv_dx]),
-    ("erfcx",     sc.erfcx,     [erfcx_dx]),
-    ("expit",     sc.expit,     [expit_dx]),
-    ("log_expit", sc.log_expit, [log_expit_dx]),
-    ("logit",     sc.logit,     [logit_dx]),
-    ("ndtr",      sc.ndtr,      [ndtr_dx]),
-    ("log_ndtr",  sc.log_ndtr,  [log_ndtr_dx]),
-    ("ndtri",     sc.ndtri,     [ndtri_dx]),
-    ("gammaln",   sc.gammaln,   [gammaln_dx]),
-    ("gamma",     sc.gamma,     [gamma_dx]),
-    ("digamma",   sc.digamma,   [digamma_dx]),
-    ("entr",      sc.entr,      [entr_dx]),
-    ("xlogy",     sc.xlogy,     [xlogy_dx, xlogy_dy]),
-    ("xlog1py",   sc.xlog1py,   [xlog1py_dx, xlog1py_dy]),
+    ("erf",       sc.erf,       erf_value,       [erf_dx]),
+    ("erfc",      sc.erfc,      erfc_value,      [erfc_dx]),
+    ("erfinv",    sc.erfinv,    erfinv_value,    [erfinv_dx]),
+    ("erfcinv",   sc.erfcinv,   erfcinv_value,   [erfcinv_dx]),
+    ("erfcx",     sc.erfcx,     erfcx_value,     [erfcx_dx]),
+    ("expit",     sc.expit,     expit_value,     [expit_dx]),
+    ("log_expit", sc.log_expit, log_expit_value, [log_expit_dx]),
+    ("logit",     sc.logit,     logit_value,     [logit_dx]),
+    ("ndtr",      sc.ndtr,      ndtr_value,      [ndtr_dx]),
+    ("log_ndtr",  sc.log_ndtr,  log_ndtr_value,  [log_ndtr_dx]),
+    ("ndtri",     sc.ndtri,     ndtri_value,     [ndtri_dx]),
+    ("gammaln",   sc.gammaln,   gammaln_value,   [gammaln_dx]),
+    ("gamma",     sc.gamma,     gamma_value,     [gamma_dx]),
+    ("digamma",   sc.digamma,   digamma_value,   [digamma_dx]),
+    ("entr",      sc.entr,      entr_value,      [entr_dx]),
+    ("xlogy",     sc.xlogy,     xlogy_value,     [xlogy_dx, xlogy_dy]),
+    ("xlog1py",   sc.xlog1py,   xlog1py_value,   [xlog1py_dx, xlog1py_dy]),
 ]
 
 DOMAINS = {
@@ -116,9 +199,8 @@ def _doc(name, partials):
 
 #: the ops of :data:`TABLE` by name
 SCIPY_OPS = {}
-for _name, _ufunc, _partials in TABLE:
-    SCIPY_OPS[_name] = defop(_name, _ufunc, _partials, numpy=[_ufunc], doc=_doc(_name, _partials))
-EXPIT, DIGAMMA = SCIPY_OPS["expit"], SCIPY_OPS["digamma"]
+for _name, _ufunc, _value, _partials in TABLE:
+    SCIPY_OPS[_name] = defop(_name, _value, _partials, numpy=[_ufunc], doc=_doc(_name, _partials))
 
 
 # ------------------------------------------------- scipy's Python-level functions, as composites

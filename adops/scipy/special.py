@@ -26,8 +26,11 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.special as sc
+from numba import vectorize
 
+from ..core.kernels import lazy, scipy_kernel
 from ..core.levels import bind
+from ..ops.elementwise import B, B_D
 from ..ops.registry import ElementwiseLin, ElementwiseOp, Marker, as_partial, register
 from ..numpy_api.routes import display_as
 from ..ops.special import SCIPY_OPS as _SPECIAL_OPS, POLYGAMMA, in_dtype_of as _like
@@ -105,17 +108,19 @@ def stdtr_dt(df, t, out):
                         - half * np.log1p(t * t / df)), t)
 
 
-def betaln_da(a, b, out):
-    return sc.digamma(a) - sc.digamma(a + b)
+# betaln has no refusing parameter: its primal and partials are numba kernels (as
+# adops.ops.special's), so the compiled tier's fused loops hold it
+@lazy(vectorize, B)
+def betaln_value(a, b): return sc.betaln(a, b)
+@lazy(vectorize, B_D)
+def betaln_da(a, b, out): return sc.digamma(a) - sc.digamma(a + b)
+@lazy(vectorize, B_D)
+def betaln_db(a, b, out): return sc.digamma(b) - sc.digamma(a + b)
 
 
-def betaln_db(a, b, out):
-    return sc.digamma(b) - sc.digamma(a + b)
-
-
-#            name         scipy ufunc    partials
+#            name         primal (scipy's ufunc on arrays)   partials
 _TABLE = [
-    ("betaln",    sc.betaln,    [betaln_da, betaln_db]),
+    ("betaln",    scipy_kernel(sc.betaln, betaln_value), [betaln_da, betaln_db]),
     ("gammainc",  sc.gammainc,  [not_differentiable("gammainc", "a", "x"), gammainc_dx]),
     ("gammaincc", sc.gammaincc, [not_differentiable("gammaincc", "a", "x"), gammaincc_dx]),
     ("betainc",   sc.betainc,   [not_differentiable("betainc", "a", "x"),
@@ -131,15 +136,16 @@ DOMAINS = {
 }
 
 OPS = {}
-for _name, _ufunc, _partials in _TABLE:
+for _name, _primal, _partials in _TABLE:
     _rules = "; ".join(f"d/dx{j}: {as_partial(p).describe()}" for j, p in enumerate(_partials))
     _doc = f"scipy.special.{_name}: {_rules}. Domain: {DOMAINS[_name]}"
-    OPS[_name] = register(ParameterOp(_name, _ufunc, _partials, numpy=[_ufunc], doc=_doc))
-    globals()[_name] = _ufunc  # scipy's ufunc dispatches traced arrays to the op
+    _scipy = getattr(sc, _name)
+    OPS[_name] = register(ParameterOp(_name, _primal, _partials, numpy=[_scipy], doc=_doc))
+    globals()[_name] = _scipy  # scipy's ufunc dispatches traced arrays to the op
 
 
-for _name, _ufunc, _ in _TABLE:
-    display_as(_ufunc, f"scipy.special.{_name}")
+for _name in OPS:
+    display_as(getattr(sc, _name), f"scipy.special.{_name}")
 
 
 __all__ = sorted([*_SPECIAL_OPS, *OPS, "polygamma", "logsumexp", "softmax", "log_softmax"])
