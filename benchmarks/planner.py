@@ -36,6 +36,7 @@ from compare.common.timing import fixed_threads, thread_note  # noqa: E402
 from compare.problems import PROBLEMS  # noqa: E402
 from compare.problems import standard  # noqa: E402
 from compare.studies.grid import default_grid, quick_grid  # noqa: E402
+from compare.tools.planner import DENSE_MEMORY_SHARE, memory_available  # noqa: E402
 
 JACOBIAN_FLOOR = 10e-3
 JAC = {"forward": dualad.jacfwd, "reverse": revad.jacrev}
@@ -59,10 +60,12 @@ def configurations(full: bool):
 
 
 def fixed_choices(f, x):
-    """{label: (make jacobian function, needs compile)} of the fixed choices."""
+    """{label: (make jacobian function, needs compile)} of the fixed choices: the dense ones
+    only when the dense Jacobian fits in memory (the planner's own rule; BA's would take 42 GB)."""
     m = np.asarray(f(x)).size
     out = {}
-    for mode, size in (("forward", x.size), ("reverse", m)):
+    dense = m * x.size * x.dtype.itemsize <= DENSE_MEMORY_SHARE * memory_available()
+    for mode, size in (("forward", x.size), ("reverse", m)) if dense else ():
         for k in sorted({8, 32, auto_chunk(size)}):
             if k <= max(size, 1) or k == auto_chunk(size):
                 out[f"eager {mode} k={k}"] = (lambda mode=mode, k=k: JAC[mode](f, chunk=k), False)
@@ -78,6 +81,8 @@ def fixed_choices(f, x):
 
 def bench(label, f, x, calls, repeat):
     choices = fixed_choices(f, x)
+    if not choices:
+        return None
     eager = [choices[c][0]() for c in choices if c.startswith("eager")]
     screen = min(min(_time(lambda: j(x)) for _ in range(2)) for j in eager)  # warm, then timed
     if screen < JACOBIAN_FLOOR:

@@ -123,3 +123,23 @@ def test_a_tree_or_a_bad_executor_is_refused_before_probing():
         jacobian(lambda p: p["a"] * 2)({"a": np.ones(2)})
     with pytest.raises(TypeError, match="executor must be a concurrent.futures.Executor"):
         jacobian(many_in, executor=3)
+
+
+def test_a_dense_jacobian_that_does_not_fit_in_memory_is_never_planned(monkeypatch):
+    from compare.tools import planner
+    p = Probes(1000, 1000, {"eager": {("forward", 8): 0.01, ("forward-coloured", 3): 0.02}})
+    assert p.dense_bytes == 8 * 10 ** 6
+    assert choose(p, 5, available=10 ** 9).mode == "forward"
+    assert choose(p, 5, available=10 ** 7).mode == "forward-coloured"  # 8 MB > half of 10 MB
+    with pytest.raises(MemoryError, match=r"dense Jacobian \(1000, 1000\) takes .* sparsity='auto'"):
+        choose(p, 5, modes=("forward", "reverse"), available=10 ** 7)
+    # end to end: with little memory a banded function's Jacobian comes coloured (sparse),
+    # and a dense-only request names the way out instead of running out of memory
+    monkeypatch.setattr(planner, "memory_available", lambda: 2 * 8 * 300 * 300 - 1)
+    banded = lambda x: x[1:] * x[:-1]  # noqa: E731
+    x = np.linspace(0.5, 1.5, 301)
+    J, plan = jacobian(banded, compiled=False, explain=True)(x)
+    assert plan.mode.endswith("coloured") and hasattr(J, "tocsr")
+    np.testing.assert_allclose(J.toarray(), dualad.jacfwd(banded)(x), rtol=1e-15)
+    with pytest.raises(MemoryError, match="sparsity='auto'"):
+        jacobian(banded, compiled=False, sparsity=None)(x)

@@ -16,6 +16,7 @@ fixed by the caller (``mode``, ``compiled``, ``sparsity``, ``chunk``) restrict t
 """
 from __future__ import annotations
 
+import contextlib
 import weakref
 
 import numpy as np
@@ -125,8 +126,10 @@ def make_plan(f, x, *, mode="auto", compiled="auto", sparsity="auto", calls=None
     tiers = TIERS if compiled == "auto" else (("compiled",) if compiled else ("eager",))
     choice = choose(probes, calls, modes=modes, tiers=tiers)
     other = "reverse" if choice.mode.startswith("forward") else "forward"
-    runner_up = choose(probes, calls, modes=(other, f"{other}-coloured"), tiers=tiers) \
-        if mode == "auto" else None
+    runner_up = None
+    if mode == "auto":
+        with contextlib.suppress(MemoryError, ValueError):  # the other mode may not fit
+            runner_up = choose(probes, calls, modes=(other, f"{other}-coloured"), tiers=tiers)
     return Plan(probes, choice, runner_up, workers)
 
 

@@ -17,7 +17,9 @@ The compiled tier's one-off cost per mode (trace and compile) is its first probe
 sparse Jacobian (``sparsity="auto"``: the pattern detected by one trace) is also timed coloured,
 one pass per colour (``forward-coloured``/``reverse-coloured``, k = the number of colours), when
 colouring needs at most half the dense passes. :func:`choose` picks the (tier, mode, k) of least
-``compile + calls * t`` for the ``calls`` Jacobians to come. On W workers (:func:`on_workers`)
+``compile + calls * t`` for the ``calls`` Jacobians to come, among the dense modes only when the
+dense ``(m, n)`` array fits in half the memory available (else colouring is always probed, and
+without a pattern the plan is a clear ``MemoryError``). On W workers (:func:`on_workers`)
 a Jacobian of P passes costs ``t_fixed + ceil(P / W) * t_pass + P * t_ship``: the passes divide,
 the recording (reverse) is made once per worker, and each block pays its shipping and assembly.
 """
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import time
 from dataclasses import dataclass, field
 
@@ -50,6 +53,22 @@ COMPILE_SECONDS = 5.0
 #: banded n = 2000 10x, GMM 20x, BA 23x, HT 224x: 0.45 s against a 2 ms recording), so lean
 #: probing detects when that many fit its budget
 DETECT_FACTOR = 250
+#: a dense Jacobian is planned only when its ``(m, n)`` array takes at most this share of the
+#: memory available when planning (the passes' own arrays need the rest)
+DENSE_MEMORY_SHARE = 0.5
+
+
+def memory_available() -> int:
+    """Bytes of physical memory available now (``MemAvailable``; total memory where the system
+    does not say)."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
 @dataclass(frozen=True)
@@ -78,6 +97,18 @@ class Probes:
     passes: dict = field(default_factory=dict)
     probe_seconds: float = 0.0
     pattern: object = None
+    itemsize: int = 8
+
+    @property
+    def dense_bytes(self) -> int:
+        """Bytes of the dense ``(m, n)`` Jacobian."""
+        return self.m * self.n * self.itemsize
+
+    def dense_fits(self, available: int | None = None) -> bool:
+        """Whether the dense Jacobian takes at most :data:`DENSE_MEMORY_SHARE` of the memory
+        ``available`` (now, by default)."""
+        available = memory_available() if available is None else available
+        return self.dense_bytes <= DENSE_MEMORY_SHARE * available
 
 
 @dataclass(frozen=True)
@@ -235,11 +266,14 @@ def _coloured(drivers, f, x, repeat, sparsity, probes, budget=None):
     pattern = detect(f, x) if isinstance(sparsity, str) else sparsity
     p = pattern.pattern if isinstance(pattern, Pattern) else pattern
     m, n = p.shape
+    colours = {mode: colour(p, mode).n_colours for mode in ("forward", "reverse")}
+    probes.counts.update(colours)
+    # a dense Jacobian that does not fit leaves the coloured mode of fewer colours as the plan
+    only = min(colours, key=colours.get) if not probes.dense_fits() else None
     for mode, size, kind in (("forward", n, "forward pass"), ("reverse", m, "sweep")):
-        c = colour(p, mode).n_colours
-        probes.counts[mode] = c
-        if 2 * c <= size and (budget is None or _pays(budget, probes, _pass_estimate(
-                probes, kind, c))):
+        c = colours[mode]
+        if mode == only or 2 * c <= size and (budget is None or _pays(
+                budget, probes, _pass_estimate(probes, kind, c))):
             jac = drivers.jacobian[mode](f, sparsity=pattern)
             t, _ = _probe(lambda: jac(x), repeat)
             probes.predicted["eager"][(f"{mode}-coloured", c)] = t
@@ -248,7 +282,8 @@ def _coloured(drivers, f, x, repeat, sparsity, probes, budget=None):
 
 def _new(f, x):
     out = np.asarray(f(x))
-    return Probes(x.size, out.size, {tier: {} for tier in TIERS})
+    itemsize = np.result_type(x.dtype, out.dtype).itemsize
+    return Probes(x.size, out.size, {tier: {} for tier in TIERS}, itemsize=itemsize)
 
 
 def measure(drivers: Drivers, f, x, *, repeat: int = 3, compiled: bool = True,
@@ -310,7 +345,7 @@ def measure_lean(drivers: Drivers, f, x, calls: int, *, sparsity="auto", compile
                   budget)
     # colouring next: cheap to detect, and the largest saving when the pattern is sparse
     detect_cost = DETECT_FACTOR * probes.passes.get(("eager", "record", 1), 0.0)
-    if sparsity is not None and (not isinstance(sparsity, str) or
+    if sparsity is not None and (not isinstance(sparsity, str) or not probes.dense_fits() or
                                  budget.allows(probes, detect_cost)):
         probes.pattern = _coloured(drivers, f, x, 0, sparsity, probes, budget)
     for mode in order:  # then the other widths, while the budget lasts
@@ -324,6 +359,8 @@ def measure_lean(drivers: Drivers, f, x, calls: int, *, sparsity="auto", compile
         tried = [best.mode.split("-")[0]]
     else:
         tried = []
+    if not probes.dense_fits():
+        tried = []  # the compiled tier times dense modes only
     for mode in tried:
         dense = choose(probes, calls, modes=(mode,), tiers=("eager",))
         probes.compile_seconds[mode] = run[mode](drivers, f, x, size[mode], [dense.chunk], 1,
@@ -362,9 +399,12 @@ def lean_widths(size: int):
     return sorted({min(k, max(size, 1)) for k in (8, 32, auto_chunk(size))})
 
 
-def choose(probes: Probes, calls: int, *, modes=MODES, tiers=TIERS) -> Choice:
+def choose(probes: Probes, calls: int, *, modes=MODES, tiers=TIERS,
+           available: int | None = None) -> Choice:
     """The (tier, mode, k) of least ``compile + calls * t`` among the measured ones, restricted
-    to ``modes`` (their names, coloured ones included) and ``tiers``.
+    to ``modes`` (their names, coloured ones included) and ``tiers``. Dense modes are left out
+    when the dense ``(m, n)`` Jacobian does not fit in memory (:meth:`Probes.dense_fits` of
+    ``available`` bytes, now by default); a coloured one returns a sparse matrix.
 
     >>> p = Probes(4, 1, {"eager": {("forward", 4): 2e-3, ("reverse", 1): 1e-3},
     ...                   "compiled": {("forward", 4): 1e-4, ("reverse", 1): 1e-4}},
@@ -372,15 +412,24 @@ def choose(probes: Probes, calls: int, *, modes=MODES, tiers=TIERS) -> Choice:
     >>> choose(p, 10).mode, choose(p, 10).tier, choose(p, 10**5).tier
     ('reverse', 'eager', 'compiled')
     """
+    fits = probes.dense_fits(available)
     best = None
     for tier in tiers:
         for (mode, k), t in probes.predicted.get(tier, {}).items():
-            if mode not in modes:
+            if mode not in modes or not (fits or mode.endswith("coloured")):
                 continue
             c = Choice(tier, mode, k, t, probes.compile_seconds.get(mode, 0.0)
                        if tier == "compiled" else 0.0, calls)
             if best is None or c.total < best.total:
                 best = c
+    if best is None and not fits:
+        gb = probes.dense_bytes / 2 ** 30
+        raise MemoryError(
+            f"the dense Jacobian ({probes.m}, {probes.n}) takes {gb:.3g} GiB, more than "
+            f"{DENSE_MEMORY_SHARE:.0%} of the memory available, and no coloured mode was "
+            f"measured among modes {modes}: pass sparsity='auto' (or a known pattern) for a "
+            "sparse Jacobian when f's is sparse, or compute the products you need with "
+            "dualad.jvp / revad.vjp instead of the whole Jacobian")
     if best is None:
         raise ValueError(f"no measured configuration among modes {modes} and tiers {tiers}")
     return best

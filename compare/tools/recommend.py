@@ -121,7 +121,7 @@ def recommend(f, x, *, repeat: int = 3, compiled: bool = True,
     compile_s = probes.compile_seconds
     eager = choose(probes, calls, tiers=("eager",))
     mode, k, best, tier, pays = eager.mode, eager.chunk, eager.seconds, "eager", None
-    if compiled_times:
+    if compiled_times and probes.dense_fits():  # the compiled tier times dense modes
         dense = choose(probes, calls, tiers=("compiled",))
         pays = payoff(best, dense.seconds, dense.compile_seconds)
         if choose(probes, calls).tier == "compiled":
