@@ -13,7 +13,7 @@ import dualad
 import revad
 from adops.compile import compiled, whole_after
 from adops.core import scipy_kernels
-from adops.ops.registry import ElementwiseOp, ONE
+from adops.ops.registry import ElementwiseOp, Marker, ONE
 from adops.compile.codegen import fusable
 from adops.scipy import special as S_special
 from adops.scipy import stats
@@ -67,6 +67,8 @@ def _special_stack(x):
         sc.erf(x), sc.erfc(x), sc.erfinv(x), sc.erfcinv(x), sc.erfcx(x), sc.expit(x),
         sc.log_expit(x), sc.logit(x), sc.ndtr(x), sc.log_ndtr(x), sc.ndtri(x), sc.gammaln(x),
         sc.gamma(x), sc.entr(x), sc.xlogy(x, x + 1.0), sc.xlog1py(x, x), sc.betaln(x, 2.0 * x),
+        # differentiable in x only: their parameters are constants here
+        sc.gammainc(2.0, x), sc.gammaincc(1.5, x), sc.betainc(2.0, 3.0, x), sc.stdtr(3.0, x),
     ])
 
 
@@ -83,7 +85,7 @@ def test_special_ops_compile_whole_in_both_modes_with_the_eager_derivatives():
         got_r = revad.jacrev(_special_stack, compiled=True)(x)
         got_f = dualad.jacfwd(_special_stack, compiled=True)(x)
         for got in (got_r, got_f):
-            assert got.shape == (17, 5, 5) and got.dtype == np.float64
+            assert got.shape == (21, 5, 5) and got.dtype == np.float64
             np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
     # values: scipy's bits (the same C functions)
     value = dualad.jvp(_special_stack, (x,), (np.ones_like(x),), compiled=True)[0]
@@ -95,7 +97,7 @@ def test_special_ops_compile_whole_in_both_modes_with_the_eager_derivatives():
     np.testing.assert_allclose(np.einsum("oii->oi", got_r), fd, rtol=1e-6, atol=1e-8)
     # the dot-product identity <u, J v> = <J^T u, v>
     rng = np.random.default_rng(1)
-    u, v = rng.normal(size=(17, 5)), rng.normal(size=5)
+    u, v = rng.normal(size=(21, 5)), rng.normal(size=5)
     jv = dualad.jvp(_special_stack, (x,), (v,), compiled=True)[1]
     _, pullback = revad.vjp(_special_stack, x, compiled=True)
     (jtu,) = pullback(u)
@@ -120,12 +122,14 @@ def test_float32_programs_stay_float32():
 
 
 def _log_density(theta):
-    """A model's log-density over scipy.stats (gamma, t and beta log-pdfs, a normal log-cdf)."""
+    """A model's log-density over scipy.stats (gamma, t and beta log-pdfs, normal, gamma and t
+    log-cdfs)."""
     mu, log_s = theta[0], theta[1]
     data = np.array([0.3, 1.2, 2.5, 0.8])
     z = (data - mu) / np.exp(log_s)
     return (np.sum(stats.gamma.logpdf(data, 2.0 + mu * mu)) + np.sum(stats.t.logpdf(z, 3.0))
-            + np.sum(stats.norm.logcdf(z)) + stats.beta.logpdf(0.4, 1.5 + mu * mu, 2.0))
+            + np.sum(stats.norm.logcdf(z)) + stats.beta.logpdf(0.4, 1.5 + mu * mu, 2.0)
+            + np.sum(stats.gamma.logcdf(data * np.exp(log_s), 2.0)) + stats.t.logsf(mu, 4.0))
 
 
 def test_a_scipy_stats_log_density_compiles_whole():
@@ -153,11 +157,13 @@ def test_parameters_that_refuse_a_derivative_still_refuse_when_compiled():
 
 
 def test_a_fused_loop_takes_no_marker_it_cannot_apply():
-    # a refusing marker applied as "-1" would be a silently wrong derivative: no fused loop
-    refuse = S_special.not_differentiable("demo", "a", "x")
-
+    # a marker a loop cannot express would be applied as "-1": silently wrong, so no fused loop;
+    # a refusal is fine (the loop raises its error where a tangent would reach it)
     class Body:
         py_func = staticmethod(lambda a, x: a * x)
-    assert fusable(ElementwiseOp("demo_ok", Body(), [ONE, ONE]), np.dtype(np.float64))
-    assert not fusable(ElementwiseOp("demo_refuse", Body(), [refuse, ONE]),
-                       np.dtype(np.float64))
+    half = Marker("HALF", lambda t: 0.5 * t, "0.5")
+    refuse = S_special.not_differentiable("demo", "a", "x")
+    f64 = np.dtype(np.float64)
+    assert fusable(ElementwiseOp("demo_ok", Body(), [ONE, ONE]), f64)
+    assert fusable(ElementwiseOp("demo_refuse", Body(), [refuse, ONE]), f64)
+    assert not fusable(ElementwiseOp("demo_half", Body(), [half, ONE]), f64)

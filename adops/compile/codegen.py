@@ -41,10 +41,10 @@ def fusable(op, dtype) -> bool:
         return False
     if getattr(op.primal, "py_func", None) is None:
         return False
-    # a fused loop applies the markers 1 and -1 only: any other (a parameter's refusal) would be
-    # applied as -1, a silently wrong derivative
+    # a fused loop applies the markers 1 and -1, and raises a refusal's error where a tangent
+    # would reach it (loops._apply); any other marker would be applied as -1: silently wrong
     return all(p is None or isinstance(p, Arg) or
-               (isinstance(p, Marker) and p.name in ("ONE", "NEG_ONE")) or
+               (isinstance(p, Marker) and (p.name in ("ONE", "NEG_ONE") or p.refuses)) or
                (isinstance(p, Rule) and getattr(p.kernel, "py_func", None) is not None)
                for p in op.partials)
 

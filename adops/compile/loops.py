@@ -95,6 +95,9 @@ def _forward_body(src, tape, g, rules, depth, partials):
 def _apply(p, e, j, t):
     """``smul(d, t)`` for partial ``p`` of entry ``e``, input ``j``, as scalar code."""
     if isinstance(p, Marker):
+        if p.refuses:  # a tangent reaches an input that is not differentiable: its own error
+            p.apply(None)
+            raise TypeError(f"{p.text}: a tangent reached an input that is not differentiable")
         return t if p.name == "ONE" else f"(-{t})"
     return f"SMUL(d{e}_{j}, {t})"
 

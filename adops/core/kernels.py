@@ -20,6 +20,8 @@ PyTorch #23395 report the NaN).
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from numba import vectorize
 from numba.extending import overload
@@ -57,6 +59,22 @@ class LazyKernel:
 def lazy(decorator, sigs):
     """``@lazy(vectorize, sigs)``: a module-level kernel with fixed signatures and ``cache=True``."""
     return lambda fn: LazyKernel(decorator, sigs, fn)
+
+
+def numba_too(fn):
+    """A helper of rule bodies, a Python function of numpy calls that numba also compiles where
+    a body calling it is compiled (an ``overload`` whose implementation is ``fn`` itself), so
+    the helper is written once for arrays, traced values and compiled loops.
+
+    >>> from numba import njit
+    >>> @numba_too
+    ... def twice(x): return 2.0 * x
+    >>> float(njit(lambda x: twice(x) + 1.0)(1.5)), float(twice(np.float64(1.5)))
+    (4.0, 3.0)
+    """
+    # the typing function must show fn's own signature to numba (wraps sets __wrapped__)
+    overload(fn, inline="always")(functools.wraps(fn)(lambda *args: fn))
+    return fn
 
 
 def scipy_kernel(ufunc, kernel: LazyKernel) -> LazyKernel:

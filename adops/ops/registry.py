@@ -62,10 +62,12 @@ class Partial:
 
 
 class Marker(Partial):
-    """A constant local partial that needs no kernel call (add, subtract, negative...)."""
+    """A constant local partial that needs no kernel call (add, subtract, negative...).
+    ``refuses``: the input is not differentiable and ``apply`` raises the error saying so (a
+    tangent or cotangent must never reach it)."""
 
-    def __init__(self, name: str, apply: Callable, text: str):
-        self.name, self.apply, self.text = name, apply, text
+    def __init__(self, name: str, apply: Callable, text: str, refuses: bool = False):
+        self.name, self.apply, self.text, self.refuses = name, apply, text, refuses
 
     def materialize(self, xs, out, traced):
         return self

@@ -33,6 +33,7 @@ import numpy as np
 import scipy.special as sc
 
 from numba import vectorize
+from numba.extending import overload
 
 from ..core import scipy_kernels  # noqa: F401  (numba learns scipy.special's functions)
 from ..core.kernels import lazy, scipy_kernel
@@ -50,6 +51,12 @@ def in_dtype_of(value, x):
     if dtype is not None and value.dtype != dtype and np.issubdtype(dtype, np.floating):
         return value.astype(dtype)
     return value
+
+
+@overload(in_dtype_of, inline="always")
+def _in_dtype_of_scalar(value, x):
+    # in a compiled loop a scalar takes the loop's dtype where it is stored
+    return lambda value, x: value
 
 
 # ------------------------------------------------------------------------ polygamma

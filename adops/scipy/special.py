@@ -28,7 +28,7 @@ import numpy as np
 import scipy.special as sc
 from numba import vectorize
 
-from ..core.kernels import lazy, scipy_kernel
+from ..core.kernels import lazy, numba_too, scipy_kernel
 from ..core.levels import bind
 from ..ops.elementwise import B, B_D
 from ..ops.registry import ElementwiseLin, ElementwiseOp, Marker, as_partial, register
@@ -59,7 +59,7 @@ def not_differentiable(op: str, param: str, differentiable: str) -> Marker:
             f"{op} is differentiable in {differentiable}, not in {param}: its derivative in "
             f"{param} is not implemented (scipy exposes no function for it). Pass {param} as a "
             "constant (a plain array, outside the differentiated arguments)")
-    return Marker(f"refuse_{op}_{param}", refuse, f"not differentiable ({param})")
+    return Marker(f"refuse_{op}_{param}", refuse, f"not differentiable ({param})", refuses=True)
 
 
 class RefusingLin(ElementwiseLin):
@@ -71,8 +71,7 @@ class RefusingLin(ElementwiseLin):
 
     def vjp(self, out_bar, needed=None):
         if needed is None:
-            needed = tuple(not (isinstance(d, Marker) and d.name.startswith("refuse_"))
-                           for d in self.partials)
+            needed = tuple(not (isinstance(d, Marker) and d.refuses) for d in self.partials)
         return super().vjp(out_bar, needed)
 
 
@@ -83,35 +82,49 @@ class ParameterOp(ElementwiseOp):
     @property
     def refuses(self):
         return tuple(i for i, p in enumerate(self.partials)
-                     if isinstance(p, Marker) and p.name.startswith("refuse_"))
+                     if isinstance(p, Marker) and p.refuses)
 
     def linearize(self, *xs):
         out, lin = super().linearize(*xs)
         return out, RefusingLin(lin.partials, lin.out_shape)
 
 
-def gammainc_dx(a, x, out):
-    return _like(np.exp(sc.xlogy(a - 1.0, x) - x - sc.gammaln(a)), x)
+# Each primal and partial is a numba kernel (as adops.ops.special's): on arrays the primal is
+# scipy's ufunc, and the compiled tier's fused loops compile the bodies; a refused parameter
+# raises its error there too (adops.compile.loops), where a tangent would reach it.
+T4 = ["float32(float32, float32, float32, float32)", "float64(float64, float64, float64, float64)"]
 
 
-def gammaincc_dx(a, x, out):
-    return -gammainc_dx(a, x, out)
+@numba_too
+def _gamma_density(a, x):
+    """``x**(a-1) exp(-x) / Gamma(a)``: d gammainc(a, x) / dx."""
+    return np.exp(sc.xlogy(a - 1.0, x) - x - sc.gammaln(a))
 
 
+@lazy(vectorize, B)
+def gammainc_value(a, x): return sc.gammainc(a, x)
+@lazy(vectorize, B)
+def gammaincc_value(a, x): return sc.gammaincc(a, x)
+@lazy(vectorize, B_D)
+def betainc_value(a, b, x): return sc.betainc(a, b, x)
+@lazy(vectorize, B)
+def stdtr_value(df, t): return sc.stdtr(df, t)
+@lazy(vectorize, B)
+def betaln_value(a, b): return sc.betaln(a, b)
+
+
+@lazy(vectorize, B_D)
+def gammainc_dx(a, x, out): return _like(_gamma_density(a, x), x)
+@lazy(vectorize, B_D)
+def gammaincc_dx(a, x, out): return -_like(_gamma_density(a, x), x)
+@lazy(vectorize, T4)
 def betainc_dx(a, b, x, out):
     return _like(np.exp(sc.xlogy(a - 1.0, x) + sc.xlog1py(b - 1.0, -x) - sc.betaln(a, b)), x)
-
-
+@lazy(vectorize, B_D)
 def stdtr_dt(df, t, out):
     half = 0.5 * (df + 1.0)
     return _like(np.exp(sc.gammaln(half) - sc.gammaln(0.5 * df) - 0.5 * np.log(np.pi * df)
                         - half * np.log1p(t * t / df)), t)
-
-
-# betaln has no refusing parameter: its primal and partials are numba kernels (as
-# adops.ops.special's), so the compiled tier's fused loops hold it
-@lazy(vectorize, B)
-def betaln_value(a, b): return sc.betaln(a, b)
 @lazy(vectorize, B_D)
 def betaln_da(a, b, out): return sc.digamma(a) - sc.digamma(a + b)
 @lazy(vectorize, B_D)
@@ -120,12 +133,16 @@ def betaln_db(a, b, out): return sc.digamma(b) - sc.digamma(a + b)
 
 #            name         primal (scipy's ufunc on arrays)   partials
 _TABLE = [
-    ("betaln",    scipy_kernel(sc.betaln, betaln_value), [betaln_da, betaln_db]),
-    ("gammainc",  sc.gammainc,  [not_differentiable("gammainc", "a", "x"), gammainc_dx]),
-    ("gammaincc", sc.gammaincc, [not_differentiable("gammaincc", "a", "x"), gammaincc_dx]),
-    ("betainc",   sc.betainc,   [not_differentiable("betainc", "a", "x"),
-                                 not_differentiable("betainc", "b", "x"), betainc_dx]),
-    ("stdtr",     sc.stdtr,     [not_differentiable("stdtr", "df", "t"), stdtr_dt]),
+    ("betaln",    scipy_kernel(sc.betaln, betaln_value),       [betaln_da, betaln_db]),
+    ("gammainc",  scipy_kernel(sc.gammainc, gammainc_value),   [
+        not_differentiable("gammainc", "a", "x"), gammainc_dx]),
+    ("gammaincc", scipy_kernel(sc.gammaincc, gammaincc_value), [
+        not_differentiable("gammaincc", "a", "x"), gammaincc_dx]),
+    ("betainc",   scipy_kernel(sc.betainc, betainc_value),     [
+        not_differentiable("betainc", "a", "x"), not_differentiable("betainc", "b", "x"),
+        betainc_dx]),
+    ("stdtr",     scipy_kernel(sc.stdtr, stdtr_value),         [
+        not_differentiable("stdtr", "df", "t"), stdtr_dt]),
 ]
 
 DOMAINS = {
