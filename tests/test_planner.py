@@ -143,3 +143,39 @@ def test_a_dense_jacobian_that_does_not_fit_in_memory_is_never_planned(monkeypat
     np.testing.assert_allclose(J.toarray(), dualad.jacfwd(banded)(x), rtol=1e-15)
     with pytest.raises(MemoryError, match="sparsity='auto'"):
         jacobian(banded, compiled=False, sparsity=None)(x)
+
+
+def test_a_close_runner_up_is_timed_again_so_one_slowed_probe_cannot_steer_the_plan(monkeypatch):
+    """Fake modes on a fake clock: forward passes cost 5 ms, but the first timed one was slowed
+    to 30 ms (a pause of a loaded machine); reverse mode costs 12 ms. The runner-up (forward,
+    predicted within 3x) is timed again, so the plan is forward, as it should be."""
+    from compare.tools import planner
+
+    class Clock:
+        now = 0.0
+
+        def perf_counter(self):
+            return self.now
+    clock = Clock()
+    monkeypatch.setattr(planner, "time", clock)
+    timed = []
+
+    def jvp(f, primals, tangents, batched, compiled):
+        k = tangents[0].shape[0]
+        if k > 1:
+            timed.append(k)
+        clock.now += 0.030 if len(timed) == 1 and k > 1 else 0.005
+
+    def vjp(f, x, compiled):
+        clock.now += 0.004
+
+        def pullback(seeds, batched):
+            clock.now += 0.008
+        return np.zeros(8), pullback
+
+    drivers = planner.Drivers(jvp, vjp, {})
+    probes = planner.measure_lean(drivers, lambda x: x, np.ones(8), calls=10, sparsity=None,
+                                  compiled=False)
+    assert len(timed) == 2  # the slowed probe, and the one more of the close runner-up
+    assert choose(probes, 10).mode == "forward"
+    assert probes.predicted["eager"][("forward", 8)] == pytest.approx(0.005)

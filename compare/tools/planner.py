@@ -268,12 +268,13 @@ def _coloured(drivers, f, x, repeat, sparsity, probes, budget=None):
     m, n = p.shape
     colours = {mode: colour(p, mode).n_colours for mode in ("forward", "reverse")}
     probes.counts.update(colours)
-    # a dense Jacobian that does not fit leaves the coloured mode of fewer colours as the plan
-    only = min(colours, key=colours.get) if not probes.dense_fits() else None
+    # a dense Jacobian that does not fit leaves the coloured modes as the plan: each one that
+    # needs at most twice the fewest colours is timed
+    dense = probes.dense_fits()
     for mode, size, kind in (("forward", n, "forward pass"), ("reverse", m, "sweep")):
         c = colours[mode]
-        if mode == only or 2 * c <= size and (budget is None or _pays(
-                budget, probes, _pass_estimate(probes, kind, c))):
+        if (not dense and c <= 2 * min(colours.values())) or dense and 2 * c <= size and (
+                budget is None or _pays(budget, probes, _pass_estimate(probes, kind, c))):
             jac = drivers.jacobian[mode](f, sparsity=pattern)
             t, _ = _probe(lambda: jac(x), repeat)
             probes.predicted["eager"][(f"{mode}-coloured", c)] = t
@@ -325,7 +326,7 @@ def measure_lean(drivers: Drivers, f, x, calls: int, *, sparsity="auto", compile
     with fewer passes by size first; the rule's width is within 1.4x of the best,
     ``benchmarks/chunk_width.py``), then sparsity detection (``sparsity="auto"``, estimated at
     :data:`DETECT_FACTOR` recordings) and coloured modes when they pay, then the narrower
-    widths (32, 8) while the budget lasts; the best eager choice timed once more
+    widths (32, 8) while the budget lasts; in a close call the runner-up timed once more
     (:func:`_confirm`); the compiled tier
     (``compiled="auto"``) only when :data:`COMPILE_SECONDS` fits the budget, and then for the
     best eager dense mode at its best width only,
@@ -340,6 +341,8 @@ def measure_lean(drivers: Drivers, f, x, calls: int, *, sparsity="auto", compile
     run = {"forward": _forward, "reverse": _reverse}
     size = {"forward": probes.n, "reverse": probes.m}
     planned = {mode: ks[mode][::-1] for mode in order}
+    if not probes.dense_fits():  # no dense plan can run: only colouring is probed
+        planned, order = {mode: [] for mode in order}, []
     for mode in order:  # the most promising width of each mode
         run[mode](drivers, f, x, size[mode], planned[mode][:1], 0, False, probes, "eager",
                   budget)
@@ -352,15 +355,16 @@ def measure_lean(drivers: Drivers, f, x, calls: int, *, sparsity="auto", compile
         if planned[mode][1:]:
             run[mode](drivers, f, x, size[mode], planned[mode][1:], 0, False, probes, "eager",
                       budget, warm=False)
-    best = _confirm(drivers, f, x, probes, calls, order, run, size)
-    if compiled is True:
-        tried = order
-    elif compiled == "auto" and budget.allows(probes, COMPILE_SECONDS):
-        tried = [best.mode.split("-")[0]]
-    else:
+    if not order:  # the compiled tier times dense modes only
         tried = []
-    if not probes.dense_fits():
-        tried = []  # the compiled tier times dense modes only
+    elif compiled is True:
+        tried = order
+    elif compiled == "auto":
+        best = _confirm(drivers, f, x, probes, calls, order, run, size)
+        tried = [best.mode.split("-")[0]] if budget.allows(probes, COMPILE_SECONDS) else []
+    else:
+        _confirm(drivers, f, x, probes, calls, order, run, size)
+        tried = []
     for mode in tried:
         dense = choose(probes, calls, modes=(mode,), tiers=("eager",))
         probes.compile_seconds[mode] = run[mode](drivers, f, x, size[mode], [dense.chunk], 1,
@@ -369,24 +373,35 @@ def measure_lean(drivers: Drivers, f, x, calls: int, *, sparsity="auto", compile
     return probes
 
 
-def _confirm(drivers, f, x, probes, calls, modes, run, size, rounds: int = 2):
-    """The best eager choice, its dense pass timed once more (the least of the two kept), and
-    chosen again, up to ``rounds`` times: one probe timed once can be slowed tenfold by a pause
-    of a loaded machine, and would then steer the plan away from the best mode."""
-    seen, modes = set(), tuple(modes) + tuple(f"{m}-coloured" for m in modes)
-    for _ in range(rounds):
-        best = choose(probes, calls, modes=modes, tiers=("eager",))
-        key = (best.mode, best.chunk)
-        if best.mode.endswith("coloured") or key in seen:
-            return best
-        seen.add(key)
-        again = Probes(probes.n, probes.m, {"eager": {}})
-        run[best.mode](drivers, f, x, size[best.mode], [best.chunk], 0, False, again, "eager")
-        for table, new in ((probes.passes, again.passes),
-                           (probes.predicted["eager"], again.predicted["eager"])):
-            for k, t in new.items():
-                table[k] = min(table.get(k, t), t)
-    return choose(probes, calls, modes=modes, tiers=("eager",))
+#: a runner-up predicted within this factor of the best is timed once more (:func:`_confirm`)
+CLOSE = 3.0
+
+
+def _confirm(drivers, f, x, probes, calls, modes, run, size):
+    """The best eager choice, after timing the best dense choice of the other mode once more
+    when it is predicted within :data:`CLOSE` of the best (the least of its two times kept): a
+    probe timed once can be slowed tenfold by a pause of a loaded machine, and would then steer
+    the plan away from the better mode. (Timing the best again could only make it faster: it
+    could not change the plan.)"""
+    coloured = tuple(f"{m}-coloured" for m in modes)
+    best = choose(probes, calls, modes=tuple(modes) + coloured, tiers=("eager",))
+    others = [m for m in modes if m != best.mode.split("-")[0]]
+    if not others:
+        return best
+    try:
+        runner = choose(probes, calls, modes=tuple(others), tiers=("eager",))
+    except (MemoryError, ValueError):
+        return best
+    if runner.total > CLOSE * best.total:
+        return best
+    again = Probes(probes.n, probes.m, {"eager": {}}, itemsize=probes.itemsize)
+    run[runner.mode](drivers, f, x, size[runner.mode], [runner.chunk], 0, False, again, "eager",
+                     warm=False)
+    for table, new in ((probes.passes, again.passes),
+                       (probes.predicted["eager"], again.predicted["eager"])):
+        for k, t in new.items():
+            table[k] = min(table.get(k, t), t)
+    return choose(probes, calls, modes=tuple(modes) + coloured, tiers=("eager",))
 
 
 def lean_widths(size: int):
