@@ -57,6 +57,23 @@ def test_results_of_earlier_calls_are_not_overwritten_by_later_ones():
     _has_workspaces(_vec)
 
 
+def _sliced(x):
+    y = np.sin(x) * x
+    return y[1:][:-1]  # views of a value the program computes: they must not be carved
+
+
+def test_slices_of_computed_values_handed_back_are_not_in_a_workspace():
+    rng = np.random.default_rng(3)
+    xs = [rng.normal(size=30) for _ in range(3)]
+    for k in (1, 4):
+        V = rng.normal(size=(k, 30))
+        got = [dualad.jvp(_sliced, (x,), (V,), batched=True, compiled=True) for x in xs]
+        for x, (out, tan) in zip(xs, got):  # checked after every call was made
+            np.testing.assert_allclose(out, _sliced(x), rtol=1e-15)
+            np.testing.assert_allclose(tan, V @ revad.jacrev(_sliced)(x).T, rtol=1e-13)
+            assert out.flags.writeable and tan.flags.writeable
+
+
 def test_a_kept_pullback_reads_its_own_forward_pass():
     rng = np.random.default_rng(1)
     x1, x2 = rng.normal(size=30), rng.normal(size=30)

@@ -65,8 +65,18 @@ class Gather(Form):
         self.ids = t.array(ids) if self.single else None
         self.n = t.size(self.n_out)
         self.n_in = [t.size(size_of(s)) for s in self.shapes]
+        # a contiguous run of one input's entries (x[1:], a row, a block of a parameter vector)
+        # is a view of it: no fresh array, whose first touch of each page costs more than the copy
+        self.run = None
+        if self.single and len(ids) and np.array_equal(ids, np.arange(ids[0], ids[0] + len(ids))):
+            self.run = (t.size(ids[0]), t.size(ids[0] + len(ids)))
+
+    def passes_through(self):
+        return self.run is not None
 
     def value(self, args):
+        if self.run is not None:
+            return [f"{{out}} = {args[0]}[{self.run[0]}:{self.run[1]}]"]
         if self.single:
             return [f"{{out}} = gather({args[0]}.reshape((1, {args[0]}.shape[0])), {self.ids})[0]"]
         lines = [f"{{out}}_ = np.empty((1, {self.n}), dtype=np.{self.dtype})"]
@@ -75,6 +85,8 @@ class Gather(Form):
         return lines + ["{out} = {out}_[0]"]
 
     def jvp(self, args, tans):
+        if self.run is not None:  # rows of the run, contiguous (the loops read C arrays)
+            return [f"{{out}} = np.ascontiguousarray({tans[0]}[:, {self.run[0]}:{self.run[1]}])"]
         if self.single:
             return [f"{{out}} = gather({tans[0]}, {self.ids})"]
         live = next(t for t in tans if t is not None)

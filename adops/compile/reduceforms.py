@@ -149,10 +149,17 @@ class IndexAdd(Form):
         t = tables
         self.into, self.src = t.array(into), t.array(src)
         self.n_v = t.size(size_of(v))
+        # a constant base of zeros (a slice's transpose, traced inside a gradient) is made, not
+        # copied: no read of the constant, and a fresh np.zeros a workspace can hold
+        r = self.refs[0]
+        self.n_base = t.size(size_of(base))
+        self.zero_base = type(r) is not int and not np.any(np.asarray(r.value))
 
     def value(self, args):
         base, v = args
-        return [f"{{out}}_ = {base}.reshape((1, {base}.shape[0])).copy()",
+        start = f"{{out}}_ = np.zeros((1, {self.n_base}), dtype=np.{self.dtype})" \
+            if self.zero_base else f"{{out}}_ = {base}.reshape((1, {base}.shape[0])).copy()"
+        return [start,
                 f"scatter_add_at({{out}}_, {v}.reshape((1, {v}.shape[0])), {self.src}, {self.into})",
                 "{out} = {out}_[0]"]
 
@@ -160,7 +167,7 @@ class IndexAdd(Form):
         tb, tv = tans
         live = tb if tb is not None else tv
         lines = [f"{{out}} = {tb}.copy()" if tb is not None else
-                 f"{{out}} = np.zeros(({live}.shape[0], {args[0]}.shape[0]), dtype=np.{self.dtype})"]
+                 f"{{out}} = np.zeros(({live}.shape[0], {self.n_base}), dtype=np.{self.dtype})"]
         if tv is not None:
             lines.append(f"scatter_add_at({{out}}, {tv}, {self.src}, {self.into})")
         return lines

@@ -56,7 +56,9 @@ def _aliases(node):
             return set()  # a generated helper: a fresh array
         if isinstance(node.func, ast.Attribute) and node.func.attr == "copy":
             return set()
-        return _aliases(node.func)
+        # a method (x.reshape) or a numpy function (np.ascontiguousarray) may return its
+        # object or an argument itself, or a view of it
+        return _aliases(node.func).union(*(_aliases(a) for a in node.args))
     if isinstance(node, ast.Tuple):
         return set().union(*(_aliases(e) for e in node.elts)) if node.elts else set()
     if isinstance(node, (ast.BinOp, ast.UnaryOp, ast.Compare, ast.BoolOp, ast.Constant)):
