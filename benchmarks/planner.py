@@ -1,7 +1,7 @@
 """The planner against the best fixed choice: ``compare.jacobian(f, calls=N)`` vs every fixed
 (mode, tier, chunk, colouring), for N Jacobians, probes and compilation included.
 
-    python benchmarks/planner.py [--calls 20] [--repeat 3] [--full] [--blas-threads 1]
+    python benchmarks/planner.py [--calls 20] [--repeat 3] [--full] [--blas-threads 1] [--only ht,ba]
 
 Configurations: compare's quick grid (``--full``: the default grid) and the standard problems'
 quickest instances (``--full``: the quick ones), each kept when its best eager Jacobian costs
@@ -31,6 +31,7 @@ import revad  # noqa: E402
 from adops.program.inputs import auto_chunk  # noqa: E402
 from adops.sparsity import colour, detect  # noqa: E402
 from compare import jacobian  # noqa: E402
+from adops.compile import whole_after  # noqa: E402
 from compare.common.compiled import cold_cache, own_copy  # noqa: E402
 from compare.common.timing import fixed_threads, thread_note  # noqa: E402
 from compare.problems import PROBLEMS  # noqa: E402
@@ -48,13 +49,17 @@ def _time(fn):
     return time.perf_counter() - t
 
 
-def configurations(full: bool):
+def configurations(full: bool, only=()):
     grid = default_grid() if full else quick_grid()
     for name, n, m in grid.configs:
+        if only and not any(w in f"{name} n={n} m={m}" for w in only):
+            continue
         problem = PROBLEMS[name]
         f, x = problem.make(n, 1 if problem.scalar else m, np, np.random.default_rng(0))
         yield f"{name} n={n} m={m}", f, np.asarray(x, dtype=float)
     for name, size in (standard.QUICK if full else standard.QUICKEST):
+        if only and not any(w in f"{name} {size}" for w in only):
+            continue
         inst = standard.make(name, **size)
         yield f"{name} {size}", inst.f, np.asarray(inst.x, dtype=float)
 
@@ -95,7 +100,8 @@ def bench(label, f, x, calls, repeat):
             chosen = next(iter(jac.plans.values())).choice
         for c, (make, compiles) in choices.items():
             if c not in warm:
-                with cold_cache() if compiles else nullcontext():
+                # compiled: the first call compiles the whole program (as the planner's probe)
+                with cold_cache() if compiles else nullcontext(), whole_after(1):
                     warm[c] = make()
                     first = _time(lambda: warm[c](x))
                     times[c].append(_time(lambda: warm[c](x)))
@@ -117,6 +123,8 @@ def main(argv=None):
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--full", action="store_true")
     ap.add_argument("--blas-threads", type=int, default=1)
+    ap.add_argument("--only", default="", help="comma-separated parts of configuration names "
+                    "to run (e.g. 'ht,ba'); default: all")
     a = ap.parse_args(argv)
     print(f"# machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"{platform.system()} {platform.release()}, python {platform.python_version()}, "
@@ -128,7 +136,8 @@ def main(argv=None):
               f"{a.repeat} interleaved rounds")
         print("| configuration | planner total | chosen | best fixed | its total | ratio |")
         print("|---|---|---|---|---|---|")
-        for label, f, x in configurations(a.full):
+        only = [w for w in a.only.split(",") if w]
+        for label, f, x in configurations(a.full, only):
             row = bench(label, f, x, a.calls, a.repeat)
             if row is None:
                 continue
