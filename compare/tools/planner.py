@@ -381,7 +381,7 @@ def measure_lean(drivers: Drivers, f, x, calls: int, *, sparsity="auto", compile
 
 
 #: a runner-up predicted within this factor of the best is timed once more (:func:`_confirm`)
-CLOSE = 3.0
+CLOSE = 1.5
 
 
 def _confirm(drivers, f, x, probes, calls, modes, run, size):
