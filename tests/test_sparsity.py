@@ -118,3 +118,17 @@ def test_recommend_takes_sparsity_into_account():
     assert "3 colours" in rec.reason
     dense = recommend(lambda x: np.sum(x ** 2), np.ones(300), repeat=1, compiled=False)
     assert dense.mode == "reverse" and "too many" in dense.reason
+
+
+def test_a_pattern_is_rechecked_by_one_trace_and_not_at_all_without_guards(monkeypatch):
+    from adops.sparsity import pattern as pattern_module
+    calls = []
+    real = pattern_module.propagate
+    monkeypatch.setattr(pattern_module, "propagate",
+                        lambda *a, **k: calls.append(1) or real(*a, **k))
+    p = detect(lambda x: x[1:] * x[:-1], np.ones(5))
+    assert len(calls) == 1
+    assert p.holds_at(np.arange(5.0))             # no guards, same shape: holds, no trace
+    q = detect(lambda x: np.where(x > 0, x, 2 * x)[1:] * x[:-1], np.ones(5))
+    assert q.holds_at(np.full(5, 2.0)) and not q.holds_at(-np.ones(5))
+    assert len(calls) == 2  # re-checks trace, never propagate the pattern again
