@@ -14,7 +14,8 @@ Contract:
   does (same seeds, same widths), so the assembled result is bit-for-bit the local one on the
   same CPU and BLAS.
 - The payload is shipped with cloudpickle (a function defined in ``__main__`` or a closure goes
-  by value). A worker keeps the unpickled payload and its state per content hash
+  by value): to a Dask cluster once, placed on every worker before the blocks
+  (:func:`~adops.program.executors.shipped`), to a process pool with each block. A worker keeps the unpickled payload and its state per content hash
   (:class:`_Warm`), so a function arriving in every task is one object per worker and the
   compiled tier's programs, keyed by function object, stay warm; a recording is made once per
   worker, not per task.
@@ -41,7 +42,7 @@ import numpy as np
 from .inputs import auto_chunk
 from .transform import by_chunks, check_chunk
 from .executors import (ExecutorError, check_payload, lost_blocks_error, missing_project,
-                        resolve_executor, worker_count)
+                        resolve_executor, shipped, worker_count)
 
 #: blocks per worker: a few, so a slow or lost worker's share is small and rebalanced
 BLOCKS_PER_WORKER = 4
@@ -167,7 +168,8 @@ def push_blocks(job: Job, n: int, k, dtype, executor, where: str, seeds=None,
         blob = check_payload(job, where)
         key = hashlib.sha256(blob).hexdigest()
         blocks = _blocks(n_rows, k, workers)
-        args = [(key, blob, n, k, dtype.str, lo, hi, None if seeds is None else seeds[lo:hi])
+        payload = shipped(ex, blob)
+        args = [(key, payload, n, k, dtype.str, lo, hi, None if seeds is None else seeds[lo:hi])
                 for lo, hi in blocks]
         results = _run(ex, args, blocks, where)
     parts = list(zip(*results))

@@ -71,6 +71,21 @@ def resolve_executor(executor, where: str):
         check_executor(executor, where)
 
 
+def shipped(ex, blob: bytes):
+    """What a task receives for the payload ``blob``: on a Dask cluster a future of it, placed on
+    every worker once (``scatter(broadcast=True)``: tasks then carry a key, not megabytes, and a
+    rescheduled task finds a copy on a surviving worker); elsewhere (a process pool, which
+    cannot address its workers) the bytes themselves, with each task.
+
+    >>> shipped(cf.ThreadPoolExecutor(1), b"f") == b"f"
+    True
+    """
+    client = getattr(ex, "_client", None)  # distributed's ClientExecutor
+    if client is None or not hasattr(client, "scatter"):
+        return blob
+    return client.scatter(blob, broadcast=True, hash=False)
+
+
 def connect(address: str, where: str, timeout: float | None = None):
     """A ``distributed.Client`` for ``dask://HOST:PORT`` (or ``tcp://``), or an error naming
     the address and the time waited."""
