@@ -3,6 +3,7 @@ against the other mode and finite differences, the plan in words, the plan kept 
 options that restrict it, bad options, and the cost model's arithmetic."""
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 import dualad
 import revad
@@ -179,3 +180,36 @@ def test_a_close_runner_up_is_timed_again_so_one_slowed_probe_cannot_steer_the_p
     assert len(timed) == 2  # the slowed probe, and the one more of the close runner-up
     assert choose(probes, 10).mode == "forward"
     assert probes.predicted["eager"][("forward", 8)] == pytest.approx(0.005)
+
+
+def test_a_large_side_is_probed_narrow_first_and_wide_only_within_the_budget(monkeypatch):
+    """n = 5000 inputs, a known banded pattern (3 colours); on a fake clock a forward pass costs
+    1 ms per direction and the coloured Jacobian 10 ms. The narrowest width (8) is probed first;
+    once the coloured Jacobian is timed, a wider pass (32 ms at least) exceeds the budget of 20
+    Jacobians, so no wide pass is run (at width 256 it alone would cost 25 coloured ones)."""
+    from compare.tools import planner
+
+    class Clock:
+        now = 0.0
+
+        def perf_counter(self):
+            return self.now
+    clock = Clock()
+    monkeypatch.setattr(planner, "time", clock)
+    widths = []
+
+    def jvp(f, primals, tangents, batched, compiled):
+        widths.append(tangents[0].shape[0])
+        clock.now += 1e-3 * tangents[0].shape[0]
+
+    def coloured(f, sparsity):
+        def jac(x):
+            clock.now += 0.010
+        return jac
+    drivers = planner.Drivers(jvp, None, {"forward": coloured})
+    n = 5000
+    banded = sp.diags([1.0, 1.0, 1.0], [-1, 0, 1], shape=(n, n), format="csr")
+    probes = planner.measure_lean(drivers, lambda x: x, np.ones(n), calls=20, sparsity=banded,
+                                  compiled=False, modes=("forward",))
+    assert widths == [1, 8]  # the warm pass, then the narrowest width only
+    assert choose(probes, 20, modes=("forward", "forward-coloured")).mode == "forward-coloured"

@@ -54,6 +54,9 @@ COMPILE_SECONDS = 5.0
 #: banded n = 2000 10x, GMM 20x, BA 23x, HT 224x: 0.45 s against a 2 ms recording), so lean
 #: probing detects when that many fit its budget
 DETECT_FACTOR = 250
+#: sizes (inputs for forward mode, outputs for reverse) above which lean probing starts at
+#: the narrowest width
+LARGE = 1024
 #: a dense Jacobian is planned only when its ``(m, n)`` array takes at most this share of the
 #: memory available when planning (the passes' own arrays need the rest)
 DENSE_MEMORY_SHARE = 0.5
@@ -260,7 +263,8 @@ def _pays(budget, probes, estimate):
     return estimate < budget.calls * (best - estimate)
 
 
-def _coloured(drivers, f, x, repeat, sparsity, probes, budget=None):
+def _coloured(drivers, f, x, repeat, sparsity, probes, budget=None,
+              modes=("forward", "reverse")):
     """Coloured modes (eager tier) where colouring saves at least half the passes (and, with a
     budget, where probing it pays: :func:`_pays`)."""
     from adops.sparsity import Pattern, colour, detect
@@ -274,6 +278,8 @@ def _coloured(drivers, f, x, repeat, sparsity, probes, budget=None):
     dense = probes.dense_fits()
     for mode, size, kind in (("forward", n, "forward pass"), ("reverse", m, "sweep")):
         c = colours[mode]
+        if mode not in modes:
+            continue
         if (not dense and c <= 2 * min(colours.values())) or dense and 2 * c <= size and (
                 budget is None or _pays(budget, probes, _pass_estimate(probes, kind, c))):
             jac = drivers.jacobian[mode](f, sparsity=pattern)
@@ -328,7 +334,8 @@ def measure_lean(drivers: Drivers, f, x, calls: int, *, sparsity="auto", compile
     """:func:`compare.jacobian`'s probes, within a :class:`Budget` of the ``calls`` Jacobians
     they plan: each eager probe timed once; the automatic width of each mode first (the mode
     with fewer passes by size first; the rule's width is within 1.4x of the best,
-    ``benchmarks/chunk_width.py``), then sparsity detection (``sparsity="auto"``, estimated at
+    ``benchmarks/chunk_width.py``; above :data:`LARGE` directions the narrowest width first,
+    as a wide pass there can cost more than a sparse Jacobian), then sparsity detection (``sparsity="auto"``, estimated at
     :data:`DETECT_FACTOR` recordings) and coloured modes when they pay, then the narrower
     widths (32, 8) while the budget lasts; in a close call the runner-up timed once more
     (:func:`_confirm`); the compiled tier
@@ -344,7 +351,10 @@ def measure_lean(drivers: Drivers, f, x, calls: int, *, sparsity="auto", compile
     order = [md for md in (first, "reverse" if first == "forward" else "forward") if md in modes]
     run = {"forward": _forward, "reverse": _reverse}
     size = {"forward": probes.n, "reverse": probes.m}
-    planned = {mode: ks[mode][::-1] for mode in order}
+    # the widest width first (within 1.4x of the best), except where a wide pass is costly (a
+    # large side: banded n = 10^4 at width 419 cost more than its whole coloured Jacobian):
+    # there the narrowest first, and wider ones only while the budget allows
+    planned = {mode: ks[mode] if size[mode] > LARGE else ks[mode][::-1] for mode in order}
     if not probes.dense_fits():  # no dense plan can run: only colouring is probed
         planned, order = {mode: [] for mode in order}, []
     for mode in order:  # the most promising width of each mode
@@ -354,7 +364,7 @@ def measure_lean(drivers: Drivers, f, x, calls: int, *, sparsity="auto", compile
     detect_cost = DETECT_FACTOR * probes.passes.get(("eager", "record", 1), 0.0)
     if sparsity is not None and (not isinstance(sparsity, str) or not probes.dense_fits() or
                                  budget.allows(probes, detect_cost)):
-        probes.pattern = _coloured(drivers, f, x, 0, sparsity, probes, budget)
+        probes.pattern = _coloured(drivers, f, x, 0, sparsity, probes, budget, modes)
     for mode in order:  # then the other widths, while the budget lasts
         if planned[mode][1:]:
             run[mode](drivers, f, x, size[mode], planned[mode][1:], 0, False, probes, "eager",
