@@ -58,8 +58,8 @@ def source_version() -> str:
     from ..core import kernels, scipy_kernels
     from ..ops import registry
     from . import codegen, formbase, forms, guards, loops, reduceforms, rows, runtime, whole
-    modules = {kernels, scipy_kernels, registry, codegen, loops, runtime, whole, forms, guards, rows, formbase,
-               reduceforms}
+    modules = {kernels, scipy_kernels, registry, codegen, loops, runtime, whole, forms, guards,
+               rows, formbase, reduceforms}
     for op in list(registry.OPS.values()):
         fns = ()
         if isinstance(op, registry.ElementwiseOp):

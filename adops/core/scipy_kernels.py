@@ -28,6 +28,7 @@ import ctypes
 
 import llvmlite.binding as llvm
 import numpy as np
+import scipy
 import scipy.special as sc
 import scipy.special.cython_special as cython_special
 from numba import types
@@ -40,8 +41,9 @@ NAMES = ("erf", "erfc", "erfinv", "erfcinv", "erfcx", "expit", "log_expit", "log
 
 _C = {"double": types.float64, "float": types.float32}
 
-ctypes.pythonapi.PyCapsule_GetName.restype = ctypes.c_char_p
-ctypes.pythonapi.PyCapsule_GetName.argtypes = [ctypes.py_object]
+# a prototype of its own (setting ctypes.pythonapi's would change it for every other user)
+_capsule_name = ctypes.PYFUNCTYPE(ctypes.c_char_p, ctypes.py_object)(
+    ("PyCapsule_GetName", ctypes.pythonapi))
 
 
 def _specializations(name):
@@ -52,7 +54,7 @@ def _specializations(name):
         if key != name and not (key.startswith("__pyx_fuse_") and
                                 key[len("__pyx_fuse_"):].lstrip("0123456789") == name):
             continue
-        sig = ctypes.pythonapi.PyCapsule_GetName(capsule).decode()
+        sig = _capsule_name(capsule).decode()
         ret, _, args = sig.partition(" (")
         args = [a.strip() for a in args.rstrip(")").split(",")]
         if args[-1] != "int __pyx_skip_dispatch" or ret not in _C:
@@ -72,8 +74,9 @@ def _external(name, ctype, key, nargs):
 def _bind(name):
     found = _specializations(name)
     if "double" not in found:
-        raise RuntimeError(f"scipy.special.cython_special has no double {name}: this scipy "
-                           f"({sc.__name__}) is not supported by adops' compiled loops")
+        raise RuntimeError(f"scipy.special.cython_special has no double {name}: scipy "
+                           f"{scipy.__version__} is not supported by adops' compiled loops "
+                           "(install a scipy version that pyproject.toml allows)")
     nargs = found["double"][1]
     c64 = _external(name, "double", *found["double"])
     c32 = _external(name, "float", *found["float"]) if "float" in found else None
