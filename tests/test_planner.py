@@ -146,19 +146,28 @@ def test_a_dense_jacobian_that_does_not_fit_in_memory_is_never_planned(monkeypat
         jacobian(banded, compiled=False, sparsity=None)(x)
 
 
-def test_a_close_runner_up_is_timed_again_so_one_slowed_probe_cannot_steer_the_plan(monkeypatch):
+class FakeClock:
+    """The planner's clock, advanced by the fake modes of a test (no timing of this machine)."""
+
+    now = 0.0
+
+    def perf_counter(self):
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    from compare.tools import planner
+    fake = FakeClock()
+    monkeypatch.setattr(planner, "time", fake)
+    return fake
+
+
+def test_a_close_runner_up_is_timed_again_so_one_slowed_probe_cannot_steer_the_plan(clock):
     """Fake modes on a fake clock: forward passes cost 5 ms, but the first timed one was slowed
     to 15 ms (a pause of a loaded machine); reverse mode costs 12 ms. The runner-up (forward,
     predicted within 1.5x) is timed again, so the plan is forward, as it should be."""
     from compare.tools import planner
-
-    class Clock:
-        now = 0.0
-
-        def perf_counter(self):
-            return self.now
-    clock = Clock()
-    monkeypatch.setattr(planner, "time", clock)
     timed = []
 
     def jvp(f, primals, tangents, batched, compiled):
@@ -182,20 +191,12 @@ def test_a_close_runner_up_is_timed_again_so_one_slowed_probe_cannot_steer_the_p
     assert probes.predicted["eager"][("forward", 8)] == pytest.approx(0.005)
 
 
-def test_a_large_side_is_probed_narrow_first_and_wide_only_within_the_budget(monkeypatch):
+def test_a_large_side_is_probed_narrow_first_and_wide_only_within_the_budget(clock):
     """n = 5000 inputs, a known banded pattern (3 colours); on a fake clock a forward pass costs
     1 ms per direction and the coloured Jacobian 10 ms. The narrowest width (8) is probed first;
     once the coloured Jacobian is timed, a wider pass (32 ms at least) exceeds the budget of 20
     Jacobians, so no wide pass is run (at width 256 it alone would cost 25 coloured ones)."""
     from compare.tools import planner
-
-    class Clock:
-        now = 0.0
-
-        def perf_counter(self):
-            return self.now
-    clock = Clock()
-    monkeypatch.setattr(planner, "time", clock)
     widths = []
 
     def jvp(f, primals, tangents, batched, compiled):

@@ -102,6 +102,8 @@ class Probes:
     probe_seconds: float = 0.0
     pattern: object = None
     itemsize: int = 8
+    #: bytes of memory available when the probes began (None: read when asked)
+    memory: int | None = None
 
     @property
     def dense_bytes(self) -> int:
@@ -110,8 +112,10 @@ class Probes:
 
     def dense_fits(self, available: int | None = None) -> bool:
         """Whether the dense Jacobian takes at most :data:`DENSE_MEMORY_SHARE` of the memory
-        ``available`` (now, by default)."""
-        available = memory_available() if available is None else available
+        ``available`` (by default, what was available when probing began: one reading serves
+        every decision of a plan)."""
+        if available is None:
+            available = self.memory if self.memory is not None else memory_available()
         return self.dense_bytes <= DENSE_MEMORY_SHARE * available
 
 
@@ -291,7 +295,8 @@ def _coloured(drivers, f, x, repeat, sparsity, probes, budget=None,
 def _new(f, x):
     out = np.asarray(f(x))
     itemsize = np.result_type(x.dtype, out.dtype).itemsize
-    return Probes(x.size, out.size, {tier: {} for tier in TIERS}, itemsize=itemsize)
+    return Probes(x.size, out.size, {tier: {} for tier in TIERS}, itemsize=itemsize,
+                  memory=memory_available())
 
 
 def measure(drivers: Drivers, f, x, *, repeat: int = 3, compiled: bool = True,
@@ -411,7 +416,8 @@ def _confirm(drivers, f, x, probes, calls, modes, run, size):
         return best
     if runner.total > CLOSE * best.total:
         return best
-    again = Probes(probes.n, probes.m, {"eager": {}}, itemsize=probes.itemsize)
+    again = Probes(probes.n, probes.m, {"eager": {}}, itemsize=probes.itemsize,
+                   memory=probes.memory)
     run[runner.mode](drivers, f, x, size[runner.mode], [runner.chunk], 0, False, again, "eager",
                      warm=False)
     for table, new in ((probes.passes, again.passes),
@@ -436,7 +442,8 @@ def choose(probes: Probes, calls: int, *, modes=MODES, tiers=TIERS,
     """The (tier, mode, k) of least ``compile + calls * t`` among the measured ones, restricted
     to ``modes`` (their names, coloured ones included) and ``tiers``. Dense modes are left out
     when the dense ``(m, n)`` Jacobian does not fit in memory (:meth:`Probes.dense_fits` of
-    ``available`` bytes, now by default); a coloured one returns a sparse matrix.
+    ``available`` bytes, by default the probes' reading); a coloured one returns a sparse
+    matrix.
 
     >>> p = Probes(4, 1, {"eager": {("forward", 4): 2e-3, ("reverse", 1): 1e-3},
     ...                   "compiled": {("forward", 4): 1e-4, ("reverse", 1): 1e-4}},
