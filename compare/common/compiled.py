@@ -21,6 +21,7 @@ which compiling wins (used by the tiers study and by ``recommend``).
 """
 from __future__ import annotations
 
+import atexit
 import contextlib
 import math
 import os
@@ -44,7 +45,11 @@ PLOT = "tiers.png"
 @contextlib.contextmanager
 def cold_cache():
     """A fresh, temporary ``ADOPS_CACHE_DIR`` for the block (removed after), so the compiled
-    tier's first calls compile instead of loading code a previous run left on disk."""
+    tier's first calls compile instead of loading code a previous run left on disk.
+
+    A program generated inside the block can compile a new signature after it (numba compiles
+    lazily and writes its cache beside the generated module, making the folder again), so the
+    folder is removed once more when the process exits."""
     before = os.environ.get("ADOPS_CACHE_DIR")
     path = tempfile.mkdtemp(prefix="adops-compare-")
     os.environ["ADOPS_CACHE_DIR"] = path
@@ -56,6 +61,7 @@ def cold_cache():
         else:
             os.environ["ADOPS_CACHE_DIR"] = before
         shutil.rmtree(path, ignore_errors=True)
+        atexit.register(shutil.rmtree, path, ignore_errors=True)
 
 
 def tag_eager(rows):
