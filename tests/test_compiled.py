@@ -98,10 +98,12 @@ def test_generated_code_fuses_the_elementwise_run():
     revad.grad(rosenbrock, compiled=True)(x)
     (program,) = next(iter(compiled(rosenbrock).programs.values()))
     src = program.driver.source  # the Python driver's (a program's first calls)
-    assert "def k0_vjp(" in src and "g0_vjp = k0_vjp" in src and "for i in range(n):" in src
-    assert src.count("@njit") == 3  # one fused run: primal, jvp and vjp loops
+    (kernel,) = program.driver.kernels.values()  # one fused run: one kernel module
+    assert "g0_vjp = k0_vjp" in src and "KERNELS[" in src
+    assert "def kernel_vjp(" in kernel and "for i in range(n):" in kernel
+    assert kernel.count("@njit") == 3  # its primal, jvp and vjp loops
     assert "# loop g0 runs k0: s0 = #" in src  # which entry each loop variable is
-    assert "square" in src and "SMUL(" in src
+    assert "square" in kernel and "SMUL(" in kernel
 
 
 def test_identical_runs_share_one_compiled_loop():
@@ -115,7 +117,26 @@ def test_identical_runs_share_one_compiled_loop():
     (program,) = next(iter(compiled(chain).programs.values()))
     loops = program.driver.source.count("# loop g")
     # 80 ops in runs of 32, 32 and 16: the two full runs are one loop, compiled once
-    assert loops == 3 and program.driver.source.count("@njit") == 3 * 2
+    assert loops == 3 and len(program.driver.kernels) == 2
+
+
+def test_programs_share_the_kernel_of_an_identical_run_and_only_that():
+    """A run's kernel is one module for every program that has the run; a run that differs
+    (here only in a literal baked into its loop) is another kernel, and the program that binds
+    it another module, so no program runs a loop of another's."""
+    x = np.linspace(-1, 1, 5)
+    kernels, programs = [], []
+    for f in (lambda x: np.sum(np.tanh(x) * 2.0), lambda x: np.sum(np.tanh(x) * 2.0) + 1.0,
+              lambda x: np.sum(np.tanh(x) * 3.0)):
+        np.testing.assert_allclose(revad.grad(f, compiled=True)(x), revad.grad(f)(x),
+                                   rtol=1e-13)
+        (program,) = next(iter(compiled(f).programs.values()))
+        programs.append(program)
+        kernels.append(set(program.driver.kernels))
+    assert kernels[0] == kernels[1] and not kernels[0] & kernels[2]
+    assert programs[0].module is not programs[2].module
+    bound = [p.module.g0_vjp for p in programs]
+    assert bound[0] is bound[1] and bound[0] is not bound[2]
 
 
 def test_nested_calls_of_compiled_transforms_run_eagerly_and_are_right():

@@ -177,6 +177,17 @@ class Program:
         return self.whole.source if self.whole is not None else self.driver.source
 
     @property
+    def kernels(self):
+        """The kernel modules (fused loops) that source binds: ``{key: text}``."""
+        return self.whole.kernels if self.whole is not None else self.driver.kernels
+
+    @property
+    def listing(self):
+        """The program as a person reads it: each kernel module it binds, then its source."""
+        parts = [f"# ---- kernel {key}\n{text}" for key, text in self.kernels.items()]
+        return "\n".join(parts + ["# ---- program\n" + self.source])
+
+    @property
     def module(self):
         return self.whole.module if self.whole is not None else self.driver.module
 
@@ -213,8 +224,8 @@ class _Driver:
 
     def __init__(self, trace, wrt):
         tape = trace.tape
-        self.source, _ = generate(tape, trace.leaves, trace.outs, wrt)
-        self.module = load_source(self.source)
+        self.source, self.kernels = generate(tape, trace.leaves, trace.outs, wrt)
+        self.module = load_source(self.source, self.kernels)
         self.O = list(tape.ops)
         self.P = [p if p is not None else {} for p in tape.params]
         self.C = [[None if type(r) is int else r.value for r in refs] for refs in tape.refs]

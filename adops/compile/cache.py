@@ -144,13 +144,16 @@ def file_text(source: str) -> str:
     return f"# adops code version {VERSION}\n{source}"
 
 
-def load_source(source: str):
+def load_source(source: str, kernels=None):
     """Run generated ``source`` as a module whose file is named by its hash.
 
     The module is compiled from ``source`` itself; the file (rewritten atomically unless it
     holds exactly ``source`` after the version line) is there for numba's on-disk cache and for
     tracebacks, so a truncated, corrupted or planted file is never run. A write may tidy the
-    folder (see the module doc).
+    folder (see the module doc). ``kernels`` (key -> source of a kernel module, whose
+    ``kernel_primal``, ``kernel_jvp`` and ``kernel_vjp`` the source binds through
+    ``KERNELS[key]``) are loaded first, each a module of its own shared by every program that
+    names it (:func:`adops.compile.loops.shared_kernels`).
 
     Example:
         >>> load_source("VALUE = 6 * 7").VALUE
@@ -161,6 +164,10 @@ def load_source(source: str):
     module = sys.modules.get(name)
     if module is not None:
         return module
+    table = {}
+    for key, text in (kernels or {}).items():
+        k = load_source(text)
+        table[key] = (k.kernel_primal, k.kernel_jvp, k.kernel_vjp)
     with _lock:
         module = sys.modules.get(name)
         if module is not None:
@@ -174,6 +181,7 @@ def load_source(source: str):
         module = types.ModuleType(name)
         module.__file__ = path
         module.__dict__["RULES"] = _Rules()
+        module.__dict__["KERNELS"] = table
         exec(compile(text, path, "exec"), module.__dict__)
         sys.modules[name] = module
         _loaded.add(name)

@@ -30,7 +30,7 @@ import numpy as np
 
 from ..ops.kinds import LinearOp
 from ..ops.registry import Arg, ElementwiseOp, Marker, Rule
-from .loops import Source, literal, rule_key, shared_kernels
+from .loops import Source, literal, shared_kernels
 
 _FLOATS = ("float32", "float64")
 
@@ -199,8 +199,9 @@ class _GuardView:
 
 
 def generate(tape, leaves, outs, wrt):
-    """The module source for a program (see module doc). ``wrt``: leaf positions whose
-    cotangents ``backward`` returns."""
+    """The module source for a program (see module doc) and its kernels (key -> kernel module
+    text, :func:`adops.compile.loops.shared_kernels`). ``wrt``: leaf positions whose cotangents
+    ``backward`` returns."""
     tape = ProgramView(tape, outs)
     outs = tape.outs
     steps = schedule(tape)
@@ -212,19 +213,15 @@ def generate(tape, leaves, outs, wrt):
     src("from adops.compile.runtime import (SMUL, accumulate, add_into, check_guard,")
     src("                                   flat_input, flat_tangent, scalar, unbroadcast)")
     src("")
-    rules = rule_names(tape, steps)
-    for kernel, name in rules.items():
-        src(f"{name} = scalar(RULES[{kernel!r}])")
-    src("")
     groups = [g for kind, g in steps if kind == "group"]
-    emitted = {}
+    kernels = {}
     for gi, g in enumerate(groups):
-        shared_kernels(src, tape, g, gi, rules, depends, emitted)
+        shared_kernels(src, tape, g, gi, depends, kernels)
     guard_at = guard_positions(tape, steps)
     _entry_primal(src, tape, steps, leaves, outs, groups, guard_at)
     _entry_jvp(src, tape, steps, leaves, outs, groups, guard_at, depends)
     _entry_vjp(src, tape, steps, leaves, outs, groups, guard_at, depends, wrt)
-    return src.text(), list(rules)
+    return src.text(), kernels
 
 
 def depends_on_leaves(tape, leaves):
@@ -233,19 +230,6 @@ def depends_on_leaves(tape, leaves):
         if op is not None and op is not ALIAS and any(type(r) is int and r in dep for r in tape.refs[e]):
             dep.add(e)
     return dep
-
-
-def rule_names(tape, steps):
-    """Every scalar function the groups call, by a stable key ``module:qualname``."""
-    names = {}
-    for kind, g in steps:
-        if kind != "group":
-            continue
-        for e in g.entries:
-            op = tape.ops[e]
-            for fn in [op.primal] + [p.kernel for p in op.partials if isinstance(p, Rule)]:
-                names.setdefault(rule_key(fn), f"_s{len(names)}")
-    return names
 
 
 def guard_positions(tape, steps):

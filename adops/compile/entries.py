@@ -49,8 +49,8 @@ class WholeEntries:
 
     def __init__(self, whole):
         prog = whole.prog
-        self.source = whole.source
-        self.module = load_source(whole.source)
+        self.source, self.kernels = whole.source, whole.kernels
+        self.module = load_source(whole.source, whole.kernels)
         self.tables = whole.runtime
         self.slots = whole.slots
         self.workspaces = Workspaces(whole.slots, self.tables[0])

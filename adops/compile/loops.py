@@ -1,15 +1,22 @@
 """Fused loops: a run of elementwise ops (a group) as three numba loops of scalar code.
 
 Contract. For a group of the schedule (:mod:`adops.compile.codegen`), :func:`shared_kernels`
-emits ``primal(n, a..., o...)``, ``jvp(n, k, a..., u..., o..., to...)`` (tangents of ``k``
+writes ``primal(n, a..., o...)``, ``jvp(n, k, a..., u..., o..., to...)`` (tangents of ``k``
 directions per element) and ``vjp(n, m, a..., b..., c...)`` (``m`` seeds, adjoints as scalars,
 the forward scalars recomputed): the ops' own rule bodies (``RULES[...]``, named by
-:func:`rule_key`) and the strong-zero product ``SMUL``, so no formula is written again. Identical
-runs share one compiled loop. :class:`Source` holds generated lines; :func:`literal` writes a
-scalar constant into the loop.
+:func:`rule_key`) and the strong-zero product ``SMUL``, so no formula is written again.
+
+The three loops of a group are a module of their own (a *kernel*), named by its text
+(:func:`kernel_key`), and a program only binds them: ``k0_primal, k0_jvp, k0_vjp =
+KERNELS['<key>']``. Identical runs, in one program or in any number of programs (a ``tanh`` of
+one array, a chain repeating the same ops), so share one kernel, compiled once and cached on disk
+once. The key is in the program's text, so programs whose loops differ never share a module or
+numba's cache of it. :class:`Source` holds generated lines; :func:`literal` writes a scalar
+constant into the loop.
 """
 from __future__ import annotations
 
+import hashlib
 import re
 
 import numpy as np
@@ -105,19 +112,52 @@ def _apply(p, e, j, t):
 _LOCAL = re.compile(r"\b(s|w|o|to|b)(\d+)\b")
 _LOCAL_D = re.compile(r"\bd(\d+)_(\d+)\b")
 
+#: the first lines of every kernel module (its loops name the rules ``_s<j>`` below these)
+KERNEL_HEADER = ("import numpy as np\n"
+                 "from numba import njit\n"
+                 "from adops.compile.runtime import SMUL, scalar\n")
 
-def shared_kernels(src, tape, g, gi, rules, depends, emitted):
-    """A group's three loops, with variables named by position in the group, so that identical
-    runs (a chain repeating the same ops) share one compiled loop: emitted once, aliased after."""
+
+def kernel_key(text: str) -> str:
+    """The name of a kernel module's text in a program's ``KERNELS`` table.
+
+    >>> kernel_key("x = 1") == kernel_key("x = 1") != kernel_key("x = 2")
+    True
+    """
+    return hashlib.sha1(text.encode()).hexdigest()[:20]
+
+
+def group_rules(tape, g):
+    """The scalar functions one group calls, by key ``module:qualname``, named ``_s<j>`` in the
+    order the group first calls them."""
+    names = {}
+    for e in g.entries:
+        op = tape.ops[e]
+        for fn in [op.primal] + [p.kernel for p in op.partials if isinstance(p, Rule)]:
+            names.setdefault(rule_key(fn), f"_s{len(names)}")
+    return names
+
+
+def shared_kernels(src, tape, g, gi, depends, kernels):
+    """A group's three loops as a kernel module's text, added to ``kernels`` (key -> text, the
+    program's table) unless an identical run put it there, and the lines binding them to the
+    group's names ``g<gi>_primal`` etc. Variables are named by position in the group, so that
+    identical runs give the same text."""
+    rules = group_rules(tape, g)
     own = Source()
     _group_kernels(own, tape, g, "KERNEL", rules, depends)
     local = {str(e): str(i) for i, e in enumerate(g.entries)}
     text = _LOCAL.sub(lambda m: m.group(1) + local.get(m.group(2), m.group(2)), own.text())
     text = _LOCAL_D.sub(lambda m: f"d{local.get(m.group(1), m.group(1))}_{m.group(2)}", text)
-    name = emitted.get(text)
-    if name is None:
-        name = emitted[text] = f"k{len(emitted)}"
-        src.lines.extend(text.replace("gKERNEL_", f"{name}_").splitlines())
+    text = KERNEL_HEADER + "".join(f"{name} = scalar(RULES[{kernel!r}])\n"
+                                   for kernel, name in rules.items()) + \
+        "\n" + text.replace("gKERNEL_", "kernel_")
+    key = kernel_key(text)
+    fresh = key not in kernels
+    kernels[key] = text
+    name = f"k{list(kernels).index(key)}"
+    if fresh:
+        src(f"{name}_primal, {name}_jvp, {name}_vjp = KERNELS[{key!r}]")
     src(f"# loop g{gi} runs {name}: " + ", ".join(
         f"s{i} = #{e} {tape.ops[e].name}" for i, e in enumerate(g.entries)))
     for kind in ("primal", "jvp", "vjp"):

@@ -33,7 +33,7 @@ import numpy as np
 
 from ..ops.registry import ElementwiseOp
 from .codegen import (ALIAS, Group, depends_on_leaves, finish_groups, guard_positions,
-                      ProgramView, rule_names, fusable, schedule)
+                      ProgramView, fusable, schedule)
 from .guards import GuardStep
 from .forms import Form, Tables, Unsupported, form_of, entry_ids, size_of
 from .loops import Source, literal, shared_kernels
@@ -62,16 +62,14 @@ class Whole:
         src("from adops.compile.rows import (bmm_left_rows, bmm_rows, gather, matmul2, put, same,")
         src("                                scatter_add, scatter_add_at, scatter_add_into, sum_rows)")
         src("")
-        rules = rule_names(prog, self.steps)
-        for kernel, name in rules.items():
-            src(f"{name} = scalar(RULES[{kernel!r}])")
-        emitted, self.parts = {}, []
+        #: the kernel modules the program binds (key -> text, :func:`shared_kernels`)
+        self.kernels, self.parts = {}, []
         gi = 0
         guard_at = guard_positions(prog, self.steps)
         self.parts += [GuardStep(self, tape.guards[g], prog.guards[g]) for g in guard_at.get(-1, [])]
         for si, (kind, s) in enumerate(self.steps):
             if kind == "group":
-                shared_kernels(src, prog, s, gi, rules, self.depends, emitted)
+                shared_kernels(src, prog, s, gi, self.depends, self.kernels)
                 self.parts.append(_GroupStep(self, s, gi))
                 gi += 1
             elif prog.ops[s].name == "constant":

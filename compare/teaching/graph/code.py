@@ -12,25 +12,27 @@ def generated_code(f, *args) -> str:
     """The compiled tier's generated source for ``f`` at ``args`` (their shapes and dtypes):
     ``primal``, ``jvp`` (k tangent directions) and ``forward``/``backward`` (value and VJP with
     m seeds), each run of two or more elementwise ops fused into loops ``k<i>_primal``,
-    ``k<i>_jvp`` and ``k<i>_vjp`` (identical runs share one; ``g<i>_...`` names each run's) that
-    call the ops' own scalar rules (``_s<j> = scalar(...)``).
+    ``k<i>_jvp`` and ``k<i>_vjp`` (a kernel module of their own, listed first, and shared by
+    identical runs; ``g<i>_...`` names each run's) that call the ops' own scalar rules
+    (``_s<j> = scalar(...)``).
     Traced by ``revad.jacrev(f, argnums=all, compiled=True)`` (one call: a trace and a numba
     compile, about a second the first time; the disk cache makes later ones fast).
 
     Example:
         >>> src = generated_code(lambda x: np.sin(x) * x, 0.5)
-        >>> "adops.ops.elementwise:sin_d" in src and "def k0_vjp(" in src
+        >>> "adops.ops.elementwise:sin_d" in src and "def kernel_vjp(" in src
         True
     """
     def f_copy(*xs):        # its own programs, whatever f is (a ufunc cannot be weakly keyed)
         return f(*xs)
     revad.jacrev(f_copy, argnums=tuple(range(len(args))), compiled=True)(*args)
     programs = [p for kept in compiled(f_copy).programs.values() for p in kept]
-    return programs[-1].source
+    return programs[-1].listing
 
 
 CODE_NOTE = """The trace of f became one program. Each run of elementwise ops is one
-fused numba loop over the elements: g<i>_primal computes the values; g<i>_jvp (forward mode)
+fused numba loop over the elements (a kernel module, listed first, that every program with the
+same run shares; the program binds it to g<i>_...): g<i>_primal computes the values; g<i>_jvp (forward mode)
 computes each op's value, its local partials d<e>_<j> (the very rule the eager tier uses, _s<j>
 = scalar(RULES[...])) and then, for each of the k tangent directions q, the chain rule forward:
 w<e> = d<e>_0 * w<input 0> + d<e>_1 * w<input 1> (SMUL: the strong-zero product); g<i>_vjp
