@@ -33,3 +33,19 @@ def tier(request):
     from adops.compile import tier as use_tier, whole_after
     with use_tier(request.param == "compiled"), whole_after(10 ** 9):
         yield request.param
+
+
+# ------------------------------------------------------------- parallel runs (pytest-xdist)
+#: the files that take longest on a fresh clone (numba compiling; measured by --durations on a
+#: cold cache), handed to the workers first: a file runs on one worker (--dist loadfile), so a
+#: long file left for last would keep one core busy while the other idles
+SLOW_FIRST = ("test_whole_program.py", "test_compare.py", "test_trees.py",
+              "test_scipy_compiled.py", "test_second_order_compiled.py",
+              "test_mutation_programs.py", "test_compiled.py", "test_edge_inputs.py",
+              "test_random_programs.py", "test_standard.py", "test_fast_path.py", "test_revad.py",
+              "test_compiled_arguments.py", "test_adops.py", "test_scan.py", "test_tiers.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(SLOW_FIRST)}
+    items.sort(key=lambda item: rank.get(os.path.basename(str(item.fspath)), len(rank)))
