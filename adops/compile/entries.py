@@ -94,8 +94,9 @@ class WholeEntries:
 
     def flat_inputs(self, V):
         """The leaves' entries as numba takes them: flat, C-contiguous, native byte order."""
-        return tuple([v.reshape(n) if type(v) is np.ndarray and v.flags.c_contiguous and
-                      v.dtype.isnative else _flat(v, n) for v, n in zip(V, self.leaf_sizes)])
+        return tuple([(v if v.ndim == 1 else v.reshape(n))
+                      if type(v) is np.ndarray and v.flags.c_contiguous and v.dtype.isnative
+                      else _flat(v, n) for v, n in zip(V, self.leaf_sizes)])
 
     def _outs(self, flat):
         outs = [None] * len(self.outs)
