@@ -45,6 +45,26 @@ class Pattern:
     def __init__(self, f, pattern, trace, kwargs, args, argnum):
         self.f, self.pattern, self.trace = f, pattern, trace
         self.kwargs, self.args, self.argnum = kwargs, args, argnum
+        self._colourings = {}
+
+    def colouring(self, mode: str):
+        """The colouring of the pattern for ``mode`` (:func:`adops.sparsity.colour`), computed at
+        the first request and kept: a coloured Jacobian called again with this pattern does not
+        colour it again (greedy colouring of a tridiagonal n = 10^4 pattern costs about as much
+        as the Jacobian itself).
+
+        Example:
+            >>> import numpy as np
+            >>> from adops.sparsity import detect
+            >>> p = detect(lambda x: x[1:] * x[:-1], np.ones(6))
+            >>> p.colouring("forward") is p.colouring("forward"), p.colouring("forward").n_colours
+            (True, 2)
+        """
+        from .colouring import colour
+        found = self._colourings.get(mode)
+        if found is None:
+            found = self._colourings[mode] = colour(self.pattern, mode)
+        return found
 
     def holds_at(self, *args, **kwargs) -> bool:
         """Whether the comparisons and masks of the trace evaluate alike at ``args`` (then the
@@ -233,5 +253,6 @@ def sparse_jacobian_of(f, args, kwargs, argnum, sparsity, mode, push_for):
     if len(shape) != 2 or shape[1] != x.size:
         raise ValueError(f"the sparsity pattern has shape {shape}, but the Jacobian is "
                          f"(out.size, {x.size}): pass a 2-d pattern with one column per input")
-    colouring = colour(pattern, mode)
+    colouring = sparsity.colouring(mode) if isinstance(sparsity, Pattern) else \
+        colour(pattern, mode)
     return sparse_jacobian(push_for(x), colouring, mode, dtype=x.dtype)

@@ -275,7 +275,8 @@ def _coloured(drivers, f, x, repeat, sparsity, probes, budget=None,
     pattern = detect(f, x) if isinstance(sparsity, str) else sparsity
     p = pattern.pattern if isinstance(pattern, Pattern) else pattern
     m, n = p.shape
-    colours = {mode: colour(p, mode).n_colours for mode in ("forward", "reverse")}
+    colours = {mode: (pattern.colouring(mode) if isinstance(pattern, Pattern) else
+                      colour(p, mode)).n_colours for mode in ("forward", "reverse")}
     probes.counts.update(colours)
     # a dense Jacobian that does not fit leaves the coloured modes as the plan: each one that
     # needs at most twice the fewest colours is timed
