@@ -76,6 +76,26 @@ def test_a_sparse_jacobian_is_planned_coloured():
     np.testing.assert_allclose(dense, revad.jacrev(banded)(x), rtol=1e-12)
 
 
+def test_a_mode_whose_fullest_row_or_column_rules_it_out_is_not_coloured(monkeypatch):
+    """Every output reads x[0]: its column is full, so colouring rows needs m colours, more than
+    twice the 2 colours of columns; the rows are not coloured (on BA that saved 0.5 s)."""
+    from adops.sparsity import colouring
+    rows = []
+    real = colouring.colour_rows
+    monkeypatch.setattr(colouring, "colour_rows", lambda *a, **k: rows.append(1) or real(*a, **k))
+    f = lambda x: x * x[0] + np.sin(x)  # noqa: E731
+    x = np.linspace(0.1, 1, 400)
+    J, plan = jacobian(f, compiled=False, calls=10**4, explain=True)(x)
+    assert plan.probes.counts == {"forward": 2} and plan.probes.colour_bounds == {"reverse": 400}
+    assert rows == [] and "at least 400" in str(plan)
+    dense = J.toarray() if hasattr(J, "toarray") else J
+    np.testing.assert_allclose(dense, dualad.jacfwd(f)(x), rtol=1e-12)
+    # the transpose: the fullest row rules out colouring columns
+    g = lambda x: np.concatenate([np.sum(x, keepdims=True), x[1:] ** 2])  # noqa: E731
+    plan = jacobian.plan(g, x, compiled=False, calls=10**4)
+    assert "forward" not in plan.probes.counts and plan.probes.colour_bounds == {"forward": 400}
+
+
 def test_the_compiled_tier_when_forced():
     J, plan = jacobian(many_out, compiled=True, sparsity=None, explain=True)(np.ones(3))
     assert plan.choice.tier == "compiled" and plan.choice.compile_seconds > 0

@@ -74,6 +74,9 @@ class Plan:
             lines.append(f"  measured compile of {mode} mode: {secs:.3g} s (once)")
         for mode, count in p.counts.items():
             lines.append(f"  colours of the pattern ({mode}): {count}")
+        for mode, bound in p.colour_bounds.items():
+            lines.append(f"  colours of the pattern ({mode}): at least {bound} (a row or column "
+                         f"that full), over twice the other mode's: not coloured")
         lines.append("predicted full Jacobian (forward: ceil(n/k) passes; reverse: record + "
                      "ceil(m/k) sweeps):")
         for tier in TIERS:

@@ -32,6 +32,7 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+import scipy.sparse as sp
 
 from adops.compile import whole_after
 from adops.program.inputs import auto_chunk
@@ -89,7 +90,8 @@ class Drivers:
 @dataclass
 class Probes:
     """What :func:`measure` timed: predicted seconds per Jacobian by tier then ``(mode, k)``,
-    each compiled mode's ``compile_seconds``, the colour ``counts`` by mode, the raw ``passes``
+    each compiled mode's ``compile_seconds``, the colour ``counts`` by mode (``colour_bounds``:
+    a mode left uncoloured because it needs over twice the other's colours), the raw ``passes``
     ``{(tier, kind, k): seconds}`` (kind: forward pass, record, sweep), the seconds the probes
     took in all (``probe_seconds``), and the sparsity ``pattern`` the coloured probes used."""
 
@@ -98,6 +100,8 @@ class Probes:
     predicted: dict = field(default_factory=dict)
     compile_seconds: dict = field(default_factory=dict)
     counts: dict = field(default_factory=dict)
+    #: modes not coloured: the fewest colours they could need (over twice the other's count)
+    colour_bounds: dict = field(default_factory=dict)
     passes: dict = field(default_factory=dict)
     probe_seconds: float = 0.0
     pattern: object = None
@@ -275,16 +279,31 @@ def _coloured(drivers, f, x, repeat, sparsity, probes, budget=None,
     pattern = detect(f, x) if isinstance(sparsity, str) else sparsity
     p = pattern.pattern if isinstance(pattern, Pattern) else pattern
     m, n = p.shape
-    colours = {mode: (pattern.colouring(mode) if isinstance(pattern, Pattern) else
-                      colour(p, mode)).n_colours for mode in ("forward", "reverse")}
+    def coloured(mode):
+        return (pattern.colouring(mode) if isinstance(pattern, Pattern) else
+                colour(p, mode)).n_colours
+    # a colouring needs at least as many colours as the fullest row (forward: its columns all
+    # meet there) or column (reverse); the mode with the lower bound is coloured first, the other
+    # only when its bound leaves it a chance (at most twice the first's colours): colouring BA's
+    # rows costs 0.5 s to learn that they need 1300 colours against 14
+    csr = sp.csr_matrix(p)
+    bounds = {"forward": int(np.diff(csr.indptr).max(initial=0)),
+              "reverse": int(np.diff(csr.tocsc().indptr).max(initial=0))}
+    first = min(bounds, key=bounds.get)
+    other = "reverse" if first == "forward" else "forward"
+    colours = {first: coloured(first)}
+    if bounds[other] <= 2 * colours[first]:
+        colours[other] = coloured(other)
+    else:
+        probes.colour_bounds[other] = bounds[other]
     probes.counts.update(colours)
     # a dense Jacobian that does not fit leaves the coloured modes as the plan: each one that
     # needs at most twice the fewest colours is timed
     dense = probes.dense_fits()
     for mode, size, kind in (("forward", n, "forward pass"), ("reverse", m, "sweep")):
-        c = colours[mode]
-        if mode not in modes:
+        if mode not in modes or mode not in colours:
             continue
+        c = colours[mode]
         if (not dense and c <= 2 * min(colours.values())) or dense and 2 * c <= size and (
                 budget is None or _pays(budget, probes, _pass_estimate(probes, kind, c))):
             jac = drivers.jacobian[mode](f, sparsity=pattern)

@@ -137,8 +137,10 @@ def recommend(f, x, *, repeat: int = 3, compiled: bool = True,
               f"predicted {ratio:.3g}x faster than {other} mode for the full Jacobian "
               f"({tier} tier).")
     if colours:
-        reason += (f" The Jacobian's pattern needs {colours['forward']} colours of columns "
-                   f"(forward passes) and {colours['reverse']} of rows (reverse sweeps)")
+        need = {mode: colours.get(mode, f"at least {probes.colour_bounds.get(mode)}")
+                for mode in ("forward", "reverse")}
+        reason += (f" The Jacobian's pattern needs {need['forward']} colours of columns "
+                   f"(forward passes) and {need['reverse']} of rows (reverse sweeps)")
         if mode.endswith("coloured"):
             reason += (f": coloured {mode.split('-')[0]} mode is measured "
                        f"{min(fwd_t, rev_t) / best:.3g}x faster than the best dense mode "
