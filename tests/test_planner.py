@@ -96,6 +96,27 @@ def test_a_mode_whose_fullest_row_or_column_rules_it_out_is_not_coloured(monkeyp
     assert "forward" not in plan.probes.counts and plan.probes.colour_bounds == {"forward": 400}
 
 
+def test_the_first_call_hands_out_the_jacobian_its_coloured_probe_computed(monkeypatch):
+    from adops.sparsity import colouring
+    pushes = []
+    real = colouring.sparse_jacobian
+    monkeypatch.setattr(colouring, "sparse_jacobian",
+                        lambda *a, **k: pushes.append(1) or real(*a, **k))
+
+    def banded(x):
+        return x[1:] * x[:-1] - np.roll(x, 1)[1:]
+    x = np.linspace(0.1, 1, 2000)
+    jac = jacobian(banded, compiled=False, calls=10**4)
+    J1, plan = jac(x), next(iter(jac.plans.values()))
+    probed = [m for m, _ in plan.probes.predicted["eager"] if m.endswith("coloured")]
+    assert plan.mode in probed and len(pushes) == len(probed)  # one push per probe, no more
+    J2 = jac(x)
+    assert sp.issparse(J1) and len(pushes) == len(probed) + 1 and J1 is not J2
+    np.testing.assert_allclose(J1.toarray(), J2.toarray(), rtol=0, atol=0)
+    np.testing.assert_allclose(J1.toarray(), revad.jacrev(banded)(x), rtol=1e-12)
+    assert all(not p.probes.results for p in jac.plans.values())  # nothing kept
+
+
 def test_the_compiled_tier_when_forced():
     J, plan = jacobian(many_out, compiled=True, sparsity=None, explain=True)(np.ones(3))
     assert plan.choice.tier == "compiled" and plan.choice.compile_seconds > 0

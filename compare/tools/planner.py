@@ -103,6 +103,9 @@ class Probes:
     #: modes not coloured: the fewest colours they could need (over twice the other's count)
     colour_bounds: dict = field(default_factory=dict)
     passes: dict = field(default_factory=dict)
+    #: full Jacobians a probe computed at the planned point, by mode (the coloured modes'): the
+    #: plan's first call hands its own out instead of computing it again
+    results: dict = field(default_factory=dict)
     probe_seconds: float = 0.0
     pattern: object = None
     itemsize: int = 8
@@ -307,8 +310,10 @@ def _coloured(drivers, f, x, repeat, sparsity, probes, budget=None,
         if (not dense and c <= 2 * min(colours.values())) or dense and 2 * c <= size and (
                 budget is None or _pays(budget, probes, _pass_estimate(probes, kind, c))):
             jac = drivers.jacobian[mode](f, sparsity=pattern)
-            t, _ = _probe(lambda: jac(x), repeat)
+            last = {}
+            t, _ = _probe(lambda: last.update(J=jac(x)), repeat)
             probes.predicted["eager"][(f"{mode}-coloured", c)] = t
+            probes.results[f"{mode}-coloured"] = last["J"]
     return pattern
 
 
