@@ -293,6 +293,43 @@ def colour(pattern, mode: str = "forward", order: str = "largest_first") -> Colo
     return Colouring(p, mode, colours, k)
 
 
+def fewest_colours(pattern) -> dict:
+    """The fewest colours each mode's colouring can have: the entries of the fullest row
+    (forward: the columns meeting in a row need a colour each) and of the fullest column
+    (reverse).
+
+    Example:
+        >>> fewest_colours(np.array([[1, 1, 1], [0, 1, 0]]))
+        {'forward': 3, 'reverse': 2}
+    """
+    p = as_pattern(pattern)
+    return {"forward": int(np.diff(p.indptr).max(initial=0)),
+            "reverse": int(np.diff(p.tocsc().indptr).max(initial=0))}
+
+
+def colour_counts(pattern, colouring=None, ratio: float = 2.0):
+    """Colours per mode, ``(counts, bounds)``: the mode with the lower :func:`fewest_colours` is
+    coloured, the other only when its bound is at most ``ratio`` times those colours (else
+    ``bounds`` gives that bound: it needs more, whatever the colouring). ``colouring(mode)``
+    colours (default :func:`colour` of ``pattern``; a :class:`~adops.sparsity.Pattern`'s kept
+    colouring, say). Colouring BA's rows cost 0.5 s to learn 1300 colours against 14.
+
+    Example:
+        >>> arrow = np.eye(5, dtype=bool); arrow[:, 0] = True   # every output reads x[0]
+        >>> colour_counts(arrow)
+        ({'forward': 2}, {'reverse': 5})
+    """
+    colouring = colouring or (lambda mode: colour(pattern, mode))
+    bounds = fewest_colours(pattern)
+    first = min(bounds, key=bounds.get)
+    other = "reverse" if first == "forward" else "forward"
+    counts = {first: colouring(first).n_colours}
+    if bounds[other] <= ratio * counts[first]:
+        counts[other] = colouring(other).n_colours
+        return counts, {}
+    return counts, {other: bounds[other]}
+
+
 def sparse_jacobian(push, pattern, mode: str = "forward", *, order: str = "largest_first",
                     dtype=np.float64) -> sp.csr_matrix:
     """The Jacobian ``(m, n)`` as CSR from ``n_colours`` seeds pushed in one batched call.

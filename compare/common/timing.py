@@ -1,5 +1,6 @@
 """Timing full Jacobians in each mode: the measurements behind every table and plot, and the one
-timer every study uses (:func:`best_of`, :func:`timed`, :func:`fixed_threads`, :func:`peak_bytes`).
+timer every study uses (:func:`best_of`, :func:`timed`, :func:`fixed_threads`, :func:`peak_bytes`,
+:func:`memory_available`).
 
 Contract: :func:`measure(f, x, ...)` returns tidy rows (dicts), one per (mode, chunk, phase):
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import platform
 import sys
 import time
@@ -236,3 +238,16 @@ def _measure(f, x, *, problem, n, m, chunks, repeat, memory, fd, peers, versions
     for peer in peers:
         rows.extend(peer(problem, n, m, repeat, versions))
     return rows
+
+
+def memory_available() -> int:
+    """Bytes of physical memory available now (``MemAvailable``; total memory where the system
+    does not say)."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")

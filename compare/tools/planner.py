@@ -27,17 +27,15 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
-import scipy.sparse as sp
 
 from adops.compile import whole_after
 from adops.program.inputs import auto_chunk
 from ..common.compiled import own_copy
-from ..common.timing import best_of
+from ..common.timing import best_of, memory_available
 
 #: tiers in the order of the tables
 TIERS = ("eager", "compiled")
@@ -61,19 +59,6 @@ LARGE = 1024
 #: a dense Jacobian is planned only when its ``(m, n)`` array takes at most this share of the
 #: memory available when planning (the passes' own arrays need the rest)
 DENSE_MEMORY_SHARE = 0.5
-
-
-def memory_available() -> int:
-    """Bytes of physical memory available now (``MemAvailable``; total memory where the system
-    does not say)."""
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
 @dataclass(frozen=True)
@@ -278,28 +263,15 @@ def _coloured(drivers, f, x, repeat, sparsity, probes, budget=None,
               modes=("forward", "reverse")):
     """Coloured modes (eager tier) where colouring saves at least half the passes (and, with a
     budget, where probing it pays: :func:`_pays`)."""
-    from adops.sparsity import Pattern, colour, detect
+    from adops.sparsity import Pattern, detect
+    from adops.sparsity.colouring import colour_counts
     pattern = detect(f, x) if isinstance(sparsity, str) else sparsity
     p = pattern.pattern if isinstance(pattern, Pattern) else pattern
     m, n = p.shape
-    def coloured(mode):
-        return (pattern.colouring(mode) if isinstance(pattern, Pattern) else
-                colour(p, mode)).n_colours
-    # a colouring needs at least as many colours as the fullest row (forward: its columns all
-    # meet there) or column (reverse); the mode with the lower bound is coloured first, the other
-    # only when its bound leaves it a chance (at most twice the first's colours): colouring BA's
-    # rows costs 0.5 s to learn that they need 1300 colours against 14
-    csr = sp.csr_matrix(p)
-    bounds = {"forward": int(np.diff(csr.indptr).max(initial=0)),
-              "reverse": int(np.diff(csr.tocsc().indptr).max(initial=0))}
-    first = min(bounds, key=bounds.get)
-    other = "reverse" if first == "forward" else "forward"
-    colours = {first: coloured(first)}
-    if bounds[other] <= 2 * colours[first]:
-        colours[other] = coloured(other)
-    else:
-        probes.colour_bounds[other] = bounds[other]
+    colours, bounds = colour_counts(p, pattern.colouring if isinstance(pattern, Pattern)
+                                    else None)
     probes.counts.update(colours)
+    probes.colour_bounds.update(bounds)
     # a dense Jacobian that does not fit leaves the coloured modes as the plan: each one that
     # needs at most twice the fewest colours is timed
     dense = probes.dense_fits()
