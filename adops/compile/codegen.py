@@ -210,8 +210,8 @@ def generate(tape, leaves, outs, wrt):
     src = Source()
     src("import numpy as np")
     src("from numba import njit")
-    src("from adops.compile.runtime import (SMUL, accumulate, add_into, check_guard,")
-    src("                                   flat_input, flat_tangent, scalar, unbroadcast)")
+    src("from adops.compile.runtime import (accumulate, add_into, check_guard, flat_input,")
+    src("                                   flat_tangent, unbroadcast)")
     src("")
     groups = [g for kind, g in steps if kind == "group"]
     kernels = {}

@@ -58,7 +58,6 @@ class Whole:
         src = Source()
         src("import numpy as np")
         src("from numba import njit")
-        src("from adops.compile.runtime import SMUL, scalar")
         src("from adops.compile.rows import (bmm_left_rows, bmm_rows, gather, matmul2, put, same,")
         src("                                scatter_add, scatter_add_at, scatter_add_into, sum_rows)")
         src("")

@@ -170,7 +170,6 @@ KEPT = 2
 #: a call needing at most this many bytes gets fresh workspaces (two ``np.empty``, 0.3 us; small
 #: blocks come from malloc's free lists, not fresh pages): cheaper than the pool's bookkeeping
 FRESH_BYTES = 64 << 10
-_DTYPES = ("float64", "float32")
 
 
 class Workspaces:

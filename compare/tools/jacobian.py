@@ -189,8 +189,10 @@ def jacobian(f, argnums=0, *, mode="auto", compiled="auto", sparsity="auto", chu
         plan = plans[key]
         # the probe of the chosen mode computed this very Jacobian (same point, same options):
         # the first call hands it out, once (the probes keep no reference to it)
-        J = plan.probes.results.pop(plan.mode, None) if planned else None
-        plan.probes.results.clear()
+        J = None
+        if planned:
+            J = plan.probes.results.pop(plan.mode, None)
+            plan.probes.results.clear()
         if J is None or executor is not None:
             opts = plan.options()
             if chunk is not None and "chunk" in opts:
