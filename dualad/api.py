@@ -25,6 +25,7 @@ from adops.numpy_api.conversions import call_traced
 from adops.core.fpstate import quiet
 from adops.program.blocks import Job, plain_state, push_blocks
 from adops.program.inputs import as_primal, check_seed
+from adops.sparsity import Colourings
 from adops.core.levels import Level, any_traced
 from adops.program.transform import (argnums_tuple, as_rows, by_chunks, check_output, flatten, own,
                              result_dtype)
@@ -192,6 +193,7 @@ def jacfwd(f, argnums=0, *, has_aux: bool = False, chunk: int | None = None,
     """
     static = Static(static_argnums, static_argnames)
     argnums_of = {}  # argnums resolved per number of arguments
+    colourings = Colourings()  # a given pattern is coloured once per transform
 
     def jac(*args, **kwargs):
         mn = argnums_of.get(len(args)) or argnums_of.setdefault(
@@ -207,7 +209,7 @@ def jacfwd(f, argnums=0, *, has_aux: bool = False, chunk: int | None = None,
                 raise ValueError("sparsity= does not take has_aux=True: f must return the one "
                                  "output whose Jacobian is sparse")
             return _sparse(f, args, kwargs, multiple, nums, sparsity, compiled, static, chunk,
-                           executor)
+                           executor, colourings)
         if executor is not None:
             _refuse_traced(args, kwargs, "jacfwd")
         fa = flat_args(f, args, nums, static)
@@ -284,7 +286,7 @@ def _refuse_traced(args, kwargs, where):
 
 
 def _sparse(f, args, kwargs, multiple, nums, sparsity, compiled, static, chunk=None,
-            executor=None):
+            executor=None, colourings=None):
     """jacfwd with a sparsity pattern: one forward pass per colour of columns (over raveled
     trees); ``chunk`` colours per pass (None: all in one), on ``executor`` when given."""
     from adops.sparsity import Pattern, sparse_jacobian_of
@@ -307,7 +309,7 @@ def _sparse(f, args, kwargs, multiple, nums, sparsity, compiled, static, chunk=N
                   (f, args, kwargs, i, x.shape, use_compiled(compiled), static))
         return lambda seeds: push_blocks(job, x.size, chunk, seeds.dtype, executor, "jacfwd",
                                          seeds=seeds)[0]
-    return sparse_jacobian_of(f, args, kwargs, i, sparsity, "forward", push_for)
+    return sparse_jacobian_of(f, args, kwargs, i, sparsity, "forward", push_for, colourings)
 
 
 def derivative(f, *, compiled: bool | None = None, static_argnums=(), static_argnames=()):

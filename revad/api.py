@@ -28,6 +28,7 @@ from adops.compile import (NO_STATIC, RunEagerly, Static, compiled as compiled_f
                            use_compiled)
 from adops.program.blocks import Job, push_blocks
 from adops.program.inputs import as_primal
+from adops.sparsity import Colourings, sparse_jacobian_of
 from adops.core.levels import any_traced
 from .var import BranchChanged, Tape, Trace, Var
 from adops.program import cotangent_seeds
@@ -275,6 +276,7 @@ def jacrev(f, argnums=0, *, has_aux: bool = False, chunk: int | None = None,
     """
     static = Static(static_argnums, static_argnames)
     argnums_of = {}  # argnums resolved per number of arguments
+    colourings = Colourings()  # a given pattern is coloured once per transform
 
     def jac(*args, **kwargs):
         multiple, nums = argnums_of.get(len(args)) or argnums_of.setdefault(
@@ -289,7 +291,7 @@ def jacrev(f, argnums=0, *, has_aux: bool = False, chunk: int | None = None,
                 raise ValueError("sparsity= does not take has_aux=True: f must return the one "
                                  "output whose Jacobian is sparse")
             return _sparse(f, args, kwargs, multiple, nums, sparsity, compiled, static, chunk,
-                           executor)
+                           executor, colourings)
         # the tier in force here (adops.compile.tier) is the workers' tier too
         payload = (f, args, kwargs, nums, static, use_compiled(compiled), has_aux)
         if executor is not None:
@@ -350,17 +352,15 @@ def _refuse_traced(args, kwargs):
 
 
 def _sparse(f, args, kwargs, multiple, nums, sparsity, compiled, static, chunk=None,
-            executor=None):
+            executor=None, colourings=None):
     """jacrev with a sparsity pattern: one sweep per colour of rows (over raveled trees);
     ``chunk`` colours per sweep (None: all in one), on ``executor`` when given."""
-    from adops.sparsity import sparse_jacobian_of
     if multiple:
         raise ValueError("sparsity= takes a single argnums (one Jacobian (m, n)); call jacrev "
                          "once per argument")
     (i,) = nums
     f, x = _raveled(f, args, i, sparsity)
-    args = list(args)
-    args[i] = x
+    args = [x if j == i else a for j, a in enumerate(args)]
 
     if executor is not None:
         _refuse_traced(args, kwargs)
@@ -370,7 +370,7 @@ def _sparse(f, args, kwargs, multiple, nums, sparsity, compiled, static, chunk=N
                   (f, args, kwargs, nums, use_compiled(compiled), static))
         return lambda seeds: push_blocks(job, seeds.shape[1], chunk, seeds.dtype, executor,
                                          "jacrev", seeds=seeds)[0]
-    return sparse_jacobian_of(f, args, kwargs, i, sparsity, "reverse", push_for)
+    return sparse_jacobian_of(f, args, kwargs, i, sparsity, "reverse", push_for, colourings)
 
 
 def _linearized(payload):

@@ -139,6 +139,40 @@ def test_a_detected_pattern_is_coloured_once_for_all_its_jacobians(monkeypatch, 
     assert p.colouring(mode) is p.colouring(mode)
 
 
+@pytest.mark.parametrize("mode", ["forward", "reverse"])
+@pytest.mark.parametrize("kind", ["dense", "scipy"])
+@pytest.mark.filterwarnings("ignore::scipy.sparse.SparseEfficiencyWarning")  # the in-place edit
+def test_a_given_pattern_is_coloured_once_per_transform_and_again_when_it_changes(
+        monkeypatch, mode, kind):
+    """A pattern passed as an array or a scipy matrix was coloured at every call; the transform
+    keeps its colouring by the pattern's entries, so an equal pattern reuses it and a pattern
+    edited in place (or another one) is coloured anew and gives the right Jacobian."""
+    from adops.sparsity import colouring as colouring_module
+    calls = []
+    name = "colour_columns" if mode == "forward" else "colour_rows"
+    real = getattr(colouring_module, name)
+    monkeypatch.setattr(colouring_module, name, lambda *a, **k: calls.append(1) or real(*a, **k))
+    f = lambda x: np.sin(x[1:]) * x[:-1]  # noqa: E731
+    x = np.linspace(-1, 1, 8)
+    P = (np.eye(7, 8) + np.eye(7, 8, 1)).astype(bool)
+    given = P if kind == "dense" else sp.csr_matrix(P)
+    jac = (dualad.jacfwd if mode == "forward" else revad.jacrev)(f, sparsity=given)
+    for _ in range(3):
+        np.testing.assert_allclose(jac(x).toarray(), dualad.jacfwd(f)(x), rtol=1e-13)
+    assert len(calls) == 1
+    # widening the pattern in place: a new colouring, still the exact Jacobian on it
+    if kind == "dense":
+        P[:, 0] = True
+    else:
+        given[0:7, 0] = True
+    J = jac(x)
+    assert len(calls) == 2
+    np.testing.assert_allclose(J.toarray(), dualad.jacfwd(f)(x), rtol=1e-13)
+    assert J.nnz == (P.sum() if kind == "dense" else given.nnz)
+    # another transform colours for itself
+    (dualad.jacfwd if mode == "forward" else revad.jacrev)(f, sparsity=given)(x)
+    assert len(calls) == 3
+
 def test_a_pattern_is_rechecked_by_one_trace_and_not_at_all_without_guards(monkeypatch):
     from adops.sparsity import pattern as pattern_module
     calls = []

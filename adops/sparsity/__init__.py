@@ -6,4 +6,4 @@ rows and recovers the Jacobian from a few batched passes (``colour``, ``sparse_j
 The old path ``adops.sparse`` is :mod:`adops.sparsity.colouring`.
 """
 from .pattern import Pattern, detect, sparse_jacobian_of  # noqa: F401
-from .colouring import colour, sparse_jacobian  # noqa: F401
+from .colouring import Colourings, colour, sparse_jacobian  # noqa: F401

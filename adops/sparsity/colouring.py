@@ -30,6 +30,7 @@ with exactly the pattern's entries stored (structural zeros that evaluate to 0.0
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -291,6 +292,41 @@ def colour(pattern, mode: str = "forward", order: str = "largest_first") -> Colo
     p = as_pattern(pattern)
     colours, k = (colour_columns if mode == "forward" else colour_rows)(p, order)
     return Colouring(p, mode, colours, k)
+
+
+class Colourings:
+    """The colourings one transform has made, by the pattern's structure: a sparse Jacobian
+    called again with the same ``(m, n)`` pattern (the same object or an equal one) is not
+    coloured again, and a pattern changed in place is coloured anew, since the key is its
+    entries, not its identity. Hashing the structure is O(nnz); greedy colouring costs about as
+    much as a banded Jacobian itself. Keeps the last ``keep`` patterns.
+
+    Example:
+        >>> memo = Colourings()
+        >>> P = np.eye(3)
+        >>> first = memo.of(P, "forward")
+        >>> first is memo.of(P.astype(bool), "forward")
+        True
+        >>> P[0, 1] = 1
+        >>> memo.of(P, "forward").n_colours
+        2
+    """
+
+    def __init__(self, keep: int = 8):
+        self.keep, self._kept = keep, {}
+
+    def of(self, pattern, mode: str) -> Colouring:
+        p = as_pattern(pattern)
+        digest = hashlib.sha1(p.indptr.tobytes())
+        digest.update(p.indices.tobytes())
+        key = (mode, p.shape, digest.digest())
+        found = self._kept.get(key)
+        if found is None:
+            found = colour(p, mode)
+            while len(self._kept) >= self.keep:
+                self._kept.pop(next(iter(self._kept)), None)
+            self._kept[key] = found
+        return found
 
 
 def fewest_colours(pattern) -> dict:

@@ -229,11 +229,13 @@ def _compose(structure, rows):
     return (structure.astype(np.int64) @ rows.astype(np.int64)) > 0
 
 
-def sparse_jacobian_of(f, args, kwargs, argnum, sparsity, mode, push_for):
+def sparse_jacobian_of(f, args, kwargs, argnum, sparsity, mode, push_for, colourings=None):
     """The mode-neutral driver behind ``jacfwd``/``jacrev(..., sparsity=...)``: the pattern
     (``"auto"``: detected here, at ``args``; else a given ``(m, n)`` pattern or a
     :class:`Pattern`), its colouring for ``mode``, and one batched push of the colour seeds,
     ``push_for(x) -> push(seeds)``. Returns a ``scipy.sparse.csr_matrix`` ``(out.size, x.size)``.
+    A :class:`Pattern` keeps its own colouring; a given ``(m, n)`` pattern's is kept in
+    ``colourings`` (:class:`~adops.sparsity.colouring.Colourings`, one per transform) when given.
     """
     from .colouring import colour, sparse_jacobian
     if isinstance(sparsity, str):
@@ -254,5 +256,5 @@ def sparse_jacobian_of(f, args, kwargs, argnum, sparsity, mode, push_for):
         raise ValueError(f"the sparsity pattern has shape {shape}, but the Jacobian is "
                          f"(out.size, {x.size}): pass a 2-d pattern with one column per input")
     colouring = sparsity.colouring(mode) if isinstance(sparsity, Pattern) else \
-        colour(pattern, mode)
+        (colourings.of(pattern, mode) if colourings is not None else colour(pattern, mode))
     return sparse_jacobian(push_for(x), colouring, mode, dtype=x.dtype)
