@@ -22,6 +22,7 @@ import re
 import numpy as np
 
 from ..ops.registry import Arg, Marker, Rule
+from .simd import loop_name
 
 
 def literal(r, dtype=None):
@@ -82,12 +83,16 @@ def _scalar_expr(tape, e, j, g, refname):
     return f"a{k}[{'0' if g.kinds[k] == 'one' else 'i'}]"
 
 
-def _forward_body(src, tape, g, rules, depth, partials):
-    """Scalars ``s{e}`` (values) and ``d{e}_{j}`` (partials) of every op of the group."""
+def _forward_body(src, tape, g, rules, depth, partials, rows=None):
+    """Scalars ``s{e}`` (values) and ``d{e}_{j}`` (partials) of every op of the group; with
+    ``rows`` (a group with vector ops) the values are read from the block's ``S``."""
     for e in g.entries:
         op = tape.ops[e]
         xs = [_scalar_expr(tape, e, j, g, None) for j in range(len(tape.refs[e]))]
-        src(f"s{e} = {rules[rule_key(op.primal)]}({', '.join(xs)})", depth)
+        if rows is not None:
+            src(f"s{e} = S[{rows[e]}, i - i0]", depth)
+        else:
+            src(f"s{e} = {rules[rule_key(op.primal)]}({', '.join(xs)})", depth)
         if not partials:
             continue
         for j, p in enumerate(op.partials):
@@ -116,6 +121,60 @@ _LOCAL_D = re.compile(r"\bd(\d+)_(\d+)\b")
 KERNEL_HEADER = ("import numpy as np\n"
                  "from numba import njit\n"
                  "from adops.compile.runtime import SMUL, scalar\n")
+VECTOR_HEADER = "from adops.compile.simd import vapply\n"
+
+
+def vector_entries(tape, g) -> dict:
+    """The group's entries evaluated by numpy's own loop (:mod:`adops.compile.simd`), entry ->
+    loop name: unary ops whose values come from a numpy ufunc (``op.evaluate``, as in the eager
+    tier) that is faster than a numba loop of scalar calls for the group's dtype, on a traced
+    value read elementwise. None in a group of mixed dtypes (its block buffer has one)."""
+    if any(str(tape.dtypes[e]) != g.dtype for e in g.entries):
+        return {}
+    found = {}
+    for e in g.entries:
+        refs = tape.refs[e]
+        name = loop_name(getattr(tape.ops[e], "evaluate", None), g.dtype)
+        if name is None or len(refs) != 1 or type(refs[0]) is not int:
+            continue
+        r = refs[0]
+        if r in g.entries or (str(tape.dtypes[r]) == g.dtype and
+                              g.kinds[g.inputs.index(r)] != "one"):
+            found[e] = name
+    return found
+
+
+def _vector_stages(src, tape, g, rules, vector, depth):
+    """Inside a block ``[i0, i1)``: every entry's value into its row of ``S: (E, BLOCK)``, the
+    vector entries by one numpy loop over the block each, the others by element loops between
+    them. Returns the rows, for :func:`_forward_body` to read the values back."""
+    rows = {e: j for j, e in enumerate(g.entries)}
+    stage = []
+
+    def element_loop():
+        if not stage:
+            return
+        src("for i in range(i0, i1):", depth)
+        here = set(stage)
+        for r in sorted({r for e in stage for r in tape.refs[e]
+                         if type(r) is int and r in rows and r not in here}, key=rows.get):
+            src(f"s{r} = S[{rows[r]}, i - i0]", depth + 1)
+        for e in stage:
+            xs = [_scalar_expr(tape, e, j, g, None) for j in range(len(tape.refs[e]))]
+            src(f"s{e} = {rules[rule_key(tape.ops[e].primal)]}({', '.join(xs)})", depth + 1)
+            src(f"S[{rows[e]}, i - i0] = s{e}", depth + 1)
+        stage.clear()
+
+    for e in g.entries:
+        if e not in vector:
+            stage.append(e)
+            continue
+        element_loop()
+        r = tape.refs[e][0]
+        x = f"S[{rows[r]}, :i1 - i0]" if r in rows else f"a{g.inputs.index(r)}[i0:i1]"
+        src(f"vapply({vector[e]!r}, {x}, S[{rows[e]}, :i1 - i0], i1 - i0)", depth)
+    element_loop()
+    return rows
 
 
 def kernel_key(text: str) -> str:
@@ -145,11 +204,12 @@ def shared_kernels(src, tape, g, gi, depends, kernels):
     identical runs give the same text."""
     rules = group_rules(tape, g)
     own = Source()
-    _group_kernels(own, tape, g, "KERNEL", rules, depends)
+    vector = vector_entries(tape, g)
+    _group_kernels(own, tape, g, "KERNEL", rules, depends, vector)
     local = {str(e): str(i) for i, e in enumerate(g.entries)}
     text = _LOCAL.sub(lambda m: m.group(1) + local.get(m.group(2), m.group(2)), own.text())
     text = _LOCAL_D.sub(lambda m: f"d{local.get(m.group(1), m.group(1))}_{m.group(2)}", text)
-    text = KERNEL_HEADER + "".join(f"{name} = scalar(RULES[{kernel!r}])\n"
+    text = KERNEL_HEADER + (VECTOR_HEADER if vector else "") + "".join(f"{name} = scalar(RULES[{kernel!r}])\n"
                                    for kernel, name in rules.items()) + \
         "\n" + text.replace("gKERNEL_", "kernel_")
     key = kernel_key(text)
@@ -165,16 +225,26 @@ def shared_kernels(src, tape, g, gi, depends, kernels):
     src("")
 
 
-def _group_kernels(src, tape, g, gi, rules, depends):
+def _group_kernels(src, tape, g, gi, rules, depends, vector):
     ins = [f"a{k}" for k in range(len(g.inputs))]
     outs = [f"o{e}" for e in g.outputs]
     # primal
     src("@njit(cache=True, error_model='numpy')")
     src(f"def g{gi}_primal(n, {', '.join(ins + outs)}):")
-    src("for i in range(n):", 1)
-    _forward_body(src, tape, g, rules, 2, partials=False)
-    for e in g.outputs:
-        src(f"o{e}[i] = s{e}", 2)
+    if vector:  # by blocks: numpy's loops fill the vector entries' rows of S
+        src(f"S = np.empty(({len(g.entries)}, {BLOCK}), dtype=np.{g.dtype})", 1)
+        src(f"for i0 in range(0, n, {BLOCK}):", 1)
+        src(f"i1 = min(i0 + {BLOCK}, n)", 2)
+        rows = _vector_stages(src, tape, g, rules, vector, 2)
+        src("for i in range(i0, i1):", 2)
+        src("pass", 3)
+        for e in g.outputs:
+            src(f"o{e}[i] = S[{rows[e]}, i - i0]", 3)
+    else:
+        src("for i in range(n):", 1)
+        _forward_body(src, tape, g, rules, 2, partials=False)
+        for e in g.outputs:
+            src(f"o{e}[i] = s{e}", 2)
     src("")
     # jvp: tangents of the external inputs that carry one
     tin = [k for k, key in enumerate(g.inputs) if type(key) is int and key in depends]
@@ -186,7 +256,7 @@ def _group_kernels(src, tape, g, gi, rules, depends):
     # contiguous loop per direction over the block (a direction loop inside the element loop
     # strides across rows of length n; partials stored for all n cost a fresh (P, n) array and a
     # pass over it). One code path for every k, so one body to compile.
-    _stored_partials(src, tape, g, rules, parts, 1)
+    _stored_partials(src, tape, g, rules, parts, 1, vector=vector)
     if touts:
         src("for q in range(k):", 2)
         src("for i in range(i0, i1):", 3)
@@ -198,18 +268,21 @@ def _group_kernels(src, tape, g, gi, rules, depends):
     cins = [k for k in tin]
     src("@njit(cache=True, error_model='numpy')")
     src(f"def g{gi}_vjp(n, m, {', '.join(ins + [f'b{e}' for e in bouts] + [f'c{k}' for k in cins])}):")
-    # one seed (a gradient) gets its own loop with no inner loop over seeds, which vectorizes
-    src("if m == 1 or n == 0:", 1)
-    src("for q in range(m):", 2)
-    src("for i in range(n):", 3)
-    _forward_body(src, tape, g, rules, 4, partials=True)
-    _adjoint_body(src, tape, g, depends, bouts, cins, 4, "q")
-    src("else:", 1)
-    _stored_partials(src, tape, g, rules, parts, 2, values=False)
-    src("for q in range(m):", 3)
-    src("for i in range(i0, i1):", 4)
-    _load_partials(src, parts, 5)
-    _adjoint_body(src, tape, g, depends, bouts, cins, 5, "q")
+    # one seed (a gradient) gets its own loop with no inner loop over seeds, which vectorizes;
+    # with vector entries every m goes by blocks (their values come a block at a time)
+    if not vector:
+        src("if m == 1 or n == 0:", 1)
+        src("for q in range(m):", 2)
+        src("for i in range(n):", 3)
+        _forward_body(src, tape, g, rules, 4, partials=True)
+        _adjoint_body(src, tape, g, depends, bouts, cins, 4, "q")
+        src("else:", 1)
+    d = 1 if vector else 2
+    _stored_partials(src, tape, g, rules, parts, d, values=False, vector=vector)
+    src("for q in range(m):", d + 1)
+    src("for i in range(i0, i1):", d + 2)
+    _load_partials(src, parts, d + 3)
+    _adjoint_body(src, tape, g, depends, bouts, cins, d + 3, "q")
     src("")
 
 
@@ -223,14 +296,18 @@ def _partial_names(tape, g):
 BLOCK = 512
 
 
-def _stored_partials(src, tape, g, rules, parts, depth, values=True):
+def _stored_partials(src, tape, g, rules, parts, depth, values=True, vector=None):
     """Opens the loop over blocks ``[i0, i1)`` of ``BLOCK`` elements (its body at ``depth + 1``),
-    with one element loop computing the values and storing every partial in ``D: (P, BLOCK)``."""
+    with one element loop computing the values and storing every partial in ``D: (P, BLOCK)``
+    (the values of a group with ``vector`` entries come from :func:`_vector_stages` first)."""
     src(f"D = np.empty(({len(parts)}, {BLOCK}), dtype=np.{g.dtype})", depth)
+    if vector:
+        src(f"S = np.empty(({len(g.entries)}, {BLOCK}), dtype=np.{g.dtype})", depth)
     src(f"for i0 in range(0, n, {BLOCK}):", depth)
     src(f"i1 = min(i0 + {BLOCK}, n)", depth + 1)
+    rows = _vector_stages(src, tape, g, rules, vector, depth + 1) if vector else None
     src("for i in range(i0, i1):", depth + 1)
-    _forward_body(src, tape, g, rules, depth + 2, partials=True)
+    _forward_body(src, tape, g, rules, depth + 2, partials=True, rows=rows)
     if values:
         for e in g.outputs:
             src(f"o{e}[i] = s{e}", depth + 2)

@@ -1,0 +1,110 @@
+"""numpy's own SIMD loops inside compiled programs (adops.compile.simd): transcendental ufuncs in
+a fused run are evaluated a block at a time by the loop numpy runs for the eager tier, so the
+compiled tier's values equal the eager tier's bit for bit, in every mode and both dtypes."""
+import numpy as np
+import pytest
+from numba import njit
+
+import dualad
+import revad
+from adops.compile import compiled, whole_after
+from adops.compile.simd import FASTER, loop_name, vapply
+
+DOMAIN = {"arccosh": (1.05, 4.0), "arcsin": (-0.95, 0.95), "arccos": (-0.95, 0.95),
+          "arctanh": (-0.95, 0.95), "log": (0.05, 4.0), "log2": (0.05, 4.0),
+          "log10": (0.05, 4.0), "log1p": (-0.9, 4.0), "tan": (-1.4, 1.4)}
+
+CASES = sorted((name, dtype) for dtype, names in FASTER.items() for name in names)
+
+
+@njit(cache=True)
+def _strided_blocks(x, y, block):
+    # every other entry of x, a block at a time, into y: strided input, contiguous output
+    n = y.size
+    for i0 in range(0, n, block):
+        i1 = min(i0 + block, n)
+        vapply("tanh_float64", x[2 * i0:2 * i1:2], y[i0:i1], i1 - i0)
+    return y
+
+
+@pytest.mark.parametrize("name, dtype", CASES)
+def test_every_listed_loop_gives_numpys_bits(name, dtype):
+    ufunc = getattr(np, name)
+    lo, hi = DOMAIN.get(name, (-3.0, 3.0))
+    x = np.random.default_rng(len(name)).uniform(lo, hi, 1031).astype(dtype)
+    # the loop's name must be a literal in the numba code, as in a generated kernel
+    src = (f"def run(x, y):\n    vapply({loop_name(ufunc, dtype)!r}, x, y, x.size)\n"
+           "    return y\n")
+    ns = {"vapply": vapply}
+    exec(src, ns)
+    y = njit(ns["run"])(x, np.full_like(x, np.nan))
+    np.testing.assert_array_equal(y, ufunc(x))
+    assert y.dtype == x.dtype
+
+
+def test_a_strided_input_is_read_with_its_strides():
+    x = np.random.default_rng(1).normal(size=2 * 1000)
+    y = _strided_blocks(x, np.empty(1000), 300)
+    np.testing.assert_array_equal(y, np.tanh(x[::2]))
+
+
+def test_loops_where_numba_is_as_fast_are_not_taken():
+    assert loop_name(np.tanh, "float64") == "tanh_float64"
+    assert loop_name(np.sqrt, "float64") is None         # as fast in numba
+    assert loop_name(np.sin, "float64") is None          # numpy's float64 sin is not SIMD
+    assert loop_name(np.sin, "float32") == "sin_float32"
+    assert loop_name(np.add, "float64") is None          # not unary transcendental
+    assert loop_name(np.tanh, "int64") is None
+
+
+def _net(x):
+    h = np.tanh(x * 1.5 - 0.2)
+    return np.exp(h) * np.log1p(x * x) + np.arcsinh(h * x)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("n", [3, 512, 1300])  # under a block, one block, blocks and a tail
+def test_compiled_programs_with_vector_ops_equal_the_eager_tier_bit_for_bit(dtype, n):
+    x = np.random.default_rng(n).uniform(-1.5, 1.5, n).astype(dtype)
+    v = np.random.default_rng(n + 1).normal(size=(3, n)).astype(dtype)
+    u = np.random.default_rng(n + 2).normal(size=(2, n)).astype(dtype)
+    net = lambda x: _net(x)  # noqa: E731  (a function of its own: one program to look at)
+    with whole_after(1):
+        for tier in (True, False):
+            out, tan = dualad.jvp(net, (x,), (v,), batched=True, compiled=tier)
+            y, pull = revad.vjp(net, x, compiled=tier)
+            (bar,) = pull(u, batched=True)
+            if tier:
+                got = out, tan, y, bar
+            else:
+                want = out, tan, y, bar
+    for j, (a, b) in enumerate(zip(got, want)):
+        assert a.dtype == np.dtype(dtype)
+        if dtype == "float64" or j in (0, 2):  # values: numpy's bits; float32 derivatives round
+            np.testing.assert_array_equal(a, b)  # their partials at other points than numpy
+        else:
+            np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(got[0], _net(x))
+    (program,) = next(iter(compiled(net).programs.values()))
+    assert "vapply('tanh_" + dtype in program.listing
+
+
+def test_a_group_of_mixed_dtypes_keeps_scalar_code_and_is_right():
+    x = np.linspace(-1, 1, 700, dtype=np.float32)
+    c = np.linspace(0, 1, 700)  # float64: promotes the run
+    f = lambda x: np.sum(np.tanh(x * 2.0) * c)  # noqa: E731
+    with whole_after(1):
+        g = revad.grad(f, compiled=True)(x)
+    np.testing.assert_allclose(g, revad.grad(f)(x), rtol=2e-6)
+    np.testing.assert_allclose(g, c * 2 * (1 - np.tanh(2 * x.astype(np.float64)) ** 2),
+                               rtol=1e-5)
+
+
+def test_values_outside_the_domain_are_numpys_nan_and_inf():
+    x = np.array([-1.0, 0.0, 2.0, np.inf, np.nan])
+    f = lambda x: np.log(x * 1.0) + np.arctanh(x * 0.5)  # noqa: E731
+    with np.errstate(all="ignore"), whole_after(1):
+        got, rebuild = compiled(f).primal((x,), {})
+        want = f(x)
+    (got,) = got
+    np.testing.assert_array_equal(got, want)
