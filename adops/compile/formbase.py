@@ -81,6 +81,15 @@ class Form:
         back: it could be the caller's input or seed, or a table of the program)."""
         return False
 
+    def takes_strided_tangent(self) -> bool:
+        """Whether the jvp lines take input 0's tangent rows as a column view of wider rows
+        (a non-contiguous array); when not, they are given a contiguous copy."""
+        return False
+
+    def strided_tangent(self, strided_in: bool) -> bool:
+        """Whether the jvp lines bind ``{out}`` to a column view of wider rows."""
+        return False
+
     def __init__(self, prog, e, tables: Tables):
         self.e, self.prog, self.tables = e, prog, tables
         self.op, self.params = prog.ops[e], prog.params[e] or {}

@@ -74,6 +74,12 @@ class Gather(Form):
     def passes_through(self):
         return self.run is not None
 
+    def takes_strided_tangent(self):
+        return self.run is not None
+
+    def strided_tangent(self, strided_in):
+        return self.run is not None
+
     def value(self, args):
         if self.run is not None:
             return [f"{{out}} = {args[0]}[{self.run[0]}:{self.run[1]}]"]
@@ -85,8 +91,9 @@ class Gather(Form):
         return lines + ["{out} = {out}_[0]"]
 
     def jvp(self, args, tans):
-        if self.run is not None:  # rows of the run, contiguous (the loops read C arrays)
-            return [f"{{out}} = np.ascontiguousarray({tans[0]}[:, {self.run[0]}:{self.run[1]}])"]
+        if self.run is not None:  # the run's columns of the rows: a view, as the value is
+            # (copying (k, n) rows cost more than the loops that read them: Rosenbrock k = 8)
+            return [f"{{out}} = {tans[0]}[:, {self.run[0]}:{self.run[1]}]"]
         if self.single:
             return [f"{{out}} = gather({tans[0]}, {self.ids})"]
         live = next(t for t in tans if t is not None)
@@ -160,6 +167,12 @@ class Same(Form):
 
     def passes_through(self):
         return self.dtypes[0] == self.dtype
+
+    def takes_strided_tangent(self):
+        return self.passes_through()
+
+    def strided_tangent(self, strided_in):
+        return strided_in and self.passes_through()
 
     def value(self, args):
         return [f"{{out}} = {self._cast(args[0], self.dtype)}"]

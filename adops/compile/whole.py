@@ -143,6 +143,8 @@ class Whole:
         src("def jvp(V, T, IX, ID, K):")
         self._leaves(src)
         src("ok = True", 1)
+        #: entries whose tangent rows are a column view of wider rows (:meth:`rows`)
+        self.strided = set()
         for j, i in enumerate(self.wrt):
             src(f"t{self.leaves[i]} = T[{j}]", 1)
         for p in self.parts:
@@ -150,8 +152,14 @@ class Whole:
                 p.jvp(src)
             else:
                 p.value(src)
-        tans = "(" + "".join(f"t{o}, " for o in self.tangent_outs) + ")"
+        tans = "(" + "".join(f"{self.rows(o)}, " for o in self.tangent_outs) + ")"
         src(f"return ok, {self._outs()}, {tans}", 1)
+
+    def rows(self, r, strided_ok=False):
+        """The tangent rows of entry ``r`` as an argument: a contiguous copy where they are a
+        column view (``x[1:]``'s rows are ``t[:, 1:]``, not copied where loops read them) and
+        the taker needs C order (numba's reshape and dot do; what is handed back is fresh)."""
+        return f"t{r}" if strided_ok or r not in self.strided else f"np.ascontiguousarray(t{r})"
 
     def _sweep(self):
         """The backward body (lines at depth 1) and the forward names it reads."""
@@ -314,8 +322,12 @@ class _OpStep:
     def jvp(self, src):
         self.value(src)
         refs = self.whole.prog.refs[self.e]
-        tans = [f"t{r}" if type(r) is int and r in self.whole.depends else None for r in refs]
+        takes = self.form.takes_strided_tangent()
+        tans = [self.whole.rows(r, takes and j == 0) if type(r) is int and r in self.whole.depends
+                else None for j, r in enumerate(refs)]
         self._lines(src, self.form.jvp(self.args, tans), f"t{self.e}")
+        if self.form.strided_tangent(bool(refs) and refs[0] in self.whole.strided):
+            self.whole.strided.add(self.e)
 
     def vjp(self, src, acc):
         if self.e not in acc.assigned:
@@ -380,7 +392,8 @@ class _GroupStep:
         g, gi = self.g, self.gi
         for k in self.tin:
             r = g.inputs[k]
-            read = f"gather(t{r}, {self.ids[k]})" if k in self.ids else f"t{r}"
+            # the loops read any strides; a broadcast's gather reads C rows
+            read = f"gather({self.whole.rows(r)}, {self.ids[k]})" if k in self.ids else f"t{r}"
             src(f"u{gi}_{k} = {read}", 1)
         k0 = g.inputs[self.tin[0]]
         for e in self.touts:
