@@ -61,15 +61,17 @@ class Gather(Form):
         check_map(self.op, self.params, self.shapes, ref)
         self.single = len(self.refs) == 1
         t = self.tables
-        self.names = [(j, t.array(pos), t.array(src)) for j, pos, src in self.parts]
-        self.ids = t.array(ids) if self.single else None
         self.n = t.size(self.n_out)
         self.n_in = [t.size(size_of(s)) for s in self.shapes]
         # a contiguous run of one input's entries (x[1:], a row, a block of a parameter vector)
-        # is a view of it: no fresh array, whose first touch of each page costs more than the copy
+        # is a view of it: no fresh array, whose first touch of each page costs more than the
+        # copy; its transpose adds into a slice. Neither needs an index table.
         self.run = None
         if self.single and len(ids) and np.array_equal(ids, np.arange(ids[0], ids[0] + len(ids))):
             self.run = (t.size(ids[0]), t.size(ids[0] + len(ids)))
+        self.names = [] if self.run else [(j, t.array(pos), t.array(src))
+                                          for j, pos, src in self.parts]
+        self.ids = t.array(ids) if self.single and not self.run else None
 
     def passes_through(self):
         return self.run is not None
@@ -104,6 +106,8 @@ class Gather(Form):
         return lines
 
     def vjp(self, args, b, needed):
+        if self.run is not None:  # a contiguous run: a slice of the input's cotangent
+            return [], [(0, f"slice_add({b}, {self.run[0]}, {self.n_in[0]})")]
         if self.single:
             return [], [(0, f"scatter_add({b}, {self.ids}, {self.n_in[0]})")]
         lines, outs = [], []

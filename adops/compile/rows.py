@@ -9,7 +9,8 @@ the program is traced (:mod:`adops.compile.forms`), so these few loops serve eve
 - :func:`put` writes ``t[q, ids[i]]`` at ``out[q, pos[i]]`` (one input of several);
 - :func:`scatter_add` ``(k, n_in) -> (k, n_out)``: ``out[q, ids[i]] += t[q, i]`` (a sum's
   value, a gather's transpose), :func:`scatter_add_into` the same added into an existing
-  block, and :func:`scatter_add_at` its several-input form;
+  block, and :func:`scatter_add_at` its several-input form; :func:`slice_add` and
+  :func:`slice_add_into` the same for one contiguous run, without a table;
 - :func:`dot_rows` multiplies blocks of rows by a matrix with ``np.dot`` (BLAS);
 - nonlinear reductions on rows ``x: (s, L)``: :func:`row_reduce` ``-> (s,)`` (max, min or
   prod of each row, nan propagating), :func:`rule_rows` (the op's own partial
@@ -79,6 +80,28 @@ def scatter_add_into(out, t, ids):
     for q in range(out.shape[0]):
         for i in range(ids.shape[0]):
             out[q, ids[i]] += t[q, i]
+
+
+@njit(**_OPTS)
+def slice_add(t, lo, n_out):
+    """``out[:, lo:lo + t.shape[1]] = t`` in zeros ``(k, n_out)``: the transpose of a gather of
+    one contiguous run (``x[1:]``), with no index table.
+
+    >>> slice_add(np.array([[1.0, 2.0]]), 1, 4).tolist()
+    [[0.0, 1.0, 2.0, 0.0]]
+    """
+    out = np.zeros((t.shape[0], n_out), dtype=t.dtype)
+    out[:, lo:lo + t.shape[1]] = t
+    return out
+
+
+@njit(**_OPTS)
+def slice_add_into(out, t, lo):
+    """``out[:, lo:lo + t.shape[1]] += t`` in place."""
+    w = t.shape[1]
+    for q in range(out.shape[0]):
+        for i in range(w):
+            out[q, lo + i] += t[q, i]
 
 
 @njit(**_OPTS)

@@ -59,7 +59,8 @@ class Whole:
         src("import numpy as np")
         src("from numba import njit")
         src("from adops.compile.rows import (bmm_left_rows, bmm_rows, gather, matmul2, put, same,")
-        src("                                scatter_add, scatter_add_at, scatter_add_into, sum_rows)")
+        src("                                scatter_add, scatter_add_at, scatter_add_into, slice_add,")
+        src("                                slice_add_into, sum_rows)")
         src("")
         #: the kernel modules the program binds (key -> text, :func:`shared_kernels`)
         self.kernels, self.parts = {}, []
@@ -229,7 +230,7 @@ class _Cotangents:
     made by a call that returns a fresh array (or by an earlier sum), not bound to another
     name's array (a seed, a cotangent passed on unchanged), and every value the sweep reaches
     has one dtype (an in-place sum keeps its dtype, numpy's ``+`` promotes). A scatter added
-    into an owned sum is done without a temporary (``scatter_add_into``)."""
+    into an owned sum is done without a temporary (``scatter_add_into``, ``slice_add_into``)."""
 
     def __init__(self, whole, src):
         self.whole, self.src, self.assigned, self.owned = whole, src, set(), set()
@@ -246,9 +247,10 @@ class _Cotangents:
             if call is not None and self.in_place:
                 self.owned.add(r)
         elif r in self.owned:
-            if call is not None and call[0] == "scatter_add" and len(call[1]) == 3:
-                t, ids, _ = call[1]
-                self.src(f"scatter_add_into(b{r}, {t}, {ids})", depth)
+            if call is not None and call[0] in ("scatter_add", "slice_add") and \
+                    len(call[1]) == 3:
+                t, where, _ = call[1]
+                self.src(f"{call[0]}_into(b{r}, {t}, {where})", depth)
             else:
                 self.src(f"b{r} += {expr}", depth)
         else:
