@@ -256,3 +256,31 @@ def test_the_tangent_of_a_contiguous_slice_is_a_view_where_loops_read_it():
     assert len(views) == 3, jvp_text                # x[1:], x[:-1], x[2:]
     # the loop reads two of them as they are; only x[2:]'s sum (numba reshapes) takes a copy
     assert jvp_text.split("return")[0].count("ascontiguousarray") == 1, jvp_text
+
+
+def _sum_and(x, then):
+    return then(np.exp(x) * 0.5)  # one value, used by a sum and by what ``then`` does
+
+
+@pytest.mark.parametrize("f, columns", [
+    (lambda x: np.sum(np.tanh(x) * x), True),                                  # a loss
+    (lambda x: np.stack([np.sum(x * x * 2.0), np.sum(np.sin(x) * x)]), True),  # m = 2 seeds
+    (lambda x: _sum_and(x, lambda y: np.sum(y) * y), False),       # the sum and another use
+    (lambda x: _sum_and(x, lambda y: np.stack([np.sum(y), y[2]])), False),
+    (lambda x: _sum_and(x, lambda y: np.concatenate([y, np.sum(y)[None]])), False),
+], ids=["loss", "two_sums", "sum_and_more", "sum_and_index", "sum_and_output"])
+def test_a_sum_of_everything_hands_its_seed_to_the_loop_as_a_column(f, columns):
+    """The sweep used to broadcast a loss's seed to a fresh (m, n) block before the loop read it
+    (8 MB per seed at n = 10^6); the loop now reads the (m, 1) column where the sum is the
+    output's only use, and every other case keeps the broadcast, with the eager tier's values."""
+    x = np.linspace(-1, 1.3, 9)
+    jac = revad.grad if np.ndim(f(x)) == 0 else revad.jacrev
+    np.testing.assert_allclose(jac(f, compiled=True)(x), jac(f)(x), rtol=1e-13, atol=1e-15)
+    _ran_whole(f)
+    (program,) = next(iter(compiled(f).programs.values()))
+    bwd = program.listing.split("def bwd(")[1]
+    if columns:  # no broadcast of a seed anywhere in the sweep; the loops read columns
+        assert "[q, 0]" in program.listing and "spread(" not in bwd and "gather(" not in bwd, \
+            program.listing
+    else:
+        assert "spread(" in bwd or "gather(" in bwd, program.listing

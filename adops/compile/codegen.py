@@ -57,6 +57,8 @@ class Group:
     inputs: list = field(default_factory=list)   # external entry ids or ("c", entry, j)
     kinds: list = field(default_factory=list)    # "full", "one", "broadcast"
     outputs: list = field(default_factory=list)  # entries needed outside the group
+    #: outputs whose cotangent is a column (m, 1): their one use outside is a sum of everything
+    column_seeds: set = field(default_factory=set)
 
 
 #: ops per fused loop at most: numba's SSA pass recurses once per reassignment of a loop

@@ -81,6 +81,12 @@ class Form:
         back: it could be the caller's input or seed, or a table of the program)."""
         return False
 
+    def sums_everything(self) -> bool:
+        """Whether the op adds every entry of its one input into one output (``np.sum(x)``): its
+        transpose gives each entry the output's cotangent, a column ``(m, 1)`` the fused loop
+        that made the input can read as it is (:func:`adops.compile.whole._column_seeded`)."""
+        return False
+
     def takes_strided_tangent(self) -> bool:
         """Whether the jvp lines take input 0's tangent rows as a column view of wider rows
         (a non-contiguous array); when not, they are given a contiguous copy."""

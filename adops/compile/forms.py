@@ -140,8 +140,13 @@ class SumInto(Form):
             np.add.at(out, ids, xs[0].ravel())
             return out
         check_map(self.op, self.params, self.shapes, ref)
-        self.ids, self.n = tables.array(ids), tables.size(self.n_out)
+        # a sum of everything needs no table: every entry goes to (comes from) entry 0
+        self.ids = tables.array(ids) if self.n_out != 1 else None
+        self.n = tables.size(self.n_out)
         self.n_in = tables.size(size_of(self.shapes[0]))
+
+    def sums_everything(self):
+        return self.n_out == 1
 
     def value(self, args):
         return [f"{{out}} = {self._rows(f'{args[0]}.reshape((1, {args[0]}.shape[0]))')}[0]"]
@@ -156,6 +161,8 @@ class SumInto(Form):
         return f"scatter_add({t}, {self.ids}, {self.n})"
 
     def vjp(self, args, b, needed):
+        if self.n_out == 1:
+            return [], [(0, f"spread({b}, {self.n_in})")]
         return [], [(0, f"gather({b}, {self.ids})")]
 
 

@@ -346,7 +346,8 @@ def _adjoint_body(src, tape, g, depends, bouts, cins, depth, q):
     src("pass", depth)
     for e in g.entries:
         if e in depends:
-            src(f"w{e} = {f'b{e}[{q}, i]' if e in bouts else '0.0'}", depth)
+            seed = f"b{e}[{q}, {'0' if e in g.column_seeds else 'i'}]"
+            src(f"w{e} = {seed if e in bouts else '0.0'}", depth)
     for k in cins:
         src(f"z{k} = 0.0", depth)
     for e in reversed(g.entries):

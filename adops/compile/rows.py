@@ -11,6 +11,7 @@ the program is traced (:mod:`adops.compile.forms`), so these few loops serve eve
   value, a gather's transpose), :func:`scatter_add_into` the same added into an existing
   block, and :func:`scatter_add_at` its several-input form; :func:`slice_add` and
   :func:`slice_add_into` the same for one contiguous run, without a table;
+- :func:`spread` ``(k, 1) -> (k, n_out)``, a full sum's transpose;
 - :func:`dot_rows` multiplies blocks of rows by a matrix with ``np.dot`` (BLAS);
 - nonlinear reductions on rows ``x: (s, L)``: :func:`row_reduce` ``-> (s,)`` (max, min or
   prod of each row, nan propagating), :func:`rule_rows` (the op's own partial
@@ -80,6 +81,19 @@ def scatter_add_into(out, t, ids):
     for q in range(out.shape[0]):
         for i in range(ids.shape[0]):
             out[q, ids[i]] += t[q, i]
+
+
+@njit(**_OPTS)
+def spread(t, n_out):
+    """``(k, 1) -> (k, n_out)``: each row's one entry everywhere (a full sum's transpose).
+
+    >>> spread(np.array([[1.0], [2.0]]), 3).tolist()
+    [[1.0, 1.0, 1.0], [2.0, 2.0, 2.0]]
+    """
+    out = np.empty((t.shape[0], n_out), dtype=t.dtype)
+    for q in range(t.shape[0]):
+        out[q, :] = t[q, 0]
+    return out
 
 
 @njit(**_OPTS)

@@ -60,13 +60,16 @@ class Whole:
         src("from numba import njit")
         src("from adops.compile.rows import (bmm_left_rows, bmm_rows, gather, matmul2, put, same,")
         src("                                scatter_add, scatter_add_at, scatter_add_into, slice_add,")
-        src("                                slice_add_into, sum_rows)")
+        src("                                slice_add_into, spread, sum_rows)")
         src("")
         #: the kernel modules the program binds (key -> text, :func:`shared_kernels`)
         self.kernels, self.parts = {}, []
         gi = 0
         guard_at = guard_positions(prog, self.steps)
         self.parts += [GuardStep(self, tape.guards[g], prog.guards[g]) for g in guard_at.get(-1, [])]
+        ops = {s: _OpStep(self, s) for kind, s in self.steps
+               if kind != "group" and prog.ops[s].name != "constant"}
+        _column_seeded(prog, self.steps, ops)
         for si, (kind, s) in enumerate(self.steps):
             if kind == "group":
                 shared_kernels(src, prog, s, gi, self.depends, self.kernels)
@@ -75,7 +78,7 @@ class Whole:
             elif prog.ops[s].name == "constant":
                 self.parts.append(_ConstStep(self, s))
             else:
-                self.parts.append(_OpStep(self, s))
+                self.parts.append(ops[s])
             self.parts += [GuardStep(self, tape.guards[g], prog.guards[g])
                            for g in guard_at.get(si, [])]
         for line in dict.fromkeys(x for p in self.parts for x in getattr(p, "form", Form).prelude):
@@ -224,6 +227,33 @@ def _steps(prog):
     return steps
 
 
+def _column_seeded(prog, steps, ops):
+    """Marks each group output whose one use is a sum of all its entries (a loss's ``np.sum``)
+    in ``group.column_seeds``, and that sum's step: the sweep hands the sum's cotangent rows
+    ``(m, 1)`` to the loop as they are, which reads ``b[q, 0]``, instead of broadcasting them to a
+    fresh ``(m, n)`` block first (8 MB per seed at n = 10^6, zero-filled page by page)."""
+    uses = {}
+    for kind, s in steps:
+        for c in (s.entries if kind == "group" else [s]):
+            for r in prog.refs[c]:
+                if type(r) is int:
+                    uses.setdefault(r, []).append(c)
+    pinned = {o for o in prog.outs if o is not None}
+    pinned.update(r for g in prog.guards for r in g.refs if type(r) is int)
+    for kind, g in steps:
+        if kind != "group":
+            continue
+        inside = set(g.entries)
+        for e in g.outputs:
+            outside = [c for c in uses.get(e, []) if c not in inside]
+            if e in pinned or len(outside) != 1 or outside[0] not in ops:
+                continue
+            step = ops[outside[0]]
+            if step.form.sums_everything():
+                g.column_seeds.add(e)
+                step.column = True
+
+
 class _Cotangents:
     """Running cotangent sums ``b{e}`` (rows), known statically: the first contribution is
     bound, later ones added. A sum is added into in place only when the sweep owns it: it was
@@ -296,6 +326,7 @@ class _OpStep:
     def __init__(self, whole, e):
         prog = whole.prog
         self.whole, self.e, self.form = whole, e, form_of(prog, e, whole.tables)
+        self.column = False  # its cotangent goes to the loop of its input as a column
         self.args = []
         for j, r in enumerate(prog.refs[e]):
             if type(r) is int:
@@ -335,6 +366,9 @@ class _OpStep:
         if self.e not in acc.assigned:
             return
         refs = self.whole.prog.refs[self.e]
+        if self.column:
+            acc.add(refs[0], f"b{self.e}")
+            return
         needed = [type(r) is int and r in self.whole.depends for r in refs]
         lines, outs = self.form.vjp(self.args, f"b{self.e}", needed)
         self._lines(src, lines, f"b{self.e}")
