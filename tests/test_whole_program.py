@@ -284,3 +284,24 @@ def test_a_sum_of_everything_hands_its_seed_to_the_loop_as_a_column(f, columns):
             program.listing
     else:
         assert "spread(" in bwd or "gather(" in bwd, program.listing
+
+
+def _rosenbrock(x):
+    return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2)
+
+
+def test_a_traced_gradient_adds_slice_transposes_into_slices_and_fuses_its_rows():
+    """hvp compiles the traced gradient: its slice transposes (index_add onto zeros) were
+    scatters with two index tables into fresh zeros, and its (1, n) rows and (n,) values were
+    separate loops. They are slice adds now, and runs of shapes equal but for leading ones fuse:
+    Rosenbrock's hvp program went from 8 loops to 4 (n = 10^5: 6.5 ms -> 3.4-5 ms, noisy)."""
+    x = np.linspace(-1, 1.2, 11)
+    v = np.random.default_rng(0).normal(size=11)
+    hv = revad.hvp(_rosenbrock, (x,), (v,), compiled=True)
+    np.testing.assert_allclose(hv, revad.hessian(_rosenbrock)(x) @ v, rtol=1e-12)
+    g = compiled(_rosenbrock).derived[("grad", 0)]
+    (program,) = next(iter(compiled(g).programs.values()))
+    jvp_text = program.listing.split("def jvp(")[1]
+    assert program.whole is not None
+    assert "scatter_add_at" not in jvp_text and jvp_text.count("slice_add") >= 3, jvp_text
+    assert jvp_text.count("_jvp(") == 4, jvp_text

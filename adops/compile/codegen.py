@@ -66,8 +66,12 @@ class Group:
 MAX_GROUP = 32
 
 
-def schedule(tape):
-    """Steps in execution order: ``("op", e)`` or ``("group", Group)``."""
+def schedule(tape, flat=False):
+    """Steps in execution order: ``("op", e)`` or ``("group", Group)``. A run holds entries of
+    one shape; ``flat=True`` (whole programs, where every value is a flat array) of one shape
+    but for leading dims of 1, so ``(n,)`` and ``(1, n)`` (a sweep's rows) fuse: an input
+    broadcasts to either with the same map of entries (numpy aligns shapes on the right)."""
+    same = (lambda a, b: _lead(a) == _lead(b)) if flat else (lambda a, b: tuple(a) == tuple(b))
     steps, run, run_set = [], [], set()
 
     def close():
@@ -84,7 +88,7 @@ def schedule(tape):
             continue
         refs = [r for r in tape.refs[e] if type(r) is int]
         if fusable(op, tape.dtypes[e]):
-            if run and (tape.shapes[e] != tape.shapes[run[0]] or len(run) >= MAX_GROUP):
+            if run and (not same(tape.shapes[e], tape.shapes[run[0]]) or len(run) >= MAX_GROUP):
                 close()
             run.append(e)
             run_set.add(e)
@@ -125,9 +129,19 @@ def finish_groups(tape, steps, outs):
                     continue
                 g.inputs.append(key)
                 shape = tuple(tape.shapes[r] if type(r) is int else _const_shape(r.value))
-                g.kinds.append("full" if shape == tuple(g.shape) else
+                # an input with the loop's number of entries differs from its shape only by
+                # dims of 1 ((n,) in a (1, n) loop: a sweep's rows), so it is read as it is
+                g.kinds.append("full" if _size(shape) == _size(g.shape) else
                                "one" if _size(shape) == 1 else "broadcast")
         g.outputs = [e for e in g.entries if e in used_outside]
+
+
+def _lead(shape):
+    """``shape`` without its leading dims of 1."""
+    shape = tuple(shape)
+    while shape and shape[0] == 1:
+        shape = shape[1:]
+    return shape
 
 
 def _const_shape(v):

@@ -88,8 +88,8 @@ class Form:
         return False
 
     def takes_strided_tangent(self) -> bool:
-        """Whether the jvp lines take input 0's tangent rows as a column view of wider rows
-        (a non-contiguous array); when not, they are given a contiguous copy."""
+        """Whether the jvp lines take the inputs' tangent rows as column views of wider rows
+        (non-contiguous arrays); when not, they are given contiguous copies."""
         return False
 
     def strided_tangent(self, strided_in: bool) -> bool:

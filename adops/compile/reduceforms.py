@@ -147,7 +147,12 @@ class IndexAdd(Form):
             return out
         check_map(self.op, self.params, self.shapes, ref)
         t = tables
-        self.into, self.src = t.array(into), t.array(src)
+        # v added into one contiguous run of base (a slice's transpose): slices, no tables
+        self.lo = None
+        if len(into) and np.array_equal(src, np.arange(len(src))) and \
+                np.array_equal(into, np.arange(into[0], into[0] + len(into))):
+            self.lo = t.size(int(into[0]))
+        self.into, self.src = (t.array(into), t.array(src)) if self.lo is None else (None, None)
         self.n_v = t.size(size_of(v))
         # a constant base of zeros (a slice's transpose, traced inside a gradient) is made, not
         # copied: no read of the constant, and a fresh np.zeros a workspace can hold
@@ -155,28 +160,38 @@ class IndexAdd(Form):
         self.n_base = t.size(size_of(base))
         self.zero_base = type(r) is not int and not np.any(np.asarray(r.value))
 
+    def _add(self, out, t):
+        if self.lo is not None:
+            return f"slice_add_into({out}, {t}, {self.lo})"
+        return f"scatter_add_at({out}, {t}, {self.src}, {self.into})"
+
+    def takes_strided_tangent(self):
+        return self.lo is not None  # a slice add reads any strides; a scatter reads C rows
+
     def value(self, args):
         base, v = args
         start = f"{{out}}_ = np.zeros((1, {self.n_base}), dtype=np.{self.dtype})" \
             if self.zero_base else f"{{out}}_ = {base}.reshape((1, {base}.shape[0])).copy()"
-        return [start,
-                f"scatter_add_at({{out}}_, {v}.reshape((1, {v}.shape[0])), {self.src}, {self.into})",
-                "{out} = {out}_[0]"]
+        return [start, self._add("{out}_", f"{v}.reshape((1, {v}.shape[0]))"), "{out} = {out}_[0]"]
 
     def jvp(self, args, tans):
         tb, tv = tans
+        if tb is None and tv is not None and self.lo is not None:
+            return [f"{{out}} = slice_add({tv}, {self.lo}, {self.n_base})"]
         live = tb if tb is not None else tv
         lines = [f"{{out}} = {tb}.copy()" if tb is not None else
                  f"{{out}} = np.zeros(({live}.shape[0], {self.n_base}), dtype=np.{self.dtype})"]
         if tv is not None:
-            lines.append(f"scatter_add_at({{out}}, {tv}, {self.src}, {self.into})")
+            lines.append(self._add("{out}", tv))
         return lines
 
     def vjp(self, args, b, needed):
         lines, outs = [], []
         if needed[0]:
             outs.append((0, b))
-        if needed[1]:
+        if needed[1] and self.lo is not None:
+            outs.append((1, f"np.ascontiguousarray({b}[:, {self.lo}:{self.lo} + {self.n_v}])"))
+        elif needed[1]:
             lines += [f"c{self.e}_1 = np.zeros(({b}.shape[0], {self.n_v}), dtype=np.{self.dtype})",
                       f"scatter_add_at(c{self.e}_1, {b}, {self.into}, {self.src})"]
             outs.append((1, f"c{self.e}_1"))

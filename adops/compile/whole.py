@@ -217,7 +217,7 @@ class Whole:
 def _steps(prog):
     """The schedule with every elementwise entry in a group (a run of one included)."""
     steps = []
-    for kind, s in schedule(prog):
+    for kind, s in schedule(prog, flat=True):
         if kind == "op" and isinstance(prog.ops[s], ElementwiseOp):
             if not fusable(prog.ops[s], prog.dtypes[s]):
                 raise Unsupported(f"{prog.ops[s].name} on {prog.dtypes[s]}: no fused loop")
@@ -356,8 +356,8 @@ class _OpStep:
         self.value(src)
         refs = self.whole.prog.refs[self.e]
         takes = self.form.takes_strided_tangent()
-        tans = [self.whole.rows(r, takes and j == 0) if type(r) is int and r in self.whole.depends
-                else None for j, r in enumerate(refs)]
+        tans = [self.whole.rows(r, takes) if type(r) is int and r in self.whole.depends
+                else None for r in refs]
         self._lines(src, self.form.jvp(self.args, tans), f"t{self.e}")
         if self.form.strided_tangent(bool(refs) and refs[0] in self.whole.strided):
             self.whole.strided.add(self.e)
