@@ -7,7 +7,8 @@ Prints, with the machine and BLAS threads: the fixed cost of a compiled call (gr
 at n = 4 minus the numpy f; target <= 5 us); Rosenbrock n = 10^6, compiled grad / numpy f
 (target <= 1.5) and / compiled primal (<= 3); compiled jvp with k = 1, 8, 32 / numpy f
 (<= 1 + 1.5 k); a two-layer MLP loss with ~10^5 parameters, compiled grad / numpy f (<= 3); a
-scalar chain of 1000 ops, compiled grad in us per op (<= 0.05); full Jacobians of tanh(W x + b)
+scalar chain of 1000 ops, compiled grad in us per op (<= 0.05); GMM at gradbench's sizes,
+compiled grad / objective (<= 2.5); full Jacobians of tanh(W x + b)
 at (n, m) = (1000, 1), (1, 1000), (100, 100) and n, m in {4, 16, 64}: best compiled and best eager mode, JAX jit and
 torch.func beside them when installed. Compile time is excluded (warm-up first) and printed.
 Also: a new process's first compiled grad call with the generated code already on disk (a warm
@@ -99,6 +100,20 @@ def main(quick=False):
     gme = best(lambda: revad.grad(mlp_loss, argnums=(0, 1))(w1, w2, xs, ys))
     print(f"mlp loss, {w1.size + w2.size} parameters: compiled grad / f = {gmc / fm:.2f} "
           f"(target 3); eager {gme / fm:.2f}")
+
+    # GMM at gradbench's sizes (issue 19: compiled gradient / objective <= 2.5 at every size)
+    from compare.problems.standard import gmm
+    for d, K in ((2, 5), (10, 25)) if quick else ((2, 5), (10, 25), (64, 100)):
+        inst = gmm(d, K, 1000)
+        gg = revad.grad(inst.f, compiled=True)
+        t0 = time.perf_counter()
+        gg(inst.x), gg(inst.x)
+        first = time.perf_counter() - t0
+        fo, go = best(lambda: inst.f(inst.x), 9), best(lambda: gg(inst.x), 9)
+        ge = best(lambda: revad.grad(inst.f)(inst.x), 3)
+        print(f"gmm d={d}, K={K}, N=1000: compiled grad / objective = {go / fo:.2f} (target 2.5); "
+              f"eager {ge / fo:.2f}; objective {fo * 1e3:.3f} ms; first two calls (trace + "
+              f"compile) {first:.1f} s")
 
     gch = revad.grad(chain, compiled=True)
     x0 = np.float64(0.3)  # a numpy scalar is an input (a Python float is keyed by value)
