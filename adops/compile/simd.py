@@ -18,6 +18,15 @@ import (``llvmlite.binding.add_symbol``): the loop function ``adops_np_<ufunc>_<
 cell holding its context and auxdata pointers, so functions that call ``vapply`` are cached on
 disk by numba and link again in a new process, where this module registers that process's
 addresses. The capsules and cells are kept for the life of the process (the loops read them).
+
+>>> from numba import njit
+>>> @njit
+... def tanh_into(x, y):
+...     return vapply("tanh_float64", x, y, x.size)
+>>> x = np.linspace(-2.0, 2.0, 7)
+>>> y = np.empty(7)
+>>> int(tanh_into(x, y)), bool(np.array_equal(y, np.tanh(x)))
+(0, True)
 """
 from __future__ import annotations
 
