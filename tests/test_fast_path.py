@@ -197,3 +197,21 @@ def test_fast_jacobians_keep_seeds_per_chunk_and_still_check_the_chunk():
             J[...] = 3.0
         np.testing.assert_array_equal(revad.jacrev(identity, compiled=True)(x), np.eye(5))
         np.testing.assert_array_equal(dualad.jacfwd(identity, compiled=True)(x), np.eye(5))
+
+
+@pytest.mark.parametrize("f", [lambda x: x, lambda x: x[0:], _reshaped, lambda x: x[1:] * 2.0])
+@pytest.mark.parametrize("n", [1, 6])
+def test_a_fast_jacobian_is_never_the_kept_seed(f, n):
+    """The fast path keeps identity seeds per program; a Jacobian whose tangents pass the seed
+    through (f(x) = x, a full slice, a reshape) must be a copy, else writing into it would change
+    the next call's seed, and so its Jacobian."""
+    if f is _reshaped and n != 6:
+        pytest.skip("a (2, 3) reshape needs 6 entries")
+    x = np.arange(float(n))
+    with whole_after(1):
+        jac = dualad.jacfwd(f, compiled=True)
+        want = dualad.jacfwd(f)(x)
+        for _ in range(3):
+            J = jac(x)
+            np.testing.assert_array_equal(J, want)
+            J[...] = 7.0  # the caller owns it

@@ -94,6 +94,11 @@ class WholeEntries:
 
     def flat_inputs(self, V):
         """The leaves' entries as numba takes them: flat, C-contiguous, native byte order."""
+        if len(V) == 1:  # the common case, without a generator (a microsecond per call)
+            v = V[0]
+            if type(v) is np.ndarray and v.ndim == 1 and v.flags.c_contiguous and \
+                    v.dtype.isnative:
+                return V if type(V) is tuple else (v,)
         return tuple([(v if v.ndim == 1 else v.reshape(n))
                       if type(v) is np.ndarray and v.flags.c_contiguous and v.dtype.isnative
                       else _flat(v, n) for v, n in zip(V, self.leaf_sizes)])

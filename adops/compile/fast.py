@@ -171,7 +171,8 @@ def jacfwd(cf, args, nums, chunk):
         ok, _, tans = w.call("jvp", seed.shape[0], V, (seed,))
         if not ok:
             return None
-        cols.append(_unshared(tans, seed)[0])
+        # a tangent the program may hand back borrowed is the seed's (rows of) memory
+        cols.append(tans[0].copy() if w.tangent_copy[0] else tans[0])
     Jt = cols[0] if len(cols) == 1 else np.concatenate(cols, axis=0)  # (n, m)
     # the Jacobian in the argument's dtype, as the general path gives it
     return [np.ascontiguousarray(Jt.T, dtype=x_dtype).reshape(out_shape + w.leaf_shapes[i])]
