@@ -83,10 +83,10 @@ def _scalar_expr(tape, e, j, g, refname):
     return f"a{k}[{'0' if g.kinds[k] == 'one' else 'i'}]"
 
 
-def _forward_body(src, tape, g, rules, depth, partials, rows=None):
-    """Scalars ``s{e}`` (values) and ``d{e}_{j}`` (partials) of every op of the group; with
-    ``rows`` (a group with vector ops) the values are read from the block's ``S``."""
-    for e in g.entries:
+def _forward_body(src, tape, g, rules, depth, partials, rows=None, entries=None):
+    """Scalars ``s{e}`` (values) and ``d{e}_{j}`` (partials) of every op of the group (or of
+    ``entries``); with ``rows`` (a group with vector ops) the values are read from ``S``."""
+    for e in g.entries if entries is None else entries:
         op = tape.ops[e]
         xs = [_scalar_expr(tape, e, j, g, None) for j in range(len(tape.refs[e]))]
         if rows is not None:
@@ -159,9 +159,8 @@ def _vector_stages(src, tape, g, rules, vector, depth):
         for r in sorted({r for e in stage for r in tape.refs[e]
                          if type(r) is int and r in rows and r not in here}, key=rows.get):
             src(f"s{r} = S[{rows[r]}, i - i0]", depth + 1)
+        _forward_body(src, tape, g, rules, depth + 1, partials=False, entries=stage)
         for e in stage:
-            xs = [_scalar_expr(tape, e, j, g, None) for j in range(len(tape.refs[e]))]
-            src(f"s{e} = {rules[rule_key(tape.ops[e].primal)]}({', '.join(xs)})", depth + 1)
             src(f"S[{rows[e]}, i - i0] = s{e}", depth + 1)
         stage.clear()
 
