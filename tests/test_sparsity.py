@@ -120,15 +120,21 @@ def test_recommend_takes_sparsity_into_account():
     assert dense.mode == "reverse" and "too many" in dense.reason
 
 
-@pytest.mark.parametrize("mode", ["forward", "reverse"])
-def test_a_detected_pattern_is_coloured_once_for_all_its_jacobians(monkeypatch, mode):
-    """Greedy colouring cost 80% of each coloured Jacobian of a tridiagonal n = 10^4 function
-    when it was redone per call; the pattern keeps its colouring per mode."""
+def _counted_colourings(monkeypatch, mode):
+    """A list that grows by one at each greedy colouring for ``mode``."""
     from adops.sparsity import colouring as colouring_module
     calls = []
     name = "colour_columns" if mode == "forward" else "colour_rows"
     real = getattr(colouring_module, name)
     monkeypatch.setattr(colouring_module, name, lambda *a, **k: calls.append(1) or real(*a, **k))
+    return calls
+
+
+@pytest.mark.parametrize("mode", ["forward", "reverse"])
+def test_a_detected_pattern_is_coloured_once_for_all_its_jacobians(monkeypatch, mode):
+    """Greedy colouring cost 80% of each coloured Jacobian of a tridiagonal n = 10^4 function
+    when it was redone per call; the pattern keeps its colouring per mode."""
+    calls = _counted_colourings(monkeypatch, mode)
     f = lambda x: np.sin(x[1:]) * x[:-1]  # noqa: E731
     x = np.linspace(-1, 1, 8)
     p = detect(f, x)
@@ -147,11 +153,7 @@ def test_a_given_pattern_is_coloured_once_per_transform_and_again_when_it_change
     """A pattern passed as an array or a scipy matrix was coloured at every call; the transform
     keeps its colouring by the pattern's entries, so an equal pattern reuses it and a pattern
     edited in place (or another one) is coloured anew and gives the right Jacobian."""
-    from adops.sparsity import colouring as colouring_module
-    calls = []
-    name = "colour_columns" if mode == "forward" else "colour_rows"
-    real = getattr(colouring_module, name)
-    monkeypatch.setattr(colouring_module, name, lambda *a, **k: calls.append(1) or real(*a, **k))
+    calls = _counted_colourings(monkeypatch, mode)
     f = lambda x: np.sin(x[1:]) * x[:-1]  # noqa: E731
     x = np.linspace(-1, 1, 8)
     P = (np.eye(7, 8) + np.eye(7, 8, 1)).astype(bool)
