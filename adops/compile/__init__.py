@@ -66,7 +66,7 @@ from ..program import BranchChanged, MetOuterLevel, Trace
 from ..ops.kinds import LinearLin, LinearOp
 from .cache import cache_dir, load_source  # noqa: F401 (API)
 from .codegen import generate
-from .entries import WholeEntries
+from .entries import WholeEntries, check_calls, env_calls, fused_after  # noqa: F401 (API)
 from .fast import key_of as fast_key
 from .forms import Unsupported
 from .whole import Whole
@@ -94,19 +94,8 @@ def tier(compiled: bool):
         _TIER.reset(token)
 
 
-def _whole_after_default() -> int:
-    value = os.environ.get("ADOPS_WHOLE_AFTER", "2")
-    try:
-        n = int(value)
-    except ValueError:
-        raise ValueError(f"ADOPS_WHOLE_AFTER={value!r}: expected a whole number of calls "
-                         "(1: build the whole program at the first call)") from None
-    if n < 1:
-        raise ValueError(f"ADOPS_WHOLE_AFTER={n}: expected at least 1")
-    return n
-
-
-_WHOLE_AFTER = contextvars.ContextVar("adops_whole_after", default=_whole_after_default())
+_WHOLE_AFTER = contextvars.ContextVar("adops_whole_after",
+                                      default=env_calls("ADOPS_WHOLE_AFTER", 2))
 
 
 @contextmanager
@@ -122,8 +111,7 @@ def whole_after(calls: int):
         ...     revad.grad(lambda x: np.sum(x * x), compiled=True)(np.ones(2)).tolist()
         [2.0, 2.0]
     """
-    if not isinstance(calls, int) or isinstance(calls, bool) or calls < 1:
-        raise ValueError(f"whole_after({calls!r}): expected a whole number of calls >= 1")
+    check_calls(calls, "whole_after")
     token = _WHOLE_AFTER.set(calls)
     try:
         yield

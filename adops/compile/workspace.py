@@ -6,7 +6,9 @@ returns ``(source, slots)``. Each statement ``x = np.empty(shape, dtype=np.D)`` 
 ``np.zeros``) whose array cannot reach the ``return`` (not returned, not bound to a name that
 is, not a view of one) takes its entries from the workspace ``W8`` (float64) or ``W4``
 (float32), two parameters added to the entry, instead of a fresh allocation (zero-filled for
-``np.zeros``). ``slots`` lists those arrays as :class:`Slot` (dtype, rows, size), and
+``np.zeros``); a workspace too short for a slot (a small call is handed empty ones) gives it a
+fresh array (:func:`adops.compile.rows.scratch`). ``slots`` lists those arrays as
+:class:`Slot` (dtype, rows, size), and
 :func:`words` gives the entries each workspace must hold for a call: ``rows`` slots have the
 call's ``k`` directions (or ``m`` seeds) rows, ``size`` is an ``IX`` index or a number.
 
@@ -114,7 +116,7 @@ def carve(source: str, rows_known: bool):
         o8 = 0
         o4 = 0
         m = S[0].shape[0]
-        c = W8[o8:o8 + m * IX[3]].reshape((m, IX[3]))
+        c = scratch(W8, o8, m * IX[3]).reshape((m, IX[3]))
         o8 += m * IX[3]
         g(c)
         b = np.zeros((m, IX[3]), dtype=np.float64)
@@ -143,7 +145,7 @@ def carve(source: str, rows_known: bool):
             if isinstance(dims, ast.Tuple) else [text]
         count = " * ".join(dims)
         shaped = f".reshape(({', '.join(dims)}))" if len(dims) == 2 else ""
-        out.append(f"{indent}{name} = {w}[{o}:{o} + {count}]{shaped}")
+        out.append(f"{indent}{name} = scratch({w}, {o}, {count}){shaped}")
         if kind == "zeros":
             out.append(f"{indent}{name}[...] = 0")
         out.append(f"{indent}{o} += {count}")
@@ -167,9 +169,12 @@ def words(slots, IX, k):
 #: dropped after), and at most KEPT of them (calls running at once beyond that allocate their own)
 KEEP_BYTES = 32 << 20
 KEPT = 2
-#: a call needing at most this many bytes gets fresh workspaces (two ``np.empty``, 0.3 us; small
-#: blocks come from malloc's free lists, not fresh pages): cheaper than the pool's bookkeeping
+#: a call needing at most this many bytes is handed the empty workspaces :data:`EMPTY`, so each
+#: slot is a fresh block (small blocks come from malloc's free lists, not fresh pages): cheaper
+#: than the pool's bookkeeping
 FRESH_BYTES = 64 << 10
+#: empty workspaces, shared (nothing is ever written into them)
+EMPTY = (np.empty(0, np.float64), np.empty(0, np.float32))
 
 
 class Workspaces:
@@ -177,15 +182,13 @@ class Workspaces:
     entry and k, each pair grown to the largest need met, so a program keeps at most
     ``KEPT x KEEP_BYTES`` however many entries, k and threads it serves. A call takes a pair
     from the pool (threads running at once each take their own) and gives it back; a call
-    needing under ``FRESH_BYTES`` gets a fresh pair and gives nothing back."""
+    needing under ``FRESH_BYTES`` gets :data:`EMPTY` and gives nothing back."""
 
     def __init__(self, slots, IX):
         self.slots, self.IX, self.pool = slots, IX, []
         self.need = {}  # (entry, k) -> (float64 entries, float32 entries, fresh)
 
-    def take(self, entry, k):
-        """``(key, (W8, W4))`` for one call of ``entry`` with ``k`` rows (``key`` None: fresh
-        workspaces, not given back)."""
+    def _need(self, entry, k):
         need = self.need.get((entry, k))
         if need is None:
             words8_4 = words(self.slots[entry], self.IX, k)
@@ -193,9 +196,18 @@ class Workspaces:
             need = (n8, n4, 8 * n8 + 4 * n4 <= FRESH_BYTES)
             if len(self.need) < 64:
                 self.need[(entry, k)] = need
-        n8, n4, fresh = need
+        return need
+
+    def fresh(self, entry, k) -> bool:
+        """Whether a call of ``entry`` with ``k`` rows is handed :data:`EMPTY`."""
+        return self._need(entry, k)[2]
+
+    def take(self, entry, k):
+        """``(key, (W8, W4))`` for one call of ``entry`` with ``k`` rows (``key`` None: fresh
+        workspaces, not given back)."""
+        n8, n4, fresh = self._need(entry, k)
         if fresh:
-            return None, (np.empty(n8, np.float64), np.empty(n4, np.float32))
+            return None, EMPTY
         try:
             w8, w4 = self.pool.pop()
         except IndexError:  # none kept, or other threads hold them
