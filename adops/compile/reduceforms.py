@@ -176,8 +176,8 @@ class IndexAdd(Form):
 
     def jvp(self, args, tans):
         tb, tv = tans
-        if tb is None and tv is not None and self.lo is not None:
-            return [f"{{out}} = slice_add({tv}, {self.lo}, {self.n_base})"]
+        # zeros plus the slice, not slice_add's fresh rows: an np.zeros of the rows a workspace
+        # can hold (a fresh (k, n) block faults in page by page, 0.4 ms at n = 10^5 here)
         live = tb if tb is not None else tv
         lines = [f"{{out}} = {tb}.copy()" if tb is not None else
                  f"{{out}} = np.zeros(({live}.shape[0], {self.n_base}), dtype=np.{self.dtype})"]
