@@ -305,3 +305,44 @@ def test_a_traced_gradient_adds_slice_transposes_into_slices_and_fuses_its_rows(
     assert program.whole is not None
     assert "scatter_add_at" not in jvp_text and jvp_text.count("slice_add") >= 3, jvp_text
     assert jvp_text.count("_jvp(") == 4, jvp_text
+
+
+def _broadcasts(x):
+    """A (2, 3, 4) loop reading inputs broadcast along one run of axes (trailing, leading,
+    middle: repeated blocks) and along two runs (an index table)."""
+    X = x.reshape(2, 3, 4)
+    trailing = np.sum(X, axis=2, keepdims=True)          # (2, 3, 1): B = 4, R = 1
+    leading = X[0, 0] * 1.5                              # (4,): B = 6, R = 4
+    middle = np.sum(X * X, axis=1, keepdims=True)        # (2, 1, 4): B = 3, R = 4
+    two = np.exp(np.sum(X, axis=(0, 2), keepdims=True))  # (1, 3, 1): two runs of axes
+    return (np.tanh(X - trailing) * leading + middle * X + two * X).ravel()
+
+
+def test_inputs_broadcast_along_one_run_of_axes_are_spread_as_blocks_without_a_table():
+    x = np.cos(np.arange(24.0))
+    _both_modes(_broadcasts, x)
+    np.testing.assert_allclose(revad.grad(lambda x: np.sum(_broadcasts(x)), compiled=True)(x),
+                               revad.grad(lambda x: np.sum(_broadcasts(x)))(x), rtol=1e-12)
+    (program, *_) = [p for ps in compiled(_broadcasts).programs.values() for p in ps]
+    src = program.source
+    # values, tangents and cotangents: the three one-run inputs by blocks, the other by a table
+    assert src.count("spread_blocks(") >= 6 and "sum_blocks(" in src
+    assert "gather(" in src and "scatter_add(" in src
+
+
+def test_a_broadcast_run_maps_entries_as_numpys_broadcasting_does():
+    from adops.compile.groupstep import _broadcast_ids, _broadcast_run
+    rng = np.random.default_rng(5)
+    checked = 0
+    for _ in range(300):
+        to = tuple(int(v) for v in rng.integers(1, 4, size=rng.integers(1, 5)))
+        shape = tuple(1 if rng.random() < 0.5 else d for d in to)[rng.integers(0, len(to)):]
+        run = _broadcast_run(shape, to)
+        ids = _broadcast_ids(shape, to)
+        if run is None:
+            continue
+        B, R = run
+        i = np.arange(int(np.prod(to)))
+        np.testing.assert_array_equal((i // (B * R)) * R + i % R, ids)
+        checked += 1
+    assert checked > 100

@@ -71,6 +71,29 @@ def entry_ids(shape, offset=0):
     return np.arange(size_of(shape), dtype=np.int64).reshape(shape) + offset
 
 
+def block_run(ids):
+    """``(B, R)`` when ``ids`` (an index per input entry) send blocks of ``R`` consecutive entries,
+    ``B`` blocks in a row, onto the same ``R`` outputs: ``ids[i] = (i // (B * R)) * R + i % R``
+    (a sum over one run of axes, or the transpose of a broadcast along one); else None.
+
+    >>> block_run(np.array([0, 1, 0, 1, 2, 3, 2, 3])), block_run(np.array([0, 0, 1, 1]))
+    ((2, 2), (2, 1))
+    >>> block_run(np.array([0, 1, 1, 0])) is None
+    True
+    """
+    n = ids.shape[0]
+    if n == 0 or ids[0] != 0:
+        return None
+    step = np.flatnonzero(ids != np.arange(n))
+    R = int(step[0]) if len(step) else n
+    n_out = int(ids.max()) + 1
+    if n_out % R or n % n_out:
+        return None
+    B = n // n_out
+    i = np.arange(n)
+    return (B, R) if np.array_equal(ids, (i // (B * R)) * R + i % R) else None
+
+
 def check_map(op, params, xs_shapes, ref_out, rng=np.random.default_rng(0)):
     """The op's primal on random inputs, flat, beside the map read off (``ref_out(xs)``): they
     must agree, else :class:`Unsupported`.

@@ -32,7 +32,8 @@ import numpy as np
 from ..ops.einsum_spec import parse_spec
 from ..ops.registry import ElementwiseOp
 from .codegen import fusable
-from .formbase import Form, Tables, Unsupported, check_map, entry_ids, size_of  # noqa: F401
+from .formbase import (Form, Tables, Unsupported, block_run, check_map, entry_ids,  # noqa: F401
+                       size_of)
 from .reduceforms import REDUCERS, IndexAdd, Reduce, Scan
 
 
@@ -69,9 +70,20 @@ class Gather(Form):
         self.run = None
         if self.single and len(ids) and np.array_equal(ids, np.arange(ids[0], ids[0] + len(ids))):
             self.run = (t.size(ids[0]), t.size(ids[0] + len(ids)))
-        self.names = [] if self.run else [(j, t.array(pos), t.array(src))
-                                          for j, pos, src in self.parts]
-        self.ids = t.array(ids) if self.single and not self.run else None
+        # (one input's gather reads its ids, not these per-input tables)
+        self.names = [] if self.single else [(j, t.array(pos), t.array(src))
+                                             for j, pos, src in self.parts]
+        # one input broadcast along one run of axes (np.broadcast_to, a keepdims sum's
+        # transpose): its blocks repeated, with no table of the output's size
+        self.blocks = None
+        if self.single and not self.run and len(ids) and \
+                int(ids.max()) + 1 == size_of(self.shapes[0]):
+            run = block_run(np.asarray(ids, dtype=np.int64))
+            self.blocks = None if run is None else tuple(t.size(v) for v in run)
+        self.ids = t.array(ids) if self.single and not self.run and not self.blocks else None
+
+    def _spread(self, rows):
+        return f"spread_blocks({rows}, {self.blocks[0]}, {self.blocks[1]}, {self.n})"
 
     def passes_through(self):
         return self.run is not None
@@ -85,6 +97,8 @@ class Gather(Form):
     def value(self, args):
         if self.run is not None:
             return [f"{{out}} = {args[0]}[{self.run[0]}:{self.run[1]}]"]
+        if self.blocks:
+            return [f"{{out}} = {self._spread(f'{args[0]}.reshape((1, {args[0]}.shape[0]))')}[0]"]
         if self.single:
             return [f"{{out}} = gather({args[0]}.reshape((1, {args[0]}.shape[0])), {self.ids})[0]"]
         lines = [f"{{out}}_ = np.empty((1, {self.n}), dtype=np.{self.dtype})"]
@@ -96,6 +110,8 @@ class Gather(Form):
         if self.run is not None:  # the run's columns of the rows: a view, as the value is
             # (copying (k, n) rows cost more than the loops that read them: Rosenbrock k = 8)
             return [f"{{out}} = {tans[0]}[:, {self.run[0]}:{self.run[1]}]"]
+        if self.blocks:
+            return [f"{{out}} = {self._spread(tans[0])}"]
         if self.single:
             return [f"{{out}} = gather({tans[0]}, {self.ids})"]
         live = next(t for t in tans if t is not None)
@@ -108,6 +124,9 @@ class Gather(Form):
     def vjp(self, args, b, needed):
         if self.run is not None:  # a contiguous run: a slice of the input's cotangent
             return [], [(0, f"slice_add({b}, {self.run[0]}, {self.n_in[0]})")]
+        if self.blocks:
+            B, R = self.blocks
+            return [], [(0, f"sum_blocks({b}, {B}, {R}, {self.n_in[0]})")]
         if self.single:
             return [], [(0, f"scatter_add({b}, {self.ids}, {self.n_in[0]})")]
         lines, outs = [], []
@@ -140,8 +159,12 @@ class SumInto(Form):
             np.add.at(out, ids, xs[0].ravel())
             return out
         check_map(self.op, self.params, self.shapes, ref)
-        # a sum of everything needs no table: every entry goes to (comes from) entry 0
-        self.ids = tables.array(ids) if self.n_out != 1 else None
+        # a sum of everything needs no table (every entry goes to, and comes from, entry 0),
+        # nor does a sum over one run of axes (blocks of entries added in turn: the same order,
+        # so the same bits, as the table's scatter_add; no table of the input's size to read)
+        run = block_run(ids) if self.n_out != 1 else None
+        self.blocks = None if run is None else tuple(tables.size(v) for v in run)
+        self.ids = tables.array(ids) if self.n_out != 1 and run is None else None
         self.n = tables.size(self.n_out)
         self.n_in = tables.size(size_of(self.shapes[0]))
 
@@ -158,11 +181,16 @@ class SumInto(Form):
         # a sum of everything adds as numpy does (pairwise): the same bits, and faster
         if self.n_out == 1:
             return f"sum_rows({t})"
+        if self.blocks is not None:
+            return f"sum_blocks({t}, {self.blocks[0]}, {self.blocks[1]}, {self.n})"
         return f"scatter_add({t}, {self.ids}, {self.n})"
 
     def vjp(self, args, b, needed):
         if self.n_out == 1:
             return [], [(0, f"spread({b}, {self.n_in})")]
+        if self.blocks is not None:
+            return [], [(0, f"spread_blocks({b}, {self.blocks[0]}, {self.blocks[1]}, "
+                            f"{self.n_in})")]
         return [], [(0, f"gather({b}, {self.ids})")]
 
 

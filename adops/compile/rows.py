@@ -84,6 +84,47 @@ def scatter_add_into(out, t, ids):
 
 
 @njit(**_OPTS)
+def spread_blocks(t, B, R, n):
+    """A broadcast along one run of axes, with no index table: rows ``(k, n // B)`` read as
+    ``(outer, R)`` blocks, each repeated ``B`` times, as rows ``(k, n)``: ``out[q, (o * B + b) * R
+    + r] = t[q, o * R + r]`` (``(K, d, 1) -> (K, d, N)``: B = N, R = 1).
+
+    >>> spread_blocks(np.array([[1.0, 2.0, 3.0, 4.0]]), 2, 2, 8).tolist()
+    [[1.0, 2.0, 1.0, 2.0, 3.0, 4.0, 3.0, 4.0]]
+    """
+    k = t.shape[0]
+    out = np.empty((k, n), dtype=t.dtype)
+    outer = n // (B * R) if B * R > 0 else 0
+    for q in range(k):
+        for o in range(outer):
+            for b in range(B):
+                at = (o * B + b) * R
+                for r in range(R):
+                    out[q, at + r] = t[q, o * R + r]
+    return out
+
+
+@njit(**_OPTS)
+def sum_blocks(c, B, R, n_in):
+    """The transpose of :func:`spread_blocks`: rows ``(m, n_in * B)`` summed over each block's
+    ``B`` repeats, in order, into ``(m, n_in)``.
+
+    >>> sum_blocks(np.array([[1.0, 2.0, 1.0, 2.0, 3.0, 4.0, 3.0, 4.0]]), 2, 2, 4).tolist()
+    [[2.0, 4.0, 6.0, 8.0]]
+    """
+    m = c.shape[0]
+    out = np.zeros((m, n_in), dtype=c.dtype)
+    outer = n_in // R if R > 0 else 0
+    for q in range(m):
+        for o in range(outer):
+            for b in range(B):
+                at = (o * B + b) * R
+                for r in range(R):
+                    out[q, o * R + r] += c[q, at + r]
+    return out
+
+
+@njit(**_OPTS)
 def spread(t, n_out):
     """``(k, 1) -> (k, n_out)``: each row's one entry everywhere (a full sum's transpose).
 

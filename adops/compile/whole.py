@@ -37,8 +37,9 @@ from ..ops.registry import ElementwiseOp
 from .codegen import (ALIAS, Group, depends_on_leaves, finish_groups, guard_positions,
                       ProgramView, fusable, schedule)
 from .guards import GuardStep
-from .forms import Form, Tables, Unsupported, form_of, entry_ids, size_of
+from .forms import Form, Tables, Unsupported, form_of, size_of
 from .loops import Source, literal, shared_kernels
+from .groupstep import GroupStep
 from .workspace import carve
 
 _JIT = "@njit(cache=True, nogil=True, error_model='numpy')"
@@ -62,7 +63,8 @@ class Whole:
         src("from numba import njit")
         src("from adops.compile.rows import (bmm_left_rows, bmm_rows, gather, matmul2, put, same,")
         src("                                scatter_add, scatter_add_at, scatter_add_into, slice_add,")
-        src("                                scratch, slice_add_into, spread, sum_rows)")
+        src("                                scratch, slice_add_into, spread, spread_blocks, sum_blocks,")
+        src("                                sum_rows)")
         src("")
         #: the kernel modules the program binds (key -> text, :func:`shared_kernels`)
         self.kernels, self.parts = {}, []
@@ -75,7 +77,7 @@ class Whole:
         for si, (kind, s) in enumerate(self.steps):
             if kind == "group":
                 shared_kernels(src, prog, s, gi, self.depends, self.kernels)
-                self.parts.append(_GroupStep(self, s, gi))
+                self.parts.append(GroupStep(self, s, gi))
                 gi += 1
             elif prog.ops[s].name == "constant":
                 self.parts.append(_ConstStep(self, s))
@@ -387,95 +389,6 @@ class _OpStep:
         self._lines(src, lines, f"b{self.e}")
         for j, expr in outs:
             acc.add(refs[j], expr)
-
-
-class _GroupStep:
-    """A run of elementwise entries: one fused loop per entry point."""
-
-    def __init__(self, whole, g, gi):
-        prog, t = whole.prog, whole.tables
-        self.whole, self.g, self.gi = whole, g, gi
-        self.n = t.size(size_of(g.shape))
-        self.reads, self.ids = [], {}
-        for k, key in enumerate(g.inputs):
-            if type(key) is int:
-                self.reads.append(f"v{key}")
-                if g.kinds[k] == "broadcast":
-                    self.ids[k] = t.array(_broadcast_ids(prog.shapes[key], g.shape))
-                    self.reads[-1] = (f"gather(v{key}.reshape((1, v{key}.shape[0])), "
-                                      f"{self.ids[k]})[0]")
-            else:  # a constant array operand, stored at the loop's shape
-                _, e, j = key
-                value = np.asarray(prog.refs[e][j].value)
-                if g.kinds[k] == "broadcast":
-                    value = np.broadcast_to(value, g.shape)
-                self.reads.append(t.array(value.reshape(-1)))
-        self.tin = [k for k, key in enumerate(g.inputs) if type(key) is int and
-                    key in whole.depends]
-        self.touts = [e for e in g.outputs if e in whole.depends]
-
-    def touches(self, depends):
-        return any(e in depends for e in self.g.entries)
-
-    def passes(self):
-        return None, None  # its loops write fresh arrays
-
-    def defines(self):
-        return [f"v{e}" for e in self.g.outputs] + \
-            [f"a{self.gi}_{k}" for k in range(len(self.g.inputs))]
-
-    def _inputs(self, src):
-        for k, read in enumerate(self.reads):
-            src(f"a{self.gi}_{k} = {read}", 1)
-        for e in self.g.outputs:
-            src(f"v{e} = np.empty({self.n}, dtype=np.{self.g.dtype})", 1)
-
-    def value(self, src):
-        self._inputs(src)
-        args = [f"a{self.gi}_{k}" for k in range(len(self.g.inputs))] + \
-            [f"v{e}" for e in self.g.outputs]
-        src(f"g{self.gi}_primal({self.n}, {', '.join(args)})", 1)
-
-    def jvp(self, src):
-        self._inputs(src)
-        g, gi = self.g, self.gi
-        for k in self.tin:
-            r = g.inputs[k]
-            # the loops read any strides; a broadcast's gather reads C rows
-            read = f"gather({self.whole.rows(r)}, {self.ids[k]})" if k in self.ids else f"t{r}"
-            src(f"u{gi}_{k} = {read}", 1)
-        k0 = g.inputs[self.tin[0]]
-        for e in self.touts:
-            src(f"t{e} = np.empty((t{k0}.shape[0], {self.n}), dtype=np.{g.dtype})", 1)
-        args = [f"a{gi}_{k}" for k in range(len(g.inputs))] + [f"u{gi}_{k}" for k in self.tin] + \
-            [f"v{e}" for e in g.outputs] + [f"t{e}" for e in self.touts]
-        src(f"g{gi}_jvp({self.n}, t{k0}.shape[0], {', '.join(args)})", 1)
-
-    def vjp(self, src, acc):
-        g, gi, prog = self.g, self.gi, self.whole.prog
-        if not any(e in acc.assigned for e in self.touts):
-            return
-        for e in self.touts:
-            src(f"q{e} = {f'b{e}' if e in acc.assigned else f'np.zeros((m, {self.n}), dtype=np.{g.dtype})'}", 1)
-        for k in self.tin:
-            alloc, n = ("zeros", "1") if g.kinds[k] == "one" else ("empty", self.n)
-            src(f"c{gi}_{k} = np.{alloc}((m, {n}), dtype=np.{g.dtype})", 1)
-        args = [f"a{gi}_{k}" for k in range(len(g.inputs))] + [f"q{e}" for e in self.touts] + \
-            [f"c{gi}_{k}" for k in self.tin]
-        src(f"g{gi}_vjp({self.n}, m, {', '.join(args)})", 1)
-        for k in self.tin:
-            r = g.inputs[k]
-            if k in self.ids:
-                n_r = self.whole.tables.size(size_of(prog.shapes[r]))
-                acc.add(r, f"scatter_add(c{gi}_{k}, {self.ids[k]}, {n_r})")
-            else:
-                acc.add(r, f"c{gi}_{k}")
-
-
-def _broadcast_ids(shape, to):
-    shape, to = tuple(shape), tuple(to)
-    padded = (1,) * (len(to) - len(shape)) + shape
-    return np.broadcast_to(entry_ids(shape).reshape(padded), to).ravel()
 
 
 def generate_whole(tape, leaves, outs, wrt) -> Whole:

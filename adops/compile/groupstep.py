@@ -1,0 +1,140 @@
+"""A fused loop's step in a whole program (:mod:`adops.compile.whole`): its inputs read, its
+outputs allocated, its three kernels called (:mod:`adops.compile.loops`).
+
+Contract. ``GroupStep(whole, g, gi)`` for group ``g`` (number ``gi``) of the program's schedule
+writes source lines at depth 1: ``value(src)`` the values ``v{e}`` of its outputs, ``jvp(src)``
+also their tangent rows ``t{e}: (k, n)``, ``vjp(src, acc)`` the cotangent rows of its inputs
+added into ``acc`` (:class:`adops.compile.whole._Cotangents`). The loops read every input at the
+loop's ``n`` entries: an input of fewer entries (numpy broadcasting) is spread first, as repeated
+blocks when it broadcasts along one run of axes (:func:`_broadcast_run`), else through an index
+table; its cotangent is summed back the same way.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .formbase import entry_ids, size_of
+
+
+class GroupStep:
+    """A run of elementwise entries: one fused loop per entry point."""
+
+    def __init__(self, whole, g, gi):
+        prog, t = whole.prog, whole.tables
+        self.whole, self.g, self.gi = whole, g, gi
+        self.n = t.size(size_of(g.shape))
+        self.reads, self.ids, self.blocks = [], {}, {}
+        for k, key in enumerate(g.inputs):
+            if type(key) is int:
+                self.reads.append(f"v{key}")
+                if g.kinds[k] == "broadcast":
+                    self.reads[-1] = self._spread(k, f"v{key}.reshape((1, v{key}.shape[0]))",
+                                                  prog.shapes[key]) + "[0]"
+            else:  # a constant array operand, stored at the loop's shape
+                _, e, j = key
+                value = np.asarray(prog.refs[e][j].value)
+                if g.kinds[k] == "broadcast":
+                    value = np.broadcast_to(value, g.shape)
+                self.reads.append(t.array(value.reshape(-1)))
+        self.tin = [k for k, key in enumerate(g.inputs) if type(key) is int and
+                    key in whole.depends]
+        self.touts = [e for e in g.outputs if e in whole.depends]
+
+    def _spread(self, k, rows, shape):
+        """Rows of input ``k`` (of ``shape``) broadcast to the loop's entries: repeated blocks
+        when numpy broadcasts along one run of axes (no table), else gathered by an index
+        table of the loop's size."""
+        t = self.whole.tables
+        if k not in self.blocks and k not in self.ids:
+            run = _broadcast_run(shape, self.g.shape)
+            if run is not None:
+                self.blocks[k] = (t.size(run[0]), t.size(run[1]))
+            else:
+                self.ids[k] = t.array(_broadcast_ids(shape, self.g.shape))
+        if k in self.blocks:
+            B, R = self.blocks[k]
+            return f"spread_blocks({rows}, {B}, {R}, {self.n})"
+        return f"gather({rows}, {self.ids[k]})"
+
+    def touches(self, depends):
+        return any(e in depends for e in self.g.entries)
+
+    def passes(self):
+        return None, None  # its loops write fresh arrays
+
+    def defines(self):
+        return [f"v{e}" for e in self.g.outputs] + \
+            [f"a{self.gi}_{k}" for k in range(len(self.g.inputs))]
+
+    def _inputs(self, src):
+        for k, read in enumerate(self.reads):
+            src(f"a{self.gi}_{k} = {read}", 1)
+        for e in self.g.outputs:
+            src(f"v{e} = np.empty({self.n}, dtype=np.{self.g.dtype})", 1)
+
+    def value(self, src):
+        self._inputs(src)
+        args = [f"a{self.gi}_{k}" for k in range(len(self.g.inputs))] + \
+            [f"v{e}" for e in self.g.outputs]
+        src(f"g{self.gi}_primal({self.n}, {', '.join(args)})", 1)
+
+    def jvp(self, src):
+        self._inputs(src)
+        g, gi = self.g, self.gi
+        for k in self.tin:
+            r = g.inputs[k]
+            # the loops read any strides; a broadcast's spread reads C rows
+            read = self._spread(k, self.whole.rows(r), g.shape) if g.kinds[k] == "broadcast" \
+                else f"t{r}"
+            src(f"u{gi}_{k} = {read}", 1)
+        k0 = g.inputs[self.tin[0]]
+        for e in self.touts:
+            src(f"t{e} = np.empty((t{k0}.shape[0], {self.n}), dtype=np.{g.dtype})", 1)
+        args = [f"a{gi}_{k}" for k in range(len(g.inputs))] + [f"u{gi}_{k}" for k in self.tin] + \
+            [f"v{e}" for e in g.outputs] + [f"t{e}" for e in self.touts]
+        src(f"g{gi}_jvp({self.n}, t{k0}.shape[0], {', '.join(args)})", 1)
+
+    def vjp(self, src, acc):
+        g, gi, prog = self.g, self.gi, self.whole.prog
+        if not any(e in acc.assigned for e in self.touts):
+            return
+        for e in self.touts:
+            src(f"q{e} = {f'b{e}' if e in acc.assigned else f'np.zeros((m, {self.n}), dtype=np.{g.dtype})'}", 1)
+        for k in self.tin:
+            alloc, n = ("zeros", "1") if g.kinds[k] == "one" else ("empty", self.n)
+            src(f"c{gi}_{k} = np.{alloc}((m, {n}), dtype=np.{g.dtype})", 1)
+        args = [f"a{gi}_{k}" for k in range(len(g.inputs))] + [f"q{e}" for e in self.touts] + \
+            [f"c{gi}_{k}" for k in self.tin]
+        src(f"g{gi}_vjp({self.n}, m, {', '.join(args)})", 1)
+        for k in self.tin:
+            r = g.inputs[k]
+            if k in self.ids or k in self.blocks:
+                n_r = self.whole.tables.size(size_of(prog.shapes[r]))
+                acc.add(r, f"scatter_add(c{gi}_{k}, {self.ids[k]}, {n_r})" if k in self.ids
+                        else f"sum_blocks(c{gi}_{k}, {', '.join(self.blocks[k])}, {n_r})")
+            else:
+                acc.add(r, f"c{gi}_{k}")
+
+
+def _broadcast_run(shape, to):
+    """``(B, R)`` when numpy broadcasts ``shape`` to ``to`` along one run of axes: each block of
+    ``R`` entries (the trailing axes' product) repeated ``B`` times (the run's product); else
+    None (a table of ids serves).
+
+    >>> _broadcast_run((3, 1), (3, 5)), _broadcast_run((4,), (2, 3, 4))
+    ((5, 1), (6, 4))
+    >>> _broadcast_run((3, 1, 2, 1), (3, 4, 2, 5)) is None  # two runs: a table
+    True
+    """
+    shape, to = tuple(shape), tuple(to)
+    padded = (1,) * (len(to) - len(shape)) + shape
+    wide = [i for i, (a, b) in enumerate(zip(padded, to)) if a != b]
+    if not wide or any(padded[i] != 1 for i in range(wide[0], wide[-1] + 1)):
+        return None
+    return size_of(to[wide[0]:wide[-1] + 1]), size_of(to[wide[-1] + 1:])
+
+
+def _broadcast_ids(shape, to):
+    shape, to = tuple(shape), tuple(to)
+    padded = (1,) * (len(to) - len(shape)) + shape
+    return np.broadcast_to(entry_ids(shape).reshape(padded), to).ravel()
