@@ -7,7 +7,7 @@ import pytest
 from numba import njit
 
 import revad
-from adops.compile import compiled, fused_after, whole_after
+from adops.compile import compiled, entries, fused_after, whole_after
 from adops.compile.cache import load_source
 from adops.compile.formbase import Tables
 from adops.compile.rows import matmul2
@@ -25,10 +25,11 @@ def _loss(x):
 
 
 @pytest.mark.parametrize("n", [5, 3 * FRESH_BYTES // 8], ids=["fresh", "pooled"])
-def test_a_gradient_called_often_is_fused_and_gives_the_split_paths_bits(n):
+def test_a_gradient_called_often_is_fused_and_gives_the_split_paths_bits(n, monkeypatch):
     """The first fast calls run fwd then bwd, later ones the fused entry: every call's value and
     gradient are the same bits, the eager tier's to rounding, and fresh arrays (a workspace
     sized for both passes; above FRESH_BYTES it comes from the pool)."""
+    monkeypatch.setattr(entries, "FUSED_BELOW", float("inf"))  # however long a call takes here
     x = np.cos(np.arange(n) * 0.37)
     want_v, want_g = revad.value_and_grad(_loss)(x)
     vg = revad.value_and_grad(_loss, compiled=True)
@@ -57,6 +58,20 @@ def test_a_one_sweep_reverse_jacobian_is_fused_and_a_guard_still_traces_again():
                 np.testing.assert_allclose(jac(x), revad.jacrev(f)(x), rtol=1e-14)
     assert any(p.whole is not None and p.whole._fused
                for ps in compiled(f).programs.values() for p in ps)
+
+
+def test_a_program_whose_calls_take_long_is_never_fused(monkeypatch):
+    """Only calls faster than FUSED_BELOW count: the fused entry would save a few microseconds
+    of a long call and cost a large program tens of seconds of compilation."""
+    monkeypatch.setattr(entries, "FUSED_BELOW", 0.0)
+    f = lambda x: np.sum(np.sin(x) * x)
+    g = revad.grad(f, compiled=True)
+    x = np.linspace(0.0, 1.0, 6)
+    with whole_after(1), fused_after(2):
+        for _ in range(6):
+            np.testing.assert_allclose(g(x), np.sin(x) + x * np.cos(x), rtol=1e-14)
+    w = _entries(f, 6)
+    assert not w._fused and w._vjp_calls == 0
 
 
 def test_fused_after_takes_a_whole_number_of_calls():

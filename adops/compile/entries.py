@@ -19,6 +19,7 @@ from contextlib import contextmanager
 
 import contextvars
 import os
+import time
 
 import numpy as np
 
@@ -44,6 +45,11 @@ def check_calls(calls, where):
         raise ValueError(f"{where}({calls!r}): expected a whole number of calls >= 1")
 
 
+#: a call of fwd and bwd taking longer than this (seconds) is not counted towards fusing them:
+#: the 2.5 us the fused entry saves is under 5% of it, and a large program's fused entry costs
+#: tens of seconds of compilation (GMM d = 10: about 40 s)
+FUSED_BELOW = 50e-6
+
 _FUSED_AFTER = contextvars.ContextVar("adops_fused_after",
                                       default=env_calls("ADOPS_FUSED_AFTER", 8))
 
@@ -51,10 +57,11 @@ _FUSED_AFTER = contextvars.ContextVar("adops_fused_after",
 @contextmanager
 def fused_after(calls: int):
     """Within the block, a whole program's gradient (and a one-chunk reverse Jacobian) runs as
-    one numba call, its forward pass and sweep fused, from its ``calls``-th call through the
-    fast path on; earlier calls run them as two calls. The fused entry saves about 2.5 us per
-    call and costs about half the compile time of the two again, so it is compiled for a
-    program called often. The default is 8 (``ADOPS_FUSED_AFTER``).
+    one numba call, its forward pass and sweep fused, once ``calls`` of its calls through the
+    fast path took under :data:`FUSED_BELOW` each; other calls run them as two calls. The fused
+    entry saves about 2.5 us per call and costs about half the compile time of the two again,
+    so it is compiled for a small program called often. The default is 8
+    (``ADOPS_FUSED_AFTER``).
 
     Example:
         >>> import numpy as np, revad
@@ -154,17 +161,17 @@ class WholeEntries:
     def value_and_vjp(self, V, S):
         """``(ok, outs, bars)``: the forward pass on flat inputs ``V`` and one sweep of seeds
         ``S`` (``bars`` None when ``ok`` is False), as one call once the program has been
-        called :func:`fused_after` times, else as two."""
+        called :func:`fused_after` times taking under :data:`FUSED_BELOW` each, else as two."""
         m = S[0].shape[0]
-        if self._fused or self._count_vjp():
+        if self._fused:
             return self.call("vjp", m, V, S)
+        start = time.perf_counter()
         ok, outs, R = self.call("fwd", 0, V)
-        return ok, outs, (self.call("bwd", m, R, S) if ok else None)
-
-    def _count_vjp(self) -> bool:
-        self._vjp_calls += 1
-        self._fused = self._vjp_calls >= _FUSED_AFTER.get()
-        return self._fused
+        bars = self.call("bwd", m, R, S) if ok else None
+        if time.perf_counter() - start < FUSED_BELOW:
+            self._vjp_calls += 1
+            self._fused = self._vjp_calls >= _FUSED_AFTER.get()
+        return ok, outs, bars
 
     def flat_inputs(self, V):
         """The leaves' entries as numba takes them: flat, C-contiguous, native byte order."""
