@@ -346,3 +346,22 @@ def test_a_broadcast_run_maps_entries_as_numpys_broadcasting_does():
         np.testing.assert_array_equal((i // (B * R)) * R + i % R, ids)
         checked += 1
     assert checked > 100
+
+
+def test_a_program_over_max_steps_keeps_its_python_driver_and_says_why(monkeypatch):
+    """An unrolled loop of thousands of ops would compile as one numba function for minutes:
+    past MAX_STEPS the program runs on its Python driver, with the same numbers."""
+    from adops.compile import whole
+    monkeypatch.setattr(whole, "MAX_STEPS", 4)
+
+    def unrolled(x):
+        for _ in range(5):
+            x = np.tanh(x[::-1] * 0.9)   # a reversal between runs: a step each time
+        return np.sum(x)
+    x = np.linspace(-1.0, 1.0, 7)
+    g = revad.grad(unrolled, compiled=True)
+    for _ in range(3):
+        np.testing.assert_allclose(g(x), revad.grad(unrolled)(x), rtol=1e-13)
+    (program,) = [p for ps in compiled(unrolled).programs.values() for p in ps]
+    assert program.whole is None and "over 4" in program.why_python
+    assert not compiled(unrolled).fast
