@@ -50,7 +50,6 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 import contextvars
-import os
 import sys
 import warnings
 import weakref
@@ -66,7 +65,7 @@ from ..program import BranchChanged, MetOuterLevel, Trace
 from ..ops.kinds import LinearLin, LinearOp
 from .cache import cache_dir, load_source  # noqa: F401 (API)
 from .codegen import generate
-from .entries import WholeEntries, check_calls, env_calls, fused_after  # noqa: F401 (API)
+from .entries import WholeEntries, calls_in_force, env_calls, fused_after  # noqa: F401 (API)
 from .fast import key_of as fast_key
 from .forms import Unsupported
 from .whole import Whole
@@ -111,12 +110,8 @@ def whole_after(calls: int):
         ...     revad.grad(lambda x: np.sum(x * x), compiled=True)(np.ones(2)).tolist()
         [2.0, 2.0]
     """
-    check_calls(calls, "whole_after")
-    token = _WHOLE_AFTER.set(calls)
-    try:
+    with calls_in_force(_WHOLE_AFTER, calls, "whole_after"):
         yield
-    finally:
-        _WHOLE_AFTER.reset(token)
 
 
 def use_compiled(compiled) -> bool:

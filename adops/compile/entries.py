@@ -40,9 +40,17 @@ def env_calls(name: str, default: int) -> int:
     return n
 
 
-def check_calls(calls, where):
+@contextmanager
+def calls_in_force(var, calls, where):
+    """Context variable ``var`` set to a number of calls within the block (``where`` names the
+    setting in the error for anything but a whole number >= 1)."""
     if not isinstance(calls, int) or isinstance(calls, bool) or calls < 1:
         raise ValueError(f"{where}({calls!r}): expected a whole number of calls >= 1")
+    token = var.set(calls)
+    try:
+        yield
+    finally:
+        var.reset(token)
 
 
 #: a call of fwd and bwd taking longer than this (seconds) is not counted towards fusing them:
@@ -71,12 +79,8 @@ def fused_after(calls: int):
         ...     [g(np.ones(2)).tolist() for _ in range(2)][-1]
         [2.0, 2.0]
     """
-    check_calls(calls, "fused_after")
-    token = _FUSED_AFTER.set(calls)
-    try:
+    with calls_in_force(_FUSED_AFTER, calls, "fused_after"):
         yield
-    finally:
-        _FUSED_AFTER.reset(token)
 
 
 def _native(x):
