@@ -137,9 +137,7 @@ def value_and_grad(cf, args, nums):
     value = outs[0].reshape(())
     if w.copy[0]:
         value = value.copy()
-    shapes, dtypes = w.leaf_shapes, w.leaf_dtypes
-    return value, [(b if b.dtype == dtypes[i] else b.astype(dtypes[i])).reshape(shapes[i])
-                   for b, i in zip(bars, w.wrt)]
+    return value, [_cast(b, w, i).reshape(w.leaf_shapes[i]) for b, i in zip(bars, w.wrt)]
 
 
 @_or_general_path
