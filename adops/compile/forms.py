@@ -78,7 +78,7 @@ class Gather(Form):
         self.blocks = None
         if self.single and not self.run and len(ids) and \
                 int(ids.max()) + 1 == size_of(self.shapes[0]):
-            run = block_run(np.asarray(ids, dtype=np.int64))
+            run = block_run(ids)
             self.blocks = None if run is None else tuple(t.size(v) for v in run)
         self.ids = t.array(ids) if self.single and not self.run and not self.blocks else None
 

@@ -6,14 +6,15 @@ writes source lines at depth 1: ``value(src)`` the values ``v{e}`` of its output
 also their tangent rows ``t{e}: (k, n)``, ``vjp(src, acc)`` the cotangent rows of its inputs
 added into ``acc`` (:class:`adops.compile.whole._Cotangents`). The loops read every input at the
 loop's ``n`` entries: an input of fewer entries (numpy broadcasting) is spread first, as repeated
-blocks when it broadcasts along one run of axes (:func:`_broadcast_run`), else through an index
+blocks when it broadcasts along one run of axes (:func:`adops.compile.formbase.block_run`), else
+through an index
 table; its cotangent is summed back the same way.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .formbase import entry_ids, size_of
+from .formbase import block_run, entry_ids, size_of
 
 
 class GroupStep:
@@ -46,11 +47,12 @@ class GroupStep:
         table of the loop's size."""
         t = self.whole.tables
         if k not in self.blocks and k not in self.ids:
-            run = _broadcast_run(shape, self.g.shape)
+            ids = _broadcast_ids(shape, self.g.shape)
+            run = block_run(ids)
             if run is not None:
                 self.blocks[k] = (t.size(run[0]), t.size(run[1]))
             else:
-                self.ids[k] = t.array(_broadcast_ids(shape, self.g.shape))
+                self.ids[k] = t.array(ids)
         if k in self.blocks:
             B, R = self.blocks[k]
             return f"spread_blocks({rows}, {B}, {R}, {self.n})"
@@ -114,24 +116,6 @@ class GroupStep:
                         else f"sum_blocks(c{gi}_{k}, {', '.join(self.blocks[k])}, {n_r})")
             else:
                 acc.add(r, f"c{gi}_{k}")
-
-
-def _broadcast_run(shape, to):
-    """``(B, R)`` when numpy broadcasts ``shape`` to ``to`` along one run of axes: each block of
-    ``R`` entries (the trailing axes' product) repeated ``B`` times (the run's product); else
-    None (a table of ids serves).
-
-    >>> _broadcast_run((3, 1), (3, 5)), _broadcast_run((4,), (2, 3, 4))
-    ((5, 1), (6, 4))
-    >>> _broadcast_run((3, 1, 2, 1), (3, 4, 2, 5)) is None  # two runs: a table
-    True
-    """
-    shape, to = tuple(shape), tuple(to)
-    padded = (1,) * (len(to) - len(shape)) + shape
-    wide = [i for i, (a, b) in enumerate(zip(padded, to)) if a != b]
-    if not wide or any(padded[i] != 1 for i in range(wide[0], wide[-1] + 1)):
-        return None
-    return size_of(to[wide[0]:wide[-1] + 1]), size_of(to[wide[-1] + 1:])
 
 
 def _broadcast_ids(shape, to):
