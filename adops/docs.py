@@ -15,14 +15,22 @@ PYTHON_DRIVER = "## Ops that keep the Python driver in the compiled tier"
 def python_driver_section() -> str:
     """The section of docs/SUPPORTED.md listing the ops no whole numba program holds.
 
-    >>> "| `solve` | RuleOp: no numba form |" in python_driver_section()
+    >>> "| `svd` | RuleOp: no numba form |" in python_driver_section()
     True
     """
     rows = "".join(f"| `{name}` | {why} |\n" for name, why in without_form(OPS).items())
+    matrix = sorted(name for name, op in OPS.items() if getattr(op, "matrix", None))
     return (f"\n{PYTHON_DRIVER}\n\nA compiled program holding one of these ops runs its "
             "structural ops from Python (`adops/compile/codegen.py`) instead of one numba "
             "function per derivative (`adops/compile/whole.py`); every other op has a numba "
             "form (structural ops, `adops/compile/forms.py`) or a fused loop (elementwise ops)."
+            "\n\nLinear algebra with a numba form (" + ", ".join(f"`{m}`" for m in matrix) +
+            ", and `slogdet`'s sign) runs numba's `np.linalg` on each matrix of the batch, in "
+            "float64 or float32 (`adops/compile/matrixforms.py`); its derivatives are the ops' "
+            "own rules traced into numba functions. numba compiles such a program for several "
+            "seconds per op on a cold cache. A matrix holding inf or nan raises ValueError "
+            "there (numba's LAPACK wrappers refuse it; numpy returns whatever LAPACK leaves): "
+            "use `compiled=False` for such input."
             "\n\n| op | why |\n|---|---|\n" + rows)
 
 

@@ -39,7 +39,7 @@ def tier(request):
 #: the files that take longest on a fresh clone (numba compiling; measured by --durations on a
 #: cold cache), handed to the workers first: a file runs on one worker (--dist loadfile), so a
 #: long file left for last would keep one core busy while the other idles
-SLOW_FIRST = ("test_whole_program.py", "test_compare.py", "test_trees.py",
+SLOW_FIRST = ("test_whole_program.py", "test_matrix_forms.py", "test_compare.py", "test_trees.py",
               "test_scipy_compiled.py", "test_second_order_compiled.py",
               "test_mutation_programs.py", "test_compiled.py", "test_edge_inputs.py",
               "test_random_programs.py", "test_standard.py", "test_fast_path.py", "test_revad.py",

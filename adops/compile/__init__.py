@@ -68,6 +68,7 @@ from .codegen import generate
 from .entries import WholeEntries, calls_in_force, env_calls, fused_after  # noqa: F401 (API)
 from .fast import key_of as fast_key
 from .forms import Unsupported
+from .matrixforms import NonFiniteMatrix
 from .whole import Whole
 from .arguments import (EagerFallbackWarning, RunEagerly, is_input, private_copy,  # noqa: F401
                         static_key, value_key)
@@ -182,6 +183,9 @@ class Program:
                 return getattr(self.whole, name)(*args)
             except NumbaError as e:
                 self.whole, self.why_python = None, f"numba: {str(e).splitlines()[0]}"
+            except NonFiniteMatrix:  # numba's LAPACK refuses inf/nan: numpy's numbers, once
+                out = getattr(self.driver, name)(*args)
+                return (out[0], _DriverResiduals(out[1])) if name == "forward" else out
         return getattr(self.driver, name)(*args)
 
     def primal(self, V):
@@ -199,7 +203,20 @@ class Program:
 
     def backward(self, R, S):
         # R came from this program's forward, which ran on the whole program if it still is one
+        # and took the input (else R says the driver ran it)
+        if type(R) is _DriverResiduals:
+            return self.driver.backward(R.R, S)
         return (self.whole or self.driver).backward(R, S)
+
+
+class _DriverResiduals:
+    """A forward pass's residuals made by the Python driver for a program whose whole code
+    refused the call's input (:class:`NonFiniteMatrix`)."""
+
+    __slots__ = ("R",)
+
+    def __init__(self, R):
+        self.R = R
 
 
 class _Driver:
@@ -380,6 +397,8 @@ class CompiledFunction:
                         bars = program.backward(R, S)
                     except NumbaError as e:  # the whole sweep does not type: the driver's
                         program.whole, program.why_python = None, f"numba: {e}".splitlines()[0]
+                        bars = program.driver.backward(program.driver.forward(V)[1], S)
+                    except NonFiniteMatrix:  # a cotangent numba's LAPACK refuses: numpy's
                         bars = program.driver.backward(program.driver.forward(V)[1], S)
             return batched_cotangents(bars, m, shapes, dtypes)
         return list(outs), pullback, trace.rebuild, shapes, dtypes

@@ -28,6 +28,7 @@ from numba.core.errors import NumbaError
 from ..core.fpstate import user_wants_errors
 from ..program.inputs import auto_chunk, identity_chunks
 from ..program.transform import check_chunk
+from .matrixforms import NonFiniteMatrix
 
 
 def key_of(args, nums):
@@ -115,13 +116,16 @@ def _seeds(w, n, chunk, dtype, where):
 
 def _or_general_path(fn):
     """``fn``, except that a program numba refuses to type is forgotten by the fast path and the
-    call returns None (the general path then runs it on the Python driver)."""
+    call returns None (the general path then runs it on the Python driver); a call whose input
+    the whole code refuses (:class:`NonFiniteMatrix`) also returns None, the program kept."""
     @functools.wraps(fn)
     def call(cf, args, nums, *rest):
         try:
             return fn(cf, args, nums, *rest)
         except NumbaError:
             cf.fast.pop(key_of(args, nums), None)
+            return None
+        except NonFiniteMatrix:  # this input only: the general path runs it through numpy
             return None
     return call
 

@@ -34,6 +34,7 @@ from ..ops.registry import ElementwiseOp
 from .codegen import fusable
 from .formbase import (Form, Tables, Unsupported, block_run, check_map, entry_ids,  # noqa: F401
                        size_of)
+from .matrixforms import Matrix
 from .reduceforms import REDUCERS, IndexAdd, Reduce, Scan
 
 
@@ -199,7 +200,9 @@ class Same(Form):
         super().__init__(prog, e, tables)
         if len(self.refs) != 1 or size_of(self.shapes[0]) != self.n_out:
             raise Unsupported(f"{self.op.name}: not a relabelling")
-        check_map(self.op, self.params, self.shapes, lambda xs: xs[0].ravel())
+        # (a cast to a narrower dtype rounds: the reference rounds to the primal's dtype)
+        check_map(self.op, self.params, self.shapes, lambda xs: xs[0].ravel().astype(
+            np.asarray(self.op.value(xs[0], **self.params)).dtype).astype(float))
 
     def _cast(self, x, dtype):
         return x if dtype == self.dtypes[0] == self.dtype else f"{x}.astype(np.{dtype})"
@@ -396,7 +399,8 @@ class Contract(Form):
 
 #: the form of each ``numba=`` name an op declares
 FORMS = {"gather": Gather, "sum": SumInto, "same": Same, "contract": Contract,
-         "scan": Scan, "index_add": IndexAdd, **{name: Reduce for name in REDUCERS}}
+         "scan": Scan, "index_add": IndexAdd, "matrix": Matrix,
+         **{name: Reduce for name in REDUCERS}}
 
 
 def form_of(prog, e, tables) -> Form:
@@ -414,7 +418,7 @@ def without_form(ops) -> dict:
     numba does not compile). A program holding one keeps its Python driver.
 
     >>> from adops.ops.registry import OPS
-    >>> without_form(OPS)["solve"]
+    >>> without_form(OPS)["svd"]
     'RuleOp: no numba form'
     """
     out = {}

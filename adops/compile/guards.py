@@ -6,7 +6,9 @@ Contract. A trace records a guard for each non-differentiable call on traced val
 same result. :class:`GuardStep` emits that check as numba code at the point its inputs exist:
 ``ok &= same(np.greater(a, b), recorded)``. The caller reads ``ok`` and traces again when it is
 False (:class:`adops.program.BranchChanged`), so a stale program is never used. Functions with
-no numba form here (:data:`UFUNCS`, truth) make the program keep its Python driver.
+no numba form here (:data:`UFUNCS`, truth, a function declaring a
+:class:`~adops.ops.kinds.MatrixCall` as ``func.matrix``: ``slogdet``'s sign) make the program keep
+its Python driver.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import numpy as np
 
 from ..program.tape import truth
 from .forms import Unsupported, entry_ids
+from .matrixforms import MatrixLoop
 
 #: ufuncs a guard may call inside numba (comparisons and predicates numba compiles)
 UFUNCS = frozenset(["greater", "greater_equal", "less", "less_equal", "equal", "not_equal",
@@ -33,6 +36,17 @@ class GuardStep:
             self.lines.append(f"ok &= (v{r}[0] != 0) == {bool(result)}")
             return
         name = getattr(func, "__name__", None)
+        spec = getattr(func, "matrix", None)
+        if spec is not None and not guard.kwargs and \
+                all(type(r) is int for r in view.refs):
+            shapes = [tuple(prog.shapes[r]) for r in view.refs]
+            now = f"guard{len(t.slots)}"  # a name no other guard of the program takes
+            loop = MatrixLoop(t, now, spec, shapes, [prog.dtypes[r] for r in view.refs],
+                              result.dtype, name, ())
+            self.lines += [line.replace("{out}", now)
+                           for line in loop.lines([f"v{r}" for r in view.refs])]
+            self.lines.append(f"ok &= same({now}, {t.array(result.reshape(-1))})")
+            return
         if not isinstance(func, np.ufunc) or name not in UFUNCS or guard.kwargs or \
                 result.dtype != np.bool_:
             raise Unsupported(f"a guard by {name or func!r}")

@@ -52,7 +52,10 @@ MAX_STEPS = 600
 class Whole:
     """The generated source of one program and its tables (see module doc)."""
 
-    def __init__(self, tape, leaves, outs, wrt):
+    def __init__(self, tape, leaves, outs, wrt, within=None, prefix=""):
+        """``within``/``prefix``: a rule's program (:mod:`adops.compile.matrixforms`) emitted
+        into the module of the whole program ``within``, sharing its tables and kernels: its
+        primal only, named ``{prefix}primal``, its loops ``g{prefix}...``."""
         prog = ProgramView(tape, outs)
         self.live_outs = [o for o in prog.outs if o is not None]
         if not self.live_outs:
@@ -65,17 +68,24 @@ class Whole:
                               "Python driver (its fused loops compile once each)")
         finish_groups(prog, self.steps, prog.outs)
         self.depends = depends_on_leaves(prog, {leaves[i] for i in wrt})
-        self.tables = Tables()
+        self.tables = Tables() if within is None else within.tables
+        self.prefix = prefix
         src = Source()
-        src("import numpy as np")
-        src("from numba import njit")
-        src("from adops.compile.rows import (bmm_left_rows, bmm_rows, gather, matmul2, put, same,")
-        src("                                scatter_add, scatter_add_at, scatter_add_into, slice_add,")
-        src("                                scratch, slice_add_into, spread, spread_blocks, sum_blocks,")
-        src("                                sum_rows)")
-        src("")
+        if within is None:
+            src("import numpy as np")
+            src("from numba import njit")
+            src("from adops.compile.rows import (bmm_left_rows, bmm_rows, gather, matmul2, put, "
+                "same,")
+            src("                                scatter_add, scatter_add_at, scatter_add_into, "
+                "slice_add,")
+            src("                                scratch, slice_add_into, spread, spread_blocks, "
+                "sum_blocks,")
+            src("                                sum_rows)")
+            src("from adops.compile.matrixforms import NonFiniteMatrix")
+            src("")
         #: the kernel modules the program binds (key -> text, :func:`shared_kernels`)
-        self.kernels, self.parts = {}, []
+        self.kernels = {} if within is None else within.kernels
+        self.parts = []
         gi = 0
         guard_at = guard_positions(prog, self.steps)
         self.parts += [GuardStep(self, tape.guards[g], prog.guards[g]) for g in guard_at.get(-1, [])]
@@ -84,8 +94,8 @@ class Whole:
         _column_seeded(prog, self.steps, ops)
         for si, (kind, s) in enumerate(self.steps):
             if kind == "group":
-                shared_kernels(src, prog, s, gi, self.depends, self.kernels)
-                self.parts.append(GroupStep(self, s, gi))
+                shared_kernels(src, prog, s, f"{prefix}{gi}", self.depends, self.kernels)
+                self.parts.append(GroupStep(self, s, f"{prefix}{gi}"))
                 gi += 1
             elif prog.ops[s].name == "constant":
                 self.parts.append(_ConstStep(self, s))
@@ -99,11 +109,27 @@ class Whole:
         self.borrowed_values, self.borrowed_tangents = self._borrowed()
         #: each entry's workspace slots (:mod:`adops.compile.workspace`)
         self.slots = {}
+        if within is not None:  # a rule's program: its primal, with fresh scratch arrays
+            self._primal_body(src)
+            self.source = src.text()
+            return
         self._primal(src)
         self._jvp(src)
         self._vjp(src)
+        self._rule_programs(src)
         self.source = src.text()
         self.runtime = self.tables.runtime()
+
+    def _rule_programs(self, src):
+        """The programs the forms traced their rules into (:mod:`adops.compile.matrixforms`),
+        each a numba function of this module, sharing its tables and kernels."""
+        for p in self.parts:
+            for sub in getattr(getattr(p, "form", None), "subs", ()):
+                trace = sub.trace
+                inner = Whole(trace.tape, trace.leaves, trace.outs, [], within=self,
+                              prefix=sub.name)
+                src.lines.extend(inner.source.splitlines())
+                src("")
 
     def _borrowed(self):
         """The entries whose value, and those whose tangent, may be an array the program does
@@ -144,7 +170,7 @@ class Whole:
 
     def _primal_body(self, src):
         src(_JIT)
-        src("def primal(V, IX, ID, K):")
+        src(f"def {self.prefix}primal(V, IX, ID, K):")
         self._leaves(src)
         src("ok = True", 1)
         for p in self.parts:

@@ -237,10 +237,14 @@ class RuleOp(Op):
     code, so nested transforms differentiate them (second order) with no extra formula.
     """
 
-    def __init__(self, name, primal, jvp_rule, vjp_rule, residuals=None, numpy=(), doc=""):
+    def __init__(self, name, primal, jvp_rule, vjp_rule, residuals=None, numpy=(), doc="",
+                 matrix=None):
         self.name, self.primal, self.jvp_rule, self.vjp_rule = name, primal, jvp_rule, vjp_rule
         self.residuals = residuals
         self.numpy, self.doc = tuple(numpy), doc
+        #: how the compiled tier computes the primal inside numba (None: it cannot)
+        self.matrix = matrix
+        self.numba = None if matrix is None else "matrix"
 
     def value(self, *xs, **params):
         return np.asarray(self.primal(*[np.asarray(x) for x in xs], **params))
@@ -308,8 +312,28 @@ def defreduce(name, reduce, rule, *, numpy=(), doc="", numba=None) -> ReduceOp:
     return op
 
 
-def defrule(name, primal, jvp_rule, vjp_rule, *, residuals=None, numpy=(), doc="") -> RuleOp:
+class MatrixCall:
+    """How the compiled tier computes a rule op's primal inside numba, whose ``np.linalg`` takes
+    one 2-D matrix at a time: ``call``, a numba expression of the matrices ``{0}, {1}, ...``
+    (the last two axes of each input, one batch entry), whose result has ``core`` axes
+    (2: a matrix, 0: a number). Its derivative needs nothing more: the compiled tier traces
+    the op's own ``jvp_rule``/``vjp_rule`` into numba code (:mod:`adops.compile.matrixforms`).
+
+    >>> MatrixCall("np.linalg.inv({0})", core=2).call.format("A")
+    'np.linalg.inv(A)'
+    """
+
+    __slots__ = ("call", "core")
+
+    def __init__(self, call: str, core: int):
+        self.call, self.core = call, core
+
+
+def defrule(name, primal, jvp_rule, vjp_rule, *, residuals=None, numpy=(), doc="",
+            matrix=None) -> RuleOp:
     """Register an op by its primal, a JVP map and that map's transpose (see :class:`RuleOp`).
+    ``matrix``, optional, a :class:`MatrixCall`: the primal inside numba, so a compiled program
+    holding the op is one numba function per derivative.
 
     Example:
         >>> import numpy as np, adops
@@ -322,5 +346,5 @@ def defrule(name, primal, jvp_rule, vjp_rule, *, residuals=None, numpy=(), doc="
         >>> adops.unregister("my_cube")
     """
     op = register(RuleOp(name, primal, jvp_rule, vjp_rule, residuals=residuals, numpy=numpy,
-                          doc=doc))
+                          doc=doc, matrix=matrix))
     return op

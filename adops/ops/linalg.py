@@ -38,7 +38,7 @@ import numpy as np
 
 from ..core.kernels import align, unbroadcast
 from ..core.levels import bind
-from .kinds import defrule
+from .kinds import MatrixCall, defrule
 from .registry import apply_partial
 
 
@@ -134,6 +134,7 @@ def _inv_vjp(out_bar, xs, out, res, needed):
 
 
 INV = defrule("inv", lambda a: np.linalg.inv(a), _inv_jvp, _inv_vjp,
+              matrix=MatrixCall("np.linalg.inv({0})", core=2),
               doc="inv(a): d inv = -inv da inv; transpose -inv^T g inv^T. a nonsingular.")
 
 
@@ -159,6 +160,7 @@ def _solve_vjp(out_bar, xs, out, res, needed):
 
 
 SOLVE = defrule("solve", lambda a, b: np.linalg.solve(a, b), _solve_jvp, _solve_vjp,
+                matrix=MatrixCall("np.linalg.solve({0}, {1})", core=2),
                 doc="solve(a, b) = x with a x = b, b a stack of matrices (..., n, r) (the numpy "
                     "handler turns a vector into one column): dx = solve(a, db - da x); "
                     "transpose b_bar = solve(a^T, g), a_bar = -b_bar x^T.")
@@ -182,11 +184,12 @@ def _trace_product_vjp(out_bar, xs, out, res, needed):
 
 
 DET = defrule("det", lambda a: np.linalg.det(a), _trace_product_jvp, _trace_product_vjp,
-              residuals=_det_residuals,
+              residuals=_det_residuals, matrix=MatrixCall("np.linalg.det({0})", core=0),
               doc="det(a): d det = sum(C * da) with the cofactor matrix C = det(a) inv(a)^T "
                   "(a nonsingular; at a singular a the cofactors exist but are not computed).")
 LOGABSDET = defrule("slogdet", lambda a: np.linalg.slogdet(a)[1], _trace_product_jvp,
                     _trace_product_vjp, residuals=_inv_T_residuals,
+                    matrix=MatrixCall("np.linalg.slogdet({0})[1]", core=0),
                     doc="log|det(a)| (slogdet's second result; its sign has derivative 0): "
                         "d = sum(inv(a)^T * da).")
 
@@ -198,6 +201,10 @@ def slogdet_sign(a):
     -1.0
     """
     return np.linalg.slogdet(a)[0]
+
+
+#: the compiled tier re-evaluates the sign (a guard of the program) inside numba
+slogdet_sign.matrix = MatrixCall("np.linalg.slogdet({0})[0]", core=0)
 
 
 # ============================================================================ cholesky
@@ -222,6 +229,7 @@ def _chol_vjp(out_bar, xs, out, res, needed):
 
 
 CHOLESKY = defrule("cholesky", lambda a: np.linalg.cholesky(a), _chol_jvp, _chol_vjp,
+                   matrix=MatrixCall("np.linalg.cholesky({0})", core=2),
                    doc="L = cholesky(a), a positive definite, lower triangle read: "
                        "dL = L Phi(L^-1 S L^-T), S the symmetric matrix of da's lower "
                        "triangle, Phi = strict lower part + half the diagonal.")
