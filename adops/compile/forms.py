@@ -189,9 +189,11 @@ class SumInto(Form):
     def vjp(self, args, b, needed):
         if self.n_out == 1:
             return [], [(0, f"spread({b}, {self.n_in})")]
-        if self.blocks is not None:
-            return [], [(0, f"spread_blocks({b}, {self.blocks[0]}, {self.blocks[1]}, "
-                            f"{self.n_in})")]
+        if self.blocks is not None:  # into a block the workspace can hold (not a fresh one)
+            name = f"sp{self.e}"
+            return [f"{name} = np.empty(({b}.shape[0], {self.n_in}), dtype=np.{self.dtype})",
+                    f"spread_blocks_into({name}, {b}, {self.blocks[0]}, {self.blocks[1]})"], \
+                [(0, name)]
         return [], [(0, f"gather({b}, {self.ids})")]
 
 

@@ -84,23 +84,36 @@ def scatter_add_into(out, t, ids):
 
 
 @njit(**_OPTS)
-def spread_blocks(t, B, R, n):
+def spread_blocks_into(out, t, B, R):
     """A broadcast along one run of axes, with no index table: rows ``(k, n // B)`` read as
-    ``(outer, R)`` blocks, each repeated ``B`` times, as rows ``(k, n)``: ``out[q, (o * B + b) * R
-    + r] = t[q, o * R + r]`` (``(K, d, 1) -> (K, d, N)``: B = N, R = 1).
-
-    >>> spread_blocks(np.array([[1.0, 2.0, 3.0, 4.0]]), 2, 2, 8).tolist()
-    [[1.0, 2.0, 1.0, 2.0, 3.0, 4.0, 3.0, 4.0]]
-    """
-    k = t.shape[0]
-    out = np.empty((k, n), dtype=t.dtype)
+    ``(outer, R)`` blocks, each repeated ``B`` times, into rows ``out: (k, n)`` (a workspace's):
+    ``out[q, (o * B + b) * R + r] = t[q, o * R + r]`` (``(K, d, 1) -> (K, d, N)``: B = N,
+    R = 1)."""
+    k, n = out.shape
     outer = n // (B * R) if B * R > 0 else 0
     for q in range(k):
+        if R == 1:  # each entry repeated B times: a fill per entry, not a loop of one
+            for o in range(outer):
+                v = t[q, o]
+                for b in range(B):
+                    out[q, o * B + b] = v
+            continue
         for o in range(outer):
             for b in range(B):
                 at = (o * B + b) * R
                 for r in range(R):
                     out[q, at + r] = t[q, o * R + r]
+
+
+@njit(**_OPTS)
+def spread_blocks(t, B, R, n):
+    """:func:`spread_blocks_into` a fresh ``(k, n)``.
+
+    >>> spread_blocks(np.array([[1.0, 2.0, 3.0, 4.0]]), 2, 2, 8).tolist()
+    [[1.0, 2.0, 1.0, 2.0, 3.0, 4.0, 3.0, 4.0]]
+    """
+    out = np.empty((t.shape[0], n), dtype=t.dtype)
+    spread_blocks_into(out, t, B, R)
     return out
 
 
@@ -116,6 +129,13 @@ def sum_blocks(c, B, R, n_in):
     out = np.zeros((m, n_in), dtype=c.dtype)
     outer = n_in // R if R > 0 else 0
     for q in range(m):
+        if R == 1:  # B consecutive entries into one: a running sum in a register, same order
+            for o in range(outer):
+                acc = out[q, o]
+                for b in range(B):
+                    acc += c[q, o * B + b]
+                out[q, o] = acc
+            continue
         for o in range(outer):
             for b in range(B):
                 at = (o * B + b) * R

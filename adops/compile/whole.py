@@ -79,7 +79,7 @@ class Whole:
             src("                                scatter_add, scatter_add_at, scatter_add_into, "
                 "slice_add,")
             src("                                scratch, slice_add_into, spread, spread_blocks, "
-                "sum_blocks,")
+                "spread_blocks_into, sum_blocks,")
             src("                                sum_rows)")
             src("from adops.compile.matrixforms import NonFiniteMatrix")
             src("")
