@@ -150,3 +150,14 @@ def test_a_program_keeps_bounded_workspaces_whatever_the_chunk_widths():
                 assert len(kept) <= workspace.KEPT
                 assert sum(w.nbytes for pair in kept for w in pair) <= \
                     workspace.KEPT * workspace.KEEP_BYTES
+
+
+def test_the_kept_workspace_size_follows_the_machines_memory_within_bounds():
+    """A program keeps a workspace up to 1/64 of the machine's memory, between 32 and 256 MB:
+    with 32 MB, GMM d = 64 (200 MB of scratch per sweep) made its workspace afresh every call
+    and faulted its pages in (a third of the gradient)."""
+    from adops.compile import workspace
+    assert 32 << 20 <= workspace.KEEP_BYTES <= 256 << 20
+    assert workspace._keep_bytes(share=1 << 60) == 32 << 20          # tiny share: the floor
+    assert workspace._keep_bytes(floor=1, ceiling=1 << 62, share=1) > 1 << 20  # all memory
+    assert workspace._keep_bytes(ceiling=100 << 20, share=1) == 100 << 20

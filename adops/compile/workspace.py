@@ -23,6 +23,7 @@ touch, and on this project's machine that costs 2 us per 4 kB page, more than th
 from __future__ import annotations
 
 import ast
+import os
 import re
 from dataclasses import dataclass
 
@@ -165,9 +166,21 @@ def words(slots, IX, k):
     return need
 
 
+def _keep_bytes(floor=32 << 20, ceiling=256 << 20, share=64) -> int:
+    """The largest workspace a program keeps: 1/``share`` of the machine's memory, within
+    [``floor``, ``ceiling``] (``floor`` where the memory cannot be read). A workspace larger than
+    this is made for its call and dropped, and then every call faults its pages in afresh: at
+    GMM d = 64 (blocks of 51 MB, 200 MB of scratch per sweep) that was a third of the gradient."""
+    try:
+        memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return floor
+    return int(min(max(memory // share, floor), ceiling))
+
+
 #: a program keeps workspaces of at most this many bytes (a larger one is made for the call and
 #: dropped after), and at most KEPT of them (calls running at once beyond that allocate their own)
-KEEP_BYTES = 32 << 20
+KEEP_BYTES = _keep_bytes()
 KEPT = 2
 #: a call needing at most this many bytes is handed the empty workspaces :data:`EMPTY`, so each
 #: slot is a fresh block (small blocks come from malloc's free lists, not fresh pages): cheaper
