@@ -109,7 +109,6 @@ class Matrix(Form):
         if self.out_shape != self.loop.batch + core:
             raise Unsupported(f"{self.op.name}: result {self.out_shape} is not one result "
                               f"of {spec.core} axes per matrix of the batch {self.loop.batch}")
-        self.n = tables.size(self.n_out)
         self.subs = []   # SubProgram built by jvp()/vjp(), emitted by the whole program
         self._examples = self._res_sub = None
 
@@ -145,8 +144,6 @@ class Matrix(Form):
         try:
             trace = Trace(fn, args, {}, tuple(range(len(args))), f"{self.op.name} rule",
                           linearize=False)
-        except Unsupported:
-            raise
         except Exception as exc:  # noqa: BLE001 (a rule that does not trace: Python driver)
             raise Unsupported(f"{self.op.name}: its rule did not trace ({exc})") from None
         if trace.tape.guards:
@@ -189,7 +186,7 @@ class Matrix(Form):
             raise Unsupported(f"{self.op.name}: its tangent does not depend on the inputs")
         rows = [f"tr{self.e}_{i}" for i in range(len(live))]
         lines += [f"{r} = {tans[j]}" for r, j in zip(rows, live)]
-        lines += self._per_row(sub, f"{rows[0]}.shape[0]", [self.n], [*args, *names], rows,
+        lines += self._per_row(sub, f"{rows[0]}.shape[0]", [self.loop.n], [*args, *names], rows,
                                ["{out}"])
         return lines
 
