@@ -54,10 +54,13 @@ class GroupStep:
 
     def _spread(self, src, k, name, rows, n_rows, flat=False):
         """Lines binding ``name`` to the rows ``rows`` (``n_rows`` of them) of input ``k``
-        spread to the loop's entries (``flat``: one row, as a flat array). Repeated blocks go
-        into an array of their own, which the entry's workspace holds unless it is returned:
-        a fresh block of the loop's size costs its page faults (GMM d = 64: 51 MB, 20 ms)."""
+        spread to the loop's entries (``flat``: ``rows`` is the flat value, and ``name`` a flat
+        array). Repeated blocks go into an array of their own, which the entry's workspace holds
+        unless it is returned: a fresh block of the loop's size costs its page faults (GMM
+        d = 64: 51 MB, 20 ms)."""
         dt = self.whole.prog.dtypes[self.g.inputs[k]]
+        if flat:
+            rows = f"{rows}.reshape((1, {rows}.shape[0]))"
         if k in self.blocks:
             B, R = self.blocks[k]
             if flat:
@@ -83,8 +86,7 @@ class GroupStep:
     def _inputs(self, src):
         for k, read in enumerate(self.reads):
             if k in self.blocks or k in self.ids:
-                self._spread(src, k, f"a{self.gi}_{k}", f"{read}.reshape((1, {read}.shape[0]))",
-                             1, flat=True)
+                self._spread(src, k, f"a{self.gi}_{k}", read, 1, flat=True)
             else:
                 src(f"a{self.gi}_{k} = {read}", 1)
         for e in self.g.outputs:
@@ -120,27 +122,22 @@ class GroupStep:
             src(f"q{e} = {f'b{e}' if e in acc.assigned else f'np.zeros((m, {self.n}), dtype=np.{g.dtype})'}", 1)
         for k in self.tin:
             alloc, n = ("zeros", "1") if g.kinds[k] == "one" else ("empty", self.n)
-            src(f"c{gi}_{k} = np.{alloc}((m, {n}), dtype=np.{g.dtype})", 1)
+            src(f"cg{gi}_{k} = np.{alloc}((m, {n}), dtype=np.{g.dtype})", 1)
         # a spread of repeated blocks is made again here, in the sweep's workspace, rather than
         # kept from the forward pass as a fresh block of the loop's size
-        ins = []
-        for k in range(len(g.inputs)):
-            ins.append(f"a{gi}_{k}")
-            if k in self.blocks:
-                ins[-1] = f"aw{gi}_{k}"
-                read = self.reads[k]
-                self._spread(src, k, ins[-1], f"{read}.reshape((1, {read}.shape[0]))", 1,
-                             flat=True)
-        args = ins + [f"q{e}" for e in self.touts] + [f"c{gi}_{k}" for k in self.tin]
+        ins = [f"aw{gi}_{k}" if k in self.blocks else f"a{gi}_{k}" for k in range(len(g.inputs))]
+        for k in self.blocks:
+            self._spread(src, k, ins[k], self.reads[k], 1, flat=True)
+        args = ins + [f"q{e}" for e in self.touts] + [f"cg{gi}_{k}" for k in self.tin]
         src(f"g{gi}_vjp({self.n}, m, {', '.join(args)})", 1)
         for k in self.tin:
             r = g.inputs[k]
             if k in self.ids or k in self.blocks:
                 n_r = self.whole.tables.size(size_of(prog.shapes[r]))
-                acc.add(r, f"scatter_add(c{gi}_{k}, {self.ids[k]}, {n_r})" if k in self.ids
-                        else f"sum_blocks(c{gi}_{k}, {', '.join(self.blocks[k])}, {n_r})")
+                acc.add(r, f"scatter_add(cg{gi}_{k}, {self.ids[k]}, {n_r})" if k in self.ids
+                        else f"sum_blocks(cg{gi}_{k}, {', '.join(self.blocks[k])}, {n_r})")
             else:
-                acc.add(r, f"c{gi}_{k}")
+                acc.add(r, f"cg{gi}_{k}")
 
 
 def _broadcast_ids(shape, to):

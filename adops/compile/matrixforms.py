@@ -152,14 +152,19 @@ class Matrix(Form):
         self.subs.append(sub)
         return sub
 
+    def _split(self, a):
+        """A rule program's leaves, in the order :meth:`_trace` lays them: ``(xs, out,
+        residuals, the rest)``."""
+        n, nres = len(self.refs), len(self._example()[2])
+        return list(a[:n]), a[n], tuple(a[n + 1:n + 1 + nres]), a[n + 1 + nres:]
+
     def _residuals(self, args, lines):
         """Lines binding ``r{e}_{i}``, the op's residuals; their names."""
         if self.op.residuals is None:
             return []
-        xs = len(self.refs)
         if self._res_sub is None:  # one program serves the jvp and the sweep
             self._res_sub = self._trace("res", lambda *a: tuple(self.op.residuals(
-                list(a[:xs]), a[xs], **self.params)), [], with_residuals=False)
+                *self._split(a)[:2], **self.params)), [], with_residuals=False)
         sub = self._res_sub
         if any(o is None for o in sub.trace.outs):
             raise Unsupported(f"{self.op.name}: a residual does not depend on the inputs")
@@ -170,14 +175,13 @@ class Matrix(Form):
 
     def jvp(self, args, tans):
         live = [j for j, t in enumerate(tans) if t is not None]
-        xs_n, nres = len(self.refs), len(self._example()[2])
 
         def rule(*a):
-            x_dots = [None] * xs_n
-            for i, j in enumerate(live):
-                x_dots[j] = a[xs_n + 1 + nres + i]
-            return self.op.jvp_rule(x_dots, list(a[:xs_n]), a[xs_n],
-                                    tuple(a[xs_n + 1:xs_n + 1 + nres]), **self.params)
+            xs, out, res, seeds = self._split(a)
+            x_dots = [None] * len(xs)
+            for j, seed in zip(live, seeds):
+                x_dots[j] = seed
+            return self.op.jvp_rule(x_dots, xs, out, res, **self.params)
         seeds = [np.zeros((1,) + self.shapes[j], dtype=self.dtypes[j]) for j in live]
         lines = []
         names = self._residuals(args, lines)
@@ -191,13 +195,12 @@ class Matrix(Form):
         return lines
 
     def vjp(self, args, b, needed):
-        xs_n, nres = len(self.refs), len(self._example()[2])
-        want = [j for j in range(xs_n) if needed[j]]
+        want = [j for j in range(len(self.refs)) if needed[j]]
 
         def rule(*a):
-            bars = self.op.vjp_rule(a[-1], list(a[:xs_n]), a[xs_n],
-                                    tuple(a[xs_n + 1:xs_n + 1 + nres]),
-                                    tuple(bool(n) for n in needed), **self.params)
+            xs, out, res, (seed,) = self._split(a)
+            bars = self.op.vjp_rule(seed, xs, out, res, tuple(bool(n) for n in needed),
+                                    **self.params)
             return tuple(bars[j] for j in want)
         lines = []
         names = self._residuals(args, lines)
