@@ -205,6 +205,18 @@ class ProgramView:
         self.canon = canon
         self.guards = [_GuardView(g, canon) for g in tape.guards]
         self.outs = [canon.get(o, o) if o is not None else None for o in outs]
+        self._drop_dead()
+
+    def _drop_dead(self):
+        """Entries that reach no output and no guard are not computed (``grad(f)`` traced into
+        an ``hvp`` records ``f``'s value, which only its ``value_and_grad`` hands back)."""
+        live = {o for o in self.outs if type(o) is int}
+        live.update(r for g in self.guards for r in g.refs if type(r) is int)
+        for e in range(len(self.ops) - 1, -1, -1):
+            if e in live:
+                live.update(r for r in self.refs[e] if type(r) is int)
+            elif self.ops[e] is not None and self.ops[e] is not ALIAS and e not in self.leaves:
+                self.ops[e] = None
 
 
 class _GuardView:

@@ -129,6 +129,12 @@ class Form:
         that made the input can read as it is (:func:`adops.compile.whole._column_seeded`)."""
         return False
 
+    def pad(self):
+        """``(source entry, lo, hi)`` when the output is zeros but for the source's entries at
+        ``lo .. hi`` (table sizes), in order: a fused loop that reads the output can read the
+        source at an offset instead (:func:`adops.compile.whole._absorbed_pads`); else None."""
+        return None
+
     def takes_strided_tangent(self) -> bool:
         """Whether the jvp lines take the inputs' tangent rows as column views of wider rows
         (non-contiguous arrays); when not, they are given contiguous copies."""

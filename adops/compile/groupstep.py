@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from .formbase import block_run, entry_ids, size_of
+from .loops import padded
 
 
 class GroupStep:
@@ -25,9 +26,14 @@ class GroupStep:
         self.whole, self.g, self.gi = whole, g, gi
         self.n = t.size(size_of(g.shape))
         self.reads, self.ids, self.blocks = [], {}, {}
+        #: the entry each input's values, tangents and cotangents are named by: an absorbed
+        #: slice transpose's source (its loop reads it at an offset, within bounds ``bounds``)
+        self.entry = [whole.pads[key][0] if k in padded(g) else key
+                      for k, key in enumerate(g.inputs)]
+        self.bounds = [b for k in padded(g) for b in whole.pads[g.inputs[k]][1:]]
         for k, key in enumerate(g.inputs):
             if type(key) is int:
-                self.reads.append(f"v{key}")
+                self.reads.append(f"v{self.entry[k]}")
                 if g.kinds[k] == "broadcast":
                     self._plan_spread(k, prog.shapes[key])
             else:  # a constant array operand, stored at the loop's shape
@@ -94,7 +100,7 @@ class GroupStep:
 
     def value(self, src):
         self._inputs(src)
-        args = [f"a{self.gi}_{k}" for k in range(len(self.g.inputs))] + \
+        args = [f"a{self.gi}_{k}" for k in range(len(self.g.inputs))] + self.bounds + \
             [f"v{e}" for e in self.g.outputs]
         src(f"g{self.gi}_primal({self.n}, {', '.join(args)})", 1)
 
@@ -102,16 +108,17 @@ class GroupStep:
         self._inputs(src)
         g, gi = self.g, self.gi
         for k in self.tin:
-            r = g.inputs[k]
+            r = self.entry[k]
             if g.kinds[k] == "broadcast":  # (a spread reads C rows)
                 self._spread(src, k, f"u{gi}_{k}", self.whole.rows(r), f"t{r}.shape[0]")
             else:  # the loops read any strides
                 src(f"u{gi}_{k} = t{r}", 1)
-        k0 = g.inputs[self.tin[0]]
+        k0 = self.entry[self.tin[0]]
         for e in self.touts:
             src(f"t{e} = np.empty((t{k0}.shape[0], {self.n}), dtype=np.{g.dtype})", 1)
-        args = [f"a{gi}_{k}" for k in range(len(g.inputs))] + [f"u{gi}_{k}" for k in self.tin] + \
-            [f"v{e}" for e in g.outputs] + [f"t{e}" for e in self.touts]
+        args = [f"a{gi}_{k}" for k in range(len(g.inputs))] + self.bounds + \
+            [f"u{gi}_{k}" for k in self.tin] + [f"v{e}" for e in g.outputs] + \
+            [f"t{e}" for e in self.touts]
         src(f"g{gi}_jvp({self.n}, t{k0}.shape[0], {', '.join(args)})", 1)
 
     def vjp(self, src, acc):
@@ -122,16 +129,18 @@ class GroupStep:
             src(f"q{e} = {f'b{e}' if e in acc.assigned else f'np.zeros((m, {self.n}), dtype=np.{g.dtype})'}", 1)
         for k in self.tin:
             alloc, n = ("zeros", "1") if g.kinds[k] == "one" else ("empty", self.n)
+            if g.kinds[k] == "pad":  # the source's rows: each entry written once by the loop
+                n = self.whole.tables.size(size_of(prog.shapes[self.entry[k]]))
             src(f"cg{gi}_{k} = np.{alloc}((m, {n}), dtype=np.{g.dtype})", 1)
         # a spread of repeated blocks is made again here, in the sweep's workspace, rather than
         # kept from the forward pass as a fresh block of the loop's size
         ins = [f"aw{gi}_{k}" if k in self.blocks else f"a{gi}_{k}" for k in range(len(g.inputs))]
         for k in self.blocks:
             self._spread(src, k, ins[k], self.reads[k], 1, flat=True)
-        args = ins + [f"q{e}" for e in self.touts] + [f"cg{gi}_{k}" for k in self.tin]
+        args = ins + self.bounds + [f"q{e}" for e in self.touts] + [f"cg{gi}_{k}" for k in self.tin]
         src(f"g{gi}_vjp({self.n}, m, {', '.join(args)})", 1)
         for k in self.tin:
-            r = g.inputs[k]
+            r = self.entry[k]
             if k in self.ids or k in self.blocks:
                 n_r = self.whole.tables.size(size_of(prog.shapes[r]))
                 acc.add(r, f"scatter_add(cg{gi}_{k}, {self.ids[k]}, {n_r})" if k in self.ids

@@ -79,8 +79,27 @@ def _scalar_expr(tape, e, j, g, refname):
     if literal(r, g.dtype) is not None:
         return literal(r, g.dtype)
     key = r if type(r) is int else ("c", e, j)
-    k = g.inputs.index(key)
-    return f"a{k}[{'0' if g.kinds[k] == 'one' else 'i'}]"
+    return _read(tape, g, g.inputs.index(key), "a")
+
+
+def padded(g):
+    """The inputs of ``g`` read as zeros but for a run ``l{k} .. h{k}`` of the loop's entries
+    (a slice's transpose the loop absorbed): their bounds follow the inputs in every kernel's
+    parameters."""
+    return [k for k, kind in enumerate(g.kinds) if kind == "pad"]
+
+
+def _read(tape, g, k, name, row=""):
+    """Entry ``i`` of input ``k`` (its values ``a``, or with ``row="q, "`` its tangent rows
+    ``u``) as the loop reads it."""
+    kind = g.kinds[k]
+    if kind == "one":
+        return f"{name}{k}[{row}0]"
+    if kind == "pad":  # LLVM still vectorizes the loop (masked loads): as fast as a plain read
+        key = g.inputs[k]
+        zero = "np.float32(0.0)" if str(tape.dtypes[key]) == "float32" else "0.0"
+        return f"({name}{k}[{row}i - l{k}] if i >= l{k} and i < h{k} else {zero})"
+    return f"{name}{k}[{row}i]"
 
 
 def _forward_body(src, tape, g, rules, depth, partials, rows=None, entries=None):
@@ -139,7 +158,7 @@ def vector_entries(tape, g) -> dict:
             continue
         r = refs[0]
         if r in g.entries or (str(tape.dtypes[r]) == g.dtype and
-                              g.kinds[g.inputs.index(r)] != "one"):
+                              g.kinds[g.inputs.index(r)] not in ("one", "pad")):
             found[e] = name
     return found
 
@@ -225,7 +244,7 @@ def shared_kernels(src, tape, g, gi, depends, kernels):
 
 
 def _group_kernels(src, tape, g, gi, rules, depends, vector):
-    ins = [f"a{k}" for k in range(len(g.inputs))]
+    ins = [f"a{k}" for k in range(len(g.inputs))] + [f"{c}{k}" for k in padded(g) for c in "lh"]
     outs = [f"o{e}" for e in g.outputs]
     # primal
     src("@njit(cache=True, error_model='numpy')")
@@ -255,12 +274,26 @@ def _group_kernels(src, tape, g, gi, rules, depends, vector):
     # contiguous loop per direction over the block (a direction loop inside the element loop
     # strides across rows of length n; partials stored for all n cost a fresh (P, n) array and a
     # pass over it). One code path for every k, so one body to compile.
-    _stored_partials(src, tape, g, rules, parts, 1, vector=vector)
+    # One direction (an hvp, a jvp) gets one loop with values, partials and tangents in
+    # registers, which vectorizes, as one seed does in the vjp below.
+    d = 1
+    if not vector:
+        src("if k == 1 or n == 0:", 1)
+        src("q = 0", 2)
+        src("for i in range(n):", 2)
+        _forward_body(src, tape, g, rules, 3, partials=bool(touts))
+        for e in g.outputs:
+            src(f"o{e}[i] = s{e}", 3)
+        if touts:
+            _tangent_body(src, tape, g, depends, touts, 3)
+        src("else:", 1)
+        d = 2
+    _stored_partials(src, tape, g, rules, parts, d, vector=vector)
     if touts:
-        src("for q in range(k):", 2)
-        src("for i in range(i0, i1):", 3)
-        _load_partials(src, parts, 4)
-        _tangent_body(src, tape, g, depends, touts, 4)
+        src("for q in range(k):", d + 1)
+        src("for i in range(i0, i1):", d + 2)
+        _load_partials(src, parts, d + 3)
+        _tangent_body(src, tape, g, depends, touts, d + 3)
     src("")
     # vjp: seeds of the needed outputs in, cotangents of the inputs that need one out
     bouts = [e for e in g.outputs if e in depends]
@@ -332,8 +365,7 @@ def _tangent_body(src, tape, g, depends, touts, depth):
             if r in g.entries:
                 t = f"w{r}"
             else:
-                kk = g.inputs.index(r)
-                t = f"u{kk}[q, {'0' if g.kinds[kk] == 'one' else 'i'}]"
+                t = _read(tape, g, g.inputs.index(r), "u", "q, ")
             terms.append(_apply(p, e, j, t))
         src(f"w{e} = {' + '.join(terms) if terms else '0.0'}", depth)
     for e in touts:
@@ -363,5 +395,8 @@ def _adjoint_body(src, tape, g, depends, bouts, cins, depth, q):
     for k in cins:
         if g.kinds[k] == "one":
             src(f"c{k}[{q}, 0] += z{k}", depth)
+        elif g.kinds[k] == "pad":  # rows of the source's entries only, each written once
+            src(f"if i >= l{k} and i < h{k}:", depth)
+            src(f"c{k}[{q}, i - l{k}] = z{k}", depth + 1)
         else:  # each (q, i) written once: no zero-fill needed
             src(f"c{k}[{q}, i] = z{k}", depth)

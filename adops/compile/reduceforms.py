@@ -148,10 +148,10 @@ class IndexAdd(Form):
         check_map(self.op, self.params, self.shapes, ref)
         t = tables
         # v added into one contiguous run of base (a slice's transpose): slices, no tables
-        self.lo = None
+        self.lo = self.hi = None
         if len(into) and np.array_equal(src, np.arange(len(src))) and \
                 np.array_equal(into, np.arange(into[0], into[0] + len(into))):
-            self.lo = t.size(int(into[0]))
+            self.lo, self.hi = t.size(int(into[0])), t.size(int(into[0]) + len(into))
         self.into, self.src = (t.array(into), t.array(src)) if self.lo is None else (None, None)
         self.n_v = t.size(size_of(v))
         # a constant base of zeros (a slice's transpose, traced inside a gradient) is made, not
@@ -159,6 +159,12 @@ class IndexAdd(Form):
         r = self.refs[0]
         self.n_base = t.size(size_of(base))
         self.zero_base = type(r) is not int and not np.any(np.asarray(r.value))
+
+    def pad(self):
+        v = self.refs[1]
+        if self.zero_base and self.lo is not None and type(v) is int:
+            return v, self.lo, self.hi
+        return None
 
     def _add(self, out, t):
         if self.lo is not None:
@@ -168,14 +174,25 @@ class IndexAdd(Form):
     def takes_strided_tangent(self):
         return self.lo is not None  # a slice add reads any strides; a scatter reads C rows
 
+    def _pad(self, out, rows, t):
+        """A slice's transpose onto zeros: ``out`` made (an np.empty a workspace can hold) and
+        written once by ``pad_into``, not zero-filled and then added into."""
+        return [f"{out} = np.empty(({rows}, {self.n_base}), dtype=np.{self.dtype})",
+                f"pad_into({out}, {t}, {self.lo})"]
+
     def value(self, args):
         base, v = args
+        rows = f"{v}.reshape((1, {v}.shape[0]))"
+        if self.zero_base and self.lo is not None:
+            return self._pad("{out}_", 1, rows) + ["{out} = {out}_[0]"]
         start = f"{{out}}_ = np.zeros((1, {self.n_base}), dtype=np.{self.dtype})" \
             if self.zero_base else f"{{out}}_ = {base}.reshape((1, {base}.shape[0])).copy()"
-        return [start, self._add("{out}_", f"{v}.reshape((1, {v}.shape[0]))"), "{out} = {out}_[0]"]
+        return [start, self._add("{out}_", rows), "{out} = {out}_[0]"]
 
     def jvp(self, args, tans):
         tb, tv = tans
+        if tb is None and tv is not None and self.lo is not None:
+            return self._pad("{out}", f"{tv}.shape[0]", tv)
         # zeros plus the slice, not slice_add's fresh rows: an np.zeros of the rows a workspace
         # can hold (a fresh (k, n) block faults in page by page, 0.4 ms at n = 10^5 here)
         live = tb if tb is not None else tv

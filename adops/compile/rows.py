@@ -180,6 +180,20 @@ def slice_add_into(out, t, lo):
 
 
 @njit(**_OPTS)
+def pad_into(out, t, lo):
+    """``out[:] = 0; out[:, lo:lo + t.shape[1]] = t`` in one pass over ``out``: a slice's
+    transpose onto zeros, each entry written once (zeros then an add would write it twice)."""
+    w, n = t.shape[1], out.shape[1]
+    for q in range(out.shape[0]):
+        for i in range(lo):
+            out[q, i] = 0
+        for i in range(w):
+            out[q, lo + i] = t[q, i]
+        for i in range(lo + w, n):
+            out[q, i] = 0
+
+
+@njit(**_OPTS)
 def scatter_add_at(out, t, pos, ids):
     """``out[q, ids[i]] += t[q, pos[i]]`` in place: an input's share of a gather's transpose."""
     for q in range(out.shape[0]):

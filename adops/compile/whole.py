@@ -76,8 +76,8 @@ class Whole:
             src("from numba import njit")
             src("from adops.compile.rows import (bmm_left_rows, bmm_rows, gather, matmul2, put, "
                 "same,")
-            src("                                scatter_add, scatter_add_at, scatter_add_into, "
-                "slice_add,")
+            src("                                pad_into, scatter_add, scatter_add_at, "
+                "scatter_add_into, slice_add,")
             src("                                scratch, slice_add_into, spread, spread_blocks, "
                 "spread_blocks_into, sum_blocks,")
             src("                                sum_rows)")
@@ -92,8 +92,12 @@ class Whole:
         ops = {s: _OpStep(self, s) for kind, s in self.steps
                if kind != "group" and prog.ops[s].name != "constant"}
         _column_seeded(prog, self.steps, ops)
+        #: slice transposes the loops read at an offset, entry -> (source, lo, hi): not made
+        self.pads = _absorbed_pads(prog, self.steps, ops)
         for si, (kind, s) in enumerate(self.steps):
-            if kind == "group":
+            if kind != "group" and s in self.pads:
+                pass  # read by its loops at an offset (_absorbed_pads), never made
+            elif kind == "group":
                 shared_kernels(src, prog, s, f"{prefix}{gi}", self.depends, self.kernels)
                 self.parts.append(GroupStep(self, s, f"{prefix}{gi}"))
                 gi += 1
@@ -301,6 +305,41 @@ def _column_seeded(prog, steps, ops):
             if step.form.sums_everything():
                 g.column_seeds.add(e)
                 step.column = True
+
+
+def _absorbed_pads(prog, steps, ops):
+    """Slice transposes onto zeros (:meth:`Form.pad`) read only by fused loops at the loop's
+    size become inputs of kind ``"pad"`` of those loops, which read the source at an offset and
+    zero outside it (and write the source's cotangent rows directly), so the padded array is
+    never made: Rosenbrock's hvp made six, a pass over n each, zero-filled and written.
+    Returns entry -> (source, lo, hi)."""
+    reads = {}  # entry -> [(group, input position)] of the loops that read it
+    groups = [g for kind, g in steps if kind == "group"]
+    for g in groups:
+        for k, key in enumerate(g.inputs):
+            if type(key) is int:
+                reads.setdefault(key, []).append((g, k))
+    pinned = {o for o in prog.outs if o is not None}
+    pinned.update(r for g in prog.guards for r in g.refs if type(r) is int)
+    users = {}
+    for kind, s in steps:
+        for c in (s.entries if kind == "group" else [s]):
+            for r in prog.refs[c]:
+                if type(r) is int:
+                    users.setdefault(r, set()).add(id(s) if kind == "group" else c)
+    pads = {}
+    for e, step in ops.items():
+        pad = step.form.pad()
+        if pad is None or e in pinned or e not in reads:
+            continue
+        loops = reads[e]
+        if any(g.kinds[k] != "full" for g, k in loops) or \
+                users[e] != {id(g) for g, _ in loops}:
+            continue  # read by another op, or broadcast by a loop
+        for g, k in loops:
+            g.kinds[k] = "pad"
+        pads[e] = pad
+    return pads
 
 
 class _Cotangents:

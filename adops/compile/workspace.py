@@ -48,17 +48,24 @@ class Slot:
         return (k if self.rows else self.lead) * n
 
 
+#: attributes that are no array (``x.shape``), and calls that always make a new one
+_METADATA = frozenset({"shape", "ndim", "size", "dtype", "itemsize"})
+_FRESH = frozenset({"copy", "empty", "zeros", "ones", "full"})
+
+
 def _aliases(node):
     """Names whose array ``node``'s value may be (a view or the array itself)."""
     if isinstance(node, ast.Name):
         return {node.id}
+    if isinstance(node, ast.Attribute) and node.attr in _METADATA:
+        return set()  # x.shape[0] sizes an array, it is not one
     if isinstance(node, (ast.Subscript, ast.Attribute)):
         return _aliases(node.value)
     if isinstance(node, ast.Call):
         if isinstance(node.func, ast.Name):
             return set()  # a generated helper: a fresh array
-        if isinstance(node.func, ast.Attribute) and node.func.attr == "copy":
-            return set()
+        if isinstance(node.func, ast.Attribute) and node.func.attr in _FRESH:
+            return set()  # x.copy(), np.empty(shape): a new array whatever the arguments
         # a method (x.reshape) or a numpy function (np.ascontiguousarray) may return its
         # object or an argument itself, or a view of it
         return _aliases(node.func).union(*(_aliases(a) for a in node.args))
