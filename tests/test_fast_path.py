@@ -215,3 +215,28 @@ def test_a_fast_jacobian_is_never_the_kept_seed(f, n):
             J = jac(x)
             np.testing.assert_array_equal(J, want)
             J[...] = 7.0  # the caller owns it
+
+
+def _two_halves(x):
+    return np.concatenate([np.sin(x) * 3.0, x * 2.0])
+
+
+def _grid(x):
+    return x.reshape(20, 20)  # the tangent is the seed itself
+
+
+@pytest.mark.parametrize("chunk", [None, 64])
+def test_jacobians_of_many_lazily_made_seed_chunks_on_the_fast_path(chunk):
+    """Seeds over a megabyte are made per call in one reused buffer. The fast path once peeked
+    at the second chunk before sweeping the first (so rows 0-255 were rows 256-511), and kept a
+    tangent that is the seed itself past the next chunk: both silently wrong from the second
+    call on."""
+    x = np.linspace(0.5, 1.5, 400)  # identities of 800^2 and 400^2 doubles: over a megabyte
+    want_r, want_f = revad.jacrev(_two_halves)(x), dualad.jacfwd(_grid)(x)
+    with whole_after(1):
+        for _ in range(3):  # the first call builds the program, later ones take the fast path
+            np.testing.assert_array_equal(revad.jacrev(_two_halves, compiled=True,
+                                                       chunk=chunk)(x), want_r)
+            np.testing.assert_array_equal(dualad.jacfwd(_grid, compiled=True, chunk=chunk)(x),
+                                          want_f)
+    assert compiled(_two_halves).fast and compiled(_grid).fast

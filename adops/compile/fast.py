@@ -153,11 +153,13 @@ def jacrev(cf, args, nums, chunk):
     m = math.prod(out_shape)
     if m == 0:
         return None
-    seeds = iter(_seeds(w, m, chunk, np.dtype(dtype), "jacrev"))  # large ones made lazily
+    # large seeds are made lazily in one reused buffer: the next chunk is taken only once the
+    # last one's sweep is done (peeking at it overwrote the first chunk's seed: a silently
+    # wrong first block of rows)
+    seeds = iter(_seeds(w, m, chunk, np.dtype(dtype), "jacrev"))
     V = w.flat_inputs(args)
     first = next(seeds)[1]
-    second = next(seeds, None)
-    if second is None:  # one sweep: with the forward pass, fused when called often
+    if first.shape[0] == m:  # one sweep: with the forward pass, fused when called often
         ok, _, bars = w.value_and_vjp(V, (first,))
         if not ok:
             return None
@@ -167,7 +169,7 @@ def jacrev(cf, args, nums, chunk):
         if not ok:
             return None
         parts = [_unshared(w.call("bwd", seed.shape[0], R, (seed,)), seed)
-                 for seed in itertools.chain((first, second[1]), (s for _, s in seeds))]
+                 for seed in itertools.chain((first,), (s for _, s in seeds))]
     bars = parts[0] if len(parts) == 1 else [np.concatenate(p, axis=0) for p in zip(*parts)]
     return [_cast(b, w, i).reshape(out_shape + w.leaf_shapes[i]) for b, i in zip(bars, w.wrt)]
 
@@ -188,7 +190,7 @@ def jacfwd(cf, args, nums, chunk):
         ok, _, tans = w.call("jvp", seed.shape[0], V, (seed,))
         if not ok:
             return None
-        cols.append(tans[0])
+        cols.append(_unshared(tans, seed)[0])  # the next chunk rewrites a lazily made seed
     Jt = cols[0] if len(cols) == 1 else np.concatenate(cols, axis=0)  # (n, m)
     # always a copy: a tangent may be the seed's memory, which the program keeps (and
     # ascontiguousarray would hand back Jt.T itself when n or m is 1); in the argument's dtype,
