@@ -371,3 +371,31 @@ def test_a_broadcast_along_one_run_of_axes_is_found_as_blocks():
         np.testing.assert_array_equal((i // (B * R)) * R + i % R, ids)
         checked += 1
     assert checked > 100
+
+
+def _uniform_and_signed(x):
+    """A constant of one value (stored and read once) and one of signed zeros (not one value
+    bit for bit: read entry by entry, as numpy does)."""
+    threes = np.full(x.shape, 3.0)
+    signs = np.where(np.arange(x.size) % 2 == 1, -0.0, 0.0)
+    return np.concatenate([np.sin(x) * threes, x * signs * 2.0])
+
+
+@pytest.mark.parametrize("path", ["whole", "driver"])
+def test_a_constant_of_one_value_is_read_once_and_signed_zeros_keep_their_bits(path):
+    x = np.linspace(0.5, 1.5, 1000)
+    with whole_after(1 if path == "whole" else 10 ** 9):
+        (got,) = adops.compile.compiled(_uniform_and_signed).primal((x,), {})[0]
+        want = _uniform_and_signed(x)
+        assert np.array_equal(got, want) and np.array_equal(np.signbit(got), np.signbit(want))
+        np.testing.assert_allclose(revad.jacrev(_uniform_and_signed, compiled=True)(x),
+                                   revad.jacrev(_uniform_and_signed)(x), rtol=1e-14)
+        np.testing.assert_allclose(dualad.jacfwd(_uniform_and_signed, compiled=True)(x),
+                                   dualad.jacfwd(_uniform_and_signed)(x), rtol=1e-14)
+    if path == "whole":
+        programs = [p for ps in compiled(_uniform_and_signed).programs.values() for p in ps]
+        for program in programs:  # the primal's and the Jacobians' (inputs differentiated)
+            assert program.whole is not None, program.why_python
+            K = program.whole.tables[2]
+            # the signed zeros' 1000 entries, the threes' one
+            assert 1000 * 8 <= K.nbytes < 1010 * 8, K.nbytes

@@ -131,9 +131,26 @@ def finish_groups(tape, steps, outs):
                 shape = tuple(tape.shapes[r] if type(r) is int else _const_shape(r.value))
                 # an input with the loop's number of entries differs from its shape only by
                 # dims of 1 ((n,) in a (1, n) loop: a sweep's rows), so it is read as it is
-                g.kinds.append("full" if _size(shape) == _size(g.shape) else
-                               "one" if _size(shape) == 1 else "broadcast")
+                g.kinds.append("one" if _size(shape) == 1 or
+                               (type(r) is not int and uniform(r.value)) else
+                               "full" if _size(shape) == _size(g.shape) else "broadcast")
         g.outputs = [e for e in g.entries if e in used_outside]
+
+
+def uniform(value) -> bool:
+    """Whether a constant holds one value in every entry, bit for bit up to NaN payloads (a
+    sum's cotangent traced into a gradient: ones of the summand's shape): a loop reads its
+    first entry, not n of them.
+
+    >>> uniform(np.ones(3)), uniform(np.array([0.0, -0.0])), uniform(np.array([np.nan] * 2))
+    (True, False, False)
+    """
+    v = np.asarray(value)
+    if v.size < 2 or v.dtype.kind not in "biuf":
+        return False
+    first = v.reshape(-1)[0]
+    return bool(np.all(v == first) and (v.dtype.kind != "f" or
+                                         np.all(np.signbit(v) == np.signbit(first))))
 
 
 def _lead(shape):

@@ -41,6 +41,8 @@ class GroupStep:
                 value = np.asarray(prog.refs[e][j].value)
                 if g.kinds[k] == "broadcast":
                     value = np.broadcast_to(value, g.shape)
+                elif g.kinds[k] == "one":  # one value in every entry: the loop reads one
+                    value = value.reshape(-1)[:1]
                 self.reads.append(t.array(value.reshape(-1)))
         self.tin = [k for k, key in enumerate(g.inputs) if type(key) is int and
                     key in whole.depends]

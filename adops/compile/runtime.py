@@ -86,8 +86,8 @@ def flat_input(x, shape, kind):
     x = np.asarray(x)
     if kind == "full":
         return x if x.ndim == 1 else x.reshape(-1)
-    if kind == "one":
-        return x.reshape(1)
+    if kind == "one":  # a single value, or a constant of one value in every entry
+        return x.reshape(-1)[:1]
     return np.ascontiguousarray(np.broadcast_to(x, shape)).reshape(-1)
 
 
