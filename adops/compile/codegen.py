@@ -59,6 +59,9 @@ class Group:
     outputs: list = field(default_factory=list)  # entries needed outside the group
     #: outputs whose cotangent is a column (m, 1): their one use outside is a sum of everything
     column_seeds: set = field(default_factory=set)
+    #: inputs whose tangent rows are columns of wider rows (``x[1:]``'s): the jvp loop is handed
+    #: the wider rows and reads them at an offset ``f{k}``, so numba sees C-contiguous rows
+    offsets: list = field(default_factory=list)
 
 
 #: ops per fused loop at most: numba's SSA pass recurses once per reassignment of a loop
@@ -73,6 +76,10 @@ def schedule(tape, flat=False):
     broadcasts to either with the same map of entries (numpy aligns shapes on the right)."""
     same = (lambda a, b: _lead(a) == _lead(b)) if flat else (lambda a, b: tuple(a) == tuple(b))
     steps, run, run_set = [], [], set()
+    # structural ops reading the open run wait for it to close, and so do ops reading them: the
+    # run goes on past them while its later ops do not need them (a traced gradient slices a
+    # loop's output between two loops that then fuse: Rosenbrock's hvp, one pass less)
+    waiting, waiting_set = [], set()
 
     def close():
         if len(run) >= 2:
@@ -80,21 +87,25 @@ def schedule(tape, flat=False):
                                          str(tape.dtypes[run[0]]))))
         else:
             steps.extend(("op", e) for e in run)
+        steps.extend(("op", e) for e in waiting)
         run.clear()
         run_set.clear()
+        waiting.clear()
+        waiting_set.clear()
 
     for e, op in enumerate(tape.ops):
         if op is None or op is ALIAS:
             continue
         refs = [r for r in tape.refs[e] if type(r) is int]
         if fusable(op, tape.dtypes[e]):
-            if run and (not same(tape.shapes[e], tape.shapes[run[0]]) or len(run) >= MAX_GROUP):
+            if run and (not same(tape.shapes[e], tape.shapes[run[0]]) or len(run) >= MAX_GROUP
+                        or any(r in waiting_set for r in refs)):
                 close()
             run.append(e)
             run_set.add(e)
-        elif any(r in run_set for r in refs):
-            close()
-            steps.append(("op", e))
+        elif any(r in run_set or r in waiting_set for r in refs):
+            waiting.append(e)
+            waiting_set.add(e)
         else:
             steps.append(("op", e))  # hoisted ahead of the open run
     close()

@@ -144,6 +144,12 @@ class Form:
         """Whether the jvp lines bind ``{out}`` to a column view of wider rows."""
         return False
 
+    def column_offset(self, offset_in):
+        """Where the output's tangent rows start within the rows they are a column view of
+        (source text), given that offset of the input's (None: the input's rows are its own);
+        None when the output's tangent rows are their own array."""
+        return None
+
     def __init__(self, prog, e, tables: Tables):
         self.e, self.prog, self.tables = e, prog, tables
         self.op, self.params = prog.ops[e], prog.params[e] or {}

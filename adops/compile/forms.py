@@ -95,6 +95,11 @@ class Gather(Form):
     def strided_tangent(self, strided_in):
         return self.run is not None
 
+    def column_offset(self, offset_in):
+        if self.run is None:
+            return None
+        return self.run[0] if offset_in is None else f"{offset_in} + {self.run[0]}"
+
     def value(self, args):
         if self.run is not None:
             return [f"{{out}} = {args[0]}[{self.run[0]}:{self.run[1]}]"]
@@ -217,6 +222,9 @@ class Same(Form):
 
     def strided_tangent(self, strided_in):
         return strided_in and self.passes_through()
+
+    def column_offset(self, offset_in):
+        return offset_in if self.passes_through() else None
 
     def value(self, args):
         return [f"{{out}} = {self._cast(args[0], self.dtype)}"]

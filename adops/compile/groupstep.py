@@ -113,14 +113,17 @@ class GroupStep:
             r = self.entry[k]
             if g.kinds[k] == "broadcast":  # (a spread reads C rows)
                 self._spread(src, k, f"u{gi}_{k}", self.whole.rows(r), f"t{r}.shape[0]")
-            else:  # the loops read any strides
+            elif k in g.offsets:  # the wider rows, read at the offset (numba: C rows, which
+                src(f"u{gi}_{k} = t{self.whole.views[r][0]}", 1)  # vectorize; a view's do not)
+            else:
                 src(f"u{gi}_{k} = t{r}", 1)
         k0 = self.entry[self.tin[0]]
         for e in self.touts:
             src(f"t{e} = np.empty((t{k0}.shape[0], {self.n}), dtype=np.{g.dtype})", 1)
         args = [f"a{gi}_{k}" for k in range(len(g.inputs))] + self.bounds + \
-            [f"u{gi}_{k}" for k in self.tin] + [f"v{e}" for e in g.outputs] + \
-            [f"t{e}" for e in self.touts]
+            [f"u{gi}_{k}" for k in self.tin] + \
+            [self.whole.views[self.entry[k]][1] for k in g.offsets] + \
+            [f"v{e}" for e in g.outputs] + [f"t{e}" for e in self.touts]
         src(f"g{gi}_jvp({self.n}, t{k0}.shape[0], {', '.join(args)})", 1)
 
     def vjp(self, src, acc):

@@ -91,15 +91,17 @@ def padded(g):
 
 def _read(tape, g, k, name, row=""):
     """Entry ``i`` of input ``k`` (its values ``a``, or with ``row="q, "`` its tangent rows
-    ``u``) as the loop reads it."""
+    ``u``, read at offset ``f{k}`` within wider rows when ``k`` is in ``g.offsets``) as the loop
+    reads it."""
     kind = g.kinds[k]
+    at = f" + f{k}" if row and k in g.offsets else ""
     if kind == "one":
-        return f"{name}{k}[{row}0]"
+        return f"{name}{k}[{row}0{at}]"
     if kind == "pad":  # LLVM still vectorizes the loop (masked loads): as fast as a plain read
         key = g.inputs[k]
         zero = "np.float32(0.0)" if str(tape.dtypes[key]) == "float32" else "0.0"
-        return f"({name}{k}[{row}i - l{k}] if i >= l{k} and i < h{k} else {zero})"
-    return f"{name}{k}[{row}i]"
+        return f"({name}{k}[{row}i - l{k}{at}] if i >= l{k} and i < h{k} else {zero})"
+    return f"{name}{k}[{row}i{at}]"
 
 
 def _forward_body(src, tape, g, rules, depth, partials, rows=None, entries=None):
@@ -269,7 +271,8 @@ def _group_kernels(src, tape, g, gi, rules, depends, vector):
     touts = [e for e in g.outputs if e in depends]
     parts = _partial_names(tape, g)
     src("@njit(cache=True, error_model='numpy')")
-    src(f"def g{gi}_jvp(n, k, {', '.join(ins + [f'u{k}' for k in tin] + outs + [f'to{e}' for e in touts])}):")
+    offs = [f"f{k}" for k in g.offsets]
+    src(f"def g{gi}_jvp(n, k, {', '.join(ins + [f'u{k}' for k in tin] + offs + outs + [f'to{e}' for e in touts])}):")
     # per block of BLOCK elements: the values and partials, stored in a small buffer, then one
     # contiguous loop per direction over the block (a direction loop inside the element loop
     # strides across rows of length n; partials stored for all n cost a fresh (P, n) array and a

@@ -94,6 +94,9 @@ class Whole:
         _column_seeded(prog, self.steps, ops)
         #: slice transposes the loops read at an offset, entry -> (source, lo, hi): not made
         self.pads = _absorbed_pads(prog, self.steps, ops)
+        #: entries whose tangent rows are a column view: entry -> (entry of the wider rows, the
+        #: offset within them)
+        self.views = _column_views(prog, self.steps, ops, self.depends, self.pads)
         for si, (kind, s) in enumerate(self.steps):
             if kind != "group" and s in self.pads:
                 pass  # read by its loops at an offset (_absorbed_pads), never made
@@ -305,6 +308,33 @@ def _column_seeded(prog, steps, ops):
             if step.form.sums_everything():
                 g.column_seeds.add(e)
                 step.column = True
+
+
+def _column_views(prog, steps, ops, depends, pads):
+    """Entry -> (entry of the wider rows, offset) for each entry whose tangent rows are a
+    column view (:meth:`Form.column_offset`: ``x[1:]``'s are ``t[:, 1:]``); and marks, in each
+    group, the inputs with such rows in ``Group.offsets``, which its jvp loop reads at the
+    offset within the wider rows. Why: numba types a column view as a non-contiguous array and
+    does not vectorize a loop reading it (Rosenbrock's hvp at n = 10^5: 1.26 ms of loops
+    against 0.6 ms when the same loops were handed C-contiguous rows)."""
+    views = {}
+    for kind, s in steps:
+        if kind == "group" or s not in ops or s in pads or s not in depends:
+            continue
+        refs = prog.refs[s]
+        r = refs[0] if refs and type(refs[0]) is int else None
+        if r is None or r not in depends:
+            continue
+        base, offset_in = views.get(r, (r, None))
+        offset = ops[s].form.column_offset(offset_in)
+        if offset is not None:
+            views[s] = (base, offset)
+    for kind, g in steps:
+        if kind == "group":
+            g.offsets = [k for k, key in enumerate(g.inputs)
+                         if type(key) is int and g.kinds[k] != "broadcast" and
+                         (pads[key][0] if g.kinds[k] == "pad" else key) in views]
+    return views
 
 
 def _absorbed_pads(prog, steps, ops):
