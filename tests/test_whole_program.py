@@ -402,7 +402,7 @@ def test_a_constant_of_one_value_is_read_once_and_signed_zeros_keep_their_bits(p
             assert 1000 * 8 <= K.nbytes < 1010 * 8, K.nbytes
 
 
-def _slices(x):
+def _views_of_rows(x):
     """Column views of the tangent rows: a slice, a slice of a slice, one entry (read as one
     value) and a reshape passing a view through."""
     inner = x[1:][2:]                      # offset 1 + 2 within the input's rows
@@ -417,12 +417,12 @@ def test_loops_read_column_views_of_tangent_rows_at_their_offset(k):
     V = np.random.default_rng(k).normal(size=(k, 9))
     with whole_after(1):
         for _ in range(2):  # the general path, then the fast path
-            out, tan = dualad.jvp(_slices, (x,), (V,), batched=True, compiled=True)
-            want_out, want_tan = dualad.jvp(_slices, (x,), (V,), batched=True)
+            out, tan = dualad.jvp(_views_of_rows, (x,), (V,), batched=True, compiled=True)
+            want_out, want_tan = dualad.jvp(_views_of_rows, (x,), (V,), batched=True)
             np.testing.assert_allclose(out, want_out, rtol=1e-14)
             np.testing.assert_allclose(tan, want_tan, rtol=1e-13, atol=1e-15)
-    _both_modes(_slices, x)
-    (program,) = [p for key, ps in compiled(_slices).programs.items() for p in ps
+    _both_modes(_views_of_rows, x)
+    (program,) = [p for key, ps in compiled(_views_of_rows).programs.items() for p in ps
                   if key[1] == (0,)]
     jvp_text = program.whole.source.split("def jvp(")[1].split("\n@njit")[0]
     # the loop is handed the input's own rows (t0) and the views' offsets, not t0[:, a:b]

@@ -164,12 +164,17 @@ def jacrev(cf, args, nums, chunk):
         if not ok:
             return None
         parts = [_unshared(bars, first)]
-    else:
-        ok, _, R = w.call("fwd", 0, V)
-        if not ok:
-            return None
-        parts = [_unshared(w.call("bwd", seed.shape[0], R, (seed,)), seed)
-                 for seed in itertools.chain((first,), (s for _, s in seeds))]
+    else:  # the residuals in kept workspaces while the sweeps run (see value_and_vjp)
+        key, rw = w.residuals.take("fwd", 0)
+        try:
+            ok, _, R = w.call("fwd", 0, V, rw=rw)
+            if not ok:
+                return None
+            parts = [w.residuals_apart(_unshared(w.call("bwd", seed.shape[0], R, (seed,)),
+                                                 seed), rw)
+                     for seed in itertools.chain((first,), (s for _, s in seeds))]
+        finally:
+            w.residuals.give(key, rw)
     bars = parts[0] if len(parts) == 1 else [np.concatenate(p, axis=0) for p in zip(*parts)]
     return [_cast(b, w, i).reshape(out_shape + w.leaf_shapes[i]) for b, i in zip(bars, w.wrt)]
 

@@ -218,32 +218,47 @@ def zeros_rows(k, n, like):
 
 
 @njit(**_OPTS)
-def matmul2(a, b):
-    """``a @ b`` of two 2-D blocks by ``np.dot`` (contiguous copies when needed; an empty
-    operand gives zeros, which numba's BLAS call refuses)."""
+def matmul2_into(a, b, out):
+    """``out[...] = a @ b`` of two 2-D blocks by ``np.dot`` into C-contiguous ``out``
+    (contiguous copies of the operands when needed; an empty operand gives zeros, which numba's
+    BLAS call refuses)."""
     if a.shape[0] == 0 or a.shape[1] == 0 or b.shape[1] == 0:
-        return np.zeros((a.shape[0], b.shape[1]), dtype=a.dtype)
-    if a.shape[1] == 1:
+        out[...] = 0
+    elif a.shape[1] == 1:
         # an outer product: one rounded product per entry, as BLAS gives it, without BLAS's
         # call (0.8 us for (1000, 1) @ (1, 1), twice the loop)
-        out = np.empty((a.shape[0], b.shape[1]), dtype=a.dtype)
         for i in range(a.shape[0]):
             ai = a[i, 0]
             for j in range(b.shape[1]):
                 out[i, j] = ai * b[0, j]
-        return out
-    return np.dot(np.ascontiguousarray(a), np.ascontiguousarray(b))
+    else:
+        np.dot(np.ascontiguousarray(a), np.ascontiguousarray(b), out)
+
+
+@njit(**_OPTS)
+def matmul2(a, b):
+    """``a @ b`` of two 2-D blocks (:func:`matmul2_into`), a fresh array."""
+    out = np.empty((a.shape[0], b.shape[1]), dtype=a.dtype)
+    matmul2_into(a, b, out)
+    return out
+
+
+@njit(**_OPTS)
+def batched_matmul_into(a, b, nb, pa, pc, pb, out):
+    """``nb`` products ``(pa, pc) @ (pc, pb)`` of flat blocks, stacked into ``out: (nb * pa *
+    pb,)``, each written in place (no block made and copied)."""
+    a3 = a.reshape((nb, pa, pc))
+    b3 = b.reshape((nb, pc, pb))
+    o3 = out.reshape((nb, pa, pb))
+    for i in range(nb):
+        matmul2_into(a3[i], b3[i], o3[i])
 
 
 @njit(**_OPTS)
 def batched_matmul(a, b, nb, pa, pc, pb):
     """``nb`` products ``(pa, pc) @ (pc, pb)`` of flat blocks, stacked: ``(nb * pa * pb,)``."""
     out = np.empty(nb * pa * pb, dtype=a.dtype)
-    a3 = a.reshape((nb, pa, pc))
-    b3 = b.reshape((nb, pc, pb))
-    o3 = out.reshape((nb, pa, pb))
-    for i in range(nb):
-        o3[i] = matmul2(a3[i], b3[i])
+    batched_matmul_into(a, b, nb, pa, pc, pb, out)
     return out
 
 
@@ -263,15 +278,23 @@ def left_rows(a, rows, pc, pb):
 
 
 @njit(**_OPTS)
-def bmm_rows(rows, y, nb, p, q, r):
+def bmm_rows_into(rows, y, nb, p, q, r, out):
     """Rows ``(k, nb * p * q)`` each read as ``nb`` blocks ``(p, q)``, times the blocks ``(q, r)``
-    of ``y: (nb * q * r,)``: rows ``(k, nb * p * r)`` (one BLAS call when ``nb`` is 1)."""
+    of ``y: (nb * q * r,)``, into rows ``out: (k, nb * p * r)`` (one BLAS call when ``nb`` is
+    1): an entry's workspace can hold ``out``."""
     k = rows.shape[0]
     if nb == 1:
-        return matmul2(rows.reshape((k * p, q)), y.reshape((q, r))).reshape((k, p * r))
-    out = np.empty((k, nb * p * r), dtype=rows.dtype)
-    for i in range(k):
-        out[i] = batched_matmul(rows[i], y, nb, p, q, r)
+        matmul2_into(rows.reshape((k * p, q)), y.reshape((q, r)), out.reshape((k * p, r)))
+    else:
+        for i in range(k):
+            batched_matmul_into(rows[i], y, nb, p, q, r, out[i])
+
+
+@njit(**_OPTS)
+def bmm_rows(rows, y, nb, p, q, r):
+    """:func:`bmm_rows_into` into fresh rows."""
+    out = np.empty((rows.shape[0], nb * p * r), dtype=rows.dtype)
+    bmm_rows_into(rows, y, nb, p, q, r, out)
     return out
 
 

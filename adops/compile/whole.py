@@ -74,8 +74,8 @@ class Whole:
         if within is None:
             src("import numpy as np")
             src("from numba import njit")
-            src("from adops.compile.rows import (bmm_left_rows, bmm_rows, gather, matmul2, put, "
-                "same,")
+            src("from adops.compile.rows import (bmm_left_rows, bmm_rows, bmm_rows_into, gather, "
+                "matmul2, put, same,")
             src("                                pad_into, scatter_add, scatter_add_at, "
                 "scatter_add_into, slice_add,")
             src("                                scratch, slice_add_into, spread, spread_blocks, "
@@ -163,12 +163,12 @@ class Whole:
     def _outs(self):
         return "(" + "".join(f"v{o}, " for o in self.live_outs) + ")"
 
-    def _entry(self, src, name, rows_known, fill):
+    def _entry(self, src, name, rows_known, fill, residuals=False):
         """Entry ``name`` written by ``fill(own)`` into ``src``, its scratch arrays taken from
         workspaces (:mod:`adops.compile.workspace`); its slots kept in :attr:`slots`."""
         own = Source()
         fill(own)
-        text, self.slots[name] = carve(own.text(), rows_known)
+        text, self.slots[name] = carve(own.text(), rows_known, residuals)
         src.lines.extend(text.splitlines())
         src("")
 
@@ -255,13 +255,14 @@ class Whole:
             if reads:
                 src(f"({''.join(r + ', ' for r in reads)}) = R", 1)
             src.lines.extend(body.lines)
-        self._entry(src, "fwd", False, fwd)
+        self._entry(src, "fwd", False, fwd, residuals=True)
         self._entry(src, "bwd", True, bwd)
         # the forward pass and one sweep in one call (numba compiles it at its first call, and
         # it links in fwd and bwd as compiled: about half their compile time again)
-        ws = {e: ", W8, W4" if self.slots[e] else "" for e in ("fwd", "bwd")}
+        ws = {"fwd": ", W8, W4, R8, R4" if self.slots["fwd"] else "",
+              "bwd": ", W8, W4" if self.slots["bwd"] else ""}
         src(_JIT)
-        src(f"def vjp(V, S, IX, ID, K{ws['fwd'] or ws['bwd']}):")
+        src(f"def vjp(V, S, IX, ID, K{', W8, W4, R8, R4' if ws['fwd'] or ws['bwd'] else ''}):")
         src(f"ok, outs, R = fwd(V, IX, ID, K{ws['fwd']})", 1)
         src(f"return ok, outs, bwd(R, S, IX, ID, K{ws['bwd']})", 1)
         src("")

@@ -42,6 +42,7 @@ class Slot:
     rows: bool        # first dimension is the call's k (or m)
     lead: int         # else the first dimension's number (1 for a flat array)
     size: tuple       # ("IX", j) or ("n", number)
+    residual: bool = False  # a forward pass's residual, in the residual workspaces R8, R4
 
     def words(self, IX, k):
         n = int(IX[self.size[1]]) if self.size[0] == "IX" else self.size[1]
@@ -76,10 +77,15 @@ def _aliases(node):
     return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
 
 
-def _escaping(fn):
-    """Names whose arrays may be returned by ``fn`` (directly or through aliases)."""
+def _escaping(fn, but_last=False):
+    """Names whose arrays may be returned by ``fn`` (directly or through aliases); with
+    ``but_last``, through the returned tuple's elements but its last (a forward pass's outputs,
+    not its residuals)."""
     body, final = fn.body[:-1], fn.body[-1]
-    out = {n.id for n in ast.walk(final) if isinstance(n, ast.Name)}
+    node = final
+    if but_last and isinstance(final.value, ast.Tuple):
+        node = ast.Tuple(elts=final.value.elts[:-1], ctx=ast.Load())
+    out = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
     for stmt in reversed(body):
         if isinstance(stmt, ast.Assign):
             targets = {n.id for t in stmt.targets for n in ast.walk(t) if isinstance(n, ast.Name)}
@@ -110,10 +116,14 @@ def _shape(text):
     return rows, lead, ("IX", int(s.group(1))) if s.group(1) else ("n", int(s.group(2)))
 
 
-def carve(source: str, rows_known: bool):
+def carve(source: str, rows_known: bool, residuals: bool = False):
     """``(source, slots)``: the entry with its scratch allocations taken from the workspaces
     (see module doc). ``rows_known``: the call's k or m sizes its ``rows`` slots (jvp, bwd);
-    elsewhere an allocation with rows of a run-time size stays fresh.
+    elsewhere an allocation with rows of a run-time size stays fresh. ``residuals``: the entry
+    is a forward pass returning ``ok, outputs, residuals``; an allocation reaching the residuals
+    only is taken from the residual workspaces ``R8, R4`` (``Slot.residual``), which the caller
+    hands empty (each residual fresh, as a pullback kept for later needs) or keeps until the
+    sweeps that read them are done; the entry then takes ``W8, W4, R8, R4``.
 
     >>> src = ("def bwd(R, S, IX, ID, K):\\n    m = S[0].shape[0]\\n"
     ...        "    c = np.empty((m, IX[3]), dtype=np.float64)\\n    g(c)\\n"
@@ -131,23 +141,27 @@ def carve(source: str, rows_known: bool):
         return (b, )
     <BLANKLINE>
     >>> slots
-    [Slot(dtype='float64', rows=True, lead=0, size=('IX', 3))]
+    [Slot(dtype='float64', rows=True, lead=0, size=('IX', 3), residual=False)]
     """
     fn = next(n for n in ast.parse(source).body if isinstance(n, ast.FunctionDef))
     escaping = _escaping(fn)
+    handed_back = _escaping(fn, but_last=True) if residuals else escaping
     lines = source.splitlines()
     first = fn.body[0].lineno - 1
     slots, out = [], []
     for i, line in enumerate(lines):
         m = _ALLOC.match(line)
         shape = _shape(m.group(4)) if m and i >= first else None
-        if m is None or shape is None or m.group(2) in escaping or (shape[0] and not rows_known):
+        if m is None or shape is None or m.group(2) in handed_back or \
+                (shape[0] and not rows_known):
             out.append(line)
             continue
         indent, name, kind, text, dtype = m.groups()
         rows, lead, size = shape
-        slots.append(Slot(dtype, rows, lead, size))
-        w, o = PARAMS[dtype], "o" + PARAMS[dtype][1]
+        kept = name in escaping
+        slots.append(Slot(dtype, rows, lead, size, kept))
+        w = ("R" if kept else "W") + PARAMS[dtype][1]
+        o = ("r" if kept else "o") + PARAMS[dtype][1]
         dims = ast.parse(text, mode="eval").body
         dims = [ast.get_source_segment(text, e) for e in dims.elts] \
             if isinstance(dims, ast.Tuple) else [text]
@@ -160,16 +174,19 @@ def carve(source: str, rows_known: bool):
     if not slots:
         return source, []
     head = fn.lineno - 1
-    out[head] = out[head].replace("):", ", W8, W4):", 1)
-    out[first:first] = ["    o8 = 0", "    o4 = 0"]
+    out[head] = out[head].replace("):", ", W8, W4, R8, R4):" if residuals else ", W8, W4):", 1)
+    out[first:first] = ["    o8 = 0", "    o4 = 0"] + (["    r8 = 0", "    r4 = 0"] if residuals
+                                                     else [])
     return "\n".join(out) + "\n", slots
 
 
-def words(slots, IX, k):
-    """``{dtype: entries}`` the workspaces must hold for one call with ``k`` rows."""
+def words(slots, IX, k, residual=False):
+    """``{dtype: entries}`` the workspaces (``residual``: the residual workspaces) must hold
+    for one call with ``k`` rows."""
     need = {"float64": 0, "float32": 0}
     for s in slots:
-        need[s.dtype] += s.words(IX, k)
+        if s.residual == residual:
+            need[s.dtype] += s.words(IX, k)
     return need
 
 
@@ -204,14 +221,15 @@ class Workspaces:
     from the pool (threads running at once each take their own) and gives it back; a call
     needing under ``FRESH_BYTES`` gets :data:`EMPTY` and gives nothing back."""
 
-    def __init__(self, slots, IX):
-        self.slots, self.IX, self.pool = slots, IX, []
+    def __init__(self, slots, IX, residual=False):
+        """``residual``: the pool of the forward passes' residual workspaces."""
+        self.slots, self.IX, self.pool, self.residual = slots, IX, [], residual
         self.need = {}  # (entry, k) -> (float64 entries, float32 entries, fresh)
 
     def _need(self, entry, k):
         need = self.need.get((entry, k))
         if need is None:
-            words8_4 = words(self.slots[entry], self.IX, k)
+            words8_4 = words(self.slots[entry], self.IX, k, self.residual)
             n8, n4 = words8_4["float64"], words8_4["float32"]
             need = (n8, n4, 8 * n8 + 4 * n4 <= FRESH_BYTES)
             if len(self.need) < 64:
