@@ -126,13 +126,13 @@ class Form:
     def sums_everything(self) -> bool:
         """Whether the op adds every entry of its one input into one output (``np.sum(x)``): its
         transpose gives each entry the output's cotangent, a column ``(m, 1)`` the fused loop
-        that made the input can read as it is (:func:`adops.compile.whole._column_seeded`)."""
+        that made the input can read as it is (:func:`adops.compile.inplace.column_seeded`)."""
         return False
 
     def pad(self):
         """``(source entry, lo, hi)`` when the output is zeros but for the source's entries at
         ``lo .. hi`` (table sizes), in order: a fused loop that reads the output can read the
-        source at an offset instead (:func:`adops.compile.whole._absorbed_pads`); else None."""
+        source at an offset instead (:func:`adops.compile.inplace.absorbed_pads`); else None."""
         return None
 
     def takes_strided_tangent(self) -> bool:

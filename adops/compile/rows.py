@@ -219,9 +219,8 @@ def zeros_rows(k, n, like):
 
 @njit(**_OPTS)
 def matmul2_into(a, b, out):
-    """``out[...] = a @ b`` of two 2-D blocks by ``np.dot`` into C-contiguous ``out``
-    (contiguous copies of the operands when needed; an empty operand gives zeros, which numba's
-    BLAS call refuses)."""
+    """``out[...] = a @ b`` (2-D; ``out`` C-contiguous) by ``np.dot``: operands copied to C order
+    when needed; an empty operand gives zeros (numba's BLAS call refuses it)."""
     if a.shape[0] == 0 or a.shape[1] == 0 or b.shape[1] == 0:
         out[...] = 0
     elif a.shape[1] == 1:
@@ -245,8 +244,7 @@ def matmul2(a, b):
 
 @njit(**_OPTS)
 def batched_matmul_into(a, b, nb, pa, pc, pb, out):
-    """``nb`` products ``(pa, pc) @ (pc, pb)`` of flat blocks, stacked into ``out: (nb * pa *
-    pb,)``, each written in place (no block made and copied)."""
+    """``nb`` products ``(pa, pc) @ (pc, pb)`` of flat blocks, written in place into ``out``."""
     a3 = a.reshape((nb, pa, pc))
     b3 = b.reshape((nb, pc, pb))
     o3 = out.reshape((nb, pa, pb))
@@ -280,8 +278,7 @@ def left_rows(a, rows, pc, pb):
 @njit(**_OPTS)
 def bmm_rows_into(rows, y, nb, p, q, r, out):
     """Rows ``(k, nb * p * q)`` each read as ``nb`` blocks ``(p, q)``, times the blocks ``(q, r)``
-    of ``y: (nb * q * r,)``, into rows ``out: (k, nb * p * r)`` (one BLAS call when ``nb`` is
-    1): an entry's workspace can hold ``out``."""
+    of ``y: (nb * q * r,)``, into rows ``out: (k, nb * p * r)`` (one BLAS call when ``nb`` is 1)."""
     k = rows.shape[0]
     if nb == 1:
         matmul2_into(rows.reshape((k * p, q)), y.reshape((q, r)), out.reshape((k * p, r)))

@@ -34,9 +34,11 @@ import re
 import numpy as np
 
 from ..ops.registry import ElementwiseOp
-from .codegen import (ALIAS, Group, depends_on_leaves, finish_groups, guard_positions,
-                      ProgramView, fusable, schedule)
+from .codegen import (Group, depends_on_leaves, finish_groups, guard_positions, fusable,
+                      schedule)
+from .programview import ALIAS, ProgramView
 from .guards import GuardStep
+from .inplace import absorbed_pads, column_seeded, column_views
 from .forms import Form, Tables, Unsupported, form_of, size_of
 from .loops import Source, literal, shared_kernels
 from .groupstep import GroupStep
@@ -91,15 +93,15 @@ class Whole:
         self.parts += [GuardStep(self, tape.guards[g], prog.guards[g]) for g in guard_at.get(-1, [])]
         ops = {s: _OpStep(self, s) for kind, s in self.steps
                if kind != "group" and prog.ops[s].name != "constant"}
-        _column_seeded(prog, self.steps, ops)
+        column_seeded(prog, self.steps, ops)
         #: slice transposes the loops read at an offset, entry -> (source, lo, hi): not made
-        self.pads = _absorbed_pads(prog, self.steps, ops)
+        self.pads = absorbed_pads(prog, self.steps, ops)
         #: entries whose tangent rows are a column view: entry -> (entry of the wider rows, the
         #: offset within them)
-        self.views = _column_views(prog, self.steps, ops, self.depends, self.pads)
+        self.views = column_views(prog, self.steps, ops, self.depends, self.pads)
         for si, (kind, s) in enumerate(self.steps):
             if kind != "group" and s in self.pads:
-                pass  # read by its loops at an offset (_absorbed_pads), never made
+                pass  # read by its loops at an offset (:func:`adops.compile.inplace.absorbed_pads`), never made
             elif kind == "group":
                 shared_kernels(src, prog, s, f"{prefix}{gi}", self.depends, self.kernels)
                 self.parts.append(GroupStep(self, s, f"{prefix}{gi}"))
@@ -282,95 +284,6 @@ def _steps(prog):
         else:
             steps.append((kind, s))
     return steps
-
-
-def _column_seeded(prog, steps, ops):
-    """Marks each group output whose one use is a sum of all its entries (a loss's ``np.sum``)
-    in ``group.column_seeds``, and that sum's step: the sweep hands the sum's cotangent rows
-    ``(m, 1)`` to the loop as they are, which reads ``b[q, 0]``, instead of broadcasting them to a
-    fresh ``(m, n)`` block first (8 MB per seed at n = 10^6, zero-filled page by page)."""
-    uses = {}
-    for kind, s in steps:
-        for c in (s.entries if kind == "group" else [s]):
-            for r in prog.refs[c]:
-                if type(r) is int:
-                    uses.setdefault(r, []).append(c)
-    pinned = {o for o in prog.outs if o is not None}
-    pinned.update(r for g in prog.guards for r in g.refs if type(r) is int)
-    for kind, g in steps:
-        if kind != "group":
-            continue
-        inside = set(g.entries)
-        for e in g.outputs:
-            outside = [c for c in uses.get(e, []) if c not in inside]
-            if e in pinned or len(outside) != 1 or outside[0] not in ops:
-                continue
-            step = ops[outside[0]]
-            if step.form.sums_everything():
-                g.column_seeds.add(e)
-                step.column = True
-
-
-def _column_views(prog, steps, ops, depends, pads):
-    """Entry -> (entry of the wider rows, offset) for each entry whose tangent rows are a
-    column view (:meth:`Form.column_offset`: ``x[1:]``'s are ``t[:, 1:]``); and marks, in each
-    group, the inputs with such rows in ``Group.offsets``, which its jvp loop reads at the
-    offset within the wider rows. Why: numba types a column view as a non-contiguous array and
-    does not vectorize a loop reading it (Rosenbrock's hvp at n = 10^5: 1.26 ms of loops
-    against 0.6 ms when the same loops were handed C-contiguous rows)."""
-    views = {}
-    for kind, s in steps:
-        if kind == "group" or s not in ops or s in pads or s not in depends:
-            continue
-        refs = prog.refs[s]
-        r = refs[0] if refs and type(refs[0]) is int else None
-        if r is None or r not in depends:
-            continue
-        base, offset_in = views.get(r, (r, None))
-        offset = ops[s].form.column_offset(offset_in)
-        if offset is not None:
-            views[s] = (base, offset)
-    for kind, g in steps:
-        if kind == "group":
-            g.offsets = [k for k, key in enumerate(g.inputs)
-                         if type(key) is int and g.kinds[k] != "broadcast" and
-                         (pads[key][0] if g.kinds[k] == "pad" else key) in views]
-    return views
-
-
-def _absorbed_pads(prog, steps, ops):
-    """Slice transposes onto zeros (:meth:`Form.pad`) read only by fused loops at the loop's
-    size become inputs of kind ``"pad"`` of those loops, which read the source at an offset and
-    zero outside it (and write the source's cotangent rows directly), so the padded array is
-    never made: Rosenbrock's hvp made six, a pass over n each, zero-filled and written.
-    Returns entry -> (source, lo, hi)."""
-    reads = {}  # entry -> [(group, input position)] of the loops that read it
-    groups = [g for kind, g in steps if kind == "group"]
-    for g in groups:
-        for k, key in enumerate(g.inputs):
-            if type(key) is int:
-                reads.setdefault(key, []).append((g, k))
-    pinned = {o for o in prog.outs if o is not None}
-    pinned.update(r for g in prog.guards for r in g.refs if type(r) is int)
-    users = {}
-    for kind, s in steps:
-        for c in (s.entries if kind == "group" else [s]):
-            for r in prog.refs[c]:
-                if type(r) is int:
-                    users.setdefault(r, set()).add(id(s) if kind == "group" else c)
-    pads = {}
-    for e, step in ops.items():
-        pad = step.form.pad()
-        if pad is None or e in pinned or e not in reads:
-            continue
-        loops = reads[e]
-        if any(g.kinds[k] != "full" for g, k in loops) or \
-                users[e] != {id(g) for g, _ in loops}:
-            continue  # read by another op, or broadcast by a loop
-        for g, k in loops:
-            g.kinds[k] = "pad"
-        pads[e] = pad
-    return pads
 
 
 class _Cotangents:
