@@ -121,6 +121,7 @@ class WholeEntries:
         self.workspaces = Workspaces(whole.slots, self.tables[0])
         #: the forward passes' residual workspaces, for a pass whose sweeps follow at once
         self.residuals = Workspaces(whole.slots, self.tables[0], residual=True)
+        self.keeps_residuals = any(s.residual for s in whole.slots.get("fwd", ()))
         #: per (entry, k) served without the pool: what follows the call's own arguments
         self._tails, self._fns = {}, {}
         self._vjp_calls, self._fused = 0, False
@@ -185,23 +186,28 @@ class WholeEntries:
         """``(ok, outs, bars)``: the forward pass on flat inputs ``V`` and one sweep of seeds
         ``S`` (``bars`` None when ``ok`` is False), as one call once the program has been
         called :func:`fused_after` times taking under :data:`FUSED_BELOW` each, else as two."""
-        m = S[0].shape[0]
+        if not self.keeps_residuals:  # (a small program's fixed cost: no pool to ask)
+            return self._value_and_vjp(V, S, EMPTY)
         # the residuals die with the sweep: in kept workspaces, not fresh blocks faulted in at
         # every call (GMM d = 64: a 51 MB residual, 12 500 page faults per gradient)
         key, rw = self.residuals.take("fwd", 0)
         try:
-            if self._fused:
-                ok, outs, bars = self.call("vjp", m, V, S, rw=rw)
-            else:
-                start = time.perf_counter()
-                ok, outs, R = self.call("fwd", 0, V, rw=rw)
-                bars = self.call("bwd", m, R, S) if ok else None
-                if time.perf_counter() - start < FUSED_BELOW:
-                    self._vjp_calls += 1
-                    self._fused = self._vjp_calls >= _FUSED_AFTER.get()
+            ok, outs, bars = self._value_and_vjp(V, S, rw)
             return ok, outs, (None if bars is None else self.residuals_apart(bars, rw))
         finally:
             self.residuals.give(key, rw)
+
+    def _value_and_vjp(self, V, S, rw):
+        m = S[0].shape[0]
+        if self._fused:
+            return self.call("vjp", m, V, S, rw=rw)
+        start = time.perf_counter()
+        ok, outs, R = self.call("fwd", 0, V, rw=rw)
+        bars = self.call("bwd", m, R, S) if ok else None
+        if time.perf_counter() - start < FUSED_BELOW:
+            self._vjp_calls += 1
+            self._fused = self._vjp_calls >= _FUSED_AFTER.get()
+        return ok, outs, bars
 
     def flat_inputs(self, V):
         """The leaves' entries as numba takes them: flat, C-contiguous, native byte order."""
