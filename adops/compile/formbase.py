@@ -140,10 +140,6 @@ class Form:
         (non-contiguous arrays); when not, they are given contiguous copies."""
         return False
 
-    def strided_tangent(self, strided_in: bool) -> bool:
-        """Whether the jvp lines bind ``{out}`` to a column view of wider rows."""
-        return False
-
     def column_offset(self, offset_in):
         """Where the output's tangent rows start within the rows they are a column view of
         (source text), given that offset of the input's (None: the input's rows are its own);

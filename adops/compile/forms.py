@@ -92,9 +92,6 @@ class Gather(Form):
     def takes_strided_tangent(self):
         return self.run is not None
 
-    def strided_tangent(self, strided_in):
-        return self.run is not None
-
     def column_offset(self, offset_in):
         if self.run is None:
             return None
@@ -219,9 +216,6 @@ class Same(Form):
 
     def takes_strided_tangent(self):
         return self.passes_through()
-
-    def strided_tangent(self, strided_in):
-        return strided_in and self.passes_through()
 
     def column_offset(self, offset_in):
         return offset_in if self.passes_through() else None

@@ -15,6 +15,13 @@ returns what the code generator needs:
 from __future__ import annotations
 
 
+def _pinned(prog):
+    """The entries that must be made as they are: the outputs and the guards' inputs."""
+    pinned = {o for o in prog.outs if o is not None}
+    pinned.update(r for g in prog.guards for r in g.refs if type(r) is int)
+    return pinned
+
+
 def column_seeded(prog, steps, ops):
     """Marks each group output whose one use is a sum of all its entries (a loss's ``np.sum``)
     in ``group.column_seeds``, and that sum's step: the sweep hands the sum's cotangent rows
@@ -26,8 +33,7 @@ def column_seeded(prog, steps, ops):
             for r in prog.refs[c]:
                 if type(r) is int:
                     uses.setdefault(r, []).append(c)
-    pinned = {o for o in prog.outs if o is not None}
-    pinned.update(r for g in prog.guards for r in g.refs if type(r) is int)
+    pinned = _pinned(prog)
     for kind, g in steps:
         if kind != "group":
             continue
@@ -81,8 +87,7 @@ def absorbed_pads(prog, steps, ops):
         for k, key in enumerate(g.inputs):
             if type(key) is int:
                 reads.setdefault(key, []).append((g, k))
-    pinned = {o for o in prog.outs if o is not None}
-    pinned.update(r for g in prog.guards for r in g.refs if type(r) is int)
+    pinned = _pinned(prog)
     users = {}
     for kind, s in steps:
         for c in (s.entries if kind == "group" else [s]):

@@ -194,8 +194,6 @@ class Whole:
         src("def jvp(V, T, IX, ID, K):")
         self._leaves(src)
         src("ok = True", 1)
-        #: entries whose tangent rows are a column view of wider rows (:meth:`rows`)
-        self.strided = set()
         for j, i in enumerate(self.wrt):
             src(f"t{self.leaves[i]} = T[{j}]", 1)
         for p in self.parts:
@@ -210,7 +208,7 @@ class Whole:
         """The tangent rows of entry ``r`` as an argument: a contiguous copy where they are a
         column view (``x[1:]``'s rows are ``t[:, 1:]``, not copied where loops read them) and
         the taker needs C order (numba's reshape and dot do; what is handed back is fresh)."""
-        return f"t{r}" if strided_ok or r not in self.strided else f"np.ascontiguousarray(t{r})"
+        return f"t{r}" if strided_ok or r not in self.views else f"np.ascontiguousarray(t{r})"
 
     def _sweep(self):
         """The backward body (lines at depth 1) and the forward names it reads."""
@@ -391,8 +389,6 @@ class _OpStep:
         tans = [self.whole.rows(r, takes) if type(r) is int and r in self.whole.depends
                 else None for r in refs]
         self._lines(src, self.form.jvp(self.args, tans), f"t{self.e}")
-        if self.form.strided_tangent(bool(refs) and refs[0] in self.whole.strided):
-            self.whole.strided.add(self.e)
 
     def vjp(self, src, acc):
         if self.e not in acc.assigned:
