@@ -73,7 +73,7 @@ def test_both_outer_modes_through_absorbed_pads_match_the_hessian_three_ways():
         np.testing.assert_allclose(got, fd, rtol=1e-6, atol=1e-6)
     (program,) = [p for ps in compiled(g).programs.values() for p in ps]
     assert program.whole is not None, program.why_python
-    assert "if i >= l" in "".join(program.whole.kernels.values())
+    assert "if i >= L" in "".join(program.whole.kernels.values())
     # the dot-product identity on the compiled gradient's own linear map (its Hessian)
     u, w = np.random.default_rng(2).normal(size=(2, 9))
     Hw = dualad.jvp(g, (x,), (w,), compiled=True)[1]

@@ -100,7 +100,7 @@ def test_generated_code_fuses_the_elementwise_run():
     src = program.driver.source  # the Python driver's (a program's first calls)
     (kernel,) = program.driver.kernels.values()  # one fused run: one kernel module
     assert "g0_vjp = k0_vjp" in src and "KERNELS[" in src
-    assert "def kernel_vjp(" in kernel and "for i in range(n):" in kernel
+    assert "def kernel_vjp(" in kernel and "for j in range(n):" in kernel
     assert kernel.count("@njit") == 3  # its primal, jvp and vjp loops
     assert "# loop g0 runs k0: s0 = #" in src  # which entry each loop variable is
     assert "square" in kernel and "SMUL(" in kernel
