@@ -199,12 +199,14 @@ def test_fast_jacobians_keep_seeds_per_chunk_and_still_check_the_chunk():
         np.testing.assert_array_equal(dualad.jacfwd(identity, compiled=True)(x), np.eye(5))
 
 
-@pytest.mark.parametrize("f", [lambda x: x, lambda x: x[0:], _reshaped, lambda x: x[1:] * 2.0])
+@pytest.mark.parametrize("f", [lambda x: x, lambda x: x[0:], _reshaped, lambda x: x[1:] * 2.0,
+                               lambda x: np.sin(x) * 2.0, lambda x: np.sum(x * x)])
 @pytest.mark.parametrize("n", [1, 6])
 def test_a_fast_jacobian_is_never_the_kept_seed(f, n):
     """The fast path keeps identity seeds per program; a Jacobian whose tangents pass the seed
     through (f(x) = x, a full slice, a reshape) must be a copy, else writing into it would change
-    the next call's seed, and so its Jacobian."""
+    the next call's seed, and so its Jacobian. A Jacobian of one row or one column is handed
+    back as the program's fresh tangent reshaped (no copy): C-contiguous and the caller's."""
     if f is _reshaped and n != 6:
         pytest.skip("a (2, 3) reshape needs 6 entries")
     x = np.arange(float(n))
@@ -214,6 +216,7 @@ def test_a_fast_jacobian_is_never_the_kept_seed(f, n):
         for _ in range(3):
             J = jac(x)
             np.testing.assert_array_equal(J, want)
+            assert J.flags.c_contiguous and J.shape == want.shape
             J[...] = 7.0  # the caller owns it
 
 

@@ -191,16 +191,22 @@ def jacfwd(cf, args, nums, chunk):
         return None
     V = w.flat_inputs(args)
     cols = []
-    for _, seed in _seeds(w, n, chunk, x_dtype, "jacfwd"):
+    seeds = _seeds(w, n, chunk, x_dtype, "jacfwd")
+    lazy = type(seeds) is not list  # made in one buffer that the next chunk rewrites
+    for _, seed in seeds:
         ok, _, tans = w.call("jvp", seed.shape[0], V, (seed,))
         if not ok:
             return None
-        cols.append(_unshared(tans, seed)[0])  # the next chunk rewrites a lazily made seed
+        cols.append(_unshared(tans, seed)[0] if lazy else tans[0])
     Jt = cols[0] if len(cols) == 1 else np.concatenate(cols, axis=0)  # (n, m)
-    # always a copy: a tangent may be the seed's memory, which the program keeps (and
-    # ascontiguousarray would hand back Jt.T itself when n or m is 1); in the argument's dtype,
-    # as the general path gives it
-    J = Jt.T.copy() if Jt.dtype == x_dtype else Jt.T.astype(x_dtype, order="C")
+    m = Jt.shape[1]
+    if (n == 1 or m == 1) and len(cols) == 1 and not w.tangent_copy[0] and Jt.dtype == x_dtype:
+        J = Jt.reshape(m, n)  # Jt.T, C-contiguous as it is: a view of the fresh tangent
+    else:
+        # a copy: a tangent may be the seed's memory, which the program keeps (and
+        # ascontiguousarray would hand back Jt.T itself when n or m is 1); in the argument's
+        # dtype, as the general path gives it
+        J = Jt.T.copy() if Jt.dtype == x_dtype else Jt.T.astype(x_dtype, order="C")
     leaf_shape = w.leaf_shapes[i]
     if len(out_shape) == 1 and len(leaf_shape) == 1:
         return [J]

@@ -62,8 +62,10 @@ def extremum_rows(rows, out):
     [[0.0, 0.5, 0.5]]
     """
     hit = rows == out
-    d = (hit / hit.sum(axis=1).reshape((-1, 1))).astype(rows.dtype)
-    return np.where(np.isnan(out), np.nan, d).astype(rows.dtype)
+    # a nan row has no hit (nan != nan): its share is 1/0 = inf and 0 * inf = nan everywhere,
+    # with no select (numba's broadcast np.where cost 60 of 114 us on GMM's (1000, 25))
+    share = 1.0 / hit.sum(axis=1).reshape((-1, 1))
+    return (hit * share).astype(rows.dtype)
 
 
 def prod_rows(rows, out):
