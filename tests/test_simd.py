@@ -8,7 +8,9 @@ from numba import njit
 import dualad
 import revad
 from adops.compile import compiled, whole_after
+from adops.compile.rows import sum_blocks, sum_rows
 from adops.compile.simd import FASTER, loop_name, vapply
+from adops.compile.sums import numpy_sum
 
 DOMAIN = {"arccosh": (1.05, 4.0), "arcsin": (-0.95, 0.95), "arccos": (-0.95, 0.95),
           "arctanh": (-0.95, 0.95), "log": (0.05, 4.0), "log2": (0.05, 4.0),
@@ -108,3 +110,36 @@ def test_values_outside_the_domain_are_numpys_nan_and_inf():
         want = f(x)
     (got,) = got
     np.testing.assert_array_equal(got, want)
+
+
+_SUM = njit(lambda a: numpy_sum(a))
+_ROWS = njit(lambda t: sum_rows(t))
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32", "int64"])
+@pytest.mark.parametrize("n", [0, 1, 7, 8, 9, 127, 128, 129, 1000, 4097, 100_003])
+def test_sums_from_numba_are_numpys_bits(dtype, n):
+    """Whole programs sum rows and a spread's runs with numpy's own add loop (float dtypes) or
+    numpy's pairwise algorithm replayed (others): bit for bit np.sum, signed zeros, nan and
+    inf included, at any stride."""
+    rng = np.random.default_rng(n)
+    a = (rng.normal(size=n) * 10.0 ** rng.integers(-6, 6, size=n)).astype(dtype)
+    for x in (a, a[::3], a[::-1]):
+        got, want = _SUM(x), np.sum(x)
+        assert got == want and np.signbit(got) == np.signbit(want), (x.size, got, want)
+    rows = np.stack([a, -a, np.zeros_like(a)])
+    np.testing.assert_array_equal(_ROWS(rows)[:, 0], rows.sum(axis=1))
+    if n and dtype != "int64":
+        special = a.copy()
+        special[n // 2] = np.inf
+        assert _SUM(special) == np.sum(special)
+        special[0] = np.nan
+        assert np.isnan(_SUM(special))
+    assert str(np.signbit(_SUM(np.array([-0.0, -0.0], dtype=dtype)))) == \
+        str(np.signbit(np.sum(np.array([-0.0, -0.0], dtype=dtype))))
+
+
+def test_a_spreads_transpose_sums_each_run_as_numpy_does():
+    c = np.random.default_rng(1).normal(size=(3, 250 * 1000))
+    np.testing.assert_array_equal(sum_blocks(c, 1000, 1, 250),
+                                  c.reshape(3, 250, 1000).sum(axis=2))
