@@ -62,10 +62,9 @@ def extremum_rows(rows, out):
     [[0.0, 0.5, 0.5]]
     """
     hit = rows == out
-    # a nan row has no hit (nan != nan): its share is 1/0 = inf and 0 * inf = nan everywhere,
-    # with no select (numba's broadcast np.where cost 60 of 114 us on GMM's (1000, 25))
-    share = 1.0 / hit.sum(axis=1).reshape((-1, 1))
-    return (hit * share).astype(rows.dtype)
+    # a nan row has no hit (nan != nan), so 0 / 0 = nan everywhere in it, with no select
+    # (numba's broadcast np.where took 60 of 114 us on GMM's (1000, 25); this 38 us)
+    return (hit / hit.sum(axis=1).reshape((-1, 1))).astype(rows.dtype)
 
 
 def prod_rows(rows, out):
