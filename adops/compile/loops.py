@@ -104,7 +104,6 @@ def _read(tape, g, k, name, row=""):
     return f"{name}{k}[{row}i{at}]"
 
 
-
 # Loop indices are unsigned: numba wraps a negative signed index around (``x[i]`` reads
 # ``x[i + len(x)]`` for ``i < 0``), and unless LLVM proves ``i >= 0`` that test stays in the
 # loop and the loop is not vectorized. It proves it for ``range(n)`` but not for ``range(i0, i1)``

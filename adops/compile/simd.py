@@ -111,6 +111,35 @@ def _extern(module, name, ty):
     return found
 
 
+def _call_loop(context, builder, symbol, operands, n):
+    """Emit a call of numpy's loop ``symbol`` (registered by :func:`_register`) on ``operands``,
+    ``[(pointer, stride)]`` in its argument order, over ``n`` entries (an ``intp`` value);
+    returns the loop's status."""
+    intp = context.get_value_type(types.intp)
+    i8p = ir.IntType(8).as_pointer()
+    loop = cgutils.get_or_insert_function(builder.module, ir.FunctionType(
+        ir.IntType(32), [i8p, i8p.as_pointer(), intp.as_pointer(), intp.as_pointer(), i8p]),
+        symbol)
+    cell = builder.bitcast(_extern(builder.module, symbol + "_cell", ir.IntType(8)),
+                           i8p.as_pointer())
+    ctx = builder.load(cell)
+    aux = builder.load(builder.gep(cell, [ir.Constant(intp, 1)]))
+    data = cgutils.alloca_once(builder, i8p, size=len(operands))
+    strides = cgutils.alloca_once(builder, intp, size=len(operands))
+    for j, (ptr, step) in enumerate(operands):
+        builder.store(builder.bitcast(ptr, i8p), builder.gep(data, [ir.Constant(intp, j)]))
+        builder.store(step, builder.gep(strides, [ir.Constant(intp, j)]))
+    dims = cgutils.alloca_once(builder, intp, size=1)
+    builder.store(n, dims)
+    return builder.call(loop, [ctx, data, dims, strides, aux])
+
+
+def _vector(context, builder, ty, value):
+    """``(data pointer, stride)`` of a 1-d array value of numba type ``ty``."""
+    arr = context.make_array(ty)(context, builder, value)
+    return arr.data, cgutils.unpack_tuple(builder, arr.strides, 1)[0]
+
+
 @intrinsic
 def vapply(typingctx, name, x, y, n):
     """``y[:n] = ufunc(x[:n])`` by numpy's loop (see the module docstring)."""
@@ -124,27 +153,10 @@ def vapply(typingctx, name, x, y, n):
 
     def codegen(context, builder, sig, args):
         _, xv, yv, nv = args
-        intp = context.get_value_type(types.intp)
-        i8p = ir.IntType(8).as_pointer()
-        loop = cgutils.get_or_insert_function(builder.module, ir.FunctionType(
-            ir.IntType(32), [i8p, i8p.as_pointer(), intp.as_pointer(), intp.as_pointer(), i8p]),
-            symbol)
-        cell = builder.bitcast(_extern(builder.module, symbol + "_cell", ir.IntType(8)),
-                               i8p.as_pointer())
-        ctx = builder.load(cell)
-        aux = builder.load(builder.gep(cell, [ir.Constant(intp, 1)]))
-        xs = context.make_array(sig.args[1])(context, builder, xv)
-        ys = context.make_array(sig.args[2])(context, builder, yv)
-        data = cgutils.alloca_once(builder, i8p, size=2)
-        strides = cgutils.alloca_once(builder, intp, size=2)
-        for j, arr in enumerate((xs, ys)):
-            builder.store(builder.bitcast(arr.data, i8p),
-                          builder.gep(data, [ir.Constant(intp, j)]))
-            builder.store(cgutils.unpack_tuple(builder, arr.strides, 1)[0],
-                          builder.gep(strides, [ir.Constant(intp, j)]))
-        dims = cgutils.alloca_once(builder, intp, size=1)
-        builder.store(context.cast(builder, nv, sig.args[3], types.intp), dims)
-        return builder.call(loop, [ctx, data, dims, strides, aux])
+        operands = [_vector(context, builder, sig.args[1], xv),
+                    _vector(context, builder, sig.args[2], yv)]
+        return _call_loop(context, builder, symbol, operands,
+                          context.cast(builder, nv, sig.args[3], types.intp))
     return types.int32(name, x, y, n), codegen
 
 
@@ -175,30 +187,13 @@ def vsum(typingctx, x):
 
     def codegen(context, builder, sig, args):
         (xv,) = args
-        intp = context.get_value_type(types.intp)
-        i8p = ir.IntType(8).as_pointer()
-        loop = cgutils.get_or_insert_function(builder.module, ir.FunctionType(
-            ir.IntType(32), [i8p, i8p.as_pointer(), intp.as_pointer(), intp.as_pointer(), i8p]),
-            symbol)
-        cell = builder.bitcast(_extern(builder.module, symbol + "_cell", ir.IntType(8)),
-                               i8p.as_pointer())
-        ctx = builder.load(cell)
-        aux = builder.load(builder.gep(cell, [ir.Constant(intp, 1)]))
-        xs = context.make_array(sig.args[0])(context, builder, xv)
-        ty = context.get_value_type(sig.return_type)
-        acc = cgutils.alloca_once_value(builder, ir.Constant(ty, 0.0))
-        accp = builder.bitcast(acc, i8p)
-        data = cgutils.alloca_once(builder, i8p, size=3)
-        strides = cgutils.alloca_once(builder, intp, size=3)
-        zero = ir.Constant(intp, 0)
-        for j, (ptr, step) in enumerate(((accp, zero),
-                                         (builder.bitcast(xs.data, i8p),
-                                          cgutils.unpack_tuple(builder, xs.strides, 1)[0]),
-                                         (accp, zero))):
-            builder.store(ptr, builder.gep(data, [ir.Constant(intp, j)]))
-            builder.store(step, builder.gep(strides, [ir.Constant(intp, j)]))
-        dims = cgutils.alloca_once(builder, intp, size=1)
-        builder.store(cgutils.unpack_tuple(builder, xs.shape, 1)[0], dims)
-        builder.call(loop, [ctx, data, dims, strides, aux])
+        xdata, xstride = _vector(context, builder, sig.args[0], xv)
+        acc = cgutils.alloca_once_value(
+            builder, ir.Constant(context.get_value_type(sig.return_type), 0.0))
+        zero = ir.Constant(context.get_value_type(types.intp), 0)
+        # numpy's reduce case of a binary loop: the output is the first input, both stride 0
+        n = cgutils.unpack_tuple(builder, context.make_array(sig.args[0])(
+            context, builder, xv).shape, 1)[0]
+        _call_loop(context, builder, symbol, [(acc, zero), (xdata, xstride), (acc, zero)], n)
         return builder.load(acc)
     return x.dtype(x), codegen
