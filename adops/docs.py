@@ -15,7 +15,7 @@ PYTHON_DRIVER = "## Ops that keep the Python driver in the compiled tier"
 def python_driver_section() -> str:
     """The section of docs/SUPPORTED.md listing the ops no whole numba program holds.
 
-    >>> "| `svd` | RuleOp: no numba form |" in python_driver_section()
+    >>> "| `digamma` | ElementwiseOp: a rule numba does not compile |" in python_driver_section()
     True
     """
     rows = "".join(f"| `{name}` | {why} |\n" for name, why in without_form(OPS).items())
@@ -25,12 +25,14 @@ def python_driver_section() -> str:
             "function per derivative (`adops/compile/whole.py`); every other op has a numba "
             "form (structural ops, `adops/compile/forms.py`) or a fused loop (elementwise ops)."
             "\n\nLinear algebra with a numba form (" + ", ".join(f"`{m}`" for m in matrix) +
-            ", and `slogdet`'s sign) runs numba's `np.linalg` on each matrix of the batch, in "
-            "float64 or float32 (`adops/compile/matrixforms.py`); its derivatives are the ops' "
-            "own rules traced into numba functions. numba compiles such a program for several "
-            "seconds per op on a cold cache. A matrix holding inf or nan raises ValueError "
-            "there (numba's LAPACK wrappers refuse it; numpy returns whatever LAPACK leaves): "
-            "use `compiled=False` for such input."
+            ", and `slogdet`'s sign) runs numba's `np.linalg` (the same LAPACK routines as "
+            "numpy's: in float64 numpy's bits, eigenvector and singular vector signs included) "
+            "on each matrix of the batch, in float64 or float32 (`adops/compile/matrixforms.py`, "
+            "`adops/compile/lapack.py`); its derivatives are the ops' own rules traced into "
+            "numba functions. numba compiles such a program for several seconds per op on a "
+            "cold cache. Two cases run numpy's call instead: a matrix holding inf or nan "
+            "(numba's LAPACK wrappers refuse it; that call only), and `eigh`/`eigvalsh` with "
+            "`UPLO='U'` (numba reads the lower triangle; that program keeps its Python driver)."
             "\n\n| op | why |\n|---|---|\n" + rows)
 
 

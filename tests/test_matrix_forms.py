@@ -1,6 +1,7 @@
 """Linear algebra inside whole-program code (adops.compile.matrixforms): ``solve``, ``inv``,
-``det``, ``slogdet`` (and its sign, a guard) and ``cholesky`` run as numba's ``np.linalg`` on each
-matrix of the batch, their derivatives as the ops' own rules traced into numba functions. Every
+``det``, ``slogdet`` (and its sign, a guard), ``cholesky``, the factorizations ``eigh``, ``svd``,
+``qr`` and ``eigvalsh``, ``svdvals``, ``pinv`` run as numba's ``np.linalg`` (or
+adops.compile.lapack) on each matrix of the batch, their derivatives as the ops' own rules traced into numba functions. Every
 result is checked against the eager tier (which the op specs check against finite
 differences), the dot-product identity holds on the compiled maps, and the program must have run
 as one numba function per derivative.
@@ -38,6 +39,24 @@ def solve_mixed(x):
     """A float32 matrix, a float64 right side: numpy solves in float64."""
     A32 = (x[:4].reshape(2, 2) + 3 * np.eye(2)).astype(np.float32)
     return np.linalg.solve(A32, x[4:6])
+
+
+def eigh_svd_pinv(x):
+    """Every factor of eigh and svd (a batch of two) and pinv, raw: the compiled values must be
+    numpy's bits, the eigenvector and singular vector signs too."""
+    M = x[:9].reshape(3, 3)
+    w, v = np.linalg.eigh(M + M.T)
+    u, s, vh = np.linalg.svd(x[:24].reshape(2, 4, 3), full_matrices=False)
+    return np.concatenate([w, v.ravel(), u.ravel(), s.ravel(), vh.ravel(),
+                           np.linalg.pinv(x[:12].reshape(3, 4)).ravel()])
+
+
+def qr_and_values(x):
+    """qr's factors (a batch of two) and the values-only calls eigvalsh and svdvals."""
+    M = x[:9].reshape(3, 3)
+    q, r = np.linalg.qr(x[:24].reshape(2, 4, 3))
+    return np.concatenate([q.ravel(), r.ravel(), np.linalg.eigvalsh(M + M.T),
+                           np.linalg.svd(M, compute_uv=False)])
 
 
 def _ran_whole(f):
@@ -156,7 +175,48 @@ def test_second_order_through_linear_algebra_compiled():
         np.testing.assert_allclose(revad.hessian(f, compiled=True)(x) @ v, want, rtol=1e-9)
 
 
+@pytest.mark.parametrize("f, mode", [(eigh_svd_pinv, "reverse"), (qr_and_values, "forward")])
+def test_factorizations_run_inside_numba_with_numpys_factors(f, mode):
+    """Each factorization in one mode (numba compiles each for about 10 s per mode on a cold
+    cache); the other mode runs the same traced rules. Checked against the other mode of the
+    eager tier, whose op specs are checked against finite differences."""
+    x = np.random.default_rng(5).normal(size=24)
+    other, jac = (dualad.jacfwd, revad.jacrev) if mode == "reverse" else \
+        (revad.jacrev, dualad.jacfwd)
+    want = other(f)(x)
+    assert np.isfinite(want).all()  # distinct eigenvalues and singular values: a derivative
+    with whole_after(1):
+        np.testing.assert_allclose(jac(f, compiled=True)(x), want, rtol=1e-9, atol=1e-11)
+        if mode == "reverse":
+            out, pull = revad.vjp(f, x, compiled=True)
+            u = np.random.default_rng(1).normal(size=out.shape)
+            np.testing.assert_allclose(pull(u)[0], u @ want, rtol=1e-9, atol=1e-11)
+        else:
+            v = np.random.default_rng(2).normal(size=x.shape)
+            out, jv = dualad.jvp(f, (x,), (v,), compiled=True)
+            np.testing.assert_allclose(jv, want @ v, rtol=1e-9, atol=1e-11)
+        np.testing.assert_array_equal(out, f(x))  # numpy's bits and signs
+    (program,) = _ran_whole(f)
+    calls = {eigh_svd_pinv: ("eigh_packed(", "svd_packed(", "pinv("),
+             qr_and_values: ("qr_packed(", "eigvalsh(", "svdvals(")}[f]
+    for call in calls:
+        assert call in program.source.split("def primal(")[1].split("\n@njit")[0], call
+
+
+def test_an_upper_triangle_eigh_keeps_numpy_for_numpys_eigenvectors():
+    """numba's eigh reads the lower triangle; LAPACK on the upper one gives other eigenvector
+    bits (signs, even), so UPLO='U' keeps numpy's call (the Python driver) and its numbers."""
+    def f(x):
+        return np.linalg.eigh(x.reshape(3, 3), UPLO="U")[1].ravel() * 2.0
+    x = np.random.default_rng(6).normal(size=9)
+    with whole_after(1):
+        np.testing.assert_array_equal(revad.jacrev(f, compiled=True)(x), revad.jacrev(f)(x))
+    (program,) = [p for ps in compiled(f).programs.values() for p in ps]
+    assert "lower triangle" in program.why_python
+
+
 def test_every_matrix_op_declares_a_call_numba_compiles():
     """The ops declaring a MatrixCall are the documented ones; the rest keep the driver."""
     declared = {name for name, op in adops.OPS.items() if getattr(op, "matrix", None)}
-    assert declared == {"solve", "inv", "det", "slogdet", "cholesky"}
+    assert declared == {"solve", "inv", "det", "slogdet", "cholesky", "eigh", "eigvalsh",
+                        "svd", "svdvals", "qr", "pinv"}

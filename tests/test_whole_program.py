@@ -172,7 +172,6 @@ def test_a_rule_numba_cannot_compile_keeps_the_python_driver():
 
 #: the ops no whole program holds (written out: the registry and the docs must both say so)
 NO_FORM = {
-    "eigh", "eigvalsh", "pinv", "qr", "svd", "svdvals",     # linalg rules: no MatrixCall
     "digamma", "polygamma",                        # scipy.special: no scalar polygamma
 }
 

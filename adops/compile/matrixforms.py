@@ -50,7 +50,11 @@ class MatrixLoop:
     (each input's matrix offsets in a table), the results into one flat array of ``dtype``.
     ``tag`` keeps its local names apart from other loops of the same function."""
 
-    def __init__(self, tables, tag, spec, shapes, dtypes, dtype, name, core_shape):
+    def __init__(self, tables, tag, spec, shapes, dtypes, dtype, name, core_shape, params=None):
+        self.params = {} if params is None else dict(params)
+        why = spec.refusal(self.params)
+        if why is not None:
+            raise Unsupported(f"{name}: {why}")
         if np.dtype(dtype).name not in _FLOATS or any(np.dtype(d).name not in _FLOATS
                                                       for d in dtypes):
             raise Unsupported(f"{name} on {dtype}: numba's linalg takes floats")
@@ -89,7 +93,7 @@ class MatrixLoop:
             lines.append(f"    if not np.isfinite({m}).all():")
             lines.append(f"        raise NonFiniteMatrix({NOT_FINITE.format(op=self.name)!r})")
             mats.append(m)
-        call = self.spec.call.format(*mats)
+        call = self.spec.expression(mats, self.params)
         if not self.core:
             lines.append(f"    {{out}}[{q}] = {call}")
         else:
@@ -105,7 +109,7 @@ class Matrix(Form):
         spec = self.op.matrix
         core = self.out_shape[len(self.out_shape) - spec.core:]
         self.loop = MatrixLoop(tables, str(e), spec, self.shapes, self.dtypes, self.dtype,
-                               self.op.name, core)
+                               self.op.name, core, self.params)
         if self.out_shape != self.loop.batch + core:
             raise Unsupported(f"{self.op.name}: result {self.out_shape} is not one result "
                               f"of {spec.core} axes per matrix of the batch {self.loop.batch}")

@@ -315,18 +315,31 @@ def defreduce(name, reduce, rule, *, numpy=(), doc="", numba=None) -> ReduceOp:
 class MatrixCall:
     """How the compiled tier computes a rule op's primal inside numba, whose ``np.linalg`` takes
     one 2-D matrix at a time: ``call``, a numba expression of the matrices ``{0}, {1}, ...``
-    (the last two axes of each input, one batch entry), whose result has ``core`` axes
-    (2: a matrix, 0: a number). Its derivative needs nothing more: the compiled tier traces
-    the op's own ``jvp_rule``/``vjp_rule`` into numba code (:mod:`adops.compile.matrixforms`).
+    (the last two axes of each input, one batch entry) and of the op's parameters by name
+    (``{rcond!r}``), whose result has ``core`` axes (2: a matrix, 1: a vector, such as several
+    results packed, 0: a number). ``exact``, optional, takes the parameters and says why the
+    call would not give numpy's numbers for them (``None``: it does); the compiled tier then
+    keeps numpy for that op. Its derivative needs nothing more: the compiled tier traces the
+    op's own ``jvp_rule``/``vjp_rule`` into numba code (:mod:`adops.compile.matrixforms`).
 
-    >>> MatrixCall("np.linalg.inv({0})", core=2).call.format("A")
+    >>> MatrixCall("np.linalg.inv({0})", core=2).expression(["A"], {})
     'np.linalg.inv(A)'
+    >>> MatrixCall("pinv({0}, {rcond!r})", core=2).expression(["A"], {"rcond": 1e-15})
+    'pinv(A, 1e-15)'
     """
 
-    __slots__ = ("call", "core")
+    __slots__ = ("call", "core", "exact")
 
-    def __init__(self, call: str, core: int):
-        self.call, self.core = call, core
+    def __init__(self, call: str, core: int, exact=None):
+        self.call, self.core, self.exact = call, core, exact
+
+    def refusal(self, params):
+        """Why this call does not compute the op at ``params`` as numpy does, or ``None``."""
+        return None if self.exact is None else self.exact(params)
+
+    def expression(self, mats, params):
+        """The numba expression of one batch entry: ``mats``, the names of its matrices."""
+        return self.call.format(*mats, **params)
 
 
 def defrule(name, primal, jvp_rule, vjp_rule, *, residuals=None, numpy=(), doc="",

@@ -266,7 +266,12 @@ def _eigh_vjp(out_bar, xs, out, res, needed, UPLO):
     return (_sym_T(v @ m_bar @ mT(v), lower=UPLO == "L"),)
 
 
+def _lower_read(params):
+    return None if params["UPLO"] == "L" else "numba's eigh reads the lower triangle only"
+
+
 EIGH = defrule("eigh", _eigh_primal, _eigh_jvp, _eigh_vjp, residuals=_eigh_residuals,
+               matrix=MatrixCall("eigh_packed({0})", core=1, exact=_lower_read),
                doc="eigh(a) packed as (w, v) (a symmetric, the UPLO triangle read): with "
                    "M = v^T S v, dw = diag(M), dv = v (F o M), F_ij = 1/(w_j - w_i) (0 on the "
                    "diagonal, inf at a repeated eigenvalue: its eigenvectors have no derivative; "
@@ -289,6 +294,7 @@ def _eigvalsh_vjp(out_bar, xs, out, res, needed, UPLO):
 
 EIGVALSH = defrule("eigvalsh", lambda a, UPLO: np.linalg.eigvalsh(a, UPLO=UPLO),
                    _eigvalsh_jvp, _eigvalsh_vjp, residuals=_eigvalsh_residuals,
+                   matrix=MatrixCall("eigvalsh({0})", core=1, exact=_lower_read),
                    doc="eigvalsh(a): dw = diag(v^T S v). At a repeated eigenvalue: the "
                        "derivative along LAPACK's eigenbasis (exact for symmetric functions "
                        "of the repeated eigenvalues).")
@@ -351,6 +357,7 @@ def _svd_vjp(out_bar, xs, out, res, needed):
 
 
 SVD = defrule("svd", _svd_primal, _svd_jvp, _svd_vjp, residuals=_svd_residuals,
+              matrix=MatrixCall("svd_packed({0})", core=1),
               doc="svd(a, full_matrices=False) packed as (u, s, vh): with dS = u^T da v, "
                   "ds = diag(dS), du = u (F o (dS S + S dS^T)) + (I - u u^T) da v / s, "
                   "dv = v (F o (S dS + dS^T S)) + (I - v v^T) da^T u / s, "
@@ -374,6 +381,7 @@ def _svdvals_vjp(out_bar, xs, out, res, needed):
 
 SVDVALS = defrule("svdvals", lambda a: np.linalg.svd(a, compute_uv=False), _svdvals_jvp,
                   _svdvals_vjp, residuals=_svdvals_residuals,
+                  matrix=MatrixCall("svdvals({0})", core=1),
                   doc="Singular values s (compute_uv=False): ds = diag(u^T da v); "
                       "transpose u diag(g) v^T.")
 
@@ -400,6 +408,8 @@ def _pinv_vjp(out_bar, xs, out, res, needed, rcond):
 
 PINV = defrule("pinv", lambda a, rcond: np.linalg.pinv(a, rcond=rcond), _pinv_jvp, _pinv_vjp,
                residuals=_pinv_residuals,
+               matrix=MatrixCall("pinv({0}, {rcond!r})", core=2, exact=lambda p: None if
+                                 np.isfinite(p["rcond"]) else "a cut-off of inf or nan"),
                doc="p = pinv(a) at constant rank: dp = -p da p + p p^T da^T (I - a p) "
                    "+ (I - p a) da^T p^T p (Golub & Pereyra).")
 
@@ -443,6 +453,7 @@ def _qr_vjp(out_bar, xs, out, res, needed):
 
 
 QR = defrule("qr", _qr_primal, _qr_jvp, _qr_vjp, residuals=_qr_residuals,
+             matrix=MatrixCall("qr_packed({0})", core=1),
              doc="qr(a) reduced, a (..., m, n) with m >= n and full rank, packed as (q, r): "
                  "with B = da r^-1, C = q^T B, Omega = tril(C, -1) - tril(C, -1)^T: "
                  "dq = q (Omega - C) + B, dr = (C - Omega) r (Walter & Lehmann; a wide "
