@@ -11,7 +11,9 @@ scalar chain of 1000 ops, compiled grad in us per op (<= 0.05); GMM at gradbench
 compiled grad / objective (<= 2.5); full Jacobians of tanh(W x + b)
 at (n, m) = (1000, 1), (1, 1000), (100, 100) and n, m in {4, 16, 64}: best compiled and best eager mode, JAX jit and
 torch.func beside them when installed. Compile time is excluded (warm-up first) and printed.
-Also: a new process's first compiled grad call with the generated code already on disk (a warm
+A recurrent loop written with ``adops.scan``: compiled grad (the loop inside the numba
+function) against the Python driver that calls the compiled step once per step, and JAX's
+``lax.scan``. Also: a new process's first compiled grad call with the generated code already on disk (a warm
 cache; target under 0.5 s), and with an empty cache.
 """
 from __future__ import annotations
@@ -155,6 +157,49 @@ def main(quick=False):
               ", ".join(f"{k} {v * 1e6:.1f} us" for k, v in times.items()) + ratio)
 
 
+def scan_rnn(T=200, h=32):
+    """A recurrent loop written with adops.scan (T steps, h units): its compiled grad as one
+    numba function (the loop inside it) against the Python driver calling the compiled step once
+    per step (the tier before the loop had a numba form), the eager tier and JAX's lax.scan."""
+    import adops
+    from adops.compile import whole_after
+    rng = np.random.default_rng(5)
+    xs, h0 = rng.normal(size=(T, h)), np.zeros(h)
+
+    def make():  # a new function: its own compiled programs
+        def loss(w):
+            W = w.reshape(h, h)
+            hT, ys = adops.scan(lambda c, x: (np.tanh(W @ c + x), np.sum(c * c)), h0, xs)
+            return np.sum(hT) + np.sum(ys)
+        return loss
+    w = rng.normal(size=h * h) / h
+    with whole_after(10 ** 9):
+        g = revad.grad(make(), compiled=True)
+        t_driver = best(lambda: g(w), 3)
+    g = revad.grad(make(), compiled=True)
+    g(w), g(w)
+    times = {"compiled (whole)": best(lambda: g(w), 5), "compiled (Python driver)": t_driver,
+             "eager": best(lambda: revad.grad(make())(w), 3)}
+    try:
+        import jax
+        import jax.numpy as jnp
+        jax.config.update("jax_enable_x64", True)
+        xj, hj = jnp.asarray(xs), jnp.asarray(h0)
+
+        def jloss(w):
+            W = w.reshape(h, h)
+            hT, ys = jax.lax.scan(lambda c, x: (jnp.tanh(W @ c + x), jnp.sum(c * c)), hj, xj)
+            return jnp.sum(hT) + jnp.sum(ys)
+        jg, wj = jax.jit(jax.grad(jloss)), jnp.asarray(w)
+        times["jax jit lax.scan"] = best(lambda: jg(wj).block_until_ready(), 5)
+    except ImportError:
+        pass
+    whole = times["compiled (whole)"]
+    print(f"scan RNN grad, T={T}, h={h}: " + ", ".join(f"{k} {v * 1e3:.2f} ms"
+                                                       for k, v in times.items()) +
+          f"; Python driver / whole {t_driver / whole:.1f}")
+
+
 WARM_START = """
 import time, numpy as np
 import revad
@@ -216,4 +261,5 @@ if __name__ == "__main__":
     a = ap.parse_args()
     with fixed_threads(a.blas_threads):
         main(a.quick)
+        scan_rnn()
     warm_start()

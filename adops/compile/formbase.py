@@ -135,6 +135,11 @@ class Form:
         source at an offset instead (:func:`adops.compile.inplace.absorbed_pads`); else None."""
         return None
 
+    def extra_values(self):
+        """Names the value lines bind besides ``{out}`` that the sweep reads (a loop's kept
+        carries): the forward pass hands them on as residuals."""
+        return []
+
     def takes_strided_tangent(self) -> bool:
         """Whether the jvp lines take the inputs' tangent rows as column views of wider rows
         (non-contiguous arrays); when not, they are given contiguous copies."""

@@ -34,6 +34,7 @@ from ..ops.registry import ElementwiseOp
 from .codegen import fusable
 from .formbase import (Form, Tables, Unsupported, block_run, check_map, entry_ids,  # noqa: F401
                        size_of)
+from .loopforms import StepLoop
 from .matrixforms import Matrix
 from .reduceforms import REDUCERS, IndexAdd, Reduce, Scan
 
@@ -410,7 +411,7 @@ class Contract(Form):
 
 #: the form of each ``numba=`` name an op declares
 FORMS = {"gather": Gather, "sum": SumInto, "same": Same, "contract": Contract,
-         "scan": Scan, "index_add": IndexAdd, "matrix": Matrix,
+         "scan": Scan, "index_add": IndexAdd, "matrix": Matrix, "loop": StepLoop,
          **{name: Reduce for name in REDUCERS}}
 
 

@@ -121,6 +121,9 @@ class Whole:
         self.slots = {}
         if within is not None:  # a rule's program: its primal, with fresh scratch arrays
             self._primal_body(src)
+            if any(getattr(getattr(p, "form", None), "subs", ()) for p in self.parts):
+                raise Unsupported("a loop inside a traced rule or step (a scan in a scan's "
+                                  "step): its programs are not emitted")
             self.source = src.text()
             return
         self._primal(src)
@@ -369,7 +372,7 @@ class _OpStep:
         return self.e in depends
 
     def defines(self):
-        return [f"v{self.e}"]
+        return [f"v{self.e}", *self.form.extra_values()]
 
     def passes(self):
         """``(entry, the entry whose array it may be)``; ``(entry, None)`` for a fresh one."""

@@ -32,7 +32,9 @@ snapshots up as the schedule moved them (the count of kept carries never exceeds
 In the compiled tier (``compiled=True``, or :func:`adops.compile.tier`) the step program is
 compiled once by :func:`adops.compile.compiled` and each step is one call of its generated
 code; the loop is never unrolled into a program. A compiled whole-function trace that meets a
-scan records it as this one op, which runs its steps compiled. :func:`counting` reports the
+scan records it as this one op: a whole numba program runs the loop inside numba, the step's
+maps traced into functions of its module (:mod:`adops.compile.loopforms`); a program that
+keeps its Python driver (a loop with ``checkpoints``, say) runs the steps compiled. :func:`counting` reports the
 steps taken, the recomputations and the most carries kept (for tests and the benchmark).
 """
 from __future__ import annotations
@@ -219,6 +221,8 @@ class ScanOp(Op):
 
     name = "scan"
     doc = "adops.scan's loop: f(carry, x) -> (carry, y) over T steps"
+    #: its form in whole-program code (:mod:`adops.compile.loopforms`)
+    numba = "loop"
 
     def value(self, *args, program, length, snapshots, tier, nc, nx, keep):
         loop = _Loop(args, program, length, nc, nx, tier)

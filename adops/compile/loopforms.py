@@ -1,0 +1,228 @@
+"""``adops.scan``'s loop inside one numba function: the step's maps traced into numba functions
+of the whole program, called once per step (a loop, never unrolled).
+
+Contract. The op (:class:`adops.control.scan.ScanOp`) takes the carry's leaves (``nc``), the
+leaves of ``xs`` (``nx``, leading axis ``T``) and the constants the step reads; its value is
+every result packed into one flat array: the last carry's leaves, then each ``y`` leaf stacked
+over the ``T`` steps, in the op's dtype. Values are flat ``(n,)``, tangent and cotangent rows
+``(k, n)``, as every form's (:mod:`adops.compile.formbase`).
+
+- value: ``T`` calls of the step's primal, each step's input carry kept (``v{e}_{i}``, one row
+  per step and carry leaf) for the tangents and the sweep;
+- jvp: per step and direction, one call of the step's JVP traced at one direction (it returns
+  the step's outputs and their tangents; the step's maps are linear in the tangents, so a
+  direction at a time is the same map);
+- vjp: per seed, the steps backward, each one call of the step's VJP traced at one seed, which
+  recomputes the step from its kept carry and pulls the seed back (the memory of the plain
+  tape's loop: a carry per step, not a linearization).
+
+The maps are the step program's own (``program.run``; ``program.linearize`` then ``push`` or
+``pull``), traced into programs of ops at build time (:class:`SubProgram`): no formula is
+written here. A loop with ``checkpoints`` (its memory bound is the point of it, and its
+schedule runs in Python), a step that branches on values, and a scan inside a scan's step keep
+the Python driver.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..core.fpstate import quiet
+from ..program.tape import Trace
+from .formbase import Form, Unsupported, size_of
+from .matrixforms import SubProgram
+
+
+def _example(shape, dtype):
+    """A value to trace the step at: its ops take no branch on values (a step that does is
+    refused), so any value of the right shape and dtype gives the program."""
+    dtype = np.dtype(dtype)
+    if dtype.kind == "f":
+        return np.full(shape, 0.5, dtype=dtype)
+    return np.zeros(shape, dtype=dtype)
+
+
+class StepLoop(Form):
+    def __init__(self, prog, e, tables):
+        super().__init__(prog, e, tables)
+        p = self.params
+        self.program, self.T, self.nc, self.nx = p["program"], p["length"], p["nc"], p["nx"]
+        if p["snapshots"] is not None:
+            raise Unsupported("scan with checkpoints: its schedule runs in Python")
+        if self.program.tape.guards:
+            raise Unsupported("scan: its step branches on values")
+        self.n_in = len(self.program.inputs)
+        step = [s if j < self.nc or j >= self.nc + self.nx else s[1:]
+                for j, s in enumerate(self.shapes)]
+        self.step_sizes = [size_of(s) for s in step]
+        self.examples = [_example(s, d) for s, d in zip(step, self.dtypes)]
+        t = tables
+        self.out_shapes, self.out_dtypes = self.program.out_shapes, self.program.out_dtypes
+        sizes = [size_of(s) for s in self.out_shapes]
+        #: where each output leaf goes in the packed value: (start, size per step)
+        self.places, at = [], 0
+        for j, n in enumerate(sizes):
+            self.places.append((at, n))
+            at += n if j < self.nc else self.T * n
+        if at != self.n_out:
+            raise Unsupported(f"scan: a packed result of {at} entries, not {self.n_out}")
+        self.sz = [t.size(n) for n in self.step_sizes]
+        self.osz = [t.size(n) for n in sizes]
+        self.at = [t.size(a) for a, _ in self.places]
+        self.nT, self.N = t.size(self.T), t.size(self.n_out)
+        self.subs = []
+        self._subs = {}
+
+    def extra_values(self):
+        """The kept carries, which the sweep reads (names the whole program passes on)."""
+        return [f"v{self.e}_{i}" for i in range(self.nc)]
+
+    # ------------------------------------------------------------ the step's maps, traced
+    def _sub(self, name, fn, extra):
+        if name not in self._subs:
+            args = [*self.examples, *extra]
+            try:
+                with quiet():
+                    trace = Trace(fn, args, {}, tuple(range(len(args))), "adops.scan's step",
+                                  linearize=False)
+            except Exception as exc:  # noqa: BLE001 (a step that does not trace: Python driver)
+                raise Unsupported(f"scan: its step did not trace ({exc})") from None
+            if trace.tape.guards:
+                raise Unsupported("scan: its step branches on values")
+            sub = SubProgram(f"r{self.e}{name}_", trace)
+            self.subs.append(sub)
+            self._subs[name] = sub
+        return self._subs[name]
+
+    def _split(self, a):
+        return list(a[:self.n_in]), list(a[self.n_in:len(self.refs)]), a[len(self.refs):]
+
+    def _leaves(self, args, carry, t):
+        """The step's arguments at step ``t``: the carry, the ``xs`` rows, the constants."""
+        xs = [f"{args[j]}[{t} * {self.sz[j]}:({t} + 1) * {self.sz[j]}]"
+              for j in range(self.nc, self.nc + self.nx)]
+        return [*carry, *xs, *args[self.nc + self.nx:]]
+
+    @staticmethod
+    def _call(sub, leaves, got):
+        return f"_, {got} = {sub.name}primal(({''.join(x + ', ' for x in leaves)}), IX, ID, K)"
+
+    def _outs(self, sub, first, count):
+        """Per output ``first .. first + count``: its index in the sub's returned tuple (only
+        outputs that depend on the leaves are returned), or None."""
+        live = [o is not None for o in sub.trace.outs]
+        index = np.cumsum(live) - 1
+        return [int(index[i]) if live[i] else None for i in range(first, first + count)]
+
+    # ------------------------------------------------------------------------ the value
+    def value(self, args):
+        program = self.program
+        sub = self._sub("step", lambda *a: tuple(program.run(*self._split(a)[:2])), [])
+        where = self._outs(sub, 0, len(self.out_shapes))
+        if any(w is None for w in where):
+            raise Unsupported("scan: a step output does not depend on the step's inputs")
+        e, dt, q = self.e, f"np.{self.dtype.name}", f"q{self.e}"
+        lines = [f"{{out}} = np.empty({self.N}, dtype={dt})"]
+        carry = [f"c{e}_{i}" for i in range(self.nc)]
+        for i in range(self.nc):
+            lines.append(f"{{out}}_{i} = np.empty(({self.nT}, {self.sz[i]}), "
+                         f"dtype=np.{self.dtypes[i].name})")
+            lines.append(f"{carry[i]} = {args[i]}")
+        lines.append(f"for {q} in range({self.nT}):")
+        for i in range(self.nc):
+            lines.append(f"    {{out}}_{i}[{q}] = {carry[i]}")
+        lines.append("    " + self._call(sub, self._leaves(args, carry, q), f"o{e}"))
+        for i in range(self.nc):  # never written: it may be an input's array
+            lines.append(f"    {carry[i]} = o{e}[{where[i]}]")
+        for j in range(self.nc, len(self.out_shapes)):
+            lines.append(f"    {{out}}[{self.at[j]} + {q} * {self.osz[j]}:{self.at[j]} + "
+                         f"({q} + 1) * {self.osz[j]}] = o{e}[{where[j]}]")
+        for i in range(self.nc):
+            lines.append(f"{{out}}[{self.at[i]}:{self.at[i]} + {self.osz[i]}] = {carry[i]}")
+        return lines
+
+    # ------------------------------------------------------------------------ tangents
+    def jvp(self, args, tans):
+        program, nc, e = self.program, self.nc, self.e
+        # every carry has a tangent after the first step that reads a live input
+        live = list(range(nc)) + [j for j in range(nc, len(self.refs)) if tans[j] is not None]
+
+        def rule(*a):
+            ins, consts, seeds = self._split(a)
+            dots = [None] * len(self.refs)
+            for j, seed in zip(live, seeds):
+                dots[j] = seed
+            _, lins = program.linearize(ins, consts)
+            return tuple(program.push(lins, dots))
+        seeds = [np.zeros((1,) + self.examples[j].shape, dtype=self.dtypes[j]) for j in live]
+        sub = self._sub("jvp" + "_".join(map(str, live)), rule, seeds)
+        where = self._outs(sub, 0, len(self.out_shapes))
+        k, q, d, dt = f"k{e}", f"q{e}", f"d{e}", f"np.{self.dtype.name}"
+        rows = next(tans[j] for j in live if j >= nc or tans[j] is not None)
+        lines = [f"{k} = {rows}.shape[0]",
+                 f"{{out}} = np.zeros(({k}, {self.N}), dtype={dt})"]
+        cd = [f"cd{e}_{i}" for i in range(nc)]
+        for i in range(nc):
+            lines.append(f"{cd[i]} = np.zeros(({k}, {self.sz[i]}), "
+                         f"dtype=np.{self.dtypes[i].name})")
+            if tans[i] is not None:
+                lines.append(f"{cd[i]}[...] = {tans[i]}")
+        lines += [f"for {q} in range({self.nT}):", f"    for {d} in range({k}):"]
+        carry = [f"v{e}_{i}[{q}]" for i in range(nc)]
+        dots = [f"{cd[i]}[{d}]" for i in range(nc)]
+        for j in live[nc:]:
+            dots.append(f"{tans[j]}[{d}, {q} * {self.sz[j]}:({q} + 1) * {self.sz[j]}]"
+                        if j < nc + self.nx else f"{tans[j]}[{d}]")
+        lines.append("        " + self._call(sub, self._leaves(args, carry, q) + dots, f"o{e}"))
+        for i in range(nc):
+            lines.append(f"        {cd[i]}[{d}] = " + ("0" if where[i] is None else
+                                                        f"o{e}[{where[i]}]"))
+        for j in range(nc, len(self.out_shapes)):
+            if where[j] is not None:
+                lines.append(f"        {{out}}[{d}, {self.at[j]} + {q} * {self.osz[j]}:"
+                             f"{self.at[j]} + ({q} + 1) * {self.osz[j]}] = o{e}[{where[j]}]")
+        for i in range(nc):
+            lines.append(f"{{out}}[:, {self.at[i]}:{self.at[i]} + {self.osz[i]}] = {cd[i]}")
+        return lines
+
+    # ------------------------------------------------------------------------ the sweep
+    def vjp(self, args, b, needed):
+        program, nc, nx, e = self.program, self.nc, self.nx, self.e
+
+        def rule(*a):
+            ins, consts, seeds = self._split(a)
+            _, lins = program.linearize(ins, consts)
+            return tuple(program.pull(lins, list(seeds)))
+        seeds = [np.zeros((1,) + s, dtype=d) for s, d in zip(self.out_shapes, self.out_dtypes)]
+        sub = self._sub("vjp", rule, seeds)
+        where = self._outs(sub, 0, len(self.refs))
+        r, q = f"r{e}", f"q{e}"
+        lines = []
+        bars = {}
+        for j in range(len(self.refs)):
+            if needed[j] or j < nc:
+                n = self.sz[j] if j < nc or j >= nc + nx else f"{self.nT} * {self.sz[j]}"
+                bars[j] = f"bb{e}_{j}"
+                lines.append(f"{bars[j]} = np.zeros(({b}.shape[0], {n}), "
+                             f"dtype=np.{self.dtypes[j].name})")
+        cb = [f"cb{e}_{i}" for i in range(nc)]
+        lines.append(f"for {r} in range({b}.shape[0]):")
+        for i in range(nc):
+            lines.append(f"    {cb[i]} = {b}[{r}, {self.at[i]}:{self.at[i]} + {self.osz[i]}]"
+                         f".astype(np.{self.dtypes[i].name})")
+        lines.append(f"    for {q} in range({self.nT} - 1, -1, -1):")
+        ys = [f"{b}[{r}, {self.at[j]} + {q} * {self.osz[j]}:{self.at[j]} + ({q} + 1) * "
+              f"{self.osz[j]}].astype(np.{self.out_dtypes[j].name})"
+              for j in range(nc, len(self.out_shapes))]
+        carry = [f"v{e}_{i}[{q}]" for i in range(nc)]
+        lines.append("        " + self._call(sub, self._leaves(args, carry, q) + cb + ys,
+                                             f"o{e}"))
+        for i in range(nc):
+            lines.append(f"        {cb[i]} = " + (f"o{e}[{where[i]}]" if where[i] is not None
+                                                  else f"np.zeros_like({cb[i]})"))
+        for j in range(nc, len(self.refs)):
+            if j in bars and where[j] is not None:
+                at = f"{q} * {self.sz[j]}:({q} + 1) * {self.sz[j]}" if j < nc + nx else ":"
+                lines.append(f"        {bars[j]}[{r}, {at}] += o{e}[{where[j]}]")
+        for i in range(nc):
+            lines.append(f"    {bars[i]}[{r}] = {cb[i]}")
+        return lines, [(j, bars[j]) for j in range(len(self.refs)) if needed[j]]
