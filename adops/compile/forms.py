@@ -430,8 +430,8 @@ def without_form(ops) -> dict:
     numba does not compile). A program holding one keeps its Python driver.
 
     >>> from adops.ops.registry import OPS
-    >>> without_form(OPS)["svd"]
-    'RuleOp: no numba form'
+    >>> without_form(OPS)["digamma"]
+    'ElementwiseOp: a rule numba does not compile'
     """
     out = {}
     for name, op in sorted(ops.items()):
