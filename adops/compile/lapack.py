@@ -57,8 +57,3 @@ def pinv(a, rcond):
         s[i] = 1 / s[i] if s[i] > cutoff else 0
     return np.dot(vh.T, s.reshape((-1, 1)) * u.T)
 
-
-@njit(cache=True, nogil=True)
-def eigvalsh(a):
-    """``numpy.linalg.eigvalsh(a)`` (lower triangle read)."""
-    return np.linalg.eigvalsh(a)

@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core.fpstate import quiet
-from ..program.tape import Trace
 from .formbase import Form, Unsupported, size_of
 from .matrixforms import SubProgram
 
@@ -53,21 +51,20 @@ class StepLoop(Form):
         self.n_in = len(self.program.inputs)
         step = [s if j < self.nc or j >= self.nc + self.nx else s[1:]
                 for j, s in enumerate(self.shapes)]
-        self.step_sizes = [size_of(s) for s in step]
         self.examples = [_example(s, d) for s, d in zip(step, self.dtypes)]
         t = tables
         self.out_shapes, self.out_dtypes = self.program.out_shapes, self.program.out_dtypes
         sizes = [size_of(s) for s in self.out_shapes]
-        #: where each output leaf goes in the packed value: (start, size per step)
-        self.places, at = [], 0
+        #: where each output leaf starts in the packed value (a y leaf: its T steps in a row)
+        starts, at = [], 0
         for j, n in enumerate(sizes):
-            self.places.append((at, n))
+            starts.append(at)
             at += n if j < self.nc else self.T * n
         if at != self.n_out:
             raise Unsupported(f"scan: a packed result of {at} entries, not {self.n_out}")
-        self.sz = [t.size(n) for n in self.step_sizes]
+        self.sz = [t.size(size_of(s)) for s in step]
         self.osz = [t.size(n) for n in sizes]
-        self.at = [t.size(a) for a, _ in self.places]
+        self.at = [t.size(a) for a in starts]
         self.nT, self.N = t.size(self.T), t.size(self.n_out)
         self.subs = []
         self._subs = {}
@@ -79,16 +76,8 @@ class StepLoop(Form):
     # ------------------------------------------------------------ the step's maps, traced
     def _sub(self, name, fn, extra):
         if name not in self._subs:
-            args = [*self.examples, *extra]
-            try:
-                with quiet():
-                    trace = Trace(fn, args, {}, tuple(range(len(args))), "adops.scan's step",
-                                  linearize=False)
-            except Exception as exc:  # noqa: BLE001 (a step that does not trace: Python driver)
-                raise Unsupported(f"scan: its step did not trace ({exc})") from None
-            if trace.tape.guards:
-                raise Unsupported("scan: its step branches on values")
-            sub = SubProgram(f"r{self.e}{name}_", trace)
+            sub = SubProgram.traced(f"r{self.e}{name}_", fn, [*self.examples, *extra],
+                                    "adops.scan's step")
             self.subs.append(sub)
             self._subs[name] = sub
         return self._subs[name]
@@ -106,18 +95,19 @@ class StepLoop(Form):
     def _call(sub, leaves, got):
         return f"_, {got} = {sub.name}primal(({''.join(x + ', ' for x in leaves)}), IX, ID, K)"
 
-    def _outs(self, sub, first, count):
-        """Per output ``first .. first + count``: its index in the sub's returned tuple (only
-        outputs that depend on the leaves are returned), or None."""
+    @staticmethod
+    def _outs(sub):
+        """Per output of ``sub``: its index in the tuple the sub returns (only outputs that
+        depend on the leaves are returned), or None."""
         live = [o is not None for o in sub.trace.outs]
         index = np.cumsum(live) - 1
-        return [int(index[i]) if live[i] else None for i in range(first, first + count)]
+        return [int(i) if is_live else None for i, is_live in zip(index, live)]
 
     # ------------------------------------------------------------------------ the value
     def value(self, args):
         program = self.program
         sub = self._sub("step", lambda *a: tuple(program.run(*self._split(a)[:2])), [])
-        where = self._outs(sub, 0, len(self.out_shapes))
+        where = self._outs(sub)
         if any(w is None for w in where):
             raise Unsupported("scan: a step output does not depend on the step's inputs")
         e, dt, q = self.e, f"np.{self.dtype.name}", f"q{self.e}"
@@ -155,9 +145,9 @@ class StepLoop(Form):
             return tuple(program.push(lins, dots))
         seeds = [np.zeros((1,) + self.examples[j].shape, dtype=self.dtypes[j]) for j in live]
         sub = self._sub("jvp" + "_".join(map(str, live)), rule, seeds)
-        where = self._outs(sub, 0, len(self.out_shapes))
+        where = self._outs(sub)
         k, q, d, dt = f"k{e}", f"q{e}", f"d{e}", f"np.{self.dtype.name}"
-        rows = next(tans[j] for j in live if j >= nc or tans[j] is not None)
+        rows = next(t for t in tans if t is not None)
         lines = [f"{k} = {rows}.shape[0]",
                  f"{{out}} = np.zeros(({k}, {self.N}), dtype={dt})"]
         cd = [f"cd{e}_{i}" for i in range(nc)]
@@ -194,12 +184,12 @@ class StepLoop(Form):
             return tuple(program.pull(lins, list(seeds)))
         seeds = [np.zeros((1,) + s, dtype=d) for s, d in zip(self.out_shapes, self.out_dtypes)]
         sub = self._sub("vjp", rule, seeds)
-        where = self._outs(sub, 0, len(self.refs))
+        where = self._outs(sub)
         r, q = f"r{e}", f"q{e}"
         lines = []
         bars = {}
         for j in range(len(self.refs)):
-            if needed[j] or j < nc:
+            if needed[j]:
                 n = self.sz[j] if j < nc or j >= nc + nx else f"{self.nT} * {self.sz[j]}"
                 bars[j] = f"bb{e}_{j}"
                 lines.append(f"{bars[j]} = np.zeros(({b}.shape[0], {n}), "
@@ -224,5 +214,6 @@ class StepLoop(Form):
                 at = f"{q} * {self.sz[j]}:({q} + 1) * {self.sz[j]}" if j < nc + nx else ":"
                 lines.append(f"        {bars[j]}[{r}, {at}] += o{e}[{where[j]}]")
         for i in range(nc):
-            lines.append(f"    {bars[i]}[{r}] = {cb[i]}")
-        return lines, [(j, bars[j]) for j in range(len(self.refs)) if needed[j]]
+            if i in bars:
+                lines.append(f"    {bars[i]}[{r}] = {cb[i]}")
+        return lines, list(bars.items())

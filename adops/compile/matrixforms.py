@@ -43,6 +43,18 @@ class SubProgram:
     def __init__(self, name, trace):
         self.name, self.trace = name, trace
 
+    @classmethod
+    def traced(cls, name, fn, args, what):
+        """``fn`` traced on every one of ``args`` (``what`` names it in messages and the
+        level); :class:`Unsupported` when it does not trace or branches on values."""
+        try:
+            trace = Trace(fn, args, {}, tuple(range(len(args))), what, linearize=False)
+        except Exception as exc:  # noqa: BLE001 (a rule that does not trace: Python driver)
+            raise Unsupported(f"{what}: it did not trace ({exc})") from None
+        if trace.tape.guards:
+            raise Unsupported(f"{what}: it branches on values")
+        return cls(name, trace)
+
 
 class MatrixLoop:
     """Numba's ``np.linalg`` call ``spec`` (a :class:`~adops.ops.kinds.MatrixCall`) on each
@@ -145,14 +157,7 @@ class Matrix(Form):
         (without the residuals: ``xs, out``) as :class:`SubProgram` ``r{e}{name}_``."""
         xs, out, res = self._example()
         args = [*xs, out, *(res if with_residuals else ()), *extra]
-        try:
-            trace = Trace(fn, args, {}, tuple(range(len(args))), f"{self.op.name} rule",
-                          linearize=False)
-        except Exception as exc:  # noqa: BLE001 (a rule that does not trace: Python driver)
-            raise Unsupported(f"{self.op.name}: its rule did not trace ({exc})") from None
-        if trace.tape.guards:
-            raise Unsupported(f"{self.op.name}: its rule branches on values")
-        sub = SubProgram(f"r{self.e}{name}_", trace)
+        sub = SubProgram.traced(f"r{self.e}{name}_", fn, args, f"{self.op.name} rule")
         self.subs.append(sub)
         return sub
 

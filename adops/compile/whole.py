@@ -84,7 +84,8 @@ class Whole:
                 "spread_blocks_into, sum_blocks,")
             src("                                sum_rows)")
             src("from adops.compile.matrixforms import NonFiniteMatrix")
-            src("from adops.compile.lapack import eigh_packed, eigvalsh, pinv, qr_packed, svd_packed, svdvals")
+            src("from adops.compile.lapack import eigh_packed, pinv, qr_packed, svd_packed, "
+                "svdvals")
             src("")
         #: the kernel modules the program binds (key -> text, :func:`shared_kernels`)
         self.kernels = {} if within is None else within.kernels

@@ -294,7 +294,7 @@ def _eigvalsh_vjp(out_bar, xs, out, res, needed, UPLO):
 
 EIGVALSH = defrule("eigvalsh", lambda a, UPLO: np.linalg.eigvalsh(a, UPLO=UPLO),
                    _eigvalsh_jvp, _eigvalsh_vjp, residuals=_eigvalsh_residuals,
-                   matrix=MatrixCall("eigvalsh({0})", core=1, exact=_lower_read),
+                   matrix=MatrixCall("np.linalg.eigvalsh({0})", core=1, exact=_lower_read),
                    doc="eigvalsh(a): dw = diag(v^T S v). At a repeated eigenvalue: the "
                        "derivative along LAPACK's eigenbasis (exact for symmetric functions "
                        "of the repeated eigenvalues).")
