@@ -124,7 +124,9 @@ class WholeEntries:
         self.keeps_residuals = any(s.residual for s in whole.slots.get("fwd", ()))
         #: per (entry, k) served without the pool: what follows the call's own arguments
         self._tails, self._fns = {}, {}
-        self._vjp_calls, self._fused = 0, False
+        # a long program's sweep runs the forward pass itself (``bwd`` calls ``vjp``)
+        self.long = whole.long
+        self._vjp_calls, self._fused = 0, whole.long
         #: identity seed chunks of the fast path's Jacobians, by (n, chunk, dtype)
         self.seeds = {}
         self.leaf_shapes = [tuple(prog.shapes[l]) for l in whole.leaves]
@@ -203,7 +205,7 @@ class WholeEntries:
             return self.call("vjp", m, V, S, rw=rw)
         start = time.perf_counter()
         ok, outs, R = self.call("fwd", 0, V, rw=rw)
-        bars = self.call("bwd", m, R, S) if ok else None
+        bars = self.sweep(m, R, S) if ok else None
         if time.perf_counter() - start < FUSED_BELOW:
             self._vjp_calls += 1
             self._fused = self._vjp_calls >= _FUSED_AFTER.get()
@@ -250,7 +252,15 @@ class WholeEntries:
 
     def backward(self, R, S):
         seeds = self._S(S)
-        return self._reshape_bars(self.call("bwd", seeds[0].shape[0], R, seeds), S)
+        return self._reshape_bars(self.sweep(seeds[0].shape[0], R, seeds), S)
+
+    def sweep(self, m, R, S):
+        """``bwd``: the sweep of ``m`` seeds ``S`` from the residuals ``R`` of ``fwd``. A long
+        program keeps the inputs as its residuals, and its ``vjp`` runs the forward pass again
+        (one numba function fewer to compile: each links and optimizes all it calls)."""
+        if self.long:
+            return self.call("vjp", m, R, S, rw=EMPTY)[2]
+        return self.call("bwd", m, R, S)
 
     def _S(self, S):
         m = next(s.shape[0] for s in S if s is not None)

@@ -170,7 +170,7 @@ def jacrev(cf, args, nums, chunk):
             ok, _, R = w.call("fwd", 0, V, rw=rw)
             if not ok:
                 return None
-            parts = [w.residuals_apart(_unshared(w.call("bwd", seed.shape[0], R, (seed,)),
+            parts = [w.residuals_apart(_unshared(w.sweep(seed.shape[0], R, (seed,)),
                                                  seed), rw)
                      for seed in itertools.chain((first,), (s for _, s in seeds))]
         finally:

@@ -42,13 +42,19 @@ from .inplace import absorbed_pads, column_seeded, column_views
 from .forms import Form, Tables, Unsupported, form_of, size_of
 from .loops import Source, literal, shared_kernels
 from .groupstep import GroupStep
+from .segments import Segmenter, kernel_aliases
 from .workspace import carve
 
 _JIT = "@njit(cache=True, nogil=True, error_model='numpy')"
-#: a program of more steps (fused runs and structural ops) keeps its Python driver: LLVM's time
-#: grows faster than an entry's length (a 25-layer network of 153 ops: 34 s for fwd and bwd;
-#: LSTM's 1023 unrolled time steps, some 30 000 ops: over 15 minutes)
-MAX_STEPS = 600
+#: a program of more steps (fused runs and structural ops) is long: its entries are cut into
+#: numba functions of bounded size, a repeated block compiled once (:mod:`.segments`), and its
+#: sweep recomputes the forward pass instead of taking residuals from ``fwd`` (a tuple of
+#: thousands of arrays is itself slow to compile). LLVM's time grows faster than a function's
+#: length: a 25-layer network of 153 ops took 34 s for fwd and bwd as single functions, an
+#: LSTM over 16 characters (230 steps) 7 minutes.
+LONG_STEPS = 120
+#: a program of more steps keeps its Python driver (its generation alone would take minutes)
+MAX_STEPS = 1000
 
 
 class Whole:
@@ -65,9 +71,13 @@ class Whole:
         self.prog, self.leaves, self.wrt = prog, list(leaves), list(wrt)
         self.steps = _steps(prog)
         if len(self.steps) > MAX_STEPS:
-            raise Unsupported(f"{len(self.steps)} steps, over {MAX_STEPS}: one numba function "
-                              "this long would compile for minutes, so the program keeps its "
-                              "Python driver (its fused loops compile once each)")
+            raise Unsupported(f"{len(self.steps)} steps, over {MAX_STEPS}: even cut into "
+                              "blocks it would compile for many minutes, so the program keeps "
+                              "its Python driver (its fused loops compile once each); a loop "
+                              "written as adops.scan is compiled once, not unrolled")
+        #: a long program (see :data:`LONG_STEPS`)
+        self.long = within is None and len(self.steps) > LONG_STEPS
+        self._segmenter = None
         finish_groups(prog, self.steps, prog.outs)
         self.depends = depends_on_leaves(prog, {leaves[i] for i in wrt})
         self.tables = Tables() if within is None else within.tables
@@ -170,12 +180,20 @@ class Whole:
     def _outs(self):
         return "(" + "".join(f"v{o}, " for o in self.live_outs) + ")"
 
-    def _entry(self, src, name, rows_known, fill, residuals=False):
+    def _entry(self, src, name, rows_known, fill, residuals=False, takes_residuals=False):
         """Entry ``name`` written by ``fill(own)`` into ``src``, its scratch arrays taken from
-        workspaces (:mod:`adops.compile.workspace`); its slots kept in :attr:`slots`."""
+        workspaces (:mod:`adops.compile.workspace`); its slots kept in :attr:`slots`. A long
+        program's entry is cut into blocks (:mod:`adops.compile.segments`).
+        ``takes_residuals``: the caller hands residual workspaces it does not use."""
         own = Source()
         fill(own)
         text, self.slots[name] = carve(own.text(), rows_known, residuals)
+        if takes_residuals and self.slots[name]:
+            text = text.replace(", W8, W4):", ", W8, W4, R8, R4):", 1)
+        if self.long:
+            if self._segmenter is None:
+                self._segmenter = Segmenter(_JIT, kernel_aliases(src.lines), self.tables)
+            text = self._segmenter.split(text)
         src.lines.extend(text.splitlines())
         src("")
 
@@ -243,6 +261,8 @@ class Whole:
         return body, reads
 
     def _vjp(self, src):
+        if self.long:
+            return self._vjp_long(src)
         body, reads = self._sweep()
 
         def fwd(src):
@@ -274,6 +294,40 @@ class Whole:
         # one workspace serves both passes in turn (fwd's scratch is dead when bwd starts); it
         # is sized for both, at most twice what the larger needs
         self.slots["vjp"] = self.slots["fwd"] + self.slots["bwd"]
+
+    def _vjp_long(self, src):
+        """A long program's reverse entries: ``vjp`` runs the forward pass and the sweep in one
+        function; ``fwd`` is the primal keeping a copy of the inputs as its residuals (a later
+        change to the caller's arrays does not reach the pullback), and the sweep after it is
+        ``vjp`` on them, running the forward pass again (no ``bwd``:
+        :meth:`adops.compile.entries.WholeEntries.sweep`)."""
+        body, _ = self._sweep()
+        *sweep, last = body.lines
+        bars = last.strip()[len("return "):]
+
+        def vjp(own):
+            own(_JIT)
+            own("def vjp(V, S, IX, ID, K):")
+            self._leaves(own)
+            own("ok = True", 1)
+            for p in self.parts:
+                p.value(own)
+            own.lines.extend(sweep)
+            own(f"return ok, {self._outs()}, {bars}", 1)
+
+        def fwd(own):
+            own(_JIT)
+            own("def fwd(V, IX, ID, K):")
+            self._leaves(own)
+            own("ok = True", 1)
+            for p in self.parts:
+                p.value(own)
+            kept = "".join(f"np.copy(V[{i}]), " for i in range(len(self.leaves)))
+            own(f"return ok, {self._outs()}, ({kept})", 1)
+        self._entry(src, "vjp", True, vjp, takes_residuals=True)
+        self._entry(src, "fwd", False, fwd, residuals=True)
+        ws = self.slots["vjp"]
+        self.slots["bwd"] = list(ws)
 
 
 def _steps(prog):

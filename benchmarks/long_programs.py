@@ -1,0 +1,72 @@
+"""Long traced programs (an unrolled Python loop) in the compiled tier: compile time and the
+time of a call, cut into blocks (``adops.compile.segments``) against the Python driver.
+
+    python benchmarks/long_programs.py                 # LSTM at c = 16 and 64 characters
+    python benchmarks/long_programs.py --chars 8 16    # other sizes
+
+For each size: the numpy objective, the compiled gradient through the Python driver (the
+whole program never built), and the whole program: its first call (trace and numba compile,
+each run in a fresh code cache so the compile is counted) and a later call; the whole
+program's steps. Ratios are of times measured in one run. Sizes over ``whole.MAX_STEPS`` steps
+keep the Python driver, and the row says so.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import tempfile
+import time
+
+import revad
+from adops.compile import compiled, whole_after
+from compare.common.timing import fixed_threads
+from compare.problems import standard
+
+
+def best(fn, repeat=5):
+    fn()
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def row(c):
+    inst = standard.make("lstm", l=2, c=c)
+    f_time = best(lambda: inst.f(inst.x))
+    with whole_after(1):  # first, so that its first call compiles the fused loops too
+        g = revad.grad(inst.f, compiled=True)
+        t = time.perf_counter()
+        g(inst.x)
+        first = time.perf_counter() - t
+        whole = best(lambda: g(inst.x))
+    # the driver: a function object of its own, never built whole
+    driver_f = standard.make("lstm", l=2, c=c).f
+    with whole_after(10 ** 9):
+        g_driver = revad.grad(driver_f, compiled=True)
+        driver = best(lambda: g_driver(inst.x))
+    programs = [p for ps in compiled(inst.f).programs.values() for p in ps]
+    why = {p.why_python for p in programs}
+    kind = "whole" if why == {None} else f"Python driver ({'; '.join(map(str, why))})"
+    print(f"LSTM l=2, c={c}: {kind}; numpy f {f_time * 1e3:.3f} ms; compiled grad through the "
+          f"driver {driver * 1e3:.2f} ms ({driver / f_time:.1f} f); as built "
+          f"{whole * 1e3:.3f} ms ({whole / f_time:.2f} f); first call (trace + compile) "
+          f"{first:.0f} s", flush=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--chars", type=int, nargs="+", default=[16, 64])
+    args = parser.parse_args()
+    print(f"# {platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}")
+    with fixed_threads(1), tempfile.TemporaryDirectory() as cache:
+        os.environ["ADOPS_CACHE_DIR"] = cache  # a cold cache: the compile is counted
+        for c in args.chars:
+            row(c)
+
+
+if __name__ == "__main__":
+    main()
