@@ -4,17 +4,20 @@ statements compiled once.
 Contract. :class:`Segmenter` ``.split(text)`` takes one generated entry (its decorator,
 ``def name(params):``, straight-line statements at depth 1, a ``return`` last) and gives module
 text: new block functions, then the entry with each block replaced by one call,
-``(outs, ) = block(ins, IX[i], ...)``. The entry computes the same values in the same order:
+``(outs, ) = block(ins, IX, IX[k])``. The entry computes the same values in the same order:
 a block's parameters are the names it reads that are bound before it, its results the names it
-binds that later statements read (arrays it writes into are the caller's own, as before).
-Inside a block every local name is renamed by first appearance (``p`` parameters, ``n`` the
-rest), each ``IX[j]`` read becomes a parameter, and the fused loops' aliases (``g3_primal =
-k1_primal``) are resolved, so the blocks of an unrolled loop (a Python ``for`` traced step by
-step) give one text, emitted and compiled once. Blocks are found by period: the statements'
-shapes (their text with every local name and table index blanked) repeat with some period
-``p``; each run of at least two periods is cut at fixed offsets within the period. What is
-left is cut into runs of at most :data:`BLOCK` statements. When the entry still holds more than
-:data:`TOP` statements, its calls are cut again (a loop of loops).
+binds that later statements read (arrays it writes into are the caller's own, as before); a
+statement that returns stays in the entry. Inside a block every local name is renamed by first
+appearance (``p`` parameters, ``n`` the rest), its table reads ``IX[j]`` become ``IX[o + i]``
+(each call appends its own copy of those entries to the tables, and ``IX[k]`` holds where they
+start), and the fused loops' aliases (``g3_primal = k1_primal``) are resolved, so the blocks of
+an unrolled loop (a Python ``for`` traced step by step) give one text, emitted and compiled
+once. Blocks are found by period: the statements' shapes (their text with every local name and
+table index blanked) repeat with some period ``p``; each run of at least two periods is cut at
+fixed offsets within the period. Statements that repeat nothing stay in the entry, up to
+:data:`INLINE` of them; beyond, they are cut into blocks of at most :data:`BLOCK`. When the
+entry still holds more than :data:`TOP` statements, it is cut again (its calls repeat too: a
+loop of loops).
 
 Why: LLVM's time grows faster than a function's length (an LSTM traced over 16 characters,
 some 230 steps: 7 minutes as one function), and an unrolled loop of 1000 steps would compile

@@ -200,13 +200,17 @@ class Whole:
     def _primal(self, src):
         self._entry(src, "primal", False, self._primal_body)
 
-    def _primal_body(self, src):
+    def _forward(self, src, signature):
+        """An entry's head and its forward pass: every part's value."""
         src(_JIT)
-        src(f"def {self.prefix}primal(V, IX, ID, K):")
+        src(f"def {signature}:")
         self._leaves(src)
         src("ok = True", 1)
         for p in self.parts:
             p.value(src)
+
+    def _primal_body(self, src):
+        self._forward(src, f"{self.prefix}primal(V, IX, ID, K)")
         src(f"return ok, {self._outs()}", 1)
 
     def _jvp(self, src):
@@ -266,12 +270,7 @@ class Whole:
         body, reads = self._sweep()
 
         def fwd(src):
-            src(_JIT)
-            src("def fwd(V, IX, ID, K):")
-            self._leaves(src)
-            src("ok = True", 1)
-            for p in self.parts:
-                p.value(src)
+            self._forward(src, "fwd(V, IX, ID, K)")
             src(f"return ok, {self._outs()}, ({''.join(r + ', ' for r in reads)})", 1)
 
         def bwd(src):
@@ -306,28 +305,17 @@ class Whole:
         bars = last.strip()[len("return "):]
 
         def vjp(own):
-            own(_JIT)
-            own("def vjp(V, S, IX, ID, K):")
-            self._leaves(own)
-            own("ok = True", 1)
-            for p in self.parts:
-                p.value(own)
+            self._forward(own, "vjp(V, S, IX, ID, K)")
             own.lines.extend(sweep)
             own(f"return ok, {self._outs()}, {bars}", 1)
 
         def fwd(own):
-            own(_JIT)
-            own("def fwd(V, IX, ID, K):")
-            self._leaves(own)
-            own("ok = True", 1)
-            for p in self.parts:
-                p.value(own)
+            self._forward(own, "fwd(V, IX, ID, K)")
             kept = "".join(f"np.copy(V[{i}]), " for i in range(len(self.leaves)))
             own(f"return ok, {self._outs()}, ({kept})", 1)
         self._entry(src, "vjp", True, vjp, takes_residuals=True)
         self._entry(src, "fwd", False, fwd, residuals=True)
-        ws = self.slots["vjp"]
-        self.slots["bwd"] = list(ws)
+        self.slots["bwd"] = list(self.slots["vjp"])
 
 
 def _steps(prog):
