@@ -51,7 +51,7 @@ _JIT = "@njit(cache=True, nogil=True, error_model='numpy')"
 #: sweep recomputes the forward pass instead of taking residuals from ``fwd`` (a tuple of
 #: thousands of arrays is itself slow to compile). LLVM's time grows faster than a function's
 #: length: a 25-layer network of 153 ops took 34 s for fwd and bwd as single functions, an
-#: LSTM over 16 characters (230 steps) 7 minutes.
+#: LSTM over 16 characters (246 steps) 7 minutes.
 LONG_STEPS = 120
 #: a program of more steps keeps its Python driver (its generation alone would take minutes)
 MAX_STEPS = 1000
