@@ -16,38 +16,24 @@ import argparse
 import os
 import platform
 import tempfile
-import time
 
 import revad
 from adops.compile import compiled, whole_after
-from compare.common.timing import fixed_threads
+from compare.common.timing import best_of, fixed_threads
 from compare.problems import standard
-
-
-def best(fn, repeat=5):
-    fn()
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def row(c):
     inst = standard.make("lstm", l=2, c=c)
-    f_time = best(lambda: inst.f(inst.x))
+    f_time = best_of(lambda: inst.f(inst.x), 5)[0]
     with whole_after(1):  # first, so that its first call compiles the fused loops too
         g = revad.grad(inst.f, compiled=True)
-        t = time.perf_counter()
-        g(inst.x)
-        first = time.perf_counter() - t
-        whole = best(lambda: g(inst.x))
+        whole, first = best_of(lambda: g(inst.x), 5)
     # the driver: a function object of its own, never built whole
     driver_f = standard.make("lstm", l=2, c=c).f
     with whole_after(10 ** 9):
         g_driver = revad.grad(driver_f, compiled=True)
-        driver = best(lambda: g_driver(inst.x))
+        driver = best_of(lambda: g_driver(inst.x), 5)[0]
     programs = [p for ps in compiled(inst.f).programs.values() for p in ps]
     why = {p.why_python for p in programs}
     kind = "whole" if why == {None} else f"Python driver ({'; '.join(map(str, why))})"
