@@ -6,7 +6,10 @@ The first tests run the cutter on generated text as plain Python (no numba); the
 one long program (an RNN unrolled over 24 steps, some 150 steps of the program) and checks it
 against the eager tier's other mode, finite differences and the dot-product identity."""
 import ast
+import os
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -21,16 +24,20 @@ from adops.compile.whole import LONG_STEPS
 def _unrolled(T):
     """An entry of ``T`` repeated bodies, a table read in each, a value carried through, an
     accumulator and a scratch counter (the shapes of generated code)."""
-    lines = ["def primal(V, IX, W8):", "    o8 = 0", "    v0 = V[0]", "    acc = v0 * 0.0"]
+    lines = ["def primal(V, IX, W8):", "    o8 = 0", "    v0 = V[0]", "    acc = v0 * 0.0",
+             "    w = v0 * 0.5"]
     h = "v0"
     for t in range(T):
         a, b, c = f"v{3 * t + 1}", f"v{3 * t + 2}", f"v{3 * t + 3}"
-        lines += [f"    {a} = np.tanh({h} * W8[IX[{2 * t}]] + IX[{2 * t + 1}])",
+        lines += [f"    {a} = np.tanh({h} * W8[IX[{2 * t}]] + IX[{2 * t + 1}]) * w",
                   f"    o8 += IX[{2 * t + 1}]",
                   f"    {b} = {a} * 2.0",
                   f"    acc += {b}",
-                  f"    {c} = {b} - {a}"]
+                  # two values carried from one statement: their order in a call is the
+                  # block's, whatever the order of a set of names
+                  f"    {c}, w{t} = {b} - {a}, {a} * 0.5 + 0.5"]
         h = c
+        lines[-5] = lines[-5].replace(" * w", f" * w{t - 1}") if t else lines[-5]
     lines.append(f"    return (acc, {h}, o8)")
     return "\n".join(lines) + "\n"
 
@@ -64,6 +71,17 @@ def test_a_cut_entry_computes_what_the_uncut_one_does(T):
     assert len(ast.parse(entry).body[0].body) <= segments.TOP
     # the repeated body is one function, however many times the loop ran
     assert cut.count("def blk") <= 4
+
+
+def test_the_cut_text_is_the_same_in_every_process():
+    """Generated text names its file in the disk cache: it must not depend on the order of a
+    set of strings (which Python's hash seed changes between processes)."""
+    code = ("import hashlib, sys; sys.path.insert(0, sys.argv[1]); import test_segments as t; "
+            "print(hashlib.sha1(t._split(t._unrolled(60), [1] * 120)[0].encode()).hexdigest())")
+    texts = {subprocess.run([sys.executable, "-c", code, os.path.dirname(__file__)],
+                            env={**os.environ, "PYTHONHASHSEED": seed}, capture_output=True,
+                            text=True, check=True).stdout for seed in ("1", "2", "3")}
+    assert len(texts) == 1
 
 
 def test_a_program_without_repeats_is_cut_into_bounded_blocks():

@@ -284,10 +284,12 @@ class Segmenter:
             ins |= (s.loads - bound) & defined_before
             bound |= s.definite
         written = set().union(*(s.binds for s in stmts[start:end]))
-        outs = sorted((n for n in written if last_load.get(n, -1) >= end),
-                      key=lambda n: min(i for i in range(start, end) if n in stmts[i].binds))
         renamer = _Canonical(ins, local, self.aliases)
         nodes = [renamer.visit(copy.deepcopy(s.node)) for s in stmts[start:end]]
+        # in the order the block names them (not a set's order, which differs between
+        # processes and would give the same block other texts)
+        order = {n: k for k, n in enumerate(renamer.names)}
+        outs = sorted((n for n in written if last_load.get(n, -1) >= end), key=order.__getitem__)
         args, formals = list(renamer.ins), [f"p{i}" for i in range(len(renamer.ins))]
         if renamer.reads_tables:
             args.append("IX")
