@@ -124,7 +124,7 @@ class WholeEntries:
         self.keeps_residuals = any(s.residual for s in whole.slots.get("fwd", ()))
         #: per (entry, k) served without the pool: what follows the call's own arguments
         self._tails, self._fns = {}, {}
-        # a long program's sweep runs the forward pass itself (``bwd`` calls ``vjp``)
+        # a long program has no ``bwd``: its sweep is ``vjp``, which runs the forward pass
         self.long = whole.long
         self._vjp_calls, self._fused = 0, whole.long
         #: identity seed chunks of the fast path's Jacobians, by (n, chunk, dtype)

@@ -315,7 +315,6 @@ class Whole:
             own(f"return ok, {self._outs()}, ({kept})", 1)
         self._entry(src, "vjp", True, vjp, takes_residuals=True)
         self._entry(src, "fwd", False, fwd, residuals=True)
-        self.slots["bwd"] = list(self.slots["vjp"])
 
 
 def _steps(prog):
