@@ -39,6 +39,13 @@ def _example(shape, dtype):
     return np.zeros(shape, dtype=dtype)
 
 
+def _kept(rows, shapes, dtypes) -> tuple:
+    """``rows`` with zeros (one row) for the Nones: a traced tuple drops a None, and each
+    position must stay where the loop reads it (a zero row is constant: not returned)."""
+    return tuple(np.zeros((1,) + tuple(s), d) if r is None else r
+                 for r, s, d in zip(rows, shapes, dtypes))
+
+
 class StepLoop(Form):
     def __init__(self, prog, e, tables):
         super().__init__(prog, e, tables)
@@ -51,6 +58,7 @@ class StepLoop(Form):
         self.n_in = len(self.program.inputs)
         step = [s if j < self.nc or j >= self.nc + self.nx else s[1:]
                 for j, s in enumerate(self.shapes)]
+        self.step_shapes = step
         self.examples = [_example(s, d) for s, d in zip(step, self.dtypes)]
         t = tables
         self.out_shapes, self.out_dtypes = self.program.out_shapes, self.program.out_dtypes
@@ -142,7 +150,7 @@ class StepLoop(Form):
             for j, seed in zip(live, seeds):
                 dots[j] = seed
             _, lins = program.linearize(ins, consts)
-            return tuple(program.push(lins, dots))
+            return _kept(program.push(lins, dots), self.out_shapes, self.out_dtypes)
         seeds = [np.zeros((1,) + self.examples[j].shape, dtype=self.dtypes[j]) for j in live]
         sub = self._sub("jvp" + "_".join(map(str, live)), rule, seeds)
         where = self._outs(sub)
@@ -181,7 +189,7 @@ class StepLoop(Form):
         def rule(*a):
             ins, consts, seeds = self._split(a)
             _, lins = program.linearize(ins, consts)
-            return tuple(program.pull(lins, list(seeds)))
+            return _kept(program.pull(lins, list(seeds)), self.step_shapes, self.dtypes)
         seeds = [np.zeros((1,) + s, dtype=d) for s, d in zip(self.out_shapes, self.out_dtypes)]
         sub = self._sub("vjp", rule, seeds)
         where = self._outs(sub)

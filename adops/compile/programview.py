@@ -18,14 +18,14 @@ class _Alias:
 ALIAS = _Alias()
 
 
-def _freeze(v):
+def freeze(v):
     """A hashable key for op parameters (arrays by content, never by a truncated repr)."""
     if isinstance(v, np.ndarray):
         return ("array", v.shape, v.dtype.str, v.tobytes())
     if isinstance(v, (tuple, list)):
-        return (type(v).__name__,) + tuple(_freeze(x) for x in v)
+        return (type(v).__name__,) + tuple(freeze(x) for x in v)
     if isinstance(v, dict):
-        return tuple(sorted((k, _freeze(x)) for k, x in v.items()))
+        return tuple(sorted((k, freeze(x)) for k, x in v.items()))
     if isinstance(v, slice):
         return ("slice", v.start, v.stop, v.step)
     if isinstance(v, np.dtype):
@@ -47,7 +47,7 @@ class ProgramView:
             if not isinstance(op, LinearOp) or any(type(r) is not int for r in self.refs[e]):
                 continue
             try:
-                key = (id(op), self.refs[e], _freeze(self.params[e] or {}))
+                key = (id(op), self.refs[e], freeze(self.params[e] or {}))
             except TypeError:
                 continue
             if key in seen:

@@ -42,6 +42,7 @@ from .inplace import absorbed_pads, column_seeded, column_views
 from .forms import Form, Tables, Unsupported, form_of, size_of
 from .loops import Source, literal, shared_kernels
 from .groupstep import GroupStep
+from .rolling import rolled
 from .segments import Segmenter, kernel_aliases
 from .workspace import carve
 
@@ -65,11 +66,17 @@ class Whole:
         into the module of the whole program ``within``, sharing its tables and kernels: its
         primal only, named ``{prefix}primal``, its loops ``g{prefix}...``."""
         prog = ProgramView(tape, outs)
+        self.steps = _steps(prog)
+        if within is None and len(self.steps) > LONG_STEPS:
+            loops = rolled(tape, leaves, outs)  # a loop the trace unrolled, as one loop entry
+            if loops is not None:
+                tape, leaves, outs = loops
+                prog = ProgramView(tape, outs)
+                self.steps = _steps(prog)
         self.live_outs = [o for o in prog.outs if o is not None]
         if not self.live_outs:
             raise Unsupported("no output depends on the inputs")
         self.prog, self.leaves, self.wrt = prog, list(leaves), list(wrt)
-        self.steps = _steps(prog)
         if len(self.steps) > MAX_STEPS:
             raise Unsupported(f"{len(self.steps)} steps, over {MAX_STEPS}: even cut into "
                               "blocks it would compile for many minutes, so the program keeps "

@@ -2,7 +2,7 @@
 schedule) and ``remat`` (``jax.checkpoint``; reverse mode's name for it is
 ``revad.checkpoint``).
 
-:mod:`adops.control.step` records a step function once and replays it; :mod:`.engine` runs a
+:mod:`adops.program.step` records a step function once and replays it; :mod:`.engine` runs a
 step eagerly or compiled; :mod:`.schedule` holds the checkpoint schedules
 (``checkpoint_schedules``' multistage binomial schedule) and the optimum; :mod:`.scan` and
 :mod:`.remat` are the two ops; :mod:`.stats` counts steps and recomputations. This package sits
@@ -11,5 +11,5 @@ in the package front's layer: it uses the compiled tier for the steps and import
 from .scan import scan  # noqa: F401
 from .remat import remat  # noqa: F401
 from .stats import ScanStats, counting  # noqa: F401
-from .step import StepBranchChanged  # noqa: F401
+from ..program.step import StepBranchChanged  # noqa: F401
 from .schedule import optimal_recomputations, recomputations, snapshots  # noqa: F401

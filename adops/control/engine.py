@@ -1,6 +1,6 @@
 """How one step of a recorded program is run: eagerly (op by op) or by the compiled tier.
 
-Contract: an engine wraps a :class:`adops.control.step.StepProgram` with three calls on the
+Contract: an engine wraps a :class:`adops.program.step.StepProgram` with three calls on the
 program's flat arguments ``args`` (inputs, then the constant slots' values):
 
 - ``run(args, where) -> outs``: the output leaves;
@@ -20,7 +20,7 @@ import numpy as np
 from ..compile import compiled, use_compiled
 from ..core.levels import any_traced
 from ..program.tape import Recorded
-from .step import StepNode
+from ..program.step import StepNode
 
 
 class EagerStep:

@@ -2,7 +2,7 @@
 does not keep; ``revad.checkpoint`` is this.
 
 Contract: ``remat(f)(*args, **kwargs)`` equals ``f(*args, **kwargs)`` (same structure, same
-numbers). ``f`` is recorded once per call (:class:`adops.control.step.StepProgram`); the call is
+numbers). ``f`` is recorded once per call (:class:`adops.program.step.StepProgram`); the call is
 one op, :data:`REMAT`, whose inputs are the float leaves of ``args`` (ints, strings and other
 leaves are passed to ``f`` as they are, like JAX's static arguments) and the values traced by
 outer transforms that ``f`` closes over, and whose output packs ``f``'s output leaves into one
@@ -25,7 +25,7 @@ from ..program.tree import tree_flatten, tree_unflatten
 from .engine import engine, wants_compiled
 from .scan import Layout
 from .stats import count
-from .step import StepProgram, differs, fingerprint
+from ..program.step import StepProgram, differs, fingerprint
 
 
 def _is_input(leaf) -> bool:

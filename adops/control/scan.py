@@ -6,7 +6,7 @@ step to step, ``xs`` a tree of arrays with a leading axis of length ``T`` (``x =
 the tree of ``y`` stacked along a new leading axis ``(T, *y_shape)``. As JAX's: ``length`` gives
 ``T`` when ``xs`` is None (``f`` then gets ``x = None``).
 
-How. ``f`` is recorded once (:class:`adops.control.step.StepProgram`; values traced by outer
+How. ``f`` is recorded once (:class:`adops.program.step.StepProgram`; values traced by outer
 transforms that it closes over become inputs of the program), and the loop is one op,
 :data:`SCAN`, whose inputs are the carry's leaves, the leaves of ``xs`` and those closed-over
 values, and whose output is every result packed into one flat array (unpacked by slicing, as
@@ -55,7 +55,7 @@ from ..program.tree import path_names, tree_flatten, tree_unflatten
 from .engine import engine, wants_compiled
 from .schedule import actions, snapshots
 from .stats import count as _count
-from .step import StepProgram, differs as _differs, fingerprint as _fingerprint
+from ..program.step import StepProgram, differs as _differs, fingerprint as _fingerprint
 
 
 def scan(f, init, xs=None, length=None, checkpoints=None):

@@ -222,7 +222,7 @@ class Recorded(Traced):
     @staticmethod
     def _entries_of(args, level):
         """The tape, refs and values of an op's arguments (a subclass may treat other levels'
-        values its own way: ``adops.control.step`` makes them inputs of a step program)."""
+        values its own way: ``adops.program.step`` makes them inputs of a step program)."""
         return _refs(args, level)
 
     @classmethod

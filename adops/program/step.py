@@ -28,9 +28,9 @@ import numpy as np
 from ..core.fpstate import quiet
 from ..core.levels import Level, TracedBase, bind
 from ..numpy_api.traced import bottom
-from ..program.inputs import as_primal
-from ..program.sweep import sweep
-from ..program.tape import Const, MetOuterLevel, Recorded, Tape, guard_holds
+from .inputs import as_primal
+from .sweep import sweep
+from .tape import Const, MetOuterLevel, Recorded, Tape, guard_holds
 from ..numpy_api.conversions import call_traced
 
 
