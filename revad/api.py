@@ -34,7 +34,7 @@ from .var import BranchChanged, Tape, Trace, Var
 from adops.program import cotangent_seeds
 from adops.program.transform import (argnums_tuple, as_rows, batched_cotangents, by_chunks, own,
                                      result_dtype)
-from adops.program.tree import flat_args, is_leaf, raveled, split_aux
+from adops.program.tree import flat_args, is_leaf, raveled, split_aux, tree_map
 from .backward import sweep
 
 
@@ -136,18 +136,18 @@ def vjp(f, *primals, has_aux: bool = False, compiled: bool | None = None):
         >>> vjp_fn({"y": np.array([1.0, 2.0])})[0]["w"].tolist()
         [3.0, 6.0]
     """
-    nums = tuple(range(len(primals)))
+    nums = tuple(range(len(primals)))  # vjp_fn keeps the primals as given: later writes unseen
+    primals = tree_map(lambda a: a.copy() if type(a) is np.ndarray else a, tuple(primals))
     out = _Outputs(f, primals, {}, nums, NO_STATIC, "vjp", compiled, has_aux,
                    names=[f"primal {i}" for i in nums])
-    lin, xs, rebuild, values, aux_values = out.trace, out.xs, out.rebuild, out.values, \
-        out.aux_values
+    lin, xs, rebuild, values = out.trace, out.xs, out.rebuild, out.values
     # the tape may hold an output as a residual of a later op: the caller gets a copy
     value = rebuild([v if isinstance(v, Var) else np.array(v, copy=True) for v in values])
 
     def vjp_fn(cotangent, *, batched: bool = False):
         leaves, seeds = cotangent_seeds(rebuild, values, cotangent, batched)
         m = seeds[0].shape[0] if seeds else 1
-        bars = lin.pull(seeds + _zero_seeds(aux_values, m))
+        bars = lin.pull(seeds + _zero_seeds(out.aux_values, m))
         bars = [own(b if batched else b[0], d, (*leaves, *seeds, *xs))
                 for b, d in zip(bars, lin.dtypes)]
         return out.regroup(bars, True)

@@ -12,6 +12,7 @@ import pytest
 import adops
 import dualad
 import revad
+from adops.program.tree import tree_leaves
 from compare import check_grads
 
 pytestmark = pytest.mark.usefixtures("tier")  # every test in both tiers
@@ -295,6 +296,26 @@ def test_vjp_value_is_not_the_tapes_residual():
     value[1][...] = 0.0  # exp(x), also a residual of the product
     np.testing.assert_allclose(vjp_fn([np.ones(4), np.zeros(4)])[0], np.exp(X) * (1 + X))
 
+
+
+@pytest.mark.parametrize("params", ["array", "tree"])
+def test_vjp_fn_keeps_the_primals_it_was_made_at(params):
+    """vjp_fn is the pullback at the primals given: writing into the caller's arrays afterwards
+    changes nothing (before, a sweep read them through the tape's and the compiled program's
+    residuals: sin(x) * x pulled back at the new x)."""
+    x = X.copy() if params == "array" else {"w": X.copy(), "b": [X[:2].copy()]}
+
+    def f(p):
+        p = p if params == "array" else p["w"] * np.sum(p["b"][0])
+        return np.sin(p) * p
+    want = revad.vjp(f, x)[1](np.ones(4))[0]
+    with adops.compile.whole_after(1):  # the compiled tier: its whole program
+        _, vjp_fn = revad.vjp(f, x)
+        for leaf in ([x] if params == "array" else [x["w"], x["b"][0]]):
+            leaf[...] = 0.0
+        got = vjp_fn(np.ones(4))[0]
+    for a, b in zip(tree_leaves(got), tree_leaves(want)):
+        np.testing.assert_array_equal(a, b)
 
 # ----------------------------------------------------- contract 4: recordings have no hidden state
 def test_recording_vjp_stays_at_the_recorded_point_after_a_replay():
