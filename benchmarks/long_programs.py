@@ -1,7 +1,8 @@
 """Long traced programs (an unrolled Python loop) in the compiled tier: compile time and the
-time of a call, cut into blocks (``adops.compile.segments``) against the Python driver.
+time of a call, rolled back into one loop (``adops.compile.rolling``) or else cut into blocks
+(``adops.compile.segments``), against the Python driver.
 
-    python benchmarks/long_programs.py                 # LSTM at c = 16 and 64 characters
+    python benchmarks/long_programs.py                 # LSTM at c = 16, 64 and 1024 characters
     python benchmarks/long_programs.py --chars 8 16    # other sizes
 
 For each size: the numpy objective, the compiled gradient through the Python driver (the
@@ -36,7 +37,11 @@ def row(c):
         driver = best_of(lambda: g_driver(inst.x), 5)[0]
     programs = [p for ps in compiled(inst.f).programs.values() for p in ps]
     why = {p.why_python for p in programs}
-    kind = "whole" if why == {None} else f"Python driver ({'; '.join(map(str, why))})"
+    kind = f"Python driver ({'; '.join(map(str, why))})"
+    if why == {None}:
+        source = "".join(p.source for p in programs)
+        kind = ("whole, rolled into a loop" if "step_primal" in source else
+                "whole, cut into blocks" if "def blk" in source else "whole")
     print(f"LSTM l=2, c={c}: {kind}; numpy f {f_time * 1e3:.3f} ms; compiled grad through the "
           f"driver {driver * 1e3:.2f} ms ({driver / f_time:.1f} f); as built "
           f"{whole * 1e3:.3f} ms ({whole / f_time:.2f} f); first call (trace + compile) "
@@ -45,7 +50,7 @@ def row(c):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--chars", type=int, nargs="+", default=[16, 64])
+    parser.add_argument("--chars", type=int, nargs="+", default=[16, 64, 1024])
     args = parser.parse_args()
     print(f"# {platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}")
     with fixed_threads(1), tempfile.TemporaryDirectory() as cache:
