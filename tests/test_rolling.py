@@ -10,11 +10,12 @@ import dualad
 import revad
 from adops.compile import compiled, whole_after
 from adops.compile.rolling import rolled
-from adops.program.tape import Trace
+from adops.program.tape import Trace, guard_holds
 
 
-def evaluate(tape, leaves, outs, inputs):
-    """Run a program entry by entry (each op's own value; the loop entry runs its step)."""
+def evaluate(tape, leaves, outs, inputs, guards=None):
+    """Run a program entry by entry (each op's own value; the loop entry runs its step);
+    ``guards``: a list that gets whether each guard holds."""
     vals = [None] * len(tape.ops)
     for leaf, x in zip(leaves, inputs):
         vals[leaf] = x
@@ -25,6 +26,8 @@ def evaluate(tape, leaves, outs, inputs):
         params = tape.params[e] or {}
         value = getattr(op, "value", None)
         vals[e] = value(*args, **params) if value else op.linearize(*args, **params)[0]
+    if guards is not None:
+        guards.extend(guard_holds(g, vals) for g in tape.guards)
     return [vals[o] for o in outs]
 
 
@@ -105,6 +108,39 @@ def test_float32_stays_float32():
     (got,) = evaluate(tape, leaves, outs, [x])
     assert got.dtype == np.float32
     np.testing.assert_array_equal(got, recurrence(x))
+
+
+def guarded(x):
+    h = x * 2.0 if np.sum(x) > 0 else x  # a guard before the loop
+    for _ in range(40):
+        h = np.tanh(h * 0.9 + 0.1)
+    return h if np.max(h) < 0.99 else -h  # and one after it
+
+
+def test_guards_around_a_loop_still_read_their_values():
+    x = np.linspace(-0.5, 1, 5)
+    t, (tape, leaves, outs) = roll(guarded, x)
+    assert loops(tape) == 1 and len(tape.guards) == len(t.tape.guards) == 2
+    seen = set()
+    for y in (x, -x, x * 100):  # each guard holds, or fails, as it does on the unrolled tape
+        want, got = [], []
+        evaluate(t.tape, t.leaves, t.outs, [y], want)
+        evaluate(tape, leaves, outs, [y], got)
+        assert got == want
+        seen.add(tuple(want))
+    assert len(seen) > 1
+
+
+def inverse_in_a_loop(x):
+    a = np.outer(x, x) + 4.0 * np.eye(3)
+    for _ in range(70):  # a step of one entry, whose carry the trace sees as a matrix of 0.5s
+        a = np.linalg.inv(a)
+    return a
+
+
+def test_a_step_its_ops_refuse_at_example_values_is_left_unrolled():
+    t, new = roll(inverse_in_a_loop, np.array([0.1, 0.2, 0.3]))
+    assert new is None  # a matrix of 0.5s has no inverse: no error, nothing rolled
 
 
 def reads_two_back(x):

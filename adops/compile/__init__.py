@@ -69,7 +69,7 @@ from .entries import WholeEntries, calls_in_force, env_calls, fused_after  # noq
 from .fast import key_of as fast_key
 from .forms import Unsupported
 from .matrixforms import NonFiniteMatrix
-from .whole import Whole
+from .whole import generate_whole
 from .arguments import (EagerFallbackWarning, RunEagerly, is_input, private_copy,  # noqa: F401
                         static_key, value_key)
 from ..program.static import NO_STATIC, Static, positional_parameters  # noqa: F401 (API)
@@ -141,8 +141,8 @@ class Program:
         self.calls += 1
         if self.calls == _WHOLE_AFTER.get():
             try:
-                self.whole = WholeEntries(Whole(self.trace.tape, self.trace.leaves,
-                                                self.trace.outs, self.wrt))
+                self.whole = WholeEntries(generate_whole(self.trace.tape, self.trace.leaves,
+                                                         self.trace.outs, self.wrt))
                 self.why_python = None
             except Unsupported as e:
                 self.why_python = str(e)

@@ -256,8 +256,11 @@ class _Rolled:
                                 xs[at_xc[(k, i)]] if kind == "xconst" else xs[at_inv[what]])
                 vals.append(_evaluate(tape.ops[e], args, tape.params[e] or {}))
             return [vals[k] for k in run.carried] + [vals[k] for k in self.ys]
-        with quiet():
-            return StepProgram(step, leaves, "a rolled loop's step")
+        try:
+            with quiet():
+                return StepProgram(step, leaves, "a rolled loop's step")
+        except Exception as e:  # an op that refuses the example values (a Cholesky factor
+            raise NotARun(f"the step at example values: {e}") from e  # of 0.5s): unrolled
 
     def emit(self):
         """The loop entry and its unpacked results; ``{(k, j): entry}`` for the last carry."""

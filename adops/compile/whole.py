@@ -67,12 +67,6 @@ class Whole:
         primal only, named ``{prefix}primal``, its loops ``g{prefix}...``."""
         prog = ProgramView(tape, outs)
         self.steps = _steps(prog)
-        if within is None and len(self.steps) > LONG_STEPS:
-            loops = rolled(tape, leaves, outs)  # a loop the trace unrolled, as one loop entry
-            if loops is not None:
-                tape, leaves, outs = loops
-                prog = ProgramView(tape, outs)
-                self.steps = _steps(prog)
         self.live_outs = [o for o in prog.outs if o is not None]
         if not self.live_outs:
             raise Unsupported("no output depends on the inputs")
@@ -458,7 +452,16 @@ class _OpStep:
 
 
 def generate_whole(tape, leaves, outs, wrt) -> Whole:
-    """The :class:`Whole` program, or :class:`Unsupported` (see module doc)."""
+    """The :class:`Whole` program, or :class:`Unsupported` (see module doc). A long program's
+    unrolled loops are rolled back first (:mod:`adops.compile.rolling`); when the rolled program
+    has no numba form (a loop in the rolled step), the unrolled one is built instead."""
+    if len(_steps(ProgramView(tape, outs))) > LONG_STEPS:
+        loops = rolled(tape, leaves, outs)
+        if loops is not None:
+            try:
+                return Whole(*loops, wrt)
+            except Unsupported:
+                pass
     return Whole(tape, leaves, outs, wrt)
 
 
