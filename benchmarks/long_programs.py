@@ -6,16 +6,18 @@ time of a call, rolled back into one loop (``adops.compile.rolling``) or else cu
     python benchmarks/long_programs.py --chars 8 16    # other sizes
 
 For each size: the numpy objective, the compiled gradient through the Python driver (the
-whole program never built), and the whole program: its first call (trace and numba compile,
-each run in a fresh code cache so the compile is counted) and a later call; the whole
-program's steps. Ratios are of times measured in one run. Sizes over ``whole.MAX_STEPS`` steps
-keep the Python driver, and the row says so.
+whole program never built), and the whole program, rolled or cut: its first call (trace and
+numba compile, each size in a process and a code cache of its own, so every compile is
+counted) and a later call. Ratios are of times measured in one run. A program that is neither
+rolled nor under ``whole.MAX_STEPS`` steps keeps the Python driver, and the row says so.
 """
 from __future__ import annotations
 
 import argparse
 import os
 import platform
+import subprocess
+import sys
 import tempfile
 
 import revad
@@ -51,12 +53,18 @@ def row(c):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chars", type=int, nargs="+", default=[16, 64, 1024])
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # a row, in this process
     args = parser.parse_args()
+    if args.one is not None:
+        with fixed_threads(1):
+            row(args.one)
+        return
     print(f"# {platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}")
-    with fixed_threads(1), tempfile.TemporaryDirectory() as cache:
-        os.environ["ADOPS_CACHE_DIR"] = cache  # a cold cache: the compile is counted
-        for c in args.chars:
-            row(c)
+    for c in args.chars:
+        # a process and a code cache of its own per size: its first call counts every compile
+        with tempfile.TemporaryDirectory() as cache:
+            subprocess.run([sys.executable, __file__, "--one", str(c)], check=True,
+                           env={**os.environ, "ADOPS_CACHE_DIR": cache})
 
 
 if __name__ == "__main__":

@@ -67,6 +67,11 @@ def rnn_on_data(w):  # per-step constants: rows of a plain array
     return h
 
 
+def rowwise(x):  # no carry: a map over the rows
+    rows = x.reshape(-1, 4)
+    return np.stack([np.tanh(W @ rows[t]) * rows[t, 0] for t in range(rows.shape[0])])
+
+
 def two_loops(x):
     hs, h = [], x
     for _ in range(30):
@@ -81,7 +86,8 @@ def two_loops(x):
 CASES = [(recurrence, lambda r: r.normal(size=3)),
          (rnn, lambda r: r.normal(size=20 + 4 * 25) * 0.5),
          (rnn_on_data, lambda r: r.normal(size=16) * 0.5),
-         (two_loops, lambda r: r.normal(size=5))]
+         (two_loops, lambda r: r.normal(size=5)),
+         (rowwise, lambda r: r.normal(size=4 * 30))]
 
 
 @pytest.mark.parametrize("f, make", CASES, ids=[c[0].__name__ for c in CASES])

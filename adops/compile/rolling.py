@@ -343,24 +343,29 @@ def _rebuild(run, tape, leaves, outs):
     roll = _Rolled(run, b)
     inside = lambda r: type(r) is int and run.s <= r < run.stop  # noqa: E731
     after = [r for e in range(run.stop, len(tape.ops)) for r in tape.refs[e] if inside(r)]
-    after += [o for o in outs if o is not None and inside(o)]
+    after += [r for r in [*outs, *(r for g in tape.guards for r in g.refs)] if inside(r)]
     roll.outputs_after(after)
     for e in range(run.s):
         b.copy(e, [b.ref(r) for r in tape.refs[e]])
     roll.emit()
-    position = {}
-    for e in range(run.stop, len(tape.ops)):
-        position[e] = len(b.tape.ops)
+    read = lambda r: roll.read(r) if inside(r) else b.ref(r)  # noqa: E731
+    guards = sorted(tape.guards, key=lambda g: g.position)
+    g = 0
+    for e in range(run.stop, len(tape.ops) + 1):
+        while g < len(guards) and guards[g].position <= e:
+            guard = guards[g]
+            refs = tuple(map(read, guard.refs))  # made before the position the guard takes
+            at = guard.position if guard.position <= run.s else len(b.tape.ops)
+            b.tape.guards.append(Guard(at, guard.func, refs, guard.kwargs, guard.result))
+            g += 1
+        if e == len(tape.ops):
+            break
         joined = roll.joined(e) if any(inside(r) for r in tape.refs[e]) else None
         if joined is not None:
             b.map[e] = joined
             continue
-        b.copy(e, [roll.read(r) if inside(r) else b.ref(r) for r in tape.refs[e]])
-    for g in tape.guards:
-        at = g.position if g.position <= run.s else position.get(g.position, len(b.tape.ops))
-        b.tape.guards.append(Guard(at, g.func, tuple(b.ref(r) for r in g.refs), g.kwargs,
-                                   g.result))
-    new_outs = [None if o is None else roll.read(o) if inside(o) else b.map[o] for o in outs]
+        b.copy(e, [read(r) for r in tape.refs[e]])
+    new_outs = [None if o is None else read(o) for o in outs]
     return b.tape, [b.map[e] for e in leaves], new_outs
 
 

@@ -131,10 +131,8 @@ class Run:
             if self.varies[k] and any(kind not in ("const", "invariant")
                                       for kind, _ in self.reads[k]):
                 raise NotARun("a per-step read of a value computed in the loop")
-        for g in tape.guards:
-            if s < g.position <= self.stop or any(
-                    type(r) is int and s <= r < self.stop for r in g.refs):
-                raise NotARun("a guard inside the loop")
+        if any(s < g.position < self.stop for g in tape.guards):  # after the run: it reads
+            raise NotARun("a guard inside the loop")  # the last carry or the rows, as outputs do
         self.carried = sorted({o for row in self.reads for kind, o in row if kind == "carried"})
         self.init = {k: s - P + k for k in self.carried}
 
