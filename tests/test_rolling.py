@@ -196,6 +196,10 @@ def test_a_rolled_loop_runs_whole_with_the_eager_tiers_derivatives():
     with whole_after(1):
         got_rev = revad.jacrev(f, compiled=True)(x)
         got_fwd = dualad.jacfwd(f, compiled=True)(x)
+        # directions in chunks the step's JVP does not divide (it takes 8 a call)
+        got_7 = dualad.jacfwd(f, chunk=7, compiled=True)(x)
+        V = rng.normal(size=(13, x.size))
+        _, jv13 = dualad.jvp(f, (x,), (V,), batched=True, compiled=True)
         out, pull = revad.vjp(f, x, compiled=True)
         u, v = rng.normal(size=out.shape), rng.normal(size=x.shape)
         _, jv = dualad.jvp(f, (x,), (v,), compiled=True)
@@ -203,6 +207,8 @@ def test_a_rolled_loop_runs_whole_with_the_eager_tiers_derivatives():
         np.testing.assert_array_equal(out, f(x))
     np.testing.assert_allclose(got_rev, want_fwd, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(got_fwd, want_rev, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(got_7, want_rev, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(jv13, V @ want_rev.T, rtol=1e-12, atol=1e-13)
     np.testing.assert_allclose(np.dot(u, jv), np.dot(before, v), rtol=1e-12)
     x = rng.normal(size=x.shape) * 0.5
     e, h = rng.normal(size=x.shape), 1e-6
