@@ -103,6 +103,52 @@ def test_a_rolled_program_computes_the_same_numbers(f, make):
         np.testing.assert_array_equal(g, w)
 
 
+def random_loop(seed):
+    """A recurrent program drawn at random: a step of 2-6 ops from a vocabulary (matmul,
+    strided reads of the input, per-step rows of a plain array, a second carry, rotations,
+    means, maxima), 20-60 steps, rows stacked, stacked on axis 1, or summed in a second loop."""
+    r = np.random.default_rng(seed)
+    T, n = int(r.integers(20, 60)), 4
+    W, consts, X = r.normal(size=(n, n)) * 0.4, r.normal(size=n), r.normal(size=(T, n))
+    ops = r.integers(0, 9, size=int(r.integers(2, 7)))
+    how = int(r.integers(0, 3))
+    steps = [lambda z, c, w, s, a: (np.tanh(z), c), lambda z, c, w, s, a: (w @ z, c),
+             lambda z, c, w, s, a: (z + s, c), lambda z, c, w, s, a: (z * consts, c),
+             lambda z, c, w, s, a: (z + a, c),
+             lambda z, c, w, s, a: (np.concatenate([z[1:], z[:1]]) * c, c),
+             lambda z, c, w, s, a: (z - np.sum(z) / n, c),
+             lambda z, c, w, s, a: (z, np.sin(c + z * 0.1)),
+             lambda z, c, w, s, a: (np.maximum(z, 0.1 * z), c)]
+
+    def f(x):
+        w, seq = x[:n * n].reshape(n, n) * W, x[n * n:].reshape(T, n)
+        h, c, ys = x[:n] * 0.5, np.ones(n) * 0.1, []
+        for t in range(T):
+            z = h
+            for o in ops:
+                z, c = steps[o](z, c, w, seq[t], X[t])
+            h = np.tanh(z)
+            ys.append(h[0] * c[1:] if how == 1 else h)
+        if how == 0:
+            return np.stack(ys)
+        if how == 1:
+            return np.stack(ys, axis=1).ravel()
+        total = 0.0
+        for y in ys:
+            total = total + np.sum(y * y)
+        return total + np.sum(h)
+    return f, r.normal(size=n * n + T * n) * 0.5
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_random_loops_roll_and_compute_the_same_numbers(seed):
+    f, x = random_loop(seed)
+    _, new = roll(f, x)
+    assert new is not None
+    (got,) = evaluate(*new, [x])
+    np.testing.assert_array_equal(got, f(x))
+
+
 def test_a_second_loop_over_the_first_ones_rows_is_rolled_too():
     _, (tape, _, _) = roll(two_loops, np.ones(5))
     assert loops(tape) == 2
