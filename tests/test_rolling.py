@@ -72,6 +72,14 @@ def rowwise(x):  # no carry: a map over the rows
     return np.stack([np.tanh(W @ rows[t]) * rows[t, 0] for t in range(rows.shape[0])])
 
 
+def backwards_over_columns(x):  # strided reads that step back, with an index after the step's
+    seq = x.reshape(-1, 3)
+    h = np.zeros(2)
+    for t in reversed(range(seq.shape[0])):
+        h = np.tanh(h * seq[t, 2] + seq[t, :2])
+    return h
+
+
 def two_loops(x):
     hs, h = [], x
     for _ in range(30):
@@ -87,7 +95,8 @@ CASES = [(recurrence, lambda r: r.normal(size=3)),
          (rnn, lambda r: r.normal(size=20 + 4 * 25) * 0.5),
          (rnn_on_data, lambda r: r.normal(size=16) * 0.5),
          (two_loops, lambda r: r.normal(size=5)),
-         (rowwise, lambda r: r.normal(size=4 * 30))]
+         (rowwise, lambda r: r.normal(size=4 * 30)),
+         (backwards_over_columns, lambda r: r.normal(size=3 * 40))]
 
 
 @pytest.mark.parametrize("f, make", CASES, ids=[c[0].__name__ for c in CASES])
