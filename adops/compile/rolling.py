@@ -197,8 +197,9 @@ class _Rolled:
         self.reads = [self._strided(k) for k in self.xs]
         self.xconsts = [(k, i) for k in range(P) for i, (kind, _) in enumerate(run.reads[k])
                         if kind == "xconst"]
-        self.invariants = sorted({r for row in run.reads for kind, r in row
-                                  if kind == "invariant"})
+        # a strided read's operand is read before the loop, not by the step
+        self.invariants = sorted({r for k, row in enumerate(run.reads) if not run.varies[k]
+                                  for kind, r in row if kind == "invariant"})
         self.ys = []
 
     def _strided(self, k):
