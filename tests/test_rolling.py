@@ -158,6 +158,26 @@ def test_random_loops_roll_and_compute_the_same_numbers(seed):
     np.testing.assert_array_equal(got, f(x))
 
 
+def long_unrollable_then_short(x):
+    h = x
+    for _ in range(30):  # rolls
+        h = np.tanh(W @ h + 0.1)
+    a, b = h, np.sin(h)
+    for _ in range(60):  # longer, but each step reads two steps back: not a loop
+        a, b = b, np.tanh(W @ a * 0.5 + b * 0.25)
+    return b
+
+
+def test_a_longer_stretch_that_cannot_roll_does_not_stop_a_shorter_one():
+    x = np.linspace(-1, 1, 4)
+    t, new = roll(long_unrollable_then_short, x)
+    assert new is not None
+    tape, leaves, outs = new
+    assert loops(tape) == 1
+    np.testing.assert_array_equal(evaluate(tape, leaves, outs, [x])[0],
+                                  long_unrollable_then_short(x))
+
+
 def test_a_second_loop_over_the_first_ones_rows_is_rolled_too():
     _, (tape, _, _) = roll(two_loops, np.ones(5))
     assert loops(tape) == 2

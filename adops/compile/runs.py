@@ -161,12 +161,29 @@ class Run:
         return row
 
 
+#: repeated stretches tried, longest first, before giving up on a program
+ATTEMPTS = 4
+
+
 def find_run(tape):
-    """The longest repeated run of ``tape`` that can be rolled (a :class:`Run`), or None."""
-    found = _period(_codes(tape))
-    if found is None:
-        return None
-    P, start, stop = found
+    """The longest repeated run of ``tape`` that can be rolled (a :class:`Run`), or None. A
+    stretch that repeats but cannot be rolled is set aside and the next longest is tried (a
+    second-order program's sweep reads its forward loop backwards, two periods apart and more:
+    the forward loop, shorter, still rolls)."""
+    codes = _codes(tape)
+    for _ in range(ATTEMPTS):
+        found = _period(codes)
+        if found is None:
+            return None
+        run = _run_in(tape, *found)
+        if run is not None:
+            return run
+        _, start, stop = found
+        codes[start:stop] = -1 - np.arange(start, stop)  # codes no other entry has
+    return None
+
+
+def _run_in(tape, P, start, stop):
     T = (stop - start) // P
     if T < MIN_STEPS or T * P < MIN_ENTRIES:
         return None
