@@ -47,10 +47,11 @@ from .segments import Segmenter, kernel_aliases
 from .workspace import carve
 
 _JIT = "@njit(cache=True, nogil=True, error_model='numpy')"
-#: a program of more steps (fused runs and structural ops) is long: its entries are cut into
-#: numba functions of bounded size, a repeated block compiled once (:mod:`.segments`), and its
-#: sweep recomputes the forward pass instead of taking residuals from ``fwd`` (a tuple of
-#: thousands of arrays is itself slow to compile). LLVM's time grows faster than a function's
+#: a program of more steps (fused runs and structural ops) is long: its unrolled loops are
+#: rolled back into loop entries first (:func:`generate_whole`, :mod:`.rolling`); a program
+#: still long has its entries cut into numba functions of bounded size, a repeated block
+#: compiled once (:mod:`.segments`), and its sweep recomputes the forward pass instead of
+#: taking residuals from ``fwd`` (a tuple of thousands of arrays is itself slow to compile). LLVM's time grows faster than a function's
 #: length: a 25-layer network of 153 ops took 34 s for fwd and bwd as single functions, an
 #: LSTM over 16 characters (246 steps) 7 minutes.
 LONG_STEPS = 120
@@ -66,11 +67,11 @@ class Whole:
         into the module of the whole program ``within``, sharing its tables and kernels: its
         primal only, named ``{prefix}primal``, its loops ``g{prefix}...``."""
         prog = ProgramView(tape, outs)
-        self.steps = _steps(prog)
         self.live_outs = [o for o in prog.outs if o is not None]
         if not self.live_outs:
             raise Unsupported("no output depends on the inputs")
         self.prog, self.leaves, self.wrt = prog, list(leaves), list(wrt)
+        self.steps = _steps(prog)
         if len(self.steps) > MAX_STEPS:
             raise Unsupported(f"{len(self.steps)} steps, over {MAX_STEPS}: even cut into "
                               "blocks it would compile for many minutes, so the program keeps "
