@@ -30,7 +30,7 @@ from ..core.levels import Level, TracedBase, bind
 from ..numpy_api.traced import bottom
 from .inputs import as_primal
 from .sweep import sweep
-from .tape import Const, MetOuterLevel, Recorded, Tape, guard_holds
+from .tape import Const, MetOuterLevel, Recorded, Tape, guard_fails
 from ..numpy_api.conversions import call_traced
 
 
@@ -175,8 +175,8 @@ class StepProgram:
         return outs, lins
 
     def _check(self, guard, values, where):
-        if not guard_holds(guard, values):
-            name = getattr(guard.func, "__name__", repr(guard.func))
+        name = guard_fails(guard, values)
+        if name is not None:
             raise StepBranchChanged(
                 f"{self.name}: {name}(...) evaluates differently {where} than when the step was "
                 "recorded (a branch, mask or ordering changed); the step is recorded once and "

@@ -170,8 +170,8 @@ class Tape:
 
     @staticmethod
     def _check(guard, values):
-        if not guard_holds(guard, values):
-            name = getattr(guard.func, "__name__", repr(guard.func))
+        name = guard_fails(guard, values)
+        if name is not None:
             raise BranchChanged(
                 f"replay: {name}(...) evaluates differently at the new input than when the tape "
                 "was recorded (a branch, mask or ordering changed), so the recorded program is "
@@ -183,6 +183,14 @@ def guard_holds(guard: Guard, values) -> bool:
     """Whether ``guard`` evaluates as recorded on the entries' new ``values``."""
     args = [values[r] if type(r) is int else r.value for r in guard.refs]
     return same(guard.func(*args, **guard.kwargs), guard.result)
+
+
+def guard_fails(guard: Guard, values):
+    """The name of the guard's function when it evaluates differently on ``values`` (for the
+    message), else None."""
+    if guard_holds(guard, values):
+        return None
+    return getattr(guard.func, "__name__", repr(guard.func))
 
 
 def same(a, b) -> bool:
