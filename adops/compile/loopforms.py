@@ -37,9 +37,9 @@ from .matrixforms import SubProgram
 STEP_DIRECTIONS = 8
 
 
-def _example(shape, dtype):
-    """A value to trace the step at: its ops take no branch on values (a step that does is
-    refused), so any value of the right shape and dtype gives the program."""
+def example_value(shape, dtype):
+    """A value to trace a step at: its ops take no branch on values (a step that does is
+    refused), so any value of the right shape and dtype gives the program (0.5 in floats)."""
     dtype = np.dtype(dtype)
     if dtype.kind == "f":
         return np.full(shape, 0.5, dtype=dtype)
@@ -66,7 +66,7 @@ class StepLoop(Form):
         step = [s if j < self.nc or j >= self.nc + self.nx else s[1:]
                 for j, s in enumerate(self.shapes)]
         self.step_shapes = step
-        self.examples = [_example(s, d) for s, d in zip(step, self.dtypes)]
+        self.examples = [example_value(s, d) for s, d in zip(step, self.dtypes)]
         t = tables
         self.out_shapes, self.out_dtypes = self.program.out_shapes, self.program.out_dtypes
         sizes = [size_of(s) for s in self.out_shapes]

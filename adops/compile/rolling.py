@@ -37,6 +37,7 @@ from ..core.levels import any_traced, bind
 from ..ops.registry import OPS, Op
 from ..program.step import StepProgram
 from ..program.tape import CONSTANT, Guard, Tape
+from .loopforms import example_value
 from .programview import freeze
 from .runs import NotARun, find_run
 
@@ -142,11 +143,6 @@ def _is_int(v) -> bool:
 
 
 # -------------------------------------------------------------------------- the new program
-def _example(shape, dtype):
-    dtype = np.dtype(dtype)
-    return np.full(shape, 0.5, dtype) if dtype.kind in "fc" else np.zeros(shape, dtype)
-
-
 def _evaluate(op, args, params):
     """An entry's value: bound on traced arguments, else computed (a constant entry too)."""
     if any_traced(args):
@@ -228,13 +224,14 @@ class _Rolled:
     def step_program(self):
         run, tape = self.run, self.run.tape
         nc, ns = len(run.carried), len(self.xs)
-        leaves = [_example(tape.shapes[run.s + k], tape.dtypes[run.s + k]) for k in run.carried]
+        leaves = [example_value(tape.shapes[run.s + k], tape.dtypes[run.s + k])
+                  for k in run.carried]
         for operand, (outer, _) in self.reads:
             row = np.zeros(tape.shapes[operand], tape.dtypes[operand])[outer["index"]][0]
-            leaves.append(_example(row.shape, row.dtype))
-        leaves += [_example(run.reads[k][i][1].shape[1:], run.reads[k][i][1].dtype)
+            leaves.append(example_value(row.shape, row.dtype))
+        leaves += [example_value(run.reads[k][i][1].shape[1:], run.reads[k][i][1].dtype)
                    for k, i in self.xconsts]
-        leaves += [_example(tape.shapes[r], tape.dtypes[r]) for r in self.invariants]
+        leaves += [example_value(tape.shapes[r], tape.dtypes[r]) for r in self.invariants]
         at_carry = {k: i for i, k in enumerate(run.carried)}
         at_x = {k: nc + i for i, k in enumerate(self.xs)}
         at_xc = {ki: nc + ns + i for i, ki in enumerate(self.xconsts)}

@@ -456,7 +456,8 @@ def generate_whole(tape, leaves, outs, wrt) -> Whole:
     """The :class:`Whole` program, or :class:`Unsupported` (see module doc). A long program's
     unrolled loops are rolled back first (:mod:`adops.compile.rolling`); when the rolled program
     has no numba form (a loop in the rolled step), the unrolled one is built instead."""
-    if len(_steps(ProgramView(tape, outs))) > LONG_STEPS:
+    # a program of few entries has few steps: its view is not built twice
+    if len(tape.ops) > LONG_STEPS and len(_steps(ProgramView(tape, outs))) > LONG_STEPS:
         loops = rolled(tape, leaves, outs)
         if loops is not None:
             try:
