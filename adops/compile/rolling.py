@@ -35,7 +35,7 @@ import numpy as np
 from ..core.fpstate import quiet
 from ..core.levels import any_traced, bind
 from ..ops.registry import OPS, Op
-from ..program.step import StepProgram
+from ..program.step import Layout, StepProgram
 from ..program.tape import CONSTANT, Guard, Tape
 from .loopforms import example_value
 from .programview import freeze
@@ -63,9 +63,8 @@ class RolledLoop(Op):
                 outs = program.run(carry + [x[t] for x in xs] + rest, [])
                 carry, y = list(outs[:nc]), outs[nc:]
                 ys.append(y)
-        dtype = np.result_type(*program.out_dtypes)
-        parts = carry + [np.stack([y[i] for y in ys]) for i in range(len(program.out_dtypes) - nc)]
-        return np.concatenate([np.ravel(p).astype(dtype) for p in parts])
+        layout = Layout(program, nc, length)
+        return layout.pack(carry, layout.stacked(ys))
 
 
 ROLLED = RolledLoop()

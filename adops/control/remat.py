@@ -23,7 +23,7 @@ from ..core.levels import TracedBase, bind
 from ..ops.registry import Op
 from ..program.tree import tree_flatten, tree_unflatten
 from .engine import engine, wants_compiled
-from .scan import Layout
+from ..program.step import Layout
 from .stats import count
 from ..program.step import StepProgram, differs, fingerprint
 

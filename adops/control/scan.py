@@ -55,7 +55,7 @@ from ..program.tree import path_names, tree_flatten, tree_unflatten
 from .engine import engine, wants_compiled
 from .schedule import actions, snapshots
 from .stats import count as _count
-from ..program.step import StepProgram, differs as _differs, fingerprint as _fingerprint
+from ..program.step import Layout, StepProgram, differs as _differs, fingerprint as _fingerprint
 
 
 def scan(f, init, xs=None, length=None, checkpoints=None):
@@ -168,37 +168,6 @@ def _check_carry(program, carry_leaves, names):
                 "the step's result type")
 
 
-class Layout:
-    """Where each result lives in the packed output: the carry's leaves, then each ``y`` leaf
-    stacked over the ``T`` steps, all raveled into one flat array of one dtype."""
-
-    def __init__(self, program, nc, T):
-        self.nc, self.T = nc, T
-        self.c_shapes, self.c_dtypes = program.out_shapes[:nc], program.out_dtypes[:nc]
-        self.y_shapes, self.y_dtypes = program.out_shapes[nc:], program.out_dtypes[nc:]
-        self.dtype = np.result_type(*program.out_dtypes) if program.out_dtypes else np.float64
-        shapes = list(self.c_shapes) + [(T,) + s for s in self.y_shapes]
-        sizes = [int(np.prod(s)) for s in shapes]
-        self.shapes, self.stops = shapes, np.cumsum([0] + sizes).tolist()
-
-    def pack(self, carry, ys, lead=()):
-        """One flat array (``(*lead, size)``) of the carry and the stacked ``ys``."""
-        parts = [np.reshape(p, lead + (-1,)) for p in list(carry) + list(ys)]
-        if not parts:
-            return np.zeros(lead + (0,), self.dtype)
-        return np.concatenate([p if p.dtype == self.dtype else p.astype(self.dtype)
-                               for p in parts], axis=-1)
-
-    def unpack(self, packed, lead=()):
-        """``(carry leaves, ys leaves)`` from a packed array (``lead`` axes first)."""
-        out = []
-        dtypes = list(self.c_dtypes) + list(self.y_dtypes)
-        for a, b, shape, dt in zip(self.stops, self.stops[1:], self.shapes, dtypes):
-            part = np.reshape(packed[..., a:b], lead + shape)
-            out.append(part if part.dtype == dt else part.astype(dt))
-        return out[:self.nc], out[self.nc:]
-
-
 class _Loop:
     """One scan's arguments as the op sees them: the carry, the ``xs`` and the constants."""
 
@@ -233,7 +202,7 @@ class ScanOp(Op):
                 carry, y = outs[:nc], outs[nc:]
                 ys.append(y)
         _count(steps=length)
-        return loop.layout.pack(carry, _stack(ys, loop.layout))
+        return loop.layout.pack(carry, loop.layout.stacked(ys))
 
     def linearize(self, *args, program, length, snapshots, tier, nc, nx, keep):
         if not keep:      # forward mode: the tangents are pushed by recomputing each step
@@ -245,13 +214,7 @@ class ScanOp(Op):
         ys = [None] * length if loop.layout.y_shapes else None
         with quiet():
             lin.store, lin.deps = lin.forward_phase(ys, first=True)
-        return loop.layout.pack(lin.last, _stack(ys or [], loop.layout)), lin
-
-
-def _stack(ys, layout):
-    if not ys:
-        return [np.zeros((0,) + s, d) for s, d in zip(layout.y_shapes, layout.y_dtypes)]
-    return [np.stack([y[j] for y in ys]) for j in range(len(ys[0]))]
+        return loop.layout.pack(lin.last, loop.layout.stacked(ys or [])), lin
 
 
 class ScanLin:

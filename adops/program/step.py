@@ -229,6 +229,43 @@ class StepProgram:
         return replay
 
 
+class Layout:
+    """Where each result lives in the packed output: the carry's leaves, then each ``y`` leaf
+    stacked over the ``T`` steps, all raveled into one flat array of one dtype."""
+
+    def __init__(self, program, nc, T):
+        self.nc, self.T = nc, T
+        self.c_shapes, self.c_dtypes = program.out_shapes[:nc], program.out_dtypes[:nc]
+        self.y_shapes, self.y_dtypes = program.out_shapes[nc:], program.out_dtypes[nc:]
+        self.dtype = np.result_type(*program.out_dtypes) if program.out_dtypes else np.float64
+        shapes = list(self.c_shapes) + [(T,) + s for s in self.y_shapes]
+        sizes = [int(np.prod(s)) for s in shapes]
+        self.shapes, self.stops = shapes, np.cumsum([0] + sizes).tolist()
+
+    def pack(self, carry, ys, lead=()):
+        """One flat array (``(*lead, size)``) of the carry and the stacked ``ys``."""
+        parts = [np.reshape(p, lead + (-1,)) for p in list(carry) + list(ys)]
+        if not parts:
+            return np.zeros(lead + (0,), self.dtype)
+        return np.concatenate([p if p.dtype == self.dtype else p.astype(self.dtype)
+                               for p in parts], axis=-1)
+
+    def unpack(self, packed, lead=()):
+        """``(carry leaves, ys leaves)`` from a packed array (``lead`` axes first)."""
+        out = []
+        dtypes = list(self.c_dtypes) + list(self.y_dtypes)
+        for a, b, shape, dt in zip(self.stops, self.stops[1:], self.shapes, dtypes):
+            part = np.reshape(packed[..., a:b], lead + shape)
+            out.append(part if part.dtype == dt else part.astype(dt))
+        return out[:self.nc], out[self.nc:]
+
+    def stacked(self, ys):
+        """Each ``y`` leaf stacked over the steps, from ``ys[t]``: the step's ``y`` leaves."""
+        if not ys:
+            return [np.zeros((0,) + s, d) for s, d in zip(self.y_shapes, self.y_dtypes)]
+        return [np.stack([y[j] for y in ys]) for j in range(len(ys[0]))]
+
+
 def fingerprint(carry):
     """A sum per leaf: what a recomputed step is checked against (8 bytes per leaf, where the
     values themselves are not kept)."""
