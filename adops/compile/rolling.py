@@ -15,7 +15,8 @@ once (:class:`adops.program.step.StepProgram`), and each of the block's reads is
   step (a constant stays one);
 - *per step*: a read whose parameters change from step to step on an invariant operand
   (``inputs[t]``): the reads of all steps become one strided read before the loop, the loop's
-  ``xs`` (:class:`StridedRead`).
+  ``xs`` (:class:`StridedRead`); or a plain constant array that changes from step to step
+  (``h + X[t]`` with ``X`` not traced): the constants stacked into one ``xs`` entry.
 
 Entries after the run that read an entry of the run read the loop's last carry, or its ``ys``
 (the step's value stacked over the steps): one row (``ys[j]``), or a run of rows joined by an
