@@ -65,7 +65,6 @@ class StepLoop(Form):
         self.n_in = len(self.program.inputs)
         step = [s if j < self.nc or j >= self.nc + self.nx else s[1:]
                 for j, s in enumerate(self.shapes)]
-        self.step_shapes = step
         self.examples = [example_value(s, d) for s, d in zip(step, self.dtypes)]
         t = tables
         self.out_shapes, self.out_dtypes = self.program.out_shapes, self.program.out_dtypes
@@ -210,7 +209,8 @@ class StepLoop(Form):
         def rule(*a):
             ins, consts, seeds = self._split(a)
             _, lins = program.linearize(ins, consts)
-            return _kept(program.pull(lins, list(seeds)), self.step_shapes, self.dtypes)
+            return _kept(program.pull(lins, list(seeds)), [x.shape for x in self.examples],
+                         self.dtypes)
         seeds = [np.zeros((1,) + s, dtype=d) for s, d in zip(self.out_shapes, self.out_dtypes)]
         sub = self._sub("vjp", rule, seeds)
         where = self._outs(sub)

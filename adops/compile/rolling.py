@@ -226,9 +226,9 @@ class _Rolled:
         nc, ns = len(run.carried), len(self.xs)
         leaves = [example_value(tape.shapes[run.s + k], tape.dtypes[run.s + k])
                   for k in run.carried]
-        for operand, (outer, _) in self.reads:
-            row = np.zeros(tape.shapes[operand], tape.dtypes[operand])[outer["index"]][0]
-            leaves.append(example_value(row.shape, row.dtype))
+        # a strided read slices axis 0, so its row is the operand's entry shape
+        leaves += [example_value(tape.shapes[operand][1:], tape.dtypes[operand])
+                   for operand, _ in self.reads]
         leaves += [example_value(run.reads[k][i][1].shape[1:], run.reads[k][i][1].dtype)
                    for k, i in self.xconsts]
         leaves += [example_value(tape.shapes[r], tape.dtypes[r]) for r in self.invariants]
