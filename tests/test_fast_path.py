@@ -23,9 +23,10 @@ def test_the_whole_program_is_numba_entries_with_no_op_object_called():
     (program,) = _programs(rosenbrock)
     src = program.source
     assert program.whole is not None
-    # each entry takes the tables, and workspaces for its scratch arrays (its fused loop's)
+    # each entry takes the tables, and workspaces for its scratch arrays (its fused loop's); the
+    # sweep has none: its loop adds into the gradient it hands back (x[1:]'s and x[:-1]'s parts)
     for entry in ("def primal(V, IX, ID, K, W8, W4):", "def jvp(V, T, IX, ID, K, W8, W4):",
-                  "def fwd(V, IX, ID, K, W8, W4, R8, R4):", "def bwd(R, S, IX, ID, K, W8, W4):"):
+                  "def fwd(V, IX, ID, K, W8, W4, R8, R4):", "def bwd(R, S, IX, ID, K):"):
         assert entry in src
     assert "O[" not in src and "linearize" not in src  # no op object, no Python driver
     # sizes are tables, not source: one source serves every n

@@ -63,6 +63,10 @@ class Group:
     #: inputs whose tangent rows are columns of wider rows (``x[1:]``'s): the jvp loop is handed
     #: the wider rows and reads them at an offset ``f{k}``, so numba sees C-contiguous rows
     offsets: list = field(default_factory=list)
+    #: inputs whose cotangent the vjp loop adds into another entry's cotangent rows at an
+    #: offset, input position -> (that entry, offset): ``x[1:]`` into ``x``'s
+    #: (:func:`adops.compile.inplace.run_cotangents`)
+    into: dict = field(default_factory=dict)
 
 
 #: ops per fused loop at most: numba's SSA pass recurses once per reassignment of a loop

@@ -8,7 +8,9 @@ added into ``acc`` (:class:`adops.compile.whole._Cotangents`). The loops read ev
 loop's ``n`` entries: an input of fewer entries (numpy broadcasting) is spread first, as repeated
 blocks when it broadcasts along one run of axes (:func:`adops.compile.formbase.block_run`), else
 through an index
-table; its cotangent is summed back the same way.
+table; its cotangent is summed back the same way. An input that is a run of another entry
+(``Group.into``, :func:`adops.compile.inplace.run_cotangents`) has its cotangent added by the
+loop into that entry's rows at the run's offset.
 """
 from __future__ import annotations
 
@@ -132,7 +134,13 @@ class GroupStep:
             return
         for e in self.touts:
             src(f"q{e} = {f'b{e}' if e in acc.assigned else f'np.zeros((m, {self.n}), dtype=np.{g.dtype})'}", 1)
+        into = {}  # input -> the rows of the entry it is a run of, which the loop adds into
+        for k in sorted(g.into):
+            r, _ = g.into[k]
+            into[k] = acc.own(r, self.whole.tables.size(size_of(prog.shapes[r])), g.dtype)
         for k in self.tin:
+            if k in into:
+                continue
             alloc, n = ("zeros", "1") if g.kinds[k] == "one" else ("empty", self.n)
             if g.kinds[k] == "pad":  # the source's rows: each entry written once by the loop
                 n = self.whole.tables.size(size_of(prog.shapes[self.entry[k]]))
@@ -142,9 +150,12 @@ class GroupStep:
         ins = [f"aw{gi}_{k}" if k in self.blocks else f"a{gi}_{k}" for k in range(len(g.inputs))]
         for k in self.blocks:
             self._spread(src, k, ins[k], self.reads[k], 1, flat=True)
-        args = ins + self.bounds + [f"q{e}" for e in self.touts] + [f"cg{gi}_{k}" for k in self.tin]
+        args = ins + self.bounds + [f"q{e}" for e in self.touts] + \
+            [into.get(k, f"cg{gi}_{k}") for k in self.tin] + [g.into[k][1] for k in sorted(g.into)]
         src(f"g{gi}_vjp({self.n}, m, {', '.join(args)})", 1)
         for k in self.tin:
+            if k in into:
+                continue
             r = self.entry[k]
             if k in self.ids or k in self.blocks:
                 n_r = self.whole.tables.size(size_of(prog.shapes[r]))

@@ -10,7 +10,10 @@ returns what the code generator needs:
 - :func:`absorbed_pads`: slice transposes onto zeros read only by loops become loop inputs
   of kind ``"pad"`` (entry -> ``(source, lo, hi)``), never made;
 - :func:`column_views`: tangent rows that are column views of wider rows (entry -> ``(entry of
-  the wider rows, offset)``), which loops read at the offset (``Group.offsets``).
+  the wider rows, offset)``), which loops read at the offset (``Group.offsets``);
+- :func:`run_cotangents`: loop inputs that are a run of another entry's entries (``x[1:]``)
+  have their cotangent added by the loop into the other entry's rows at the offset
+  (``Group.into``).
 """
 from __future__ import annotations
 
@@ -75,35 +78,71 @@ def column_views(prog, steps, ops, depends, pads):
     return views
 
 
-def absorbed_pads(prog, steps, ops):
-    """Slice transposes onto zeros (:meth:`Form.pad`) read only by fused loops at the loop's
-    size become inputs of kind ``"pad"`` of those loops, which read the source at an offset and
-    zero outside it (and write the source's cotangent rows directly), so the padded array is
-    never made: Rosenbrock's hvp made six, a pass over n each, zero-filled and written.
-    Returns entry -> (source, lo, hi)."""
-    reads = {}  # entry -> [(group, input position)] of the loops that read it
-    groups = [g for kind, g in steps if kind == "group"]
-    for g in groups:
-        for k, key in enumerate(g.inputs):
-            if type(key) is int:
-                reads.setdefault(key, []).append((g, k))
-    pinned = _pinned(prog)
+def _loop_reads(prog, steps):
+    """``(reads, users)``: entry -> ``[(group, input position)]`` of the fused loops that read
+    it, and entry -> its users (a group by ``id``, an op by its entry)."""
+    reads = {}
+    for kind, g in steps:
+        if kind == "group":
+            for k, key in enumerate(g.inputs):
+                if type(key) is int:
+                    reads.setdefault(key, []).append((g, k))
     users = {}
     for kind, s in steps:
         for c in (s.entries if kind == "group" else [s]):
             for r in prog.refs[c]:
                 if type(r) is int:
                     users.setdefault(r, set()).add(id(s) if kind == "group" else c)
+    return reads, users
+
+
+def _read_by_loops_only(e, reads, users):
+    """Whether every use of ``e`` is a fused loop reading it entry by entry (kind ``"full"``)."""
+    loops = reads[e]
+    return all(g.kinds[k] == "full" for g, k in loops) and users[e] == {id(g) for g, _ in loops}
+
+
+def absorbed_pads(prog, steps, ops):
+    """Slice transposes onto zeros (:meth:`Form.pad`) read only by fused loops at the loop's
+    size become inputs of kind ``"pad"`` of those loops, which read the source at an offset and
+    zero outside it (and write the source's cotangent rows directly), so the padded array is
+    never made: Rosenbrock's hvp made six, a pass over n each, zero-filled and written.
+    Returns entry -> (source, lo, hi)."""
+    reads, users = _loop_reads(prog, steps)
+    pinned = _pinned(prog)
     pads = {}
     for e, step in ops.items():
         pad = step.form.pad()
         if pad is None or e in pinned or e not in reads:
             continue
-        loops = reads[e]
-        if any(g.kinds[k] != "full" for g, k in loops) or \
-                users[e] != {id(g) for g, _ in loops}:
+        if not _read_by_loops_only(e, reads, users):
             continue  # read by another op, or broadcast by a loop
-        for g, k in loops:
+        for g, k in reads[e]:
             g.kinds[k] = "pad"
         pads[e] = pad
     return pads
+
+
+def run_cotangents(prog, steps, ops, depends, pads):
+    """Marks each loop input that is a contiguous run of another entry's entries (``x[1:]``,
+    ``x[:-1]``: :meth:`Form.column_offset`) and is read by fused loops only, in
+    ``group.into[k] = (source entry, offset)``: the loop's vjp adds the input's cotangent into
+    the source's cotangent rows at the offset (:class:`adops.compile.groupstep.GroupStep`),
+    so the run's own cotangent is never made. Why: Rosenbrock's sweep wrote the cotangents of
+    ``x[1:]`` and ``x[:-1]``, zero-filled an array of n and added both into it: five passes
+    over n where the loop's own writes are one. Only when every value the sweep reaches has
+    one dtype (the sum is in place, and keeps its dtype)."""
+    if len({str(prog.dtypes[e]) for e in depends}) != 1:
+        return
+    reads, users = _loop_reads(prog, steps)
+    pinned = _pinned(prog)
+    for e, step in ops.items():
+        if e in pads or e in pinned or e not in depends or e not in reads:
+            continue
+        offset = step.form.column_offset(None)
+        refs = prog.refs[e]
+        source = refs[0] if refs and type(refs[0]) is int else None
+        if offset is None or source not in depends or not _read_by_loops_only(e, reads, users):
+            continue
+        for g, k in reads[e]:
+            g.into[k] = (source, offset)

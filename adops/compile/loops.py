@@ -127,12 +127,15 @@ def _block_loop(src, depth):
     src("i = I0 + np.uint64(j)", depth + 1)
 
 
-def _unsigned_bounds(src, g, offsets=False):
-    """A kernel's first lines: the pad bounds (and tangent offsets) as unsigned, as ``i`` is."""
+def _unsigned_bounds(src, g, offsets=False, into=False):
+    """A kernel's first lines: the pad bounds (and the tangent offsets, or the offsets of the
+    cotangents added into wider rows) as unsigned, as ``i`` is."""
     for k in padded(g):
         src(f"L{k}, H{k} = np.uint64(l{k}), np.uint64(h{k})", 1)
     for k in (g.offsets if offsets else ()):
         src(f"F{k} = np.uint64(f{k})", 1)
+    for k in (sorted(g.into) if into else ()):
+        src(f"E{k} = np.uint64(e{k})", 1)
 
 
 def _forward_body(src, tape, g, rules, depth, partials, rows=None, entries=None):
@@ -334,24 +337,49 @@ def _group_kernels(src, tape, g, gi, rules, depends, vector):
     bouts = [e for e in g.outputs if e in depends]
     cins = [k for k in tin]
     src("@njit(cache=True, error_model='numpy')")
-    src(f"def g{gi}_vjp(n, m, {', '.join(ins + [f'b{e}' for e in bouts] + [f'c{k}' for k in cins])}):")
-    _unsigned_bounds(src, g)
+    into = [f"e{k}" for k in sorted(g.into)]
+    src(f"def g{gi}_vjp(n, m, {', '.join(ins + [f'b{e}' for e in bouts] + [f'c{k}' for k in cins] + into)}):")
+    _unsigned_bounds(src, g, into=True)
     # one seed (a gradient) gets its own loop with no inner loop over seeds, which vectorizes;
     # with vector entries every m goes by blocks (their values come a block at a time)
+    # cotangents added into wider rows (g.into) go through a block buffer Z first and are then
+    # added by one loop per input: two runs of one array (x[1:], x[:-1]) added into its rows
+    # straight from the element loop would make each element wait for the previous one's
+    # store, and the loop would not vectorize
     if not vector:
         src("if m == 1 or n == 0:", 1)
-        src("for q in range(m):", 2)
-        _element_loop(src, 3)
-        _forward_body(src, tape, g, rules, 4, partials=True)
-        _adjoint_body(src, tape, g, depends, bouts, cins, 4, "q")
+        if g.into:
+            src(f"Z = np.empty(({len(g.into)}, {BLOCK}), dtype=np.{g.dtype})", 2)
+            src("for q in range(m):", 2)
+            _blocks(src, 3)
+            _block_loop(src, 4)
+            _forward_body(src, tape, g, rules, 5, partials=True)
+            _adjoint_body(src, tape, g, depends, bouts, cins, 5, "q")
+            _add_into(src, g, 4)
+        else:
+            src("for q in range(m):", 2)
+            _element_loop(src, 3)
+            _forward_body(src, tape, g, rules, 4, partials=True)
+            _adjoint_body(src, tape, g, depends, bouts, cins, 4, "q")
         src("else:", 1)
     d = 1 if vector else 2
+    if g.into:
+        src(f"Z = np.empty(({len(g.into)}, {BLOCK}), dtype=np.{g.dtype})", d)
     _stored_partials(src, tape, g, rules, parts, d, values=False, vector=vector)
     src("for q in range(m):", d + 1)
     _block_loop(src, d + 2)
     _load_partials(src, parts, d + 3)
     _adjoint_body(src, tape, g, depends, bouts, cins, d + 3, "q")
+    _add_into(src, g, d + 2)
     src("")
+
+
+def _add_into(src, g, depth):
+    """After a block's element loop: each input's cotangents of the block, kept in ``Z``, added
+    into the wider rows at the input's offset (:attr:`Group.into`)."""
+    for p, k in enumerate(sorted(g.into)):
+        src("for j in range(i1 - i0):", depth)
+        src(f"c{k}[q, E{k} + I0 + np.uint64(j)] += Z[{p}, j]", depth + 1)
 
 
 def _partial_names(tape, g):
@@ -430,6 +458,8 @@ def _adjoint_body(src, tape, g, depends, bouts, cins, depth, q):
     for k in cins:
         if g.kinds[k] == "one":
             src(f"c{k}[{q}, 0] += z{k}", depth)
+        elif k in g.into:  # added into the rows of the entry it is a run of (:func:`_add_into`)
+            src(f"Z[{sorted(g.into).index(k)}, j] = z{k}", depth)
         elif g.kinds[k] == "pad":  # rows of the source's entries only, each written once
             src(f"if i >= L{k} and i < H{k}:", depth)
             src(f"c{k}[{q}, i - L{k}] = z{k}", depth + 1)

@@ -38,7 +38,7 @@ from .codegen import (Group, depends_on_leaves, finish_groups, guard_positions, 
                       schedule)
 from .programview import ALIAS, ProgramView
 from .guards import GuardStep
-from .inplace import absorbed_pads, column_seeded, column_views
+from .inplace import absorbed_pads, column_seeded, column_views, run_cotangents
 from .forms import Form, Tables, Unsupported, form_of, size_of
 from .loops import Source, literal, shared_kernels
 from .groupstep import GroupStep
@@ -113,6 +113,7 @@ class Whole:
         #: entries whose tangent rows are a column view: entry -> (entry of the wider rows, the
         #: offset within them)
         self.views = column_views(prog, self.steps, ops, self.depends, self.pads)
+        run_cotangents(prog, self.steps, ops, self.depends, self.pads)
         for si, (kind, s) in enumerate(self.steps):
             if kind != "group" and s in self.pads:
                 pass  # read by its loops at an offset (:func:`adops.compile.inplace.absorbed_pads`), never made
@@ -344,6 +345,18 @@ class _Cotangents:
         self.whole, self.src, self.assigned, self.owned = whole, src, set(), set()
         dtypes = {str(whole.prog.dtypes[e]) for e in whole.depends}
         self.in_place = len(dtypes) == 1
+
+    def own(self, r, n, dtype, depth=1):
+        """The name of ``r``'s running sum, bound first to rows ``(m, n)`` the sweep owns, which a
+        loop may add into in place: zeros when nothing was added yet, else a copy of a sum
+        that is another name's array."""
+        if r not in self.assigned:
+            self.src(f"b{r} = np.zeros((m, {n}), dtype=np.{dtype})", depth)
+            self.assigned.add(r)
+        elif r not in self.owned:
+            self.src(f"b{r} = b{r}.copy()", depth)
+        self.owned.add(r)
+        return f"b{r}"
 
     def add(self, r, expr, depth=1):
         if type(r) is not int or r not in self.whole.depends:
