@@ -104,11 +104,12 @@ def _near_tie(program, x):
     return any(kind == "reduce" and p % 5 in (2, 3) for kind, _, _, p in program)
 
 
-@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(program=st.lists(steps, min_size=1, max_size=8), seed=st.integers(0, 2 ** 16))
 def test_random_mutating_programs_match_numpy_in_both_modes_compiled(program, seed):
     """The same property in the compiled tier, programs built whole at their second call
-    (fewer draws: each new program is compiled, 20 s on 2 cores)."""
+    (fewer draws: each new program is compiled, 10-25 s on 2 cores, and the suite has a time
+    bound; the eager tier's 60 draws check the trace itself)."""
     from adops.compile import tier
     with tier(compiled=True):
         test_random_mutating_programs_match_numpy_in_both_modes.hypothesis.inner_test(program=program, seed=seed)
