@@ -130,10 +130,8 @@ def run_cotangents(prog, steps, ops, depends, pads):
     the source's cotangent rows at the offset (:class:`adops.compile.groupstep.GroupStep`),
     so the run's own cotangent is never made. Why: Rosenbrock's sweep wrote the cotangents of
     ``x[1:]`` and ``x[:-1]``, zero-filled an array of n and added both into it: five passes
-    over n where the loop's own writes are one. Only when every value the sweep reaches has
-    one dtype (the sum is in place, and keeps its dtype)."""
-    if len({str(prog.dtypes[e]) for e in depends}) != 1:
-        return
+    over n where the loop's own writes are one. The caller calls it only when every value the
+    sweep reaches has one dtype (the sum is in place, and keeps its dtype)."""
     reads, users = _loop_reads(prog, steps)
     pinned = _pinned(prog)
     for e, step in ops.items():

@@ -51,9 +51,9 @@ _JIT = "@njit(cache=True, nogil=True, error_model='numpy')"
 #: rolled back into loop entries first (:func:`generate_whole`, :mod:`.rolling`); a program
 #: still long has its entries cut into numba functions of bounded size, a repeated block
 #: compiled once (:mod:`.segments`), and its sweep recomputes the forward pass instead of
-#: taking residuals from ``fwd`` (a tuple of thousands of arrays is itself slow to compile). LLVM's time grows faster than a function's
-#: length: a 25-layer network of 153 ops took 34 s for fwd and bwd as single functions, an
-#: LSTM over 16 characters (246 steps) 7 minutes.
+#: taking residuals from ``fwd`` (a tuple of thousands of arrays is itself slow to compile).
+#: LLVM's time grows faster than a function's length: a 25-layer network of 153 ops took 34 s
+#: for fwd and bwd as single functions, an LSTM over 16 characters (246 steps) 7 minutes.
 LONG_STEPS = 120
 #: a program of more steps keeps its Python driver (its generation alone would take minutes)
 MAX_STEPS = 1000
@@ -82,6 +82,9 @@ class Whole:
         self._segmenter = None
         finish_groups(prog, self.steps, prog.outs)
         self.depends = depends_on_leaves(prog, {leaves[i] for i in wrt})
+        #: every value the sweep reaches has one dtype: its running sums may be added into in
+        #: place (an in-place sum keeps its dtype, numpy's ``+`` promotes)
+        self.one_dtype = len({str(prog.dtypes[e]) for e in self.depends}) == 1
         self.tables = Tables() if within is None else within.tables
         self.prefix = prefix
         src = Source()
@@ -113,7 +116,8 @@ class Whole:
         #: entries whose tangent rows are a column view: entry -> (entry of the wider rows, the
         #: offset within them)
         self.views = column_views(prog, self.steps, ops, self.depends, self.pads)
-        run_cotangents(prog, self.steps, ops, self.depends, self.pads)
+        if self.one_dtype:
+            run_cotangents(prog, self.steps, ops, self.depends, self.pads)
         for si, (kind, s) in enumerate(self.steps):
             if kind != "group" and s in self.pads:
                 pass  # read by its loops at an offset (:func:`adops.compile.inplace.absorbed_pads`), never made
@@ -343,8 +347,7 @@ class _Cotangents:
 
     def __init__(self, whole, src):
         self.whole, self.src, self.assigned, self.owned = whole, src, set(), set()
-        dtypes = {str(whole.prog.dtypes[e]) for e in whole.depends}
-        self.in_place = len(dtypes) == 1
+        self.in_place = whole.one_dtype
 
     def own(self, r, n, dtype, depth=1):
         """The name of ``r``'s running sum, bound first to rows ``(m, n)`` the sweep owns, which a
