@@ -99,11 +99,49 @@ def test_generated_code_fuses_the_elementwise_run():
     (program,) = next(iter(compiled(rosenbrock).programs.values()))
     src = program.driver.source  # the Python driver's (a program's first calls)
     (kernel,) = program.driver.kernels.values()  # one fused run: one kernel module
-    assert "g0_vjp = k0_vjp" in src and "KERNELS[" in src
+    assert "g0_vjp = k0.kernel_vjp" in src and "k0 = KERNELS[" in src
     assert "def kernel_vjp(" in kernel and "for j in range(n):" in kernel
-    assert kernel.count("@njit") == 3  # its primal, jvp and vjp loops
+    # its primal loop, and the jvp and vjp each choosing between one path and many
+    assert kernel.count("@njit") == 7
+    assert "def kernel_vjp_one(" in kernel and "def kernel_jvp_many(" in kernel
     assert "# loop g0 runs k0: s0 = #" in src  # which entry each loop variable is
     assert "square" in kernel and "SMUL(" in kernel
+
+
+def test_the_python_driver_compiles_only_the_path_it_runs():
+    # numba compiles a function at its first call: through the Python driver, a gradient (one
+    # seed) compiles the one-seed loop only, a jvp the one-direction loop only, a Jacobian of
+    # three rows the many-seed loop
+    from adops.compile import whole_after
+    from adops.compile.cache import load_source
+
+    def f(x):
+        return np.sin(x) * x ** 3 + 0.375
+
+    def loss(x):
+        return np.sum(f(x))
+
+    def kernels(fn):
+        (program,) = next(iter(compiled(fn).programs.values()))
+        return [load_source(text) for text in program.driver.kernels.values()]
+
+    def compiled_paths(fn):
+        return {kind: sum(len(getattr(k, f"kernel_{kind}").signatures) for k in kernels(fn))
+                for kind in ("jvp_one", "jvp_many", "vjp_one", "vjp_many")}
+
+    x = np.linspace(-1, 1, 3)
+    expected = np.cos(x) * x ** 3 + 3 * np.sin(x) * x ** 2
+    with whole_after(10 ** 9):  # the Python driver at every call
+        np.testing.assert_allclose(revad.grad(loss, compiled=True)(x), expected, rtol=1e-13)
+        assert compiled_paths(loss) == {"jvp_one": 0, "jvp_many": 0, "vjp_one": 1,
+                                        "vjp_many": 0}
+        _, t = dualad.jvp(loss, (x,), (np.ones(3),), compiled=True)
+        np.testing.assert_allclose(t, expected.sum(), rtol=1e-13)
+        assert compiled_paths(loss) == {"jvp_one": 1, "jvp_many": 0, "vjp_one": 1,
+                                        "vjp_many": 0}
+        J = revad.jacrev(f, compiled=True)(x)
+        assert compiled_paths(f)["vjp_many"] == 1 and compiled_paths(f)["jvp_many"] == 0
+    np.testing.assert_allclose(J, np.diag(expected), rtol=1e-13, atol=1e-15)
 
 
 def test_identical_runs_share_one_compiled_loop():

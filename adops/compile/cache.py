@@ -154,9 +154,9 @@ def load_source(source: str, kernels=None):
     holds exactly ``source`` after the version line) is there for numba's on-disk cache and for
     tracebacks, so a truncated, corrupted or planted file is never run. A write may tidy the
     folder (see the module doc). ``kernels`` (key -> source of a kernel module, whose
-    ``kernel_primal``, ``kernel_jvp`` and ``kernel_vjp`` the source binds through
-    ``KERNELS[key]``) are loaded first, each a module of its own shared by every program that
-    names it (:func:`adops.compile.loops.shared_kernels`).
+    functions ``kernel_primal``, ``kernel_jvp`` etc. the source binds through ``KERNELS[key]``,
+    the module) are loaded first, each a module of its own shared by every program that names it
+    (:func:`adops.compile.loops.shared_kernels`).
 
     Example:
         >>> load_source("VALUE = 6 * 7").VALUE
@@ -169,8 +169,7 @@ def load_source(source: str, kernels=None):
         return module
     table = {}
     for key, text in (kernels or {}).items():
-        k = load_source(text)
-        table[key] = (k.kernel_primal, k.kernel_jvp, k.kernel_vjp)
+        table[key] = load_source(text)
     with _lock:
         module = sys.modules.get(name)
         if module is not None:

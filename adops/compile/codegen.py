@@ -350,7 +350,8 @@ def _entry_jvp(src, tape, steps, leaves, outs, groups, guard_at, depends):
             args = [f"a{gi}_{kk}" for kk in range(len(s.inputs))] + \
                    [f"u{gi}_{kk}" for kk in tin] + [f"v{e}.reshape({n})" for e in s.outputs] + \
                    [f"t{e}.reshape(k, {n})" for e in touts]
-            src(f"g{gi}_jvp({n}, k, {', '.join(args)})", 1)
+            # the Python driver picks the path itself: numba then compiles only that one
+            src(f"(g{gi}_jvp_one if k == 1 else g{gi}_jvp_many)({n}, k, {', '.join(args)})", 1)
         _emit_guards(src, tape, guard_at.get(si, []))
     tans = "(" + "".join(f"t{o}, " if o is not None and o in depends else "None, "
                          for o in outs) + ")"
@@ -432,7 +433,8 @@ def _entry_vjp(src, tape, steps, leaves, outs, groups, guard_at, depends, wrt):
                 src(f"c{k} = np.{alloc}((m, {n}), dtype=np.{s.dtype})", 2)
             args = [f"a{gi}_{k}" for k in range(len(s.inputs))] + [f"q{e}" for e in bouts] + \
                    [f"c{k}" for k in cins]
-            src(f"g{gi}_vjp({_size(s.shape)}, m, {', '.join(args)})", 2)
+            src(f"(g{gi}_vjp_one if m == 1 else g{gi}_vjp_many)({_size(s.shape)}, m, "
+                f"{', '.join(args)})", 2)
             for k in cins:
                 r = s.inputs[k]
                 if r not in reach:

@@ -4,15 +4,18 @@ Contract. For a group of the schedule (:mod:`adops.compile.codegen`), :func:`sha
 writes ``primal(n, a..., o...)``, ``jvp(n, k, a..., u..., o..., to...)`` (tangents of ``k``
 directions per element) and ``vjp(n, m, a..., b..., c...)`` (``m`` seeds, adjoints as scalars,
 the forward scalars recomputed): the ops' own rule bodies (``RULES[...]``, named by
-:func:`rule_key`) and the strong-zero product ``SMUL``, so no formula is written again.
+:func:`rule_key`) and the strong-zero product ``SMUL``, so no formula is written again. ``jvp``
+and ``vjp`` each take one of two paths, which are also functions of their own with the same
+parameters: ``jvp_one`` (one direction, or any ``k`` when ``n`` is 0) and ``jvp_many`` (any
+``k``), likewise ``vjp_one`` and ``vjp_many``; a caller that knows ``k`` may call either.
 
-The three loops of a group are a module of their own (a *kernel*), named by its text
-(:func:`kernel_key`), and a program only binds them: ``k0_primal, k0_jvp, k0_vjp =
-KERNELS['<key>']``. Identical runs, in one program or in any number of programs (a ``tanh`` of
-one array, a chain repeating the same ops), so share one kernel, compiled once and cached on disk
-once. The key is in the program's text, so programs whose loops differ never share a module or
-numba's cache of it. :class:`Source` holds generated lines; :func:`literal` writes a scalar
-constant into the loop.
+The loops of a group are a module of their own (a *kernel*), named by its text
+(:func:`kernel_key`), and a program only binds them: ``k0 = KERNELS['<key>']``,
+``g0_vjp = k0.kernel_vjp``. Identical runs, in one program or in any number of programs (a
+``tanh`` of one array, a chain repeating the same ops), so share one kernel, compiled once and
+cached on disk once. The key is in the program's text, so programs whose loops differ never
+share a module or numba's cache of it. :class:`Source` holds generated lines; :func:`literal`
+writes a scalar constant into the loop.
 """
 from __future__ import annotations
 
@@ -172,6 +175,10 @@ def _apply(p, e, j, t):
 _LOCAL = re.compile(r"\b(s|w|o|to|b)(\d+)\b")
 _LOCAL_D = re.compile(r"\bd(\d+)_(\d+)\b")
 
+#: the functions of a kernel module, ``kernel_<name>``: the primal loop, the jvp and vjp that
+#: pick their path by the number of directions or seeds, and the two paths of each
+KERNEL_FUNCTIONS = ("primal", "jvp", "vjp", "jvp_one", "jvp_many", "vjp_one", "vjp_many")
+
 #: the first lines of every kernel module (its loops name the rules ``_s<j>`` below these)
 KERNEL_HEADER = ("import numpy as np\n"
                  "from numba import njit\n"
@@ -271,11 +278,11 @@ def shared_kernels(src, tape, g, gi, depends, kernels):
     kernels[key] = text
     name = f"k{list(kernels).index(key)}"
     if fresh:
-        src(f"{name}_primal, {name}_jvp, {name}_vjp = KERNELS[{key!r}]")
+        src(f"{name} = KERNELS[{key!r}]")
     src(f"# loop g{gi} runs {name}: " + ", ".join(
         f"s{i} = #{e} {tape.ops[e].name}" for i, e in enumerate(g.entries)))
-    for kind in ("primal", "jvp", "vjp"):
-        src(f"g{gi}_{kind} = {name}_{kind}")
+    for kind in KERNEL_FUNCTIONS:
+        src(f"g{gi}_{kind} = {name}.kernel_{kind}")
     src("")
 
 
@@ -304,74 +311,106 @@ def _group_kernels(src, tape, g, gi, rules, depends, vector):
     tin = [k for k, key in enumerate(g.inputs) if type(key) is int and key in depends]
     touts = [e for e in g.outputs if e in depends]
     parts = _partial_names(tape, g)
-    src("@njit(cache=True, error_model='numpy')")
     offs = [f"f{k}" for k in g.offsets]
-    src(f"def g{gi}_jvp(n, k, {', '.join(ins + [f'u{k}' for k in tin] + offs + outs + [f'to{e}' for e in touts])}):")
-    _unsigned_bounds(src, g, offsets=True)
+    params = ", ".join(ins + [f"u{k}" for k in tin] + offs + outs + [f"to{e}" for e in touts])
+
     # per block of BLOCK elements: the values and partials, stored in a small buffer, then one
     # contiguous loop per direction over the block (a direction loop inside the element loop
     # strides across rows of length n; partials stored for all n cost a fresh (P, n) array and a
     # pass over it). One code path for every k > 1, so one body to compile; one direction (an
     # hvp, a jvp) gets one loop with values, partials and tangents in registers, which
     # vectorizes, as one seed does in the vjp below (Rosenbrock's hvp: 6.6 ms -> 0.6 ms).
-    d = 1
-    if not vector:
-        src("if k == 1 or n == 0:", 1)
-        src("q = 0", 2)
-        _element_loop(src, 2)
-        _forward_body(src, tape, g, rules, 3, partials=bool(touts))
+    def jvp_one(d):
+        src("q = 0", d)
+        _element_loop(src, d)
+        _forward_body(src, tape, g, rules, d + 1, partials=bool(touts))
         for e in g.outputs:
-            src(f"o{e}[i] = s{e}", 3)
+            src(f"o{e}[i] = s{e}", d + 1)
         if touts:
-            _tangent_body(src, tape, g, depends, touts, 3)
-        src("else:", 1)
-        d = 2
-    _stored_partials(src, tape, g, rules, parts, d, vector=vector)
-    if touts:
-        src("for q in range(k):", d + 1)
-        _block_loop(src, d + 2)
-        _load_partials(src, parts, d + 3)
-        _tangent_body(src, tape, g, depends, touts, d + 3)
-    src("")
+            _tangent_body(src, tape, g, depends, touts, d + 1)
+
+    def jvp_many(d):
+        _stored_partials(src, tape, g, rules, parts, d, vector=vector)
+        if touts:
+            src("for q in range(k):", d + 1)
+            _block_loop(src, d + 2)
+            _load_partials(src, parts, d + 3)
+            _tangent_body(src, tape, g, depends, touts, d + 3)
+
+    _paths(src, gi, "jvp", "k", params, vector, jvp_one, jvp_many,
+           lambda d: _unsigned_bounds(src, g, offsets=True))
     # vjp: seeds of the needed outputs in, cotangents of the inputs that need one out
     bouts = [e for e in g.outputs if e in depends]
     cins = [k for k in tin]
-    src("@njit(cache=True, error_model='numpy')")
     into = [f"e{k}" for k in sorted(g.into)]
-    src(f"def g{gi}_vjp(n, m, {', '.join(ins + [f'b{e}' for e in bouts] + [f'c{k}' for k in cins] + into)}):")
-    _unsigned_bounds(src, g, into=True)
+    params = ", ".join(ins + [f"b{e}" for e in bouts] + [f"c{k}" for k in cins] + into)
+
     # one seed (a gradient) gets its own loop with no inner loop over seeds, which vectorizes;
     # with vector entries every m goes by blocks (their values come a block at a time)
     # cotangents added into wider rows (g.into) go through a block buffer Z first and are then
     # added by one loop per input: two runs of one array (x[1:], x[:-1]) added into its rows
     # straight from the element loop would make each element wait for the previous one's
     # store, and the loop would not vectorize
-    if not vector:
-        src("if m == 1 or n == 0:", 1)
+    def vjp_one(d):
         if g.into:
-            src(f"Z = np.empty(({len(g.into)}, {BLOCK}), dtype=np.{g.dtype})", 2)
-            src("for q in range(m):", 2)
-            _blocks(src, 3)
-            _block_loop(src, 4)
-            _forward_body(src, tape, g, rules, 5, partials=True)
-            _adjoint_body(src, tape, g, depends, bouts, cins, 5, "q")
-            _add_into(src, g, 4)
+            src(f"Z = np.empty(({len(g.into)}, {BLOCK}), dtype=np.{g.dtype})", d)
+            src("for q in range(m):", d)
+            _blocks(src, d + 1)
+            _block_loop(src, d + 2)
+            _forward_body(src, tape, g, rules, d + 3, partials=True)
+            _adjoint_body(src, tape, g, depends, bouts, cins, d + 3, "q")
+            _add_into(src, g, d + 2)
         else:
-            src("for q in range(m):", 2)
-            _element_loop(src, 3)
-            _forward_body(src, tape, g, rules, 4, partials=True)
-            _adjoint_body(src, tape, g, depends, bouts, cins, 4, "q")
+            src("for q in range(m):", d)
+            _element_loop(src, d + 1)
+            _forward_body(src, tape, g, rules, d + 2, partials=True)
+            _adjoint_body(src, tape, g, depends, bouts, cins, d + 2, "q")
+
+    def vjp_many(d):
+        if g.into:
+            src(f"Z = np.empty(({len(g.into)}, {BLOCK}), dtype=np.{g.dtype})", d)
+        _stored_partials(src, tape, g, rules, parts, d, values=False, vector=vector)
+        src("for q in range(m):", d + 1)
+        _block_loop(src, d + 2)
+        _load_partials(src, parts, d + 3)
+        _adjoint_body(src, tape, g, depends, bouts, cins, d + 3, "q")
+        _add_into(src, g, d + 2)
+
+    _paths(src, gi, "vjp", "m", params, vector, vjp_one, vjp_many,
+           lambda d: _unsigned_bounds(src, g, into=True))
+
+
+def _paths(src, gi, kind, count, params, vector, one, many, bounds):
+    """``g{gi}_{kind}``: the path for one direction (or seed; also right for any ``count`` when
+    the loop is empty) when ``count`` is 1 or ``n`` is 0, else the path for many, as one
+    function (for the whole programs' entries, which know ``count`` at run time only); and each
+    path as a function of its own, ``{kind}_one`` and ``{kind}_many``, for the Python driver,
+    which picks one by ``count``: numba compiles a function at its first call, so the driver
+    compiles only the path it runs. (The entries call the two-path function: calling the two
+    from a third cost 17% more compile time in a scratch run of two test files.) A group with
+    vector entries has the path for many only."""
+    def function(name, body):
+        src("@njit(cache=True, error_model='numpy')")
+        src(f"def g{gi}_{name}(n, {count}, {params}):")
+        bounds(1)
+        body()
+        src("")
+
+    if vector:
+        function(kind, lambda: many(1))
+        src(f"g{gi}_{kind}_one = g{gi}_{kind}_many = g{gi}_{kind}")
+        src("")
+        return
+
+    def both():
+        src(f"if {count} == 1 or n == 0:", 1)
+        one(2)
         src("else:", 1)
-    d = 1 if vector else 2
-    if g.into:
-        src(f"Z = np.empty(({len(g.into)}, {BLOCK}), dtype=np.{g.dtype})", d)
-    _stored_partials(src, tape, g, rules, parts, d, values=False, vector=vector)
-    src("for q in range(m):", d + 1)
-    _block_loop(src, d + 2)
-    _load_partials(src, parts, d + 3)
-    _adjoint_body(src, tape, g, depends, bouts, cins, d + 3, "q")
-    _add_into(src, g, d + 2)
-    src("")
+        many(2)
+
+    function(kind, both)
+    function(f"{kind}_one", lambda: one(1))
+    function(f"{kind}_many", lambda: many(1))
 
 
 def _add_into(src, g, depth):
