@@ -30,7 +30,8 @@ import numpy as np
 
 from ..ops.kinds import LinearOp
 from ..ops.registry import Arg, ElementwiseOp, Marker, Rule
-from .loops import Source, literal, shared_kernels
+from .loops import shared_kernels
+from .source import Source, literal
 from .programview import ALIAS, ProgramView
 
 _FLOATS = ("float32", "float64")

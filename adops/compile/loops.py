@@ -14,60 +14,17 @@ The loops of a group are a module of their own (a *kernel*), named by its text
 ``g0_vjp = k0.kernel_vjp``. Identical runs, in one program or in any number of programs (a
 ``tanh`` of one array, a chain repeating the same ops), so share one kernel, compiled once and
 cached on disk once. The key is in the program's text, so programs whose loops differ never
-share a module or numba's cache of it. :class:`Source` holds generated lines; :func:`literal`
-writes a scalar constant into the loop.
+share a module or numba's cache of it. Lines are written with
+:class:`adops.compile.source.Source`, constants with :func:`adops.compile.source.literal`.
 """
 from __future__ import annotations
 
 import hashlib
 import re
 
-import numpy as np
-
 from ..ops.registry import Arg, Marker, Rule
 from .simd import loop_name
-
-
-def literal(r, dtype=None):
-    """A Python or numpy scalar constant as source text (baked into the loop), else None.
-
-    In a float32 loop a Python number is written as a float32 (numpy 2 keeps
-    ``float32_array * 0.1`` in float32; numba would compute it in float64), a numpy float64
-    scalar stays float64 (numpy promotes with it too).
-
-    >>> from adops.program.tape import Const
-    >>> literal(Const(0.1), "float32"), literal(Const(np.float64(0.1)), "float32")
-    ('np.float32(0.1)', '0.1')
-    """
-    if type(r) is int:
-        return None
-    v = r.value
-    if isinstance(v, (bool, np.bool_)):
-        return repr(bool(v))
-    if isinstance(v, (int, float, np.integer, np.floating)):
-        weak = type(v) in (int, float)
-        v = float(v)
-        if v != v:
-            text = "np.nan"
-        elif v in (float("inf"), float("-inf")):
-            text = "np.inf" if v > 0 else "(-np.inf)"
-        else:
-            text = repr(v)
-        return f"np.float32({text})" if weak and str(dtype) == "float32" else text
-    return None
-
-
-class Source:
-    """Lines of generated code with indentation."""
-
-    def __init__(self):
-        self.lines = []
-
-    def __call__(self, line, depth=0):
-        self.lines.append("    " * depth + line)
-
-    def text(self):
-        return "\n".join(self.lines) + "\n"
+from .source import Source, literal
 
 
 def rule_key(fn):

@@ -40,7 +40,8 @@ from .programview import ALIAS, ProgramView
 from .guards import GuardStep
 from .inplace import absorbed_pads, column_seeded, column_views, run_cotangents
 from .forms import Form, Tables, Unsupported, form_of, size_of
-from .loops import Source, literal, shared_kernels
+from .loops import shared_kernels
+from .source import Source, literal
 from .groupstep import GroupStep
 from .rolling import rolled
 from .segments import Segmenter, kernel_aliases
