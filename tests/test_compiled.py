@@ -99,7 +99,8 @@ def test_generated_code_fuses_the_elementwise_run():
     (program,) = next(iter(compiled(rosenbrock).programs.values()))
     src = program.driver.source  # the Python driver's (a program's first calls)
     (kernel,) = program.driver.kernels.values()  # one fused run: one kernel module
-    assert "g0_vjp = k0.kernel_vjp" in src and "k0 = KERNELS[" in src
+    assert "g0_vjp = k0_vjp" in src and "k0_vjp = k0.kernel_vjp" in src
+    assert "k0 = KERNELS[" in src
     assert "def kernel_vjp(" in kernel and "for j in range(n):" in kernel
     # its primal loop, and the jvp and vjp each choosing between one path and many
     assert kernel.count("@njit") == 7

@@ -11,10 +11,10 @@ parameters: ``jvp_one`` (one direction, or any ``k`` when ``n`` is 0) and ``jvp_
 
 The loops of a group are a module of their own (a *kernel*), named by its text
 (:func:`kernel_key`), and a program only binds them: ``k0 = KERNELS['<key>']``,
-``g0_vjp = k0.kernel_vjp``. Identical runs, in one program or in any number of programs (a
-``tanh`` of one array, a chain repeating the same ops), so share one kernel, compiled once and
-cached on disk once. The key is in the program's text, so programs whose loops differ never
-share a module or numba's cache of it. Lines are written with
+``k0_vjp = k0.kernel_vjp``, ``g0_vjp = k0_vjp``. Identical runs, in one program or in any
+number of programs (a ``tanh`` of one array, a chain repeating the same ops), so share one
+kernel, compiled once and cached on disk once. The key is in the program's text, so programs
+whose loops differ never share a module or numba's cache of it. Lines are written with
 :class:`adops.compile.source.Source`, constants with :func:`adops.compile.source.literal`.
 """
 from __future__ import annotations
@@ -234,12 +234,14 @@ def shared_kernels(src, tape, g, gi, depends, kernels):
     fresh = key not in kernels
     kernels[key] = text
     name = f"k{list(kernels).index(key)}"
-    if fresh:
-        src(f"{name} = KERNELS[{key!r}]")
+    if fresh:  # module-level names of the kernel's functions, which the segments resolve
+        src(f"{name} = KERNELS[{key!r}]")  # the group's names to (:mod:`.segments`)
+        for kind in KERNEL_FUNCTIONS:
+            src(f"{name}_{kind} = {name}.kernel_{kind}")
     src(f"# loop g{gi} runs {name}: " + ", ".join(
         f"s{i} = #{e} {tape.ops[e].name}" for i, e in enumerate(g.entries)))
     for kind in KERNEL_FUNCTIONS:
-        src(f"g{gi}_{kind} = {name}.kernel_{kind}")
+        src(f"g{gi}_{kind} = {name}_{kind}")
     src("")
 
 
