@@ -10,7 +10,8 @@ blocks when it broadcasts along one run of axes (:func:`adops.compile.formbase.b
 through an index
 table; its cotangent is summed back the same way. An input that is a run of another entry
 (``Group.into``, :func:`adops.compile.inplace.run_cotangents`) has its cotangent added by the
-loop into that entry's rows at the run's offset.
+loop into that entry's rows at the run's offset. A program of one output number (a loss) calls
+the loops' one-seed path (``vjp_one``) only: its sweeps take one seed.
 """
 from __future__ import annotations
 
@@ -152,7 +153,8 @@ class GroupStep:
             self._spread(src, k, ins[k], self.reads[k], 1, flat=True)
         args = ins + self.bounds + [f"q{e}" for e in self.touts] + \
             [into.get(k, f"cg{gi}_{k}") for k in self.tin] + [g.into[k][1] for k in sorted(g.into)]
-        src(f"g{gi}_vjp({self.n}, m, {', '.join(args)})", 1)
+        src(f"g{gi}_{'vjp_one' if self.whole.one_seed else 'vjp'}({self.n}, m, "
+            f"{', '.join(args)})", 1)
         for k in self.tin:
             if k in into:
                 continue

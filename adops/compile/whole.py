@@ -86,6 +86,11 @@ class Whole:
         #: every value the sweep reaches has one dtype: its running sums may be added into in
         #: place (an in-place sum keeps its dtype, numpy's ``+`` promotes)
         self.one_dtype = len({str(prog.dtypes[e]) for e in self.depends}) == 1
+        #: the outputs are one number (a loss): its Jacobian, gradient or pullback is one seed,
+        #: so the loops' sweep takes their one-seed path only, which is right for any number of
+        #: seeds and the cheaper to compile (:func:`adops.compile.loops.shared_kernels`)
+        self.one_seed = sum(int(np.prod(prog.shapes[o], dtype=np.int64))
+                            for o in self.live_outs) == 1
         self.tables = Tables() if within is None else within.tables
         self.prefix = prefix
         src = Source()
