@@ -297,7 +297,7 @@ def _group_kernels(src, tape, g, gi, rules, depends, vector):
             _tangent_body(src, tape, g, depends, touts, d + 3)
 
     _paths(src, gi, "jvp", "k", params, vector, jvp_one, jvp_many,
-           lambda d: _unsigned_bounds(src, g, offsets=True))
+           lambda: _unsigned_bounds(src, g, offsets=True))
     # vjp: seeds of the needed outputs in, cotangents of the inputs that need one out
     bouts = [e for e in g.outputs if e in depends]
     cins = [k for k in tin]
@@ -336,7 +336,7 @@ def _group_kernels(src, tape, g, gi, rules, depends, vector):
         _add_into(src, g, d + 2)
 
     _paths(src, gi, "vjp", "m", params, vector, vjp_one, vjp_many,
-           lambda d: _unsigned_bounds(src, g, into=True))
+           lambda: _unsigned_bounds(src, g, into=True))
 
 
 def _paths(src, gi, kind, count, params, vector, one, many, bounds):
@@ -345,13 +345,14 @@ def _paths(src, gi, kind, count, params, vector, one, many, bounds):
     function (for the whole programs' entries, which know ``count`` at run time only); and each
     path as a function of its own, ``{kind}_one`` and ``{kind}_many``, for the Python driver,
     which picks one by ``count``: numba compiles a function at its first call, so the driver
-    compiles only the path it runs. (The entries call the two-path function: calling the two
-    from a third cost 17% more compile time in a scratch run of two test files.) A group with
-    vector entries has the path for many only."""
+    compiles only the path it runs. (The entries call the two-path function, or ``vjp_one``
+    for a program of one output number: calling the two paths from a third function cost 17%
+    more compile time in a scratch run of two test files.) A group with vector entries has the
+    path for many only; ``bounds()`` writes a function's first lines."""
     def function(name, body):
         src("@njit(cache=True, error_model='numpy')")
         src(f"def g{gi}_{name}(n, {count}, {params}):")
-        bounds(1)
+        bounds()
         body()
         src("")
 
