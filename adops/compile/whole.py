@@ -89,8 +89,7 @@ class Whole:
         #: the outputs are one number (a loss): its Jacobian, gradient or pullback is one seed,
         #: so the loops' sweep takes their one-seed path only, which is right for any number of
         #: seeds and the cheaper to compile (:func:`adops.compile.loops.shared_kernels`)
-        self.one_seed = sum(int(np.prod(prog.shapes[o], dtype=np.int64))
-                            for o in self.live_outs) == 1
+        self.one_seed = sum(size_of(prog.shapes[o]) for o in self.live_outs) == 1
         self.tables = Tables() if within is None else within.tables
         self.prefix = prefix
         src = Source()
