@@ -68,6 +68,9 @@ class Group:
     #: offset, input position -> (that entry, offset): ``x[1:]`` into ``x``'s
     #: (:func:`adops.compile.inplace.run_cotangents`)
     into: dict = field(default_factory=dict)
+    #: ``(nb, nr)`` of the inputs the loop reads in place though numpy broadcasts them (kinds
+    #: ``"repeat"``, ``"tile"``; whole programs only: :mod:`adops.compile.nested`), else ()
+    nest: tuple = ()
 
 
 #: ops per fused loop at most: numba's SSA pass recurses once per reassignment of a loop

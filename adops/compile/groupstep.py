@@ -5,10 +5,11 @@ Contract. ``GroupStep(whole, g, gi)`` for group ``g`` (number ``gi``) of the pro
 writes source lines at depth 1: ``value(src)`` the values ``v{e}`` of its outputs, ``jvp(src)``
 also their tangent rows ``t{e}: (k, n)``, ``vjp(src, acc)`` the cotangent rows of its inputs
 added into ``acc`` (:class:`adops.compile.whole._Cotangents`). The loops read every input at the
-loop's ``n`` entries: an input of fewer entries (numpy broadcasting) is spread first, as repeated
-blocks when it broadcasts along one run of axes (:func:`adops.compile.formbase.block_run`), else
-through an index
-table; its cotangent is summed back the same way. An input that is a run of another entry
+loop's ``n`` entries: an input of fewer entries (numpy broadcasting) is read in place by a
+nest of loops when it repeats blocks along one run of axes (:func:`nest_broadcasts`,
+:mod:`adops.compile.nested`; its cotangent rows are its own size), else spread first, as
+repeated blocks (:func:`adops.compile.formbase.block_run`) or through an index table, and its
+cotangent summed back the same way. An input that is a run of another entry
 (``Group.into``, :func:`adops.compile.inplace.run_cotangents`) has its cotangent added by the
 loop into that entry's rows at the run's offset. A program of one output number (a loss) calls
 the loops' one-seed path (``vjp_one``) only: its sweeps take one seed.
@@ -18,7 +19,8 @@ from __future__ import annotations
 import numpy as np
 
 from .formbase import block_run, entry_ids, size_of
-from .loops import padded
+from .loops import padded, vector_entries
+from .nested import NESTED
 
 
 class GroupStep:
@@ -34,6 +36,8 @@ class GroupStep:
         self.entry = [whole.pads[key][0] if k in padded(g) else key
                       for k, key in enumerate(g.inputs)]
         self.bounds = [b for k in padded(g) for b in whole.pads[g.inputs[k]][1:]]
+        if g.nest:  # the nested inputs' repeats (:mod:`adops.compile.nested`)
+            self.bounds += [t.size(g.nest[0]), t.size(g.nest[1])]
         for k, key in enumerate(g.inputs):
             if type(key) is int:
                 self.reads.append(f"v{self.entry[k]}")
@@ -143,6 +147,8 @@ class GroupStep:
             if k in into:
                 continue
             alloc, n = ("zeros", "1") if g.kinds[k] == "one" else ("empty", self.n)
+            if g.kinds[k] in NESTED:  # its own entries, summed into by the loop
+                alloc, n = "zeros", self.whole.tables.size(size_of(prog.shapes[self.entry[k]]))
             if g.kinds[k] == "pad":  # the source's rows: each entry written once by the loop
                 n = self.whole.tables.size(size_of(prog.shapes[self.entry[k]]))
             src(f"cg{gi}_{k} = np.{alloc}((m, {n}), dtype=np.{g.dtype})", 1)
@@ -165,6 +171,26 @@ class GroupStep:
                         else f"sum_blocks(cg{gi}_{k}, {', '.join(self.blocks[k])}, {n_r})")
             else:
                 acc.add(r, f"cg{gi}_{k}")
+
+
+def nest_broadcasts(prog, steps):
+    """Marks the broadcast inputs a fused loop of a whole program reads in place
+    (:mod:`adops.compile.nested`): those that repeat blocks along one run of axes
+    (:func:`adops.compile.formbase.block_run`) as the group's first such input does, in a group
+    without vector entries or runs added into wider rows. The others are spread as before."""
+    for kind, g in steps:
+        if kind != "group" or g.into or vector_entries(prog, g):
+            continue
+        runs = {k: block_run(_broadcast_ids(prog.shapes[key], g.shape))
+                for k, key in enumerate(g.inputs) if type(key) is int and
+                g.kinds[k] == "broadcast"}
+        first = next((run for run in runs.values() if run is not None), None)
+        if first is None:
+            continue
+        g.nest = first
+        for k, run in runs.items():
+            if run == first:
+                g.kinds[k] = "repeat" if first[1] == 1 else "tile"
 
 
 def _broadcast_ids(shape, to):

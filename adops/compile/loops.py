@@ -8,6 +8,8 @@ the forward scalars recomputed): the ops' own rule bodies (``RULES[...]``, named
 and ``vjp`` each take one of two paths, which are also functions of their own with the same
 parameters: ``jvp_one`` (one direction, or any ``k`` when ``n`` is 0) and ``jvp_many`` (any
 ``k``), likewise ``vjp_one`` and ``vjp_many``; a caller that knows ``k`` may call either.
+An input numpy broadcasts along one run of axes may be read in place, its loops then a nest
+(kinds ``"repeat"``, ``"tile"``: :mod:`adops.compile.nested`).
 
 The loops of a group are a module of their own (a *kernel*), named by its text
 (:func:`kernel_key`), and a program only binds them: ``k0 = KERNELS['<key>']``,
@@ -23,6 +25,8 @@ import hashlib
 import re
 
 from ..ops.registry import Arg, Marker, Rule
+from .nested import (NESTED, NESTED_HEADER, nest_of, nested_cotangent, nested_loop, nested_sums,
+                     repeats, spread_nested, sum_nested)
 from .simd import loop_name
 from .source import Source, literal
 
@@ -32,14 +36,14 @@ def rule_key(fn):
 
 
 # ------------------------------------------------------------------------- fused loops
-def _scalar_expr(tape, e, j, g, refname):
+def _scalar_expr(tape, e, j, g, nest=False):
     r = tape.refs[e][j]
     if type(r) is int and r in g.entries:
         return f"s{r}"
     if literal(r, g.dtype) is not None:
         return literal(r, g.dtype)
     key = r if type(r) is int else ("c", e, j)
-    return _read(tape, g, g.inputs.index(key), "a")
+    return _read(tape, g, g.inputs.index(key), "a", nest=nest)
 
 
 def padded(g):
@@ -49,12 +53,15 @@ def padded(g):
     return [k for k, kind in enumerate(g.kinds) if kind == "pad"]
 
 
-def _read(tape, g, k, name, row=""):
+def _read(tape, g, k, name, row="", nest=False):
     """Entry ``i`` of input ``k`` (its values ``a``, or with ``row="q, "`` its tangent rows
     ``u``, read at offset ``f{k}`` within wider rows when ``k`` is in ``g.offsets``) as the loop
-    reads it."""
+    reads it. A nested input is read at its own entry ``ib`` inside the nest (``nest``), else
+    from its spread ``{name}x{k}`` (:func:`adops.compile.nested.spread_nested`)."""
     kind = g.kinds[k]
     at = f" + F{k}" if row and k in g.offsets else ""
+    if kind in NESTED:
+        return f"{name}{k}[{row}ib]" if nest else f"{name}x{k}[{row}i]"
     if kind == "one":
         return f"{name}{k}[{row}0{at}]"
     if kind == "pad":  # LLVM still vectorizes the loop (masked loads): as fast as a plain read
@@ -72,6 +79,14 @@ def _element_loop(src, depth):
     """Opens ``for`` over the loop's ``n`` elements, ``i`` unsigned (body at ``depth + 1``)."""
     src("for j in range(n):", depth)
     src("i = np.uint64(j)", depth + 1)
+
+
+def _loop(src, depth, nest):
+    """Opens the loop over the elements, nested or flat; returns the body's depth."""
+    if nest:
+        return nested_loop(src, depth, nest)
+    _element_loop(src, depth)
+    return depth + 1
 
 
 def _blocks(src, depth):
@@ -92,18 +107,21 @@ def _unsigned_bounds(src, g, offsets=False, into=False):
     cotangents added into wider rows) as unsigned, as ``i`` is."""
     for k in padded(g):
         src(f"L{k}, H{k} = np.uint64(l{k}), np.uint64(h{k})", 1)
+    if nest_of(g):
+        src("NB, NR = np.uint64(nb), np.uint64(nr)", 1)
     for k in (g.offsets if offsets else ()):
         src(f"F{k} = np.uint64(f{k})", 1)
     for k in (sorted(g.into) if into else ()):
         src(f"E{k} = np.uint64(e{k})", 1)
 
 
-def _forward_body(src, tape, g, rules, depth, partials, rows=None, entries=None):
+def _forward_body(src, tape, g, rules, depth, partials, rows=None, entries=None, nest=False):
     """Scalars ``s{e}`` (values) and ``d{e}_{j}`` (partials) of every op of the group (or of
-    ``entries``); with ``rows`` (a group with vector ops) the values are read from ``S``."""
+    ``entries``); with ``rows`` (a group with vector ops) the values are read from ``S``;
+    ``nest``: inside :func:`adops.compile.nested.nested_loop`."""
     for e in g.entries if entries is None else entries:
         op = tape.ops[e]
-        xs = [_scalar_expr(tape, e, j, g, None) for j in range(len(tape.refs[e]))]
+        xs = [_scalar_expr(tape, e, j, g, nest) for j in range(len(tape.refs[e]))]
         if rows is not None:
             src(f"s{e} = S[{rows[e]}, j]", depth)
         else:
@@ -227,7 +245,8 @@ def shared_kernels(src, tape, g, gi, depends, kernels):
     local = {str(e): str(i) for i, e in enumerate(g.entries)}
     text = _LOCAL.sub(lambda m: m.group(1) + local.get(m.group(2), m.group(2)), own.text())
     text = _LOCAL_D.sub(lambda m: f"d{local.get(m.group(1), m.group(1))}_{m.group(2)}", text)
-    text = KERNEL_HEADER + (VECTOR_HEADER if vector else "") + "".join(f"{name} = scalar(RULES[{kernel!r}])\n"
+    text = KERNEL_HEADER + (VECTOR_HEADER if vector else "") + \
+        (NESTED_HEADER if nest_of(g) else "") + "".join(f"{name} = scalar(RULES[{kernel!r}])\n"
                                    for kernel, name in rules.items()) + \
         "\n" + text.replace("gKERNEL_", "kernel_")
     key = kernel_key(text)
@@ -246,7 +265,10 @@ def shared_kernels(src, tape, g, gi, depends, kernels):
 
 
 def _group_kernels(src, tape, g, gi, rules, depends, vector):
-    ins = [f"a{k}" for k in range(len(g.inputs))] + [f"{c}{k}" for k in padded(g) for c in "lh"]
+    nest = nest_of(g)
+    assert not (nest and (vector or g.into)), "a nested loop has no vector entries or runs"
+    ins = [f"a{k}" for k in range(len(g.inputs))] + [f"{c}{k}" for k in padded(g) for c in "lh"] + \
+        (["nb", "nr"] if nest else [])
     outs = [f"o{e}" for e in g.outputs]
     # primal
     src("@njit(cache=True, error_model='numpy')")
@@ -261,10 +283,10 @@ def _group_kernels(src, tape, g, gi, rules, depends, vector):
         for e in g.outputs:
             src(f"o{e}[i] = S[{rows[e]}, j]", 3)
     else:
-        _element_loop(src, 1)
-        _forward_body(src, tape, g, rules, 2, partials=False)
+        d = _loop(src, 1, nest)
+        _forward_body(src, tape, g, rules, d, partials=False, nest=bool(nest))
         for e in g.outputs:
-            src(f"o{e}[i] = s{e}", 2)
+            src(f"o{e}[i] = s{e}", d)
     src("")
     # jvp: tangents of the external inputs that carry one
     tin = [k for k, key in enumerate(g.inputs) if type(key) is int and key in depends]
@@ -281,14 +303,15 @@ def _group_kernels(src, tape, g, gi, rules, depends, vector):
     # vectorizes, as one seed does in the vjp below (Rosenbrock's hvp: 6.6 ms -> 0.6 ms).
     def jvp_one(d):
         src("q = 0", d)
-        _element_loop(src, d)
-        _forward_body(src, tape, g, rules, d + 1, partials=bool(touts))
+        bd = _loop(src, d, nest)
+        _forward_body(src, tape, g, rules, bd, partials=bool(touts), nest=bool(nest))
         for e in g.outputs:
-            src(f"o{e}[i] = s{e}", d + 1)
+            src(f"o{e}[i] = s{e}", bd)
         if touts:
-            _tangent_body(src, tape, g, depends, touts, d + 1)
+            _tangent_body(src, tape, g, depends, touts, bd, nest=bool(nest))
 
     def jvp_many(d):
+        spread_nested(src, g, d, tangents=tin)
         _stored_partials(src, tape, g, rules, parts, d, vector=vector)
         if touts:
             src("for q in range(k):", d + 1)
@@ -320,20 +343,26 @@ def _group_kernels(src, tape, g, gi, rules, depends, vector):
             _adjoint_body(src, tape, g, depends, bouts, cins, d + 3, "q")
             _add_into(src, g, d + 2)
         else:
+            if repeats(g, cins):
+                src(f"Y = np.empty(({len(repeats(g, cins))}, nb), dtype=np.{g.dtype})", d)
             src("for q in range(m):", d)
-            _element_loop(src, d + 1)
-            _forward_body(src, tape, g, rules, d + 2, partials=True)
-            _adjoint_body(src, tape, g, depends, bouts, cins, d + 2, "q")
+            bd = _loop(src, d + 1, nest)
+            _forward_body(src, tape, g, rules, bd, partials=True, nest=bool(nest))
+            _adjoint_body(src, tape, g, depends, bouts, cins, bd, "q", nest=bool(nest))
+            if nest == "repeat":  # after the inner loop over an entry's repeats
+                nested_sums(src, g, cins, d + 2, "q")
 
     def vjp_many(d):
         if g.into:
             src(f"Z = np.empty(({len(g.into)}, {BLOCK}), dtype=np.{g.dtype})", d)
+        spread_nested(src, g, d, cotangents=cins)
         _stored_partials(src, tape, g, rules, parts, d, values=False, vector=vector)
         src("for q in range(m):", d + 1)
         _block_loop(src, d + 2)
         _load_partials(src, parts, d + 3)
         _adjoint_body(src, tape, g, depends, bouts, cins, d + 3, "q")
         _add_into(src, g, d + 2)
+        sum_nested(src, g, d, cins)
 
     _paths(src, gi, "vjp", "m", params, vector, vjp_one, vjp_many,
            lambda: _unsigned_bounds(src, g, into=True))
@@ -414,7 +443,7 @@ def _load_partials(src, parts, depth):
         src(f"{name} = D[{p}, j]", depth)
 
 
-def _tangent_body(src, tape, g, depends, touts, depth):
+def _tangent_body(src, tape, g, depends, touts, depth, nest=False):
     """Tangents of direction ``q`` through the group, as scalars, from the partials."""
     src("pass", depth)
     for e in g.entries:
@@ -427,15 +456,16 @@ def _tangent_body(src, tape, g, depends, touts, depth):
             if r in g.entries:
                 t = f"w{r}"
             else:
-                t = _read(tape, g, g.inputs.index(r), "u", "q, ")
+                t = _read(tape, g, g.inputs.index(r), "u", "q, ", nest)
             terms.append(_apply(p, e, j, t))
         src(f"w{e} = {' + '.join(terms) if terms else '0.0'}", depth)
     for e in touts:
         src(f"to{e}[q, i] = w{e}", depth)
 
 
-def _adjoint_body(src, tape, g, depends, bouts, cins, depth, q):
-    """Adjoints of one seed ``q`` through the group, in reverse, as scalars."""
+def _adjoint_body(src, tape, g, depends, bouts, cins, depth, q, nest=False):
+    """Adjoints of one seed ``q`` through the group, in reverse, as scalars. A nested input's
+    cotangent: :func:`adops.compile.nested.nested_cotangent`."""
     src("pass", depth)
     for e in g.entries:
         if e in depends:
@@ -455,7 +485,9 @@ def _adjoint_body(src, tape, g, depends, bouts, cins, depth, q):
             else:
                 src(f"z{g.inputs.index(r)} = z{g.inputs.index(r)} + {term}", depth)
     for k in cins:
-        if g.kinds[k] == "one":
+        if g.kinds[k] in NESTED:
+            nested_cotangent(src, g, k, cins, depth, q, nest)
+        elif g.kinds[k] == "one":
             src(f"c{k}[{q}, 0] += z{k}", depth)
         elif k in g.into:  # added into the rows of the entry it is a run of (:func:`_add_into`)
             src(f"Z[{sorted(g.into).index(k)}, j] = z{k}", depth)

@@ -42,7 +42,7 @@ from .inplace import absorbed_pads, column_seeded, column_views, run_cotangents
 from .forms import Form, Tables, Unsupported, form_of, size_of
 from .loops import shared_kernels
 from .source import Source, literal
-from .groupstep import GroupStep
+from .groupstep import GroupStep, nest_broadcasts
 from .rolling import rolled
 from .segments import Segmenter, kernel_aliases
 from .workspace import carve
@@ -123,6 +123,7 @@ class Whole:
         self.views = column_views(prog, self.steps, ops, self.depends, self.pads)
         if self.one_dtype:
             run_cotangents(prog, self.steps, ops, self.depends, self.pads)
+        nest_broadcasts(prog, self.steps)
         for si, (kind, s) in enumerate(self.steps):
             if kind != "group" and s in self.pads:
                 pass  # read by its loops at an offset (:func:`adops.compile.inplace.absorbed_pads`), never made
