@@ -11,6 +11,7 @@ scalar chain of 1000 ops, compiled grad in us per op (<= 0.05); GMM at gradbench
 compiled grad / objective (<= 2.5); full Jacobians of tanh(W x + b)
 at (n, m) = (1000, 1), (1, 1000), (100, 100) and n, m in {4, 16, 64}: best compiled and best eager mode, JAX jit and
 torch.func beside them when installed. Compile time is excluded (warm-up first) and printed.
+The two sides of a ratio are timed in turn, best of each (:func:`interleaved`).
 A recurrent loop written with ``adops.scan``: compiled grad (the loop inside the numba
 function) against the Python driver that calls the compiled step once per step, and JAX's
 ``lax.scan``. Also: a new process's first compiled grad call with the generated code already on disk (a warm
@@ -40,6 +41,21 @@ def best(fn, repeat=5):
     return min(times)
 
 
+def interleaved(fns, repeat=9):
+    """The best time of each of ``fns``, called in turn ``repeat`` times (each once first): a
+    ratio of two of them is measured over the same minutes, so a change in the shared
+    machine's load (numpy's f took 0.47 to 1.0 ms within minutes here, GMM d = 10) moves both."""
+    for fn in fns:
+        fn()
+    times = [[] for _ in fns]
+    for _ in range(repeat):
+        for fn, ts in zip(fns, times):
+            t = time.perf_counter()
+            fn()
+            ts.append(time.perf_counter() - t)
+    return [min(ts) for ts in times]
+
+
 def rosenbrock(x):
     return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2)
 
@@ -63,9 +79,8 @@ def main(quick=False):
     g = revad.grad(rosenbrock, compiled=True)
     g(x)
     print(f"rosenbrock n={n}: first compiled grad call (trace + compile) {time.perf_counter() - t0:.2f} s")
-    f = best(lambda: rosenbrock(x))
-    prim = best(lambda: compiled(rosenbrock).primal((x,), {}))
-    gc_ = best(lambda: g(x))
+    f, prim, gc_ = interleaved([lambda: rosenbrock(x),
+                                lambda: compiled(rosenbrock).primal((x,), {}), lambda: g(x)])
     ge = best(lambda: revad.grad(rosenbrock)(x))
     print(f"  numpy f {f * 1e3:.2f} ms; compiled primal {prim * 1e3:.2f} ms")
     print(f"  compiled grad / f = {gc_ / f:.2f} (target 1.5); / compiled primal = {gc_ / prim:.2f} "
@@ -86,7 +101,7 @@ def main(quick=False):
     t0 = time.perf_counter()
     hv()
     first = time.perf_counter() - t0
-    tg, th = best(lambda: g2(x2)), best(hv)
+    tg, th = interleaved([lambda: g2(x2), hv])
     the = best(lambda: revad.hvp(rosenbrock, (x2,), (v2,)))
     print(f"rosenbrock n={n2}: compiled hvp / compiled grad = {th / tg:.2f} (target 3); "
           f"compiled hvp {th * 1e3:.2f} ms, eager hvp {the * 1e3:.2f} ms; first compiled hvp "
@@ -96,9 +111,8 @@ def main(quick=False):
     d, h, b = (100, 50, 256) if quick else (300, 330, 1024)
     w1, w2 = rng.normal(size=(d, h)) / 10, rng.normal(size=h) / 10
     xs, ys = rng.normal(size=(b, d)), rng.normal(size=b)
-    fm = best(lambda: mlp_loss(w1, w2, xs, ys))
     gm = revad.grad(mlp_loss, argnums=(0, 1), compiled=True)
-    gmc = best(lambda: gm(w1, w2, xs, ys))
+    fm, gmc = interleaved([lambda: mlp_loss(w1, w2, xs, ys), lambda: gm(w1, w2, xs, ys)])
     gme = best(lambda: revad.grad(mlp_loss, argnums=(0, 1))(w1, w2, xs, ys))
     print(f"mlp loss, {w1.size + w2.size} parameters: compiled grad / f = {gmc / fm:.2f} "
           f"(target 3); eager {gme / fm:.2f}")
@@ -111,7 +125,7 @@ def main(quick=False):
         t0 = time.perf_counter()
         gg(inst.x), gg(inst.x)
         first = time.perf_counter() - t0
-        fo, go = best(lambda: inst.f(inst.x), 9), best(lambda: gg(inst.x), 9)
+        fo, go = interleaved([lambda: inst.f(inst.x), lambda: gg(inst.x)], 15)
         ge = best(lambda: revad.grad(inst.f)(inst.x), 3)
         print(f"gmm d={d}, K={K}, N=1000: compiled grad / objective = {go / fo:.2f} (target 2.5); "
               f"eager {ge / fo:.2f}; objective {fo * 1e3:.3f} ms; first two calls (trace + "
