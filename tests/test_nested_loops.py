@@ -5,6 +5,8 @@ path of the loops is checked, in both modes, against the eager tier, central dif
 the dot-product identity; the nest (one seed, one direction) gives the bits of the flat paths
 over spreads (many); the nest is checked to be there, so the checks test it.
 """
+import re
+
 import numpy as np
 import pytest
 
@@ -155,3 +157,9 @@ def test_the_spreads_a_nest_replaces_are_not_made():
     assert "spread_blocks_into(" not in fwd, fwd
     assert bwd.count("spread_blocks_into(") == 1 and "spread_blocks_into(aw" not in bwd, bwd
     assert "sum_blocks(cg" not in bwd, bwd
+    # the flat paths spread into the entry's workspace, not into arrays of their own per call
+    # (only small block buffers are made in a kernel)
+    made = [line for t in _nested_kernels(loss) for line in t.splitlines()
+            if "np.empty(" in line and line.split("=")[0].strip() not in ("Y", "D", "S", "Z")]
+    assert not made, made
+    assert re.search(r"\bax\d+g\d+ = scratch\(W8", p.source), p.source

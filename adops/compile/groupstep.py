@@ -20,7 +20,7 @@ import numpy as np
 
 from .formbase import block_run, entry_ids, size_of
 from .loops import padded, vector_entries
-from .nested import NESTED
+from .nested import NESTED, buffers
 
 
 class GroupStep:
@@ -88,6 +88,18 @@ class GroupStep:
         else:
             src(f"{name} = gather({rows}, {self.ids[k]}){'[0]' if flat else ''}", 1)
 
+    def _buffers(self, src, rows, tangents=(), cotangents=()):
+        """Lines allocating a nested loop's :func:`adops.compile.nested.buffers` (the entry's
+        workspace holds them), and their names."""
+        names = []
+        for name in buffers(self.g, tangents, cotangents):
+            k = int(name[2:])
+            dt = self.whole.prog.dtypes[self.g.inputs[k]] if name[0] != "c" else self.g.dtype
+            shape = self.n if name[0] == "a" else f"({rows}, {self.n})"
+            names.append(f"{name}g{self.gi}")
+            src(f"{names[-1]} = np.empty({shape}, dtype=np.{dt})", 1)
+        return names
+
     def touches(self, depends):
         return any(e in depends for e in self.g.entries)
 
@@ -130,7 +142,8 @@ class GroupStep:
         args = [f"a{gi}_{k}" for k in range(len(g.inputs))] + self.bounds + \
             [f"u{gi}_{k}" for k in self.tin] + \
             [self.whole.views[self.entry[k]][1] for k in g.offsets] + \
-            [f"v{e}" for e in g.outputs] + [f"t{e}" for e in self.touts]
+            [f"v{e}" for e in g.outputs] + [f"t{e}" for e in self.touts] + \
+            self._buffers(src, f"t{k0}.shape[0]", tangents=self.tin)
         src(f"g{gi}_jvp({self.n}, t{k0}.shape[0], {', '.join(args)})", 1)
 
     def vjp(self, src, acc):
@@ -158,7 +171,8 @@ class GroupStep:
         for k in self.blocks:
             self._spread(src, k, ins[k], self.reads[k], 1, flat=True)
         args = ins + self.bounds + [f"q{e}" for e in self.touts] + \
-            [into.get(k, f"cg{gi}_{k}") for k in self.tin] + [g.into[k][1] for k in sorted(g.into)]
+            [into.get(k, f"cg{gi}_{k}") for k in self.tin] + [g.into[k][1] for k in sorted(g.into)] + \
+            self._buffers(src, "m", cotangents=self.tin)
         src(f"g{gi}_{'vjp_one' if self.whole.one_seed else 'vjp'}({self.n}, m, "
             f"{', '.join(args)})", 1)
         for k in self.tin:

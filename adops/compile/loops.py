@@ -25,8 +25,8 @@ import hashlib
 import re
 
 from ..ops.registry import Arg, Marker, Rule
-from .nested import (NESTED, NESTED_HEADER, nest_of, nested_cotangent, nested_loop, nested_sums,
-                     repeats, spread_nested, sum_nested)
+from .nested import (NESTED, NESTED_HEADER, buffers, nest_of, nested_cotangent, nested_loop,
+                     nested_sums, repeats, spread_nested, sum_nested)
 from .simd import loop_name
 from .source import Source, literal
 
@@ -293,7 +293,8 @@ def _group_kernels(src, tape, g, gi, rules, depends, vector):
     touts = [e for e in g.outputs if e in depends]
     parts = _partial_names(tape, g)
     offs = [f"f{k}" for k in g.offsets]
-    params = ", ".join(ins + [f"u{k}" for k in tin] + offs + outs + [f"to{e}" for e in touts])
+    params = ", ".join(ins + [f"u{k}" for k in tin] + offs + outs + [f"to{e}" for e in touts] +
+                       buffers(g, tangents=tin))
 
     # per block of BLOCK elements: the values and partials, stored in a small buffer, then one
     # contiguous loop per direction over the block (a direction loop inside the element loop
@@ -325,7 +326,8 @@ def _group_kernels(src, tape, g, gi, rules, depends, vector):
     bouts = [e for e in g.outputs if e in depends]
     cins = [k for k in tin]
     into = [f"e{k}" for k in sorted(g.into)]
-    params = ", ".join(ins + [f"b{e}" for e in bouts] + [f"c{k}" for k in cins] + into)
+    params = ", ".join(ins + [f"b{e}" for e in bouts] + [f"c{k}" for k in cins] + into +
+                       buffers(g, cotangents=cins))
 
     # one seed (a gradient) gets its own loop with no inner loop over seeds, which vectorizes;
     # with vector entries every m goes by blocks (their values come a block at a time)
@@ -355,7 +357,7 @@ def _group_kernels(src, tape, g, gi, rules, depends, vector):
     def vjp_many(d):
         if g.into:
             src(f"Z = np.empty(({len(g.into)}, {BLOCK}), dtype=np.{g.dtype})", d)
-        spread_nested(src, g, d, cotangents=cins)
+        spread_nested(src, g, d)
         _stored_partials(src, tape, g, rules, parts, d, values=False, vector=vector)
         src("for q in range(m):", d + 1)
         _block_loop(src, d + 2)
