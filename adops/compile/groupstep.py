@@ -92,11 +92,10 @@ class GroupStep:
         """Lines allocating a nested loop's :func:`adops.compile.nested.buffers` (the entry's
         workspace holds them), and their names."""
         names = []
-        for name in buffers(self.g, tangents, cotangents):
-            k = int(name[2:])
-            dt = self.whole.prog.dtypes[self.g.inputs[k]] if name[0] != "c" else self.g.dtype
-            shape = self.n if name[0] == "a" else f"({rows}, {self.n})"
-            names.append(f"{name}g{self.gi}")
+        for c, k in buffers(self.g, tangents, cotangents):
+            dt = self.whole.prog.dtypes[self.g.inputs[k]] if c != "cx" else self.g.dtype
+            shape = self.n if c == "ax" else f"({rows}, {self.n})"
+            names.append(f"{c}{k}g{self.gi}")
             src(f"{names[-1]} = np.empty({shape}, dtype=np.{dt})", 1)
         return names
 

@@ -294,7 +294,7 @@ def _group_kernels(src, tape, g, gi, rules, depends, vector):
     parts = _partial_names(tape, g)
     offs = [f"f{k}" for k in g.offsets]
     params = ", ".join(ins + [f"u{k}" for k in tin] + offs + outs + [f"to{e}" for e in touts] +
-                       buffers(g, tangents=tin))
+                       [f"{c}{k}" for c, k in buffers(g, tangents=tin)])
 
     # per block of BLOCK elements: the values and partials, stored in a small buffer, then one
     # contiguous loop per direction over the block (a direction loop inside the element loop
@@ -327,7 +327,7 @@ def _group_kernels(src, tape, g, gi, rules, depends, vector):
     cins = [k for k in tin]
     into = [f"e{k}" for k in sorted(g.into)]
     params = ", ".join(ins + [f"b{e}" for e in bouts] + [f"c{k}" for k in cins] + into +
-                       buffers(g, cotangents=cins))
+                       [f"{c}{k}" for c, k in buffers(g, cotangents=cins)])
 
     # one seed (a gradient) gets its own loop with no inner loop over seeds, which vectorizes;
     # with vector entries every m goes by blocks (their values come a block at a time)

@@ -62,10 +62,11 @@ def buffers(g, tangents=(), cotangents=()):
     paths' spreads (:func:`spread_nested`): ``ax{k}: (n,)`` per nested input, ``ux{k}: (k, n)``
     per nested input with a tangent, ``cx{k}: (m, n)`` per one with a cotangent. The nest never
     touches them (a workspace's pages untouched cost nothing; a fresh array of the loop's size
-    per call cost its page faults, 20 ms at GMM d = 64's 51 MB)."""
+    per call cost its page faults, 20 ms at GMM d = 64's 51 MB). Each as ``(prefix, k)``,
+    named ``{prefix}{k}`` in the kernel."""
     nested = [k for k, kind in enumerate(g.kinds) if kind in NESTED]
-    return [f"ax{k}" for k in nested] + [f"ux{k}" for k in tangents if k in nested] + \
-        [f"cx{k}" for k in cotangents if k in nested]
+    return [("ax", k) for k in nested] + [("ux", k) for k in tangents if k in nested] + \
+        [("cx", k) for k in cotangents if k in nested]
 
 
 def spread_nested(src, g, depth, tangents=()):
