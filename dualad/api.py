@@ -194,14 +194,18 @@ def jacfwd(f, argnums=0, *, has_aux: bool = False, chunk: int | None = None,
     static = Static(static_argnums, static_argnames)
     argnums_of = {}  # argnums resolved per number of arguments
     colourings = Colourings()  # a given pattern is coloured once per transform
+    cf = None  # compiled_function(f), looked up once (the same object while f lives)
 
     def jac(*args, **kwargs):
+        nonlocal cf
         mn = argnums_of.get(len(args)) or argnums_of.setdefault(
             len(args), argnums_tuple(argnums, len(args)))
         multiple, nums = mn
         if not kwargs and not has_aux and sparsity is None and not static and \
                 use_compiled(compiled):
-            hit = fast.jacfwd(compiled_function(f), args, nums, chunk)
+            if cf is None:
+                cf = compiled_function(f)
+            hit = fast.jacfwd(cf, args, nums, chunk)
             if hit is not None:
                 return tuple(hit) if multiple else hit[0]
         if sparsity is not None:

@@ -185,12 +185,16 @@ def value_and_grad(f, argnums=0, *, has_aux: bool = False, compiled: bool | None
     """
     static = Static(static_argnums, static_argnames)
     argnums_of = {}  # argnums resolved per number of arguments
+    cf = None  # compiled_function(f), looked up once (the same object while f lives)
 
     def vg(*args, **kwargs):
+        nonlocal cf
         multiple, nums = argnums_of.get(len(args)) or argnums_of.setdefault(
             len(args), argnums_tuple(argnums, len(args)))
         if not kwargs and not has_aux and not static and use_compiled(compiled):
-            hit = fast.value_and_grad(compiled_function(f), args, nums)
+            if cf is None:
+                cf = compiled_function(f)
+            hit = fast.value_and_grad(cf, args, nums)
             if hit is not None:
                 value, grads = hit
                 return value, (tuple(grads) if multiple else grads[0])
@@ -277,13 +281,17 @@ def jacrev(f, argnums=0, *, has_aux: bool = False, chunk: int | None = None,
     static = Static(static_argnums, static_argnames)
     argnums_of = {}  # argnums resolved per number of arguments
     colourings = Colourings()  # a given pattern is coloured once per transform
+    cf = None  # compiled_function(f), looked up once (the same object while f lives)
 
     def jac(*args, **kwargs):
+        nonlocal cf
         multiple, nums = argnums_of.get(len(args)) or argnums_of.setdefault(
             len(args), argnums_tuple(argnums, len(args)))
         if not kwargs and not has_aux and sparsity is None and not static and \
                 use_compiled(compiled):
-            hit = fast.jacrev(compiled_function(f), args, nums, chunk)
+            if cf is None:
+                cf = compiled_function(f)
+            hit = fast.jacrev(cf, args, nums, chunk)
             if hit is not None:
                 return tuple(hit) if multiple else hit[0]
         if sparsity is not None:

@@ -189,8 +189,9 @@ def test_fast_jacobians_keep_seeds_per_chunk_and_still_check_the_chunk():
         for jac in (dualad.jacfwd, revad.jacrev):
             with pytest.raises(ValueError, match="chunk must be a positive integer"):
                 jac(f, compiled=True, chunk=0)(x)
-            with pytest.raises(TypeError, match="chunk must be a positive integer"):
-                jac(f, compiled=True, chunk=[2])(x)
+            for bad in ([2], 2.0, True):  # 2.0 == 2 and True == 1 as keys: still refused
+                with pytest.raises(TypeError, match="chunk must be a positive integer"):
+                    jac(f, compiled=True, chunk=bad)(x)
     identity = lambda x: x * 1.0
     with whole_after(1):
         for _ in range(2):
@@ -244,3 +245,21 @@ def test_jacobians_of_many_lazily_made_seed_chunks_on_the_fast_path(chunk):
             np.testing.assert_array_equal(dualad.jacfwd(_grid, compiled=True, chunk=chunk)(x),
                                           want_f)
     assert compiled(_two_halves).fast and compiled(_grid).fast
+
+
+def test_a_compiled_transform_called_once_still_pickles():
+    """A transform keeps its function's compiled programs after the first call (numba code,
+    weak references); sent to a worker (cloudpickle, as Dask sends it) it is the compiled tier
+    of the same function there, and computes the same numbers."""
+    import pickle
+
+    import cloudpickle
+    f = lambda x: np.sum(np.tanh(x) * x)
+    x = np.linspace(-1.0, 1.0, 5)
+    transforms = [revad.grad(f, compiled=True), revad.jacrev(np.sin, compiled=True),
+                  dualad.jacfwd(np.sin, compiled=True)]
+    with whole_after(1):
+        for t in transforms:
+            want = [t(x) for _ in range(3)][-1]  # the fast path's programs are kept
+            copy = pickle.loads(cloudpickle.dumps(t))
+            np.testing.assert_array_equal(copy(x), want)

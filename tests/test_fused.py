@@ -37,6 +37,9 @@ def test_a_gradient_called_often_is_fused_and_gives_the_split_paths_bits(n, monk
         got = [vg(x) for _ in range(7)]  # 1 general + 6 fast: 3 split, then fused
         w = _entries(_loss, n)
         assert w._fused and w._vjp_calls == 4
+        # fresh workspaces: the fused entry is bound once and called directly; pooled ones
+        # keep the pool's bookkeeping
+        assert (1 in w._quick_vjp) == (n == 5)
     for v, g in got:
         assert float(v) == float(got[0][0])
         np.testing.assert_array_equal(g, got[0][1])

@@ -277,6 +277,11 @@ class CompiledFunction:
         self.warned = False  # the eager-fallback warning is given once per function
         self._params = None  # f's positional parameter names, read when statics need them
 
+    def __reduce__(self):
+        # programs hold numba code and weak references: a pickled copy (a transform sent to
+        # a worker) is the compiled tier of the same function there, compiling its own
+        return compiled, (self.f,)
+
     @property
     def f(self):
         f = self._f()

@@ -129,10 +129,19 @@ class WholeEntries:
         self._vjp_calls, self._fused = 0, whole.long
         #: identity seed chunks of the fast path's Jacobians, by (n, chunk, dtype)
         self.seeds = {}
+        #: per ``chunk`` of a reverse Jacobian that is one sweep of a kept seed: ``(seed,
+        #: aliased)``, aliased when a cotangent is the seed's memory (:mod:`adops.compile.fast`)
+        self.one_sweep = {}
+        #: per number of seeds m: the fused ``vjp`` entry bound to its tail, once the forward
+        #: pass and sweep are fused and neither takes a pooled workspace (what
+        #: :meth:`value_and_vjp` would do, without its per-call bookkeeping)
+        self._quick_vjp = {}
         self.leaf_shapes = [tuple(prog.shapes[l]) for l in whole.leaves]
         self.leaf_dtypes = [np.dtype(prog.dtypes[l]) for l in whole.leaves]
         self.leaf_sizes = [int(np.prod(s, dtype=np.int64)) for s in self.leaf_shapes]
         self.wrt = list(whole.wrt)
+        #: ``(shape, dtype)`` of each ``wrt`` leaf, in order
+        self.wrt_leaves = [(self.leaf_shapes[i], self.leaf_dtypes[i]) for i in self.wrt]
         self.outs = list(prog.outs)
         self.out_shapes = [tuple(prog.shapes[o]) if o is not None else None for o in self.outs]
         self.out_dtypes = [prog.dtypes[o] if o is not None else None for o in self.outs]
@@ -188,6 +197,9 @@ class WholeEntries:
         """``(ok, outs, bars)``: the forward pass on flat inputs ``V`` and one sweep of seeds
         ``S`` (``bars`` None when ``ok`` is False), as one call once the program has been
         called :func:`fused_after` times taking under :data:`FUSED_BELOW` each, else as two."""
+        quick = self._quick_vjp.get(S[0].shape[0])
+        if quick is not None:
+            return quick(V, S)
         if not self.keeps_residuals:  # (a small program's fixed cost: no pool to ask)
             return self._value_and_vjp(V, S, EMPTY)
         # the residuals die with the sweep: in kept workspaces, not fresh blocks faulted in at
@@ -202,6 +214,7 @@ class WholeEntries:
     def _value_and_vjp(self, V, S, rw):
         m = S[0].shape[0]
         if self._fused:
+            self._bind_vjp(m)
             return self.call("vjp", m, V, S, rw=rw)
         start = time.perf_counter()
         ok, outs, R = self.call("fwd", 0, V, rw=rw)
@@ -210,6 +223,20 @@ class WholeEntries:
             self._vjp_calls += 1
             self._fused = self._vjp_calls >= _FUSED_AFTER.get()
         return ok, outs, bars
+
+    def _bind_vjp(self, m):
+        """Keep the fused ``vjp`` entry for ``m`` seeds bound to its tail when its residuals
+        and workspaces are fresh ones (:data:`EMPTY`): every call then allocates its own, so
+        the bound call is what :meth:`value_and_vjp` does, and safe across threads."""
+        if m in self._quick_vjp or len(self._quick_vjp) >= 8:
+            return
+        if self.keeps_residuals and not self.residuals.fresh("fwd", 0):
+            return
+        if self.slots["vjp"] and not self.workspaces.fresh("vjp", m):
+            return
+        fn = getattr(self.module, "vjp")
+        tail = self.tables + ((EMPTY + EMPTY) if self.slots["vjp"] else ())
+        self._quick_vjp[m] = lambda V, S: fn(V, S, *tail)
 
     def flat_inputs(self, V):
         """The leaves' entries as numba takes them: flat, C-contiguous, native byte order."""

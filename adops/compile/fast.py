@@ -70,12 +70,6 @@ def _unshared(blocks, seed):
     return [np.array(b, copy=True) if np.may_share_memory(b, seed) else b for b in blocks]
 
 
-def _cast(bar, w, i):
-    """A cotangent in its leaf's dtype (a sweep may carry a wider one)."""
-    d = w.leaf_dtypes[i]
-    return bar if bar.dtype == d else bar.astype(d)
-
-
 #: the seed of a gradient, per dtype (numba only reads it)
 _ONES = {np.dtype(d): np.ones((1, 1), dtype=d) for d in ("float32", "float64")}
 
@@ -132,8 +126,9 @@ def _or_general_path(fn):
 
 @_or_general_path
 def value_and_grad(cf, args, nums):
-    w = entries(cf, args, nums)
-    if w is None or w.out_shapes[0] != ():
+    fast = cf.fast
+    w = fast.get(key_of(args, nums)) if fast else None
+    if w is None or w.out_shapes[0] != () or user_wants_errors():
         return None
     ok, outs, bars = w.value_and_vjp(w.flat_inputs(args), (_one(w.out_dtypes[0]),))
     if not ok:  # a guard differs: the general path traces again
@@ -141,14 +136,31 @@ def value_and_grad(cf, args, nums):
     value = outs[0].reshape(())
     if w.copy[0]:
         value = value.copy()
-    return value, [_cast(b, w, i).reshape(w.leaf_shapes[i]) for b, i in zip(bars, w.wrt)]
+    return value, _leaves(w, bars, ())
+
+
+def _leaves(w, bars, lead):
+    """The cotangents ``bars`` (flat rows) as the ``wrt`` leaves' dtypes and shapes, after the
+    axes ``lead`` (a sweep may carry a wider dtype than a leaf's)."""
+    return [(b if b.dtype == d else b.astype(d)).reshape(lead + s)
+            for b, (s, d) in zip(bars, w.wrt_leaves)]
 
 
 @_or_general_path
 def jacrev(cf, args, nums, chunk):
-    w = entries(cf, args, nums)
-    if w is None:
+    fast = cf.fast
+    w = fast.get(key_of(args, nums)) if fast else None
+    if w is None or user_wants_errors():
         return None
+    one = w.one_sweep.get(chunk) if chunk is None or type(chunk) is int else None
+    if one is not None:  # a kept seed of all m rows: one fused call, nothing to assemble
+        seed, aliased = one
+        ok, _, bars = w.value_and_vjp(w.flat_inputs(args), (seed,))
+        if not ok:
+            return None
+        if aliased:
+            bars = _unshared(bars, seed)
+        return _leaves(w, bars, w.out_shapes[0])
     out_shape, dtype = w.out_shapes[0], w.out_dtypes[0]
     m = math.prod(out_shape)
     if m == 0:
@@ -156,7 +168,9 @@ def jacrev(cf, args, nums, chunk):
     # large seeds are made lazily in one reused buffer: the next chunk is taken only once the
     # last one's sweep is done (peeking at it overwrote the first chunk's seed: a silently
     # wrong first block of rows)
-    seeds = iter(_seeds(w, m, chunk, np.dtype(dtype), "jacrev"))
+    seeds = _seeds(w, m, chunk, np.dtype(dtype), "jacrev")
+    kept = type(seeds) is list
+    seeds = iter(seeds)
     V = w.flat_inputs(args)
     first = next(seeds)[1]
     if first.shape[0] == m:  # one sweep: with the forward pass, fused when called often
@@ -164,6 +178,9 @@ def jacrev(cf, args, nums, chunk):
         if not ok:
             return None
         parts = [_unshared(bars, first)]
+        if kept and (chunk is None or type(chunk) is int) and len(w.one_sweep) < 8:
+            # whether a cotangent is the seed's memory is the program's, the same every call
+            w.one_sweep[chunk] = (first, any(p is not b for p, b in zip(parts[0], bars)))
     else:  # the residuals in kept workspaces while the sweeps run (see value_and_vjp)
         key, rw = w.residuals.take("fwd", 0)
         try:
@@ -176,7 +193,7 @@ def jacrev(cf, args, nums, chunk):
         finally:
             w.residuals.give(key, rw)
     bars = parts[0] if len(parts) == 1 else [np.concatenate(p, axis=0) for p in zip(*parts)]
-    return [_cast(b, w, i).reshape(out_shape + w.leaf_shapes[i]) for b, i in zip(bars, w.wrt)]
+    return _leaves(w, bars, out_shape)
 
 
 @_or_general_path
