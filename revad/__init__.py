@@ -6,7 +6,8 @@ array([0., 4.])
 """
 from .var import Tape, BranchChanged, Var
 from .backward import backward
-from .api import vjp, grad, value_and_grad, jacrev, record, Recording
+from .api import vjp, grad, value_and_grad, jacrev
+from .recording import record, Recording
 from .forward_over_reverse import hessian, hvp
 from .elementwise import elementwise_grad
 from .checkpoint import checkpoint
