@@ -261,3 +261,28 @@ def test_each_study_is_one_module_with_the_interface_and_imports_no_other():
                     assert target not in others, f"{file} imports the study {target}"
                     if not node.module:
                         assert not others & {a.name for a in node.names}, file
+
+
+def test_sub_millisecond_timings_run_on_until_their_budget(monkeypatch):
+    """A best of 3 of a microsecond call measures the machine's hiccups (and, compiled, the
+    calls before the fused entry): with ``min_seconds`` fast calls run on until that much time
+    is spent, at most MAX_RUNS times; slow calls and plain best_of keep their ``repeat``."""
+    import time
+    from compare.common import timing
+    calls = []
+    timing.best_of(lambda: calls.append(1), 3)
+    assert len(calls) == 4  # the warm-up and 3
+    calls.clear()
+    timing.best_of(lambda: calls.append(1), 3, min_seconds=0.002)
+    assert len(calls) > 10
+    calls.clear()
+    timing.best_of(lambda: (calls.append(1), time.sleep(0.003)), 2, min_seconds=0.001)
+    assert len(calls) == 3
+    monkeypatch.setattr(timing, "MAX_RUNS", 50)
+    calls.clear()
+    best, first = timing.best_of(lambda: calls.append(1), 3, min_seconds=1e9)
+    assert len(calls) == 51 and 0 < best <= 1e-3
+    calls.clear()
+    timing.best_of(lambda: (calls.append(1), time.sleep(0.002)), 5, once_above=0.001,
+                   min_seconds=1.0)
+    assert len(calls) == 2  # a slow first call: timed once more only

@@ -35,7 +35,7 @@ import revad
 from adops.compile import whole_after
 from adops.program.inputs import as_primal, auto_chunk
 
-from .timing import best_of
+from .timing import GRID_SECONDS, best_of
 
 #: each mode of the eager tier and its compiled twin (the ``mode`` column of results.csv)
 COMPILED = {"forward": "forward-compiled", "reverse": "reverse-compiled"}
@@ -104,7 +104,7 @@ def measure(f, x, *, problem="user", n=None, m=None, repeat=3, versions="") -> l
         jac = make(k)
         # the whole program is built at the first call, so the first call is the compile
         with whole_after(1):
-            best, first = best_of(lambda: jac(x), repeat)
+            best, first = best_of(lambda: jac(x), repeat, min_seconds=GRID_SECONDS)
         rows.append(dict(problem=problem, mode=COMPILED[mode], n=n, m=m, chunk=k,
                          chunk_rule="auto", phase="jacobian", seconds=best, repeat=repeat,
                          first_call_seconds=first, peak_bytes="", tape_bytes="",

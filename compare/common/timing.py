@@ -13,7 +13,8 @@ Contract: :func:`measure(f, x, ...)` returns tidy rows (dicts), one per (mode, c
 - peers (``jax`` jit of jacfwd/jacrev, ``torch`` torch.func.jacfwd/jacrev) when installed.
 
 Rules: a warm-up call first (numba compilation is excluded and reported as ``first_call_seconds``),
-then the best of ``repeat`` ``perf_counter`` runs, with the BLAS thread pool fixed (one thread by
+then the best of at least ``repeat`` ``perf_counter`` runs (calls under a millisecond run on
+until :data:`GRID_SECONDS` are spent; ``repeat`` in the rows is that least number), with the BLAS thread pool fixed (one thread by
 default, :func:`fixed_threads`: OpenBLAS's threads spin when other processes keep the cores busy,
 which made one small dense Jacobian 40x slower). Peak memory is measured in a separate untimed
 run with ``tracemalloc`` (numpy reports its buffers to it); for reverse mode the tape's own
@@ -112,26 +113,36 @@ def versions() -> str:
     return out
 
 
-def best_of(fn, repeat: int, once_above: float | None = None):
+#: the grid's timings (:func:`measure`, the compiled tier's, the peers') go on past ``repeat``
+#: runs while they have spent under this many seconds, up to :data:`MAX_RUNS` runs, as timeit's
+#: autorange does: a best of 3 of a 10 us call measured the machine's hiccups, and in the
+#: compiled tier the calls before its steady state (the fused entry comes after 8 fast calls)
+GRID_SECONDS = 0.005
+MAX_RUNS = 1000
+
+
+def best_of(fn, repeat: int, once_above: float | None = None, min_seconds: float = 0.0):
     """(best seconds over ``repeat`` runs after one warm-up, first-call seconds); with
-    ``once_above``, a function whose first call took longer is timed once more only."""
-    _, best, first = timed(fn, repeat, once_above)
+    ``once_above``, a function whose first call took longer is timed once more only; with
+    ``min_seconds``, runs go on until they have taken that long (at most :data:`MAX_RUNS`)."""
+    _, best, first = timed(fn, repeat, once_above, min_seconds)
     return best, first
 
 
-def timed(fn, repeat: int, once_above: float | None = None):
+def timed(fn, repeat: int, once_above: float | None = None, min_seconds: float = 0.0):
     """:func:`best_of` that also returns the warm-up call's result: ``(result, best, first)``."""
     t = time.perf_counter()
     out = fn()
     first = time.perf_counter() - t
     if once_above is not None and first > once_above:
-        repeat = 1
+        repeat, min_seconds = 1, 0.0
     _relimit()
-    best = math.inf
-    for _ in range(repeat):
+    best, spent, runs = math.inf, 0.0, 0
+    while runs < repeat or (spent < min_seconds and runs < MAX_RUNS):
         t = time.perf_counter()
         fn()
-        best = min(best, time.perf_counter() - t)
+        t = time.perf_counter() - t
+        best, spent, runs = min(best, t), spent + t, runs + 1
     return out, best, first
 
 
@@ -212,20 +223,20 @@ def _measure(f, x, *, problem, n, m, chunks, repeat, memory, fd, peers, versions
                          peak_bytes="" if peak is None else peak,
                          tape_bytes=extra.get("tape_bytes", ""), versions=versions))
 
-    t, first = best_of(lambda: f(x), repeat)
+    t, first = best_of(lambda: f(x), repeat, min_seconds=GRID_SECONDS)
     row("numpy", None, "eval", t, first)
     for k in chunks:
         width = k or auto_chunk(n)
         jac = dualad.jacfwd(f, chunk=width)
-        t, first = best_of(lambda: jac(x), repeat)
+        t, first = best_of(lambda: jac(x), repeat, min_seconds=GRID_SECONDS)
         row("forward", width, "jacobian", t, first,
             peak_bytes(lambda: jac(x)) if memory else None, rule="auto" if k is None else "fixed")
     for k in chunks:
         width = k or auto_chunk(m)
         record, sweep = reverse_phases(f, x, width)
-        t_rec, first_rec = best_of(record, repeat)
+        t_rec, first_rec = best_of(record, repeat, min_seconds=GRID_SECONDS)
         record()
-        t_sw, first_sw = best_of(sweep, repeat)
+        t_sw, first_sw = best_of(sweep, repeat, min_seconds=GRID_SECONDS)
         tape_bytes = record().nbytes
         peak = peak_bytes(lambda: (record(), sweep())) if memory else None
         rule = "auto" if k is None else "fixed"

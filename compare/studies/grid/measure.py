@@ -28,7 +28,8 @@ import numpy as np
 from ...common import compiled as tiers
 from ...common import peers as peers_mod
 from ...common.rows import CsvSink
-from ...common.timing import BLAS_THREADS, COLUMNS, best_of, fixed_threads, measure, versions
+from ...common.timing import (BLAS_THREADS, COLUMNS, GRID_SECONDS, best_of, fixed_threads,
+                              measure, versions)
 from ...problems import PROBLEMS, Problem
 
 #: results.csv's columns: the timing's, and where it was timed
@@ -191,7 +192,7 @@ def _compiled_rows(f, x, name, m, grid, ver, blas):
 
 # ------------------------------------------------------------------------------------- peers
 def _peer_rows(problem, n, m, repeat, versions, mode, jac, x):
-    t, first = best_of(lambda: jac(x), repeat)
+    t, first = best_of(lambda: jac(x), repeat, min_seconds=GRID_SECONDS)
     return [dict(problem=problem, mode=mode, n=n, m=m, chunk="", chunk_rule="", phase="jacobian", seconds=t,
                  repeat=repeat, first_call_seconds=first, peak_bytes="", tape_bytes="",
                  versions=versions)]
