@@ -80,7 +80,7 @@ def main(quick=False):
     g(x)
     print(f"rosenbrock n={n}: first compiled grad call (trace + compile) {time.perf_counter() - t0:.2f} s")
     f, prim, gc_ = interleaved([lambda: rosenbrock(x),
-                                lambda: compiled(rosenbrock).primal((x,), {}), lambda: g(x)])
+                                lambda: compiled(rosenbrock).primal((x,), {}), lambda: g(x)], 25)
     ge = best(lambda: revad.grad(rosenbrock)(x))
     print(f"  numpy f {f * 1e3:.2f} ms; compiled primal {prim * 1e3:.2f} ms")
     print(f"  compiled grad / f = {gc_ / f:.2f} (target 1.5); / compiled primal = {gc_ / prim:.2f} "
@@ -157,13 +157,14 @@ def main(quick=False):
         xi = rng.normal(size=n_in)
         dense = lambda x: np.tanh(W @ x + bb)
         cf, cr = dualad.jacfwd(dense, compiled=True), revad.jacrev(dense, compiled=True)
-        reps = 50 if n_in * m_out < 10 ** 4 else 5
-        times = {"compiled fwd": best(lambda: cf(xi), reps),
-                 "compiled rev": best(lambda: cr(xi), reps),
-                 "eager fwd": best(lambda: dualad.jacfwd(dense)(xi)),
-                 "eager rev": best(lambda: revad.jacrev(dense)(xi))}
-        for name, fn in peers(W, bb, xi).items():
-            times[name] = best(fn, reps)
+        # ours and the peers' compiled calls in turn, over the same minutes (a ratio of
+        # microseconds timed minutes apart read the machine's load as much as the code)
+        reps = 300 if n_in * m_out < 10 ** 4 else 20
+        fast = {"compiled fwd": lambda: cf(xi), "compiled rev": lambda: cr(xi),
+                **peers(W, bb, xi)}
+        times = dict(zip(fast, interleaved(list(fast.values()), reps)))
+        times["eager fwd"] = best(lambda: dualad.jacfwd(dense)(xi))
+        times["eager rev"] = best(lambda: revad.jacrev(dense)(xi))
         jax_best = min([v for k, v in times.items() if k.startswith("jax")], default=None)
         ours = min(times["compiled fwd"], times["compiled rev"])
         ratio = f"; best compiled / jax jit {ours / jax_best:.2f}" if jax_best else ""
