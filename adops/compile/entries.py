@@ -129,9 +129,10 @@ class WholeEntries:
         self._vjp_calls, self._fused = 0, whole.long
         #: identity seed chunks of the fast path's Jacobians, by (n, chunk, dtype)
         self.seeds = {}
-        #: per ``chunk`` of a reverse Jacobian that is one sweep of a kept seed: ``(seed,
-        #: aliased)``, aliased when a cotangent is the seed's memory (:mod:`adops.compile.fast`)
-        self.one_sweep = {}
+        #: the kept identity seed of a Jacobian done in one pass, by ``(mode, chunk)``
+        #: (:mod:`adops.compile.fast`): ``("fwd", chunk)`` -> seed; ``("rev", chunk)`` ->
+        #: ``(seed, aliased)``, aliased when a cotangent is the seed's memory
+        self.one_chunk = {}
         #: per number of seeds m: the fused ``vjp`` entry bound to its tail, once the forward
         #: pass and sweep are fused and neither takes a pooled workspace (what
         #: :meth:`value_and_vjp` would do, without its per-call bookkeeping)

@@ -152,7 +152,7 @@ def jacrev(cf, args, nums, chunk):
     w = fast.get(key_of(args, nums)) if fast else None
     if w is None or user_wants_errors():
         return None
-    one = w.one_sweep.get(chunk) if chunk is None or type(chunk) is int else None
+    one = w.one_chunk.get(("rev", chunk)) if chunk is None or type(chunk) is int else None
     if one is not None:  # a kept seed of all m rows: one fused call, nothing to assemble
         seed, aliased = one
         ok, _, bars = w.value_and_vjp(w.flat_inputs(args), (seed,))
@@ -178,9 +178,10 @@ def jacrev(cf, args, nums, chunk):
         if not ok:
             return None
         parts = [_unshared(bars, first)]
-        if kept and (chunk is None or type(chunk) is int) and len(w.one_sweep) < 8:
+        if kept and (chunk is None or type(chunk) is int) and len(w.one_chunk) < 8:
             # whether a cotangent is the seed's memory is the program's, the same every call
-            w.one_sweep[chunk] = (first, any(p is not b for p, b in zip(parts[0], bars)))
+            w.one_chunk[("rev", chunk)] = (first,
+                                           any(p is not b for p, b in zip(parts[0], bars)))
     else:  # the residuals in kept workspaces while the sweeps run (see value_and_vjp)
         key, rw = w.residuals.take("fwd", 0)
         try:
@@ -208,13 +209,17 @@ def jacfwd(cf, args, nums, chunk):
         return None
     V = w.flat_inputs(args)
     cols = []
-    seeds = _seeds(w, n, chunk, x_dtype, "jacfwd")
-    lazy = type(seeds) is not list  # made in one buffer that the next chunk rewrites
+    one = w.one_chunk.get(("fwd", chunk)) if chunk is None or type(chunk) is int else None
+    seeds = ((0, one),) if one is not None else _seeds(w, n, chunk, x_dtype, "jacfwd")
+    lazy = type(seeds) is not list and one is None  # made in one buffer the next chunk rewrites
     for _, seed in seeds:
         ok, _, tans = w.call("jvp", seed.shape[0], V, (seed,))
         if not ok:
             return None
         cols.append(_unshared(tans, seed)[0] if lazy else tans[0])
+    if one is None and not lazy and len(cols) == 1 and (chunk is None or type(chunk) is int) \
+            and len(w.one_chunk) < 8:
+        w.one_chunk[("fwd", chunk)] = seeds[0][1]  # a kept seed of all n directions
     Jt = cols[0] if len(cols) == 1 else np.concatenate(cols, axis=0)  # (n, m)
     m = Jt.shape[1]
     if (n == 1 or m == 1) and len(cols) == 1 and not w.tangent_copy[0] and Jt.dtype == x_dtype:
