@@ -70,6 +70,12 @@ def _unshared(blocks, seed):
     return [np.array(b, copy=True) if np.may_share_memory(b, seed) else b for b in blocks]
 
 
+def _plain(chunk):
+    """Whether ``chunk`` keys a kept one-pass seed (``WholeEntries.one_chunk``): None or a
+    plain int; ``2.0`` or ``True`` would find ``2``'s or ``1``'s and skip the chunk's check."""
+    return chunk is None or type(chunk) is int
+
+
 #: the seed of a gradient, per dtype (numba only reads it)
 _ONES = {np.dtype(d): np.ones((1, 1), dtype=d) for d in ("float32", "float64")}
 
@@ -126,9 +132,8 @@ def _or_general_path(fn):
 
 @_or_general_path
 def value_and_grad(cf, args, nums):
-    fast = cf.fast
-    w = fast.get(key_of(args, nums)) if fast else None
-    if w is None or w.out_shapes[0] != () or user_wants_errors():
+    w = entries(cf, args, nums)
+    if w is None or w.out_shapes[0] != ():
         return None
     ok, outs, bars = w.value_and_vjp(w.flat_inputs(args), (_one(w.out_dtypes[0]),))
     if not ok:  # a guard differs: the general path traces again
@@ -148,11 +153,10 @@ def _leaves(w, bars, lead):
 
 @_or_general_path
 def jacrev(cf, args, nums, chunk):
-    fast = cf.fast
-    w = fast.get(key_of(args, nums)) if fast else None
-    if w is None or user_wants_errors():
+    w = entries(cf, args, nums)
+    if w is None:
         return None
-    one = w.one_chunk.get(("rev", chunk)) if chunk is None or type(chunk) is int else None
+    one = w.one_chunk.get(("rev", chunk)) if _plain(chunk) else None
     if one is not None:  # a kept seed of all m rows: one fused call, nothing to assemble
         seed, aliased = one
         ok, _, bars = w.value_and_vjp(w.flat_inputs(args), (seed,))
@@ -178,7 +182,7 @@ def jacrev(cf, args, nums, chunk):
         if not ok:
             return None
         parts = [_unshared(bars, first)]
-        if kept and (chunk is None or type(chunk) is int) and len(w.one_chunk) < 8:
+        if kept and _plain(chunk) and len(w.one_chunk) < 8:
             # whether a cotangent is the seed's memory is the program's, the same every call
             w.one_chunk[("rev", chunk)] = (first,
                                            any(p is not b for p, b in zip(parts[0], bars)))
@@ -209,7 +213,7 @@ def jacfwd(cf, args, nums, chunk):
         return None
     V = w.flat_inputs(args)
     cols = []
-    one = w.one_chunk.get(("fwd", chunk)) if chunk is None or type(chunk) is int else None
+    one = w.one_chunk.get(("fwd", chunk)) if _plain(chunk) else None
     seeds = ((0, one),) if one is not None else _seeds(w, n, chunk, x_dtype, "jacfwd")
     lazy = type(seeds) is not list and one is None  # made in one buffer the next chunk rewrites
     for _, seed in seeds:
@@ -217,8 +221,7 @@ def jacfwd(cf, args, nums, chunk):
         if not ok:
             return None
         cols.append(_unshared(tans, seed)[0] if lazy else tans[0])
-    if one is None and not lazy and len(cols) == 1 and (chunk is None or type(chunk) is int) \
-            and len(w.one_chunk) < 8:
+    if one is None and not lazy and len(cols) == 1 and _plain(chunk) and len(w.one_chunk) < 8:
         w.one_chunk[("fwd", chunk)] = seeds[0][1]  # a kept seed of all n directions
     Jt = cols[0] if len(cols) == 1 else np.concatenate(cols, axis=0)  # (n, m)
     m = Jt.shape[1]

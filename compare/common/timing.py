@@ -14,9 +14,9 @@ Contract: :func:`measure(f, x, ...)` returns tidy rows (dicts), one per (mode, c
 
 Rules: a warm-up call first (numba compilation is excluded and reported as ``first_call_seconds``),
 then the best of at least ``repeat`` ``perf_counter`` runs (calls under a millisecond run on
-until :data:`GRID_SECONDS` are spent; ``repeat`` in the rows is that least number), with the BLAS thread pool fixed (one thread by
-default, :func:`fixed_threads`: OpenBLAS's threads spin when other processes keep the cores busy,
-which made one small dense Jacobian 40x slower). Peak memory is measured in a separate untimed
+until :data:`GRID_SECONDS` are spent; ``repeat`` in the rows is that least number), with the
+BLAS thread pool fixed (one thread by default, :func:`fixed_threads`: OpenBLAS's threads spin
+when other processes keep the cores busy, which made one small dense Jacobian 40x slower). Peak memory is measured in a separate untimed
 run with ``tracemalloc`` (numpy reports its buffers to it); for reverse mode the tape's own
 ``nbytes`` is recorded too. :data:`COLUMNS` are results.csv's columns (the rows
 :func:`measure` returns); :func:`versions` fills every CSV's ``versions`` column.
