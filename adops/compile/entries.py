@@ -177,8 +177,8 @@ class WholeEntries:
         if not self.slots[name] or self.workspaces.fresh(name, k):
             if len(self._tails) < 64:
                 self._fns[name] = fn
-                self._tails[(name, k)] = self.tables + (EMPTY if self.slots[name] else ())
-            return fn(*args, *self.tables, *(EMPTY if self.slots[name] else ()), *extra)
+                self._tails[(name, k)] = self._fresh_tail(name)
+            return fn(*args, *self._fresh_tail(name), *extra)
         key, ws = self.workspaces.take(name, k)
         try:
             return fn(*args, *self.tables, *ws, *extra)
@@ -235,9 +235,15 @@ class WholeEntries:
             return
         if self.slots["vjp"] and not self.workspaces.fresh("vjp", m):
             return
-        fn = getattr(self.module, "vjp")
-        tail = self.tables + ((EMPTY + EMPTY) if self.slots["vjp"] else ())
+        fn = self.module.vjp
+        # what call("vjp", m, V, S, rw=EMPTY) passes after V and S
+        tail = self._fresh_tail("vjp") + (EMPTY if self.slots["vjp"] else ())
         self._quick_vjp[m] = lambda V, S: fn(V, S, *tail)
+
+    def _fresh_tail(self, name):
+        """What follows an entry's own arguments when it takes no pooled workspace: the tables,
+        and empty workspaces if it has slots (each scratch array then fresh)."""
+        return self.tables + (EMPTY if self.slots[name] else ())
 
     def flat_inputs(self, V):
         """The leaves' entries as numba takes them: flat, C-contiguous, native byte order."""
