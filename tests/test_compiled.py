@@ -149,7 +149,6 @@ def test_a_losss_whole_program_compiles_the_one_seed_path_right_for_any_seeds():
     # one output number: the sweep's loops take the one-seed path only (the cheaper compile);
     # it loops over seeds, so a sweep of several seeds is still each seed times the gradient
     from adops.compile import whole_after
-    from adops.compile.cache import load_source
 
     def loss(x):
         return np.sum(np.sin(x[1:]) * x[:-1] ** 3 + 0.375 * x[1:])
@@ -159,11 +158,11 @@ def test_a_losss_whole_program_compiles_the_one_seed_path_right_for_any_seeds():
         g = revad.grad(loss, compiled=True)(x)
     np.testing.assert_allclose(g, dualad.jacfwd(loss)(x), rtol=1e-13, atol=1e-15)
     (program,) = next(iter(compiled(loss).programs.values()))
-    assert "_vjp_one(" in program.source and "_vjp(" not in program.source
-    kernels = [load_source(text) for text in program.whole.kernels.values()]
-    assert sum(len(k.kernel_vjp_one.signatures) for k in kernels) >= 1
-    assert all(len(k.kernel_vjp_many.signatures) == len(k.kernel_vjp.signatures) == 0
-               for k in kernels)
+    # the entries call the one-seed sweep only, so numba compiles no other; asserted on the
+    # generated source, since a warm disk cache loads the entries without compiling any kernel
+    # in this process (the kernels' dispatchers then list no signature at all)
+    assert "_vjp_one(" in program.source
+    assert "_vjp(" not in program.source and "_vjp_many(" not in program.source
     outs, R = program.whole.forward((x,))
     seeds = np.array([[1.0], [2.5], [-0.5]])
     bars = program.whole.backward(R, (seeds,))[0]
