@@ -110,8 +110,9 @@ def _product(a, b):
     return matmul2(a, b)
 
 
-@pytest.mark.parametrize("shape", [(7, 1, 5), (1, 1, 1), (3, 4, 2)])
+@pytest.mark.parametrize("shape", [(7, 1, 5), (1, 1, 1), (3, 4, 2), (9, 1, 1), (1, 1, 6)])
 def test_an_outer_product_has_one_rounding_per_entry_as_blas(shape):
+    # (9, 1) @ (1, 1) is a column times a number (its own loop), (1, 1) @ (1, 6) a row's
     n, q, m = shape
     rng = np.random.default_rng(q)
     a, b = rng.normal(size=(n, q)), rng.normal(size=(q, m))
@@ -123,3 +124,6 @@ def test_an_outer_product_has_one_rounding_per_entry_as_blas(shape):
         else:
             np.testing.assert_allclose(got[1:], (a @ b)[1:], rtol=1e-14)
     assert np.isnan(got[0, -1])
+    if q == 1:  # a column that is a strided view of a wider block
+        wide = np.repeat(a, 3, axis=1)[:, 1:2]
+        np.testing.assert_array_equal(_product(wide, b), got)
