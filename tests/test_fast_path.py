@@ -119,7 +119,8 @@ def test_the_users_errstate_still_raises_in_the_compiled_tier():
 
 
 @pytest.mark.parametrize("x", [np.arange(3.0).astype(">f8"), np.arange(3.0, dtype=np.float32),
-                               np.zeros(0)], ids=["big-endian", "float32", "empty"])
+                               np.arange(3.0, dtype=np.float16), np.zeros(0)],
+                         ids=["big-endian", "float32", "float16", "empty"])
 def test_whole_programs_take_other_byte_orders_mixed_dtypes_and_empty_inputs(x):
     C = np.ones((3, x.shape[0]))  # float64 @ float32 promotes, as numpy does
     f = lambda x: np.tanh(C @ x) + np.sum(x * x)

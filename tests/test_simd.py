@@ -91,7 +91,7 @@ def test_compiled_programs_with_vector_ops_equal_the_eager_tier_bit_for_bit(dtyp
     assert "vapply('tanh_" + dtype in program.listing
 
 
-def test_a_group_of_mixed_dtypes_keeps_scalar_code_and_is_right():
+def test_a_float32_run_feeding_a_float64_product_is_right():
     x = np.linspace(-1, 1, 700, dtype=np.float32)
     c = np.linspace(0, 1, 700)  # float64: promotes the run
     f = lambda x: np.sum(np.tanh(x * 2.0) * c)  # noqa: E731

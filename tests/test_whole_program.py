@@ -430,3 +430,32 @@ def test_loops_read_column_views_of_tangent_rows_at_their_offset(k):
     handed = re.findall(r"u\d+_\d+ = (t\d+)\b", jvp_text)
     assert handed and set(handed) == {"t0"}, jvp_text
     assert re.search(r"_jvp\(.*IX\[\d+\] \+ IX\[\d+\]", jvp_text), jvp_text
+
+
+def _promoting(x, y):
+    return np.cos(np.sin(x) * y) + y  # float32 sin, then float64 (numpy promotes the product)
+
+
+@pytest.mark.parametrize("whole", [False, True], ids=["driver", "whole"])
+def test_an_elementwise_run_is_cut_where_its_dtype_changes(whole):
+    """A loop's block buffers and outputs have one dtype: a run of float32 ops feeding float64
+    ops is two loops, so the float64 values and tangents are numpy's, never rounded through
+    float32 (about 1e-8 off, and float32 results, before the cut)."""
+    x = np.linspace(-1, 1, 7, dtype=np.float32)
+    y = np.linspace(1, 2, 7) + 1e-9
+    tangents = (np.ones(7, dtype=np.float32), np.full(7, 0.5))
+    want, want_t = dualad.jvp(_promoting, (x, y), tangents)
+    assert want.dtype == want_t.dtype == np.float64
+    with whole_after(1 if whole else 10 ** 9):
+        for _ in range(3):  # the first call traces; the later ones run the program
+            out, t = dualad.jvp(_promoting, (x, y), tangents, compiled=True)
+            assert out.dtype == t.dtype == np.float64
+            np.testing.assert_array_equal(out, _promoting(x, y))
+            np.testing.assert_allclose(t, want_t, rtol=1e-14, atol=0)
+            value, pullback = revad.vjp(_promoting, x, y, compiled=True)
+            assert value.dtype == np.float64
+            np.testing.assert_array_equal(value, _promoting(x, y))
+            x_bar, y_bar = pullback(np.ones(7))
+            assert (x_bar.dtype, y_bar.dtype) == (np.float32, np.float64)
+            np.testing.assert_allclose(y_bar, revad.vjp(_promoting, x, y)[1](np.ones(7))[1],
+                                       rtol=1e-14)

@@ -80,7 +80,7 @@ MAX_GROUP = 32
 
 def schedule(tape, flat=False):
     """Steps in execution order: ``("op", e)`` or ``("group", Group)``. A run holds entries of
-    one shape; ``flat=True`` (whole programs, where every value is a flat array) of one shape
+    one shape and one dtype; ``flat=True`` (whole programs, where every value is a flat array) of one shape
     but for leading dims of 1, so ``(n,)`` and ``(1, n)`` (a sweep's rows) fuse: an input
     broadcasts to either with the same map of entries (numpy aligns shapes on the right)."""
     same = (lambda a, b: _lead(a) == _lead(b)) if flat else (lambda a, b: tuple(a) == tuple(b))
@@ -107,7 +107,10 @@ def schedule(tape, flat=False):
             continue
         refs = [r for r in tape.refs[e] if type(r) is int]
         if fusable(op, tape.dtypes[e]):
+            # one dtype per run: a loop's block buffers and outputs are of its dtype, so a
+            # float64 product of a float32 sine in a float32 loop would be rounded to float32
             if run and (not same(tape.shapes[e], tape.shapes[run[0]]) or len(run) >= MAX_GROUP
+                        or tape.dtypes[e] != tape.dtypes[run[0]]
                         or any(r in waiting_set for r in refs)):
                 close()
             run.append(e)

@@ -49,8 +49,9 @@ def key_of(args, nums):
 
 #: numpy float scalars, inputs of a program as float arrays are (Python floats are keyed by value)
 _SCALARS = (np.float64, np.float32)
-#: the float dtypes of arrays the fast path takes as they are (native byte order)
-_NATIVE_FLOATS = frozenset(np.dtype(c) for c in np.typecodes["Float"])
+#: the float dtypes of arrays the fast path takes as they are (native byte order); numba has
+#: no float16 or long double, which the general path converts (float16 computes in float32)
+_NATIVE_FLOATS = frozenset(np.dtype(c) for c in "fd")
 
 
 def entries(cf, args, nums):

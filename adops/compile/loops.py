@@ -165,9 +165,7 @@ def vector_entries(tape, g) -> dict:
     """The group's entries evaluated by numpy's own loop (:mod:`adops.compile.simd`), entry ->
     loop name: unary ops whose values come from a numpy ufunc (``op.evaluate``, as in the eager
     tier) that is faster than a numba loop of scalar calls for the group's dtype, on a traced
-    value read elementwise. None in a group of mixed dtypes (its block buffer has one)."""
-    if any(str(tape.dtypes[e]) != g.dtype for e in g.entries):
-        return {}
+    value read elementwise (every entry of a group has its dtype: :func:`codegen.schedule`)."""
     found = {}
     for e in g.entries:
         refs = tape.refs[e]
