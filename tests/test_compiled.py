@@ -12,7 +12,7 @@ import pytest
 
 import dualad
 import revad
-from adops.compile import PROGRAMS_PER_SIGNATURE, compiled
+from adops.compile import PROGRAMS_PER_SIGNATURE, compiled, whole_after
 from programs import PROGRAMS, rosenbrock
 
 TRANSFORMS = {
@@ -242,3 +242,25 @@ def test_generated_code_is_cached_on_disk_across_processes(tmp_path):
     assert runs[0].stdout.splitlines()[1] == runs[1].stdout.splitlines()[1]
     # numba's own cache of the fused loops sits beside the generated source
     assert any(n.endswith(".nbi") for n in os.listdir(tmp_path / "__pycache__"))
+
+
+def _kept(x):
+    return np.tanh(x) ** 2 * x[::-1]
+
+
+def test_a_pullback_kept_across_the_whole_programs_build_runs_its_own_sweep():
+    """A pullback reads the residuals of the code that ran its forward pass: the Python
+    driver's before the whole program is built, the whole program's after. Pullbacks kept from
+    both sides of the build all give the gradient, and the whole program stays in use (before,
+    a driver's residuals went to the whole sweep, which numba refused, dropping the whole
+    program for good; then a whole program's residuals went to the driver: a ValueError)."""
+    x = np.linspace(-1, 1, 5)
+    want = revad.vjp(_kept, x)[1](np.ones(5))[0]
+    with whole_after(3):
+        pullbacks = [revad.vjp(_kept, x, compiled=True)[1] for _ in range(5)]
+    (program,) = next(iter(compiled(_kept).programs.values()))
+    assert program.whole is not None
+    for pullback in pullbacks:
+        (got,) = pullback(np.ones(5))
+        np.testing.assert_allclose(got, want, rtol=1e-14)
+    assert program.whole is not None, program.why_python

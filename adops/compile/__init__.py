@@ -175,18 +175,22 @@ class Program:
     def module(self):
         return self.whole.module if self.whole is not None else self.driver.module
 
-    def _entry(self, name, *args):
-        """Run entry ``name`` of the whole program, else of the driver. A whole program numba
-        refuses to type (an argument it has no type for) is dropped for the driver, once."""
-        if self.whole is not None:
+    def _run(self, name, *args):
+        """``(code, result)``: entry ``name`` run by the whole program, else by the driver. A
+        whole program numba refuses to type (an argument it has no type for) is dropped for the
+        driver, once."""
+        whole = self.whole  # (read once: another thread may build or drop it meanwhile)
+        if whole is not None:
             try:
-                return getattr(self.whole, name)(*args)
+                return whole, getattr(whole, name)(*args)
             except NumbaError as e:
                 self.whole, self.why_python = None, f"numba: {str(e).splitlines()[0]}"
             except NonFiniteMatrix:  # numba's LAPACK refuses inf/nan: numpy's numbers, once
-                out = getattr(self.driver, name)(*args)
-                return (out[0], _DriverResiduals(out[1])) if name == "forward" else out
-        return getattr(self.driver, name)(*args)
+                pass
+        return self.driver, getattr(self.driver, name)(*args)
+
+    def _entry(self, name, *args):
+        return self._run(name, *args)[1]
 
     def primal(self, V):
         return self._entry("primal", V)
@@ -199,24 +203,24 @@ class Program:
         return self._entry("jvp", V, T)
 
     def forward(self, V):
-        return self._entry("forward", V)
+        """``(outs, R)``: R holds the residuals and the code that made them, whose sweep
+        :meth:`backward` runs, even if the whole program is built or dropped in between (a
+        pullback kept for later, another thread's calls)."""
+        code, (outs, R) = self._run("forward", V)
+        return outs, _Residuals(code, R)
 
     def backward(self, R, S):
-        # R came from this program's forward, which ran on the whole program if it still is one
-        # and took the input (else R says the driver ran it)
-        if type(R) is _DriverResiduals:
-            return self.driver.backward(R.R, S)
-        return (self.whole or self.driver).backward(R, S)
+        return R.code.backward(R.R, S)
 
 
-class _DriverResiduals:
-    """A forward pass's residuals made by the Python driver for a program whose whole code
-    refused the call's input (:class:`NonFiniteMatrix`)."""
+class _Residuals:
+    """A forward pass's residuals ``R`` and the ``code`` (whole program or Python driver) that
+    made them: only that code's sweep reads them (each orders and shapes them its own way)."""
 
-    __slots__ = ("R",)
+    __slots__ = ("code", "R")
 
-    def __init__(self, R):
-        self.R = R
+    def __init__(self, code, R):
+        self.code, self.R = code, R
 
 
 class _Driver:
@@ -401,7 +405,9 @@ class CompiledFunction:
                     try:
                         bars = program.backward(R, S)
                     except NumbaError as e:  # the whole sweep does not type: the driver's
-                        program.whole, program.why_python = None, f"numba: {e}".splitlines()[0]
+                        if R.code is program.whole:
+                            program.whole = None
+                            program.why_python = f"numba: {e}".splitlines()[0]
                         bars = program.driver.backward(program.driver.forward(V)[1], S)
                     except NonFiniteMatrix:  # a cotangent numba's LAPACK refuses: numpy's
                         bars = program.driver.backward(program.driver.forward(V)[1], S)
