@@ -184,13 +184,19 @@ class Program:
             try:
                 return whole, getattr(whole, name)(*args)
             except NumbaError as e:
-                self.whole, self.why_python = None, f"numba: {str(e).splitlines()[0]}"
+                self.drop_whole(whole, e)
             except NonFiniteMatrix:  # numba's LAPACK refuses inf/nan: numpy's numbers, once
                 pass
         return self.driver, getattr(self.driver, name)(*args)
 
     def _entry(self, name, *args):
         return self._run(name, *args)[1]
+
+    def drop_whole(self, whole, error):
+        """Run on the driver from now on: numba refused ``whole`` (``error``), if it is still
+        this program's code."""
+        if self.whole is whole:
+            self.whole, self.why_python = None, f"numba: {str(error).splitlines()[0]}"
 
     def primal(self, V):
         return self._entry("primal", V)
@@ -405,9 +411,7 @@ class CompiledFunction:
                     try:
                         bars = program.backward(R, S)
                     except NumbaError as e:  # the whole sweep does not type: the driver's
-                        if R.code is program.whole:
-                            program.whole = None
-                            program.why_python = f"numba: {e}".splitlines()[0]
+                        program.drop_whole(R.code, e)
                         bars = program.driver.backward(program.driver.forward(V)[1], S)
                     except NonFiniteMatrix:  # a cotangent numba's LAPACK refuses: numpy's
                         bars = program.driver.backward(program.driver.forward(V)[1], S)

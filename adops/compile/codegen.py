@@ -80,9 +80,9 @@ MAX_GROUP = 32
 
 def schedule(tape, flat=False):
     """Steps in execution order: ``("op", e)`` or ``("group", Group)``. A run holds entries of
-    one shape and one dtype; ``flat=True`` (whole programs, where every value is a flat array) of one shape
-    but for leading dims of 1, so ``(n,)`` and ``(1, n)`` (a sweep's rows) fuse: an input
-    broadcasts to either with the same map of entries (numpy aligns shapes on the right)."""
+    one shape and one dtype; ``flat=True`` (whole programs, where every value is a flat array)
+    of one shape but for leading dims of 1, so ``(n,)`` and ``(1, n)`` (a sweep's rows) fuse: an
+    input broadcasts to either with the same map of entries (numpy aligns shapes on the right)."""
     same = (lambda a, b: _lead(a) == _lead(b)) if flat else (lambda a, b: tuple(a) == tuple(b))
     steps, run, run_set = [], [], set()
     # structural ops reading the open run wait for it to close, and so do ops reading them: the
