@@ -130,3 +130,40 @@ def test_fused_loops_across_a_block_boundary(n):
     np.testing.assert_allclose(bars, U * d, rtol=1e-12, atol=1e-12)
     J = revad.jacrev(lambda x: f(x)[:5], compiled=True, chunk=4)(x)
     np.testing.assert_allclose(J, np.eye(n)[:5] * d, rtol=1e-12, atol=1e-12)
+
+
+#: partial rules whose Python body builds constants (``select(c, 1.0, 0.0)``), and a float64
+#: function of a float32 input: an outer level must still carry float32 derivatives
+FLOAT32_SECOND = {
+    "where": lambda x: np.sum(np.where(x > 0, x ** 3, np.sin(x))),
+    "maximum": lambda x: np.sum(np.maximum(x, 0.1) ** 2 * x),
+    "clip": lambda x: np.sum(np.clip(x, -0.5, 0.5) ** 2 * x),
+    "float64 constant": lambda x: np.sum(x * np.float64(3.0) * x * x),
+}
+
+
+def _all_float32_second(x):
+    return sum(f(x) for f in FLOAT32_SECOND.values())
+
+
+@pytest.mark.parametrize("compiled_tier,name", [(False, n) for n in FLOAT32_SECOND] +
+                         [(True, "all")])
+def test_second_order_of_a_float32_input_stays_float32(compiled_tier, name):
+    """hvp and jvp(grad) give the tangent of a float32 gradient in float32 (before: float64,
+    from the rule body's float64 constants or the cast of a float64 cotangent), equal to the
+    float64 Hessian times v to float32 precision; the four compositions agree."""
+    f = FLOAT32_SECOND.get(name, _all_float32_second)
+    x = np.linspace(-0.9, 0.8, 5).astype(np.float32)
+    v = np.array([1.0, -2.0, 0.5, 3.0, -1.0], dtype=np.float32)
+    want = revad.hessian(f)(x.astype(np.float64)) @ v.astype(np.float64)
+    g = revad.grad(f, compiled=compiled_tier)(x)
+    hv = revad.hvp(f, (x,), (v,), compiled=compiled_tier)
+    _, jg = dualad.jvp(revad.grad(f), (x,), (v,), compiled=compiled_tier)
+    assert (g.dtype, hv.dtype, jg.dtype) == (np.float32,) * 3
+    for got in (hv, jg):
+        np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-5)
+    for inner in INNER.values():
+        for outer in OUTER.values():
+            H = outer(inner(f), compiled=compiled_tier)(x)
+            assert H.dtype == np.float32
+            np.testing.assert_allclose(H @ v, want, rtol=2e-5, atol=2e-5)

@@ -129,7 +129,14 @@ class Rule(Partial):
                 f"the partial rule {self.__name__} is a compiled ufunc without its Python body, "
                 "so a nested transform cannot differentiate it; pass the numba kernel itself "
                 "(@vectorize([...]) keeps .py_func) or a Python function of numpy calls")
-        return self.body(*xs, out)
+        d = self.body(*xs, out)
+        # the kernel's signatures give a partial the output's dtype; the body on numpy's
+        # promotion need not (where's select(c, 1.0, 0.0) is float64 for a float32 output), and
+        # an outer level would carry that dtype into every derivative it takes through the rule
+        want, got = getattr(out, "dtype", None), getattr(d, "dtype", None)
+        if got is not None and want is not None and got != want:
+            d = d.astype(want)
+        return d
 
     def describe(self):
         import inspect

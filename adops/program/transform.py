@@ -96,14 +96,16 @@ def result_dtype(dtype):
 
 
 def own(a, dtype=None, guards=()):
-    """``a`` as an array the caller owns (see module doc); traced values pass through.
+    """``a`` as an array the caller owns (see module doc); a traced value passes through, cast
+    to ``dtype``.
 
     >>> x = np.ones(3)
     >>> own(x, guards=(x,)) is x, own(np.broadcast_to(1.0, (2,))).flags.writeable
     (False, True)
     """
     if isinstance(a, TracedBase):
-        return a
+        # an outer level's derivative of the result has the result's dtype too (the cast's)
+        return a if dtype is None or a.dtype == dtype else a.astype(dtype)
     a = np.asarray(a)
     if dtype is not None and a.dtype != dtype:
         return np.array(a, dtype=dtype, order="C", copy=True)
