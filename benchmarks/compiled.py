@@ -61,8 +61,9 @@ class PageFaults:
     build the program (``per_call``; nan without ``resource``). An array above glibc's mmap threshold may come as fresh pages at
     each allocation, each page faulting on first touch. Here, after numba had compiled in the
     process (an empty cache), numpy's Rosenbrock f took ~420 faults per call and the compiled
-    gradient ~1900 (its 8 MB result: numba allocates without numpy's huge-page advice), and
-    both ran at about twice their time; in a warm-cache process both took 0. A ratio of a call
+    gradient ~1900 (its 8 MB result, before :mod:`adops.compile.pages` gave numpy's huge-page
+    advice; ~900 since), and both ran at about twice their time; in a warm-cache process both
+    took 0. A ratio of a call
     that allocates to one that does not (the compiled primal) moves with that state, so the
     faults are printed beside it."""
 

@@ -58,11 +58,11 @@ def source_version() -> str:
     from ..core import kernels, scipy_kernels
     from ..ops import registry
     from . import (codegen, formbase, forms, groupstep, guards, inplace, lapack, loopforms,
-                   loops, programview, reduceforms, rolling, rows, runs, runtime, segments, simd,
-                   sums, whole)
+                   loops, pages, programview, reduceforms, rolling, rows, runs, runtime, segments,
+                   simd, sums, whole)
     modules = {kernels, scipy_kernels, registry, codegen, loops, runtime, whole, groupstep, forms,
                guards, rows, formbase, reduceforms, simd, sums, inplace, programview, lapack,
-               segments, loopforms, rolling, runs}
+               segments, loopforms, rolling, runs, pages}
     for op in list(registry.OPS.values()):
         fns = ()
         if isinstance(op, registry.ElementwiseOp):

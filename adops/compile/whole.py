@@ -104,6 +104,7 @@ class Whole:
                 "spread_blocks_into, sum_blocks,")
             src("                                sum_rows)")
             src("from adops.compile.matrixforms import NonFiniteMatrix")
+            src("from adops.compile.pages import zeroed")
             src("from adops.compile.lapack import eigh_packed, pinv, qr_packed, svd_packed, "
                 "svdvals")
             src("")
@@ -266,7 +267,7 @@ class Whole:
             leaf = self.leaves[i]
             n = self.tables.size(size_of(self.prog.shapes[leaf]))
             bars.append(f"b{leaf}" if leaf in acc.assigned else
-                        f"np.zeros((m, {n}), dtype=np.{self.prog.dtypes[leaf]})")
+                        f"zeroed(np.empty((m, {n}), dtype=np.{self.prog.dtypes[leaf]}))")
         body(f"return ({''.join(b + ', ' for b in bars)})", 1)
         text = body.text()
         defined = set()
@@ -360,7 +361,8 @@ class _Cotangents:
         loop may add into in place: zeros when nothing was added yet, else a copy of a sum
         that is another name's array."""
         if r not in self.assigned:
-            self.src(f"b{r} = np.zeros((m, {n}), dtype=np.{dtype})", depth)
+            # a running sum may become the caller's result: zeros advised as numpy's (pages)
+            self.src(f"b{r} = zeroed(np.empty((m, {n}), dtype=np.{dtype}))", depth)
             self.assigned.add(r)
         elif r not in self.owned:
             self.src(f"b{r} = b{r}.copy()", depth)
