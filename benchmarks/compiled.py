@@ -5,8 +5,8 @@
 
 Prints, with the machine and BLAS threads: the fixed cost of a compiled call (grad of sum(x * x)
 at n = 4 minus the numpy f; target <= 5 us); Rosenbrock n = 10^6, compiled grad / numpy f
-(target <= 1.5) and / compiled primal (<= 3), with each side's page faults (:class:`PageFaults`); compiled jvp with k = 1, 8, 32 / numpy f
-(<= 1 + 1.5 k); a two-layer MLP loss with ~10^5 parameters, compiled grad / numpy f (<= 3); a
+(target <= 1.5) and / compiled primal (<= 3), with each side's page faults (:class:`PageFaults`);
+compiled jvp with k = 1, 8, 32 / numpy f (<= 1 + 1.5 k); a two-layer MLP loss with ~10^5 parameters, compiled grad / numpy f (<= 3); a
 scalar chain of 1000 ops, compiled grad in us per op (<= 0.05); GMM at gradbench's sizes,
 compiled grad / objective (<= 2.5); full Jacobians of tanh(W x + b)
 at (n, m) = (1000, 1), (1, 1000), (100, 100) and n, m in {4, 16, 64}: best compiled and best eager mode, JAX jit and
@@ -58,14 +58,14 @@ def interleaved(fns, repeat=9):
 
 class PageFaults:
     """``fn`` counting the minor page faults of its calls after the first two, which trace and
-    build the program (``per_call``; nan without ``resource``). An array above glibc's mmap threshold may come as fresh pages at
-    each allocation, each page faulting on first touch. Here, after numba had compiled in the
-    process (an empty cache), numpy's Rosenbrock f took ~420 faults per call and the compiled
-    gradient ~1900 (its 8 MB result, before :mod:`adops.compile.pages` gave numpy's huge-page
-    advice; ~900 since), and both ran at about twice their time; in a warm-cache process both
-    took 0. A ratio of a call
-    that allocates to one that does not (the compiled primal) moves with that state, so the
-    faults are printed beside it."""
+    build the program (``per_call``; nan without ``resource``). An array above glibc's mmap
+    threshold may come as fresh pages at each allocation, each page faulting on first touch.
+    Here, after numba had compiled in the process (an empty cache), numpy's Rosenbrock f took
+    ~420 faults per call and the compiled gradient ~1900 (its 8 MB result, before
+    :mod:`adops.compile.pages` gave numpy's huge-page advice; ~900 since), and both ran at
+    about twice their time; in a warm-cache process both took 0. A ratio of a call that
+    allocates to one that does not (the compiled primal) moves with that state, so the faults
+    are printed beside it."""
 
     def __init__(self, fn):
         self.fn, self.faults, self.calls, self.skip = fn, 0, 0, 2
