@@ -6,8 +6,8 @@
 Prints, with the machine and BLAS threads: the fixed cost of a compiled call (grad of sum(x * x)
 at n = 4 minus the numpy f; target <= 5 us); Rosenbrock n = 10^6, compiled grad / numpy f
 (target <= 1.5) and / compiled primal (<= 3), with each side's page faults (:class:`PageFaults`);
-compiled jvp with k = 1, 8, 32 / numpy f (<= 1 + 1.5 k); a two-layer MLP loss with ~10^5 parameters, compiled grad / numpy f (<= 3); a
-scalar chain of 1000 ops, compiled grad in us per op (<= 0.05); GMM at gradbench's sizes,
+compiled jvp with k = 1, 8, 32 / numpy f (<= 1 + 1.5 k); a two-layer MLP loss with ~10^5
+parameters, compiled grad / numpy f (<= 3); a scalar chain of 1000 ops, compiled grad in us per op (<= 0.05); GMM at gradbench's sizes,
 compiled grad / objective (<= 2.5); full Jacobians of tanh(W x + b)
 at (n, m) = (1000, 1), (1, 1000), (100, 100) and n, m in {4, 16, 64}: best compiled and best eager mode, JAX jit and
 torch.func beside them when installed. Compile time is excluded (warm-up first) and printed.
